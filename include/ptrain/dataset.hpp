@@ -1,0 +1,41 @@
+#pragma once
+// Images kept as bytes (55 MB for all of MNIST) and converted to floats per chunk, plus the
+// index lists that split them into train, validation and test sets.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ptrain {
+
+struct Dataset {
+  std::vector<std::uint8_t> pixels;  // size() × image_size
+  std::vector<std::uint8_t> labels;
+  int image_size = 0;
+
+  std::size_t size() const { return labels.size(); }
+  const std::uint8_t* image(std::size_t i) const { return pixels.data() + i * static_cast<std::size_t>(image_size); }
+};
+
+// MNIST as two IDX pairs: the training file's images come first, then the test file's.
+struct MnistData {
+  Dataset all;
+  std::size_t train_file_count = 0;
+  std::size_t test_file_count = 0;
+};
+
+// Reads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+// t10k-labels-idx1-ubyte (or the '.idx3-ubyte' spellings) from `dir`.
+MnistData load_mnist(const std::string& dir, int classes);
+
+struct Split {
+  std::vector<std::uint32_t> train, val, test;
+};
+
+// All images shuffled with the seed, then 70% train, 10% validation, 20% test.
+Split seed_split(std::size_t total, std::uint64_t seed);
+
+// The training file trains, its last `val_size` images validate, the test file tests.
+Split standard_split(std::size_t train_file_count, std::size_t test_file_count, std::size_t val_size);
+
+}  // namespace ptrain

@@ -1,0 +1,42 @@
+#pragma once
+// What the trainer asks of an engine. Two implement it: the reference oracle (double, one
+// example at a time) and the parallel engine (float32, oneTBB chunks, xsimd kernels).
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ptrain/dataset.hpp"
+#include "ptrain/network.hpp"
+
+namespace ptrain {
+
+using Indices = std::span<const std::uint32_t>;
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual std::string describe() const = 0;
+
+  // The batch's mean gradient in canonical order; adds the batch's summed loss to *loss_sum.
+  virtual std::vector<double> mean_gradient(const Dataset& data, Indices batch, double* loss_sum) = 0;
+
+  // One SGD step, w ← w − lr · mean gradient; returns the batch's summed loss ½‖a − t‖².
+  virtual double train_step(const Dataset& data, Indices batch, double lr) = 0;
+
+  // How many of `examples` the network classifies correctly (argmax of the output).
+  virtual std::size_t count_correct(const Dataset& data, Indices examples) = 0;
+
+  // The current parameters as float32, in canonical order.
+  virtual std::vector<float> parameters() const = 0;
+};
+
+enum class EngineKind { scalar, parallel };
+
+// `initial` is canonical float32; `chunk_size` matters only to the parallel engine.
+std::unique_ptr<Engine> make_engine(EngineKind kind, const NetSpec& spec, std::span<const float> initial,
+                                    int chunk_size);
+
+}  // namespace ptrain

@@ -1,0 +1,18 @@
+#pragma once
+// The two kinds of failure the command line reports, each with its exit code.
+#include <stdexcept>
+#include <string>
+
+namespace ptrain {
+
+// Bad data, unreadable files or a run-time failure: exit code 1.
+struct DataError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A bad command line: exit code 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace ptrain

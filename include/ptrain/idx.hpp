@@ -1,0 +1,23 @@
+#pragma once
+// IDX files (the MNIST container): a big-endian header, then raw unsigned bytes.
+// Every reader validates before it allocates, and throws DataError naming the file.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ptrain {
+
+inline constexpr std::uint32_t kIdxImagesMagic = 2051;  // 0x00000803: ubyte, 3 dimensions
+inline constexpr std::uint32_t kIdxLabelsMagic = 2049;  // 0x00000801: ubyte, 1 dimension
+
+struct IdxImages {
+  std::uint32_t count = 0, rows = 0, cols = 0;
+  std::vector<std::uint8_t> pixels;  // count × rows × cols
+};
+
+IdxImages read_idx_images(const std::string& path);
+
+// Labels must be below `classes`.
+std::vector<std::uint8_t> read_idx_labels(const std::string& path, int classes);
+
+}  // namespace ptrain

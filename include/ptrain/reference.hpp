@@ -1,0 +1,36 @@
+#pragma once
+// THE REFERENCE: the correctness oracle for the parallel engine. Plain loops in double
+// precision, one example at a time, no oneTBB, no SIMD. Keep it obvious; never optimise it.
+#include "ptrain/engine.hpp"
+
+namespace ptrain {
+
+class ReferenceEngine final : public Engine {
+ public:
+  ReferenceEngine(const NetSpec& spec, std::span<const float> initial);
+
+  std::string describe() const override { return "scalar (reference, float64, one example at a time)"; }
+  std::vector<double> mean_gradient(const Dataset& data, Indices batch, double* loss_sum) override;
+  double train_step(const Dataset& data, Indices batch, double lr) override;
+  std::size_t count_correct(const Dataset& data, Indices examples) override;
+  std::vector<float> parameters() const override;
+
+  // The loss ½‖a − t‖² of one example under parameters `w` (canonical order, double):
+  // the function whose finite differences the gradient tests take.
+  double example_loss(const std::vector<double>& w, const std::uint8_t* image, int label) const;
+
+  const std::vector<double>& weights() const { return w_; }
+
+ private:
+  // acts[0] is the input, acts[l+1] the output of layer l.
+  void forward(const std::vector<double>& w, const std::uint8_t* image, std::vector<std::vector<double>>& acts) const;
+  // Adds this example's gradient to `grad`; returns its loss.
+  double backward(const std::vector<std::vector<double>>& acts, int label, std::vector<double>& grad) const;
+  double activation_slope(double a) const;
+
+  NetSpec spec_;
+  ParamLayout layout_;  // canonical: packed, no padding
+  std::vector<double> w_;
+};
+
+}  // namespace ptrain

@@ -1,0 +1,48 @@
+#pragma once
+// Epochs, batches, evaluation and reporting: everything between the options and an engine.
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ptrain/engine.hpp"
+
+namespace ptrain {
+
+struct TrainConfig {
+  NetSpec spec;
+  int epochs = 10;
+  int batch_size = 32;
+  double lr = 3.0;
+  std::uint64_t seed = 42;
+  std::string split = "seed";  // "seed" (70/10/20 of all images) or "standard"
+  std::size_t val_size = 5000;  // --split standard only
+  std::string data_dir;
+  EngineKind engine = EngineKind::parallel;
+  int threads = 1;
+  int chunk_size = 8;
+  std::string metrics_path;  // JSON Lines; empty: none
+};
+
+// The training order of epoch `epoch` (1-based): `train` shuffled by a stream that depends only
+// on the seed and the epoch, so any epoch can be replayed on its own.
+std::vector<std::uint32_t> epoch_order(const std::vector<std::uint32_t>& train, std::uint64_t seed, int epoch);
+
+struct EpochResult {
+  double mean_loss = 0;  // mean over the epoch's examples of ½‖a − t‖²
+  double seconds = 0;    // training only, evaluation excluded
+};
+
+// One pass over `order` in consecutive batches (the last may be short).
+EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& order, int batch_size,
+                        double lr);
+
+// Percentage of `examples` classified correctly; nullopt for an empty set.
+std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& examples);
+
+// The whole command: load, train, report to `out` and the metrics file. Throws DataError or
+// UsageError; returns normally on success.
+void run_training(const TrainConfig& config, std::ostream& out);
+
+}  // namespace ptrain

@@ -1,0 +1,62 @@
+// The plain twins of the SIMD kernels: obvious loops accumulating in double, the yardstick
+// the kernel tests and benchmarks measure the `simd::` versions against.
+#include <cmath>
+
+#include "ptrain/kernels.hpp"
+
+namespace ptrain::kernels::plain {
+
+float dot(const float* a, const float* b, std::size_t n) {
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += double{a[i]} * b[i];
+  return static_cast<float>(s);
+}
+
+void axpy(float alpha, const float* x, float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<float>(y[i] + double{alpha} * x[i]);
+}
+
+void linear_forward(const float* W, const float* b, const float* A, float* Z, int out, int in, int K) {
+  for (int k = 0; k < K; ++k)
+    for (int j = 0; j < out; ++j) {
+      double s = b[j];
+      for (int i = 0; i < in; ++i) s += double{W[j * in + i]} * A[k * in + i];
+      Z[k * out + j] = static_cast<float>(s);
+    }
+}
+
+void weight_gradient(const float* D, const float* A, float* dW, float* db, int out, int in, int K) {
+  for (int j = 0; j < out; ++j) {
+    double sb = 0;
+    for (int k = 0; k < K; ++k) sb += D[k * out + j];
+    db[j] = static_cast<float>(sb);
+    for (int i = 0; i < in; ++i) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += double{D[k * out + j]} * A[k * in + i];
+      dW[j * in + i] = static_cast<float>(s);
+    }
+  }
+}
+
+void backprop_input(const float* W, const float* D, float* G, int out, int in, int K) {
+  for (int k = 0; k < K; ++k)
+    for (int i = 0; i < in; ++i) {
+      double s = 0;
+      for (int j = 0; j < out; ++j) s += double{D[k * out + j]} * W[j * in + i];
+      G[k * in + i] = static_cast<float>(s);
+    }
+}
+
+void sigmoid(const float* z, float* a, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<float>(1.0 / (1.0 + std::exp(-double{z[i]})));
+}
+
+void reduce_and_step(float* p, const float* const* grads, int C, float scale, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i) {
+    double s = 0;
+    for (int c = 0; c < C; ++c) s += grads[c][i];
+    p[i] = static_cast<float>(p[i] - double{scale} * s);
+  }
+}
+
+}  // namespace ptrain::kernels::plain

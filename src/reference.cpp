@@ -1,0 +1,120 @@
+// THE REFERENCE. Plain loops in double, one example at a time: the oracle every faster
+// path is checked against. Clarity is its only goal; do not optimise it.
+#include "ptrain/reference.hpp"
+
+#include <cmath>
+
+namespace ptrain {
+namespace {
+
+double sigmoid(double z) {
+  if (z >= 0) return 1.0 / (1.0 + std::exp(-z));
+  double e = std::exp(z);  // z < 0: e^z cannot overflow
+  return e / (1.0 + e);
+}
+
+}  // namespace
+
+ReferenceEngine::ReferenceEngine(const NetSpec& spec, std::span<const float> initial)
+    : spec_(spec), layout_(spec.sizes, 1), w_(initial.begin(), initial.end()) {}
+
+// Layer l: z = W a + b, a' = σ(z). Shapes: W [out][in], a [in], a' [out].
+void ReferenceEngine::forward(const std::vector<double>& w, const std::uint8_t* image,
+                              std::vector<std::vector<double>>& acts) const {
+  acts.assign(spec_.sizes.size(), {});
+  acts[0].resize(spec_.inputs());
+  for (int i = 0; i < spec_.inputs(); ++i) acts[0][i] = image[i] * spec_.input_scale;
+  for (int l = 0; l < spec_.num_layers(); ++l) {
+    const LayerSlot& s = layout_.layers[l];
+    acts[l + 1].resize(s.out);
+    for (int j = 0; j < s.out; ++j) {
+      double z = w[s.bias + j];
+      for (int i = 0; i < s.in; ++i) z += w[s.weight + static_cast<std::size_t>(j) * s.in + i] * acts[l][i];
+      acts[l + 1][j] = sigmoid(z);
+    }
+  }
+}
+
+// dσ/dz written in terms of the activation a = σ(z). The blog's post applies σ again.
+double ReferenceEngine::activation_slope(double a) const {
+  if (spec_.blog_derivative) return sigmoid(a) * (1.0 - sigmoid(a));
+  return a * (1.0 - a);
+}
+
+// δ_L = (a_L − t)·σ'; δ_l = (W_{l+1}ᵀ δ_{l+1})·σ'; dW_l += δ_l ⊗ a_{l−1}; db_l += δ_l.
+double ReferenceEngine::backward(const std::vector<std::vector<double>>& acts, int label,
+                                 std::vector<double>& grad) const {
+  const int L = spec_.num_layers();
+  const std::vector<double>& out = acts[L];
+  double loss = 0;
+  std::vector<double> delta(out.size());
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    double target = static_cast<int>(j) == label ? 1.0 : 0.0;
+    loss += 0.5 * (out[j] - target) * (out[j] - target);
+    delta[j] = (out[j] - target) * activation_slope(out[j]);
+  }
+  for (int l = L - 1; l >= 0; --l) {
+    const LayerSlot& s = layout_.layers[l];
+    for (int j = 0; j < s.out; ++j) {
+      grad[s.bias + j] += delta[j];
+      for (int i = 0; i < s.in; ++i) grad[s.weight + static_cast<std::size_t>(j) * s.in + i] += delta[j] * acts[l][i];
+    }
+    if (l == 0) break;
+    std::vector<double> previous(s.in, 0.0);
+    for (int i = 0; i < s.in; ++i) {
+      for (int j = 0; j < s.out; ++j) previous[i] += w_[s.weight + static_cast<std::size_t>(j) * s.in + i] * delta[j];
+      previous[i] *= activation_slope(acts[l][i]);
+    }
+    delta = std::move(previous);
+  }
+  return loss;
+}
+
+std::vector<double> ReferenceEngine::mean_gradient(const Dataset& data, Indices batch, double* loss_sum) {
+  std::vector<double> grad(layout_.total, 0.0);
+  std::vector<std::vector<double>> acts;
+  double loss = 0;
+  for (std::uint32_t e : batch) {
+    forward(w_, data.image(e), acts);
+    loss += backward(acts, data.labels[e], grad);
+  }
+  for (double& g : grad) g /= static_cast<double>(batch.size());
+  if (loss_sum) *loss_sum += loss;
+  return grad;
+}
+
+double ReferenceEngine::train_step(const Dataset& data, Indices batch, double lr) {
+  double loss = 0;
+  std::vector<double> grad = mean_gradient(data, batch, &loss);
+  for (std::size_t i = 0; i < w_.size(); ++i) w_[i] -= lr * grad[i];
+  return loss;
+}
+
+std::size_t ReferenceEngine::count_correct(const Dataset& data, Indices examples) {
+  std::vector<std::vector<double>> acts;
+  std::size_t correct = 0;
+  for (std::uint32_t e : examples) {
+    forward(w_, data.image(e), acts);
+    const std::vector<double>& out = acts.back();
+    std::size_t best = 0;
+    for (std::size_t j = 1; j < out.size(); ++j)
+      if (out[j] > out[best]) best = j;
+    correct += best == data.labels[e];
+  }
+  return correct;
+}
+
+std::vector<float> ReferenceEngine::parameters() const { return std::vector<float>(w_.begin(), w_.end()); }
+
+double ReferenceEngine::example_loss(const std::vector<double>& w, const std::uint8_t* image, int label) const {
+  std::vector<std::vector<double>> acts;
+  forward(w, image, acts);
+  double loss = 0;
+  for (std::size_t j = 0; j < acts.back().size(); ++j) {
+    double target = static_cast<int>(j) == label ? 1.0 : 0.0;
+    loss += 0.5 * (acts.back()[j] - target) * (acts.back()[j] - target);
+  }
+  return loss;
+}
+
+}  // namespace ptrain

@@ -1,0 +1,121 @@
+#include "support.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+namespace ptrain::test {
+
+Dataset synthetic_dataset(std::size_t count, int image_size, int classes, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<int>> prototypes(classes, std::vector<int>(image_size));
+  for (auto& p : prototypes)
+    for (int& v : p) v = static_cast<int>(rng() % 256);
+  Dataset d;
+  d.image_size = image_size;
+  d.pixels.resize(count * image_size);
+  d.labels.resize(count);
+  for (std::size_t n = 0; n < count; ++n) {
+    int label = static_cast<int>(n % classes);
+    d.labels[n] = static_cast<std::uint8_t>(label);
+    for (int i = 0; i < image_size; ++i) {
+      int noisy = prototypes[label][i] + static_cast<int>(rng() % 121) - 60;
+      d.pixels[n * image_size + i] = static_cast<std::uint8_t>(std::clamp(noisy, 0, 255));
+    }
+  }
+  return d;
+}
+
+std::vector<std::uint32_t> iota_indices(std::size_t n) {
+  std::vector<std::uint32_t> v(n);
+  std::iota(v.begin(), v.end(), 0u);
+  return v;
+}
+
+std::vector<std::uint8_t> idx_bytes(std::uint32_t magic, const std::vector<std::uint32_t>& dims,
+                                    const std::vector<std::uint8_t>& payload) {
+  std::vector<std::uint8_t> out;
+  auto word = [&](std::uint32_t w) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(w >> shift));
+  };
+  word(magic);
+  for (std::uint32_t d : dims) word(d);
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!f) throw std::runtime_error("cannot write " + path.string());
+}
+
+void write_fake_mnist(const std::filesystem::path& dir, std::size_t train, std::size_t test, std::uint64_t seed) {
+  std::filesystem::create_directories(dir);
+  Dataset all = synthetic_dataset(train + test, 28 * 28, 10, seed);
+  auto slice = [&](std::size_t begin, std::size_t n, const std::string& prefix) {
+    std::vector<std::uint8_t> px(all.pixels.begin() + begin * 784, all.pixels.begin() + (begin + n) * 784);
+    std::vector<std::uint8_t> lb(all.labels.begin() + begin, all.labels.begin() + begin + n);
+    const auto count = static_cast<std::uint32_t>(n);
+    write_file(dir / (prefix + "-images-idx3-ubyte"), idx_bytes(2051, {count, 28, 28}, px));
+    write_file(dir / (prefix + "-labels-idx1-ubyte"), idx_bytes(2049, {count}, lb));
+  };
+  slice(0, train, "train");
+  slice(train, test, "t10k");
+}
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "ptrain-test-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::vector<TensorSpan> canonical_tensors(const std::vector<int>& sizes) {
+  std::vector<TensorSpan> out;
+  ParamLayout layout(sizes, 1);
+  for (std::size_t l = 0; l < layout.layers.size(); ++l) {
+    const LayerSlot& s = layout.layers[l];
+    out.push_back({"layers." + std::to_string(l) + ".weight", s.weight, std::size_t(s.in) * s.out});
+    out.push_back({"layers." + std::to_string(l) + ".bias", s.bias, std::size_t(s.out)});
+  }
+  return out;
+}
+
+::testing::AssertionResult tensors_close(const std::vector<int>& sizes, const std::vector<double>& got,
+                                         const std::vector<double>& want, double atol, double rtol) {
+  if (got.size() != want.size())
+    return ::testing::AssertionFailure() << "sizes differ: " << got.size() << " vs " << want.size();
+  for (const TensorSpan& t : canonical_tensors(sizes)) {
+    double scale = 0;
+    for (std::size_t i = 0; i < t.size; ++i) scale = std::max(scale, std::fabs(want[t.offset + i]));
+    double worst_excess = 0;
+    std::size_t worst = 0;
+    bool failed = false;
+    for (std::size_t i = 0; i < t.size; ++i) {
+      double w = want[t.offset + i], g = got[t.offset + i];
+      double excess = std::fabs(g - w) - (atol * scale + rtol * std::fabs(w));
+      if (!(excess <= 0) && (!failed || excess > worst_excess || std::isnan(excess))) {
+        failed = true;
+        worst_excess = excess;
+        worst = i;
+      }
+    }
+    if (failed)
+      return ::testing::AssertionFailure()
+             << t.name << "[" << worst << "]: got " << got[t.offset + worst] << ", want " << want[t.offset + worst]
+             << " (tensor max |want| " << scale << ", atol " << atol << "·max, rtol " << rtol << ")";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace ptrain::test

@@ -1,0 +1,52 @@
+#pragma once
+// Shared by the tests: synthetic data sets, IDX files written byte by byte, temporary
+// folders, and the per-tensor comparison that names the tensor and the worst element.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ptrain/dataset.hpp"
+#include "ptrain/network.hpp"
+#include <gtest/gtest.h>
+
+namespace ptrain::test {
+
+// `count` images of `image_size` pixels: each class has a random prototype, each image is its
+// class's prototype plus noise, so a small net can learn it. Labels cycle through `classes`.
+Dataset synthetic_dataset(std::size_t count, int image_size, int classes, std::uint64_t seed);
+
+std::vector<std::uint32_t> iota_indices(std::size_t n);
+
+// Raw IDX bytes: header words big-endian, then the payload.
+std::vector<std::uint8_t> idx_bytes(std::uint32_t magic, const std::vector<std::uint32_t>& dims,
+                                    const std::vector<std::uint8_t>& payload);
+void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes);
+
+// Writes train-/t10k- images and labels (28×28) for `train` and `test` synthetic images.
+void write_fake_mnist(const std::filesystem::path& dir, std::size_t train, std::size_t test, std::uint64_t seed);
+
+// A fresh folder under the system's temporary folder, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Names each canonical tensor ("layers.0.weight", …) with its span, for per-tensor checks.
+struct TensorSpan {
+  std::string name;
+  std::size_t offset, size;
+};
+std::vector<TensorSpan> canonical_tensors(const std::vector<int>& sizes);
+
+// Checks |got − want| ≤ atol·max|want| + rtol·|want| element by element, per tensor; on failure
+// the message names the tensor, the worst index and both values.
+::testing::AssertionResult tensors_close(const std::vector<int>& sizes, const std::vector<double>& got,
+                                         const std::vector<double>& want, double atol, double rtol);
+
+}  // namespace ptrain::test

@@ -1,0 +1,161 @@
+// The ptrain program as a user runs it, on a small fake MNIST folder: output, metrics, the
+// same weights_hash for any --threads, and one clear line plus the right exit code for every
+// bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support.hpp"
+
+namespace ptrain {
+namespace {
+
+struct Result {
+  int exit_code;
+  std::string out, err;
+};
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// Enough passes over the 400 fake images to learn them.
+constexpr int kEpochs = 5;
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new test::TempDir;
+    test::write_fake_mnist(data(), 400, 100, 5);
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::filesystem::path data() { return dir_->path() / "mnist"; }
+
+  Result run(const std::string& args) {
+    auto out = dir_->path() / "stdout", err = dir_->path() / "stderr";
+    std::string cmd = std::string(PTRAIN_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
+    int status = std::system(cmd.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  }
+  std::string train_args() { return "--data-dir " + data().string() + " --epochs " + std::to_string(kEpochs) + " --batch-size 16"; }
+
+  static test::TempDir* dir_;
+};
+test::TempDir* Cli::dir_ = nullptr;
+
+// Exit `code` with exactly one line on stderr containing `fragment`.
+void expect_error(const Result& r, int code, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, code) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
+  EXPECT_NE(r.err.find(fragment), std::string::npos) << "stderr: " << r.err;
+}
+
+std::vector<nlohmann::json> read_metrics(const std::filesystem::path& p) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream f(p);
+  for (std::string line; std::getline(f, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+TEST_F(Cli, TrainsAndWritesMetrics) {
+  auto metrics = dir_->path() / "m.jsonl";
+  Result r = run(train_args() + " --threads 2 --metrics " + metrics.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 threads"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("train 350, validation 50, test 100"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("test accuracy"), std::string::npos) << r.out;
+  auto lines = read_metrics(metrics);
+  ASSERT_EQ(lines.size(), kEpochs + 1u);
+  for (int e = 0; e < kEpochs; ++e) {
+    EXPECT_EQ(lines[e]["epoch"], e + 1);
+    for (const char* key : {"train_loss", "val_accuracy", "examples_per_sec", "seconds"})
+      EXPECT_TRUE(lines[e][key].is_number()) << key;
+  }
+  EXPECT_LT(lines[kEpochs - 1]["train_loss"].get<double>(), lines[0]["train_loss"].get<double>());
+  const nlohmann::json& last = lines.back();
+  EXPECT_GT(last["test_accuracy"].get<double>(), 90.0);
+  EXPECT_EQ(last["weights_hash"].get<std::string>().size(), 16u);
+  EXPECT_TRUE(last["total_seconds"].is_number());
+}
+
+TEST_F(Cli, SameWeightsHashForEveryThreadCount) {
+  std::string first;
+  for (int threads : {1, 2, 3}) {
+    const std::string n = std::to_string(threads);
+    auto metrics = dir_->path() / "threads.jsonl";
+    Result r = run(train_args() + " --threads " + n + " --metrics " + metrics.string());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::string hash = read_metrics(metrics).back()["weights_hash"];
+    if (first.empty()) first = hash;
+    EXPECT_EQ(hash, first) << n << " threads";
+  }
+}
+
+TEST_F(Cli, ScalarEngineAgreesWithParallel) {
+  auto m_par = dir_->path() / "par.jsonl", m_ref = dir_->path() / "ref.jsonl";
+  ASSERT_EQ(run(train_args() + " --metrics " + m_par.string()).exit_code, 0);
+  ASSERT_EQ(run(train_args() + " --engine scalar --metrics " + m_ref.string()).exit_code, 0);
+  double par = read_metrics(m_par).back()["test_accuracy"], ref = read_metrics(m_ref).back()["test_accuracy"];
+  EXPECT_NEAR(par, ref, 2.0);
+}
+
+TEST_F(Cli, StandardSplitAndZeroValidation) {
+  Result r = run(train_args() + " --split standard --val-size 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("train 400, validation 0, test 100"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("val n/a"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, HelpAndVersion) {
+  Result h = run("--help");
+  EXPECT_EQ(h.exit_code, 0);
+  for (const char* opt : {"--threads", "--epochs", "--batch-size", "--lr", "--seed", "--layers", "--split", "--val-size",
+                          "--data-dir", "--engine", "--preset", "--metrics", "--version"})
+    EXPECT_NE(h.out.find(opt), std::string::npos) << opt;
+  EXPECT_EQ(run("--version").exit_code, 0);
+}
+
+TEST_F(Cli, MissingOrMalformedDataIsExit1WithOneLine) {
+  expect_error(run("--data-dir " + (dir_->path() / "nowhere").string()), 1, "not found");
+  auto bad = dir_->path() / "bad";
+  test::write_fake_mnist(bad, 20, 10, 1);
+  test::write_file(bad / "train-labels-idx1-ubyte", test::idx_bytes(2051, {20}, std::vector<std::uint8_t>(20)));
+  expect_error(run("--data-dir " + bad.string()), 1, "train-labels-idx1-ubyte: wrong magic number");
+  test::write_file(bad / "train-labels-idx1-ubyte", test::idx_bytes(2049, {20}, std::vector<std::uint8_t>(20, 12)));
+  expect_error(run("--data-dir " + bad.string()), 1, "label 12");
+}
+
+TEST_F(Cli, BadOptionsAreExit2WithOneLine) {
+  const std::string d = " --data-dir " + data().string();
+  expect_error(run("--threads 0" + d), 2, "--threads 0");
+  expect_error(run("--threads -4" + d), 2, "--threads -4");
+  expect_error(run("--threads many" + d), 2, "--threads 'many'");
+  expect_error(run("--batch-size 0" + d), 2, "--batch-size 0");
+  expect_error(run("--epochs -1" + d), 2, "--epochs -1");
+  expect_error(run("--lr -0.5" + d), 2, "--lr -0.5");
+  expect_error(run("--lr nan" + d), 2, "--lr nan");
+  expect_error(run("--lr inf" + d), 2, "--lr inf");
+  expect_error(run("--layers 784,,10" + d), 2, "empty item");
+  expect_error(run("--layers 784,112,9" + d), 2, "last size must be 10");
+  expect_error(run("--layers 784,x,10" + d), 2, "'x' is not a whole number");
+  expect_error(run("--layers 10" + d), 2, "at least two sizes");
+  expect_error(run("--layers 100,10" + d), 2, "784 pixels");
+  expect_error(run("--engine gpu" + d), 2, "--engine 'gpu'");
+  expect_error(run("--split random" + d), 2, "--split 'random'");
+  expect_error(run("--preset fast" + d), 2, "--preset 'fast'");
+  expect_error(run("--val-size 10" + d), 2, "--val-size applies only to --split standard");
+  expect_error(run("--split standard --val-size 400" + d), 2, "leaves no training images");
+  expect_error(run("--seed -1" + d), 2, "--seed -1");
+  expect_error(run("--bogus" + d), 2, "bogus");
+  expect_error(run("--threads" + d.substr(0, 0)), 2, "threads");
+  expect_error(run("--metrics " + (dir_->path() / "no" / "such" / "dir.jsonl").string() + d), 1, "--metrics");
+}
+
+}  // namespace
+}  // namespace ptrain

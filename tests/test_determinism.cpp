@@ -1,0 +1,72 @@
+// The headline property: for a given seed and options the weights are bitwise identical for
+// every thread count, because chunk boundaries and the order of additions never depend on it.
+#include <gtest/gtest.h>
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_for.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "ptrain/parallel_engine.hpp"
+#include "ptrain/threads.hpp"
+#include "ptrain/trainer.hpp"
+#include "support.hpp"
+
+namespace ptrain {
+namespace {
+
+std::vector<float> train_with_threads(int threads, const std::vector<int>& sizes, int batch, int chunk) {
+  NetSpec spec;
+  spec.sizes = sizes;
+  Dataset d = test::synthetic_dataset(300, sizes.front(), sizes.back(), 21);
+  ParallelEngine engine(spec, init_blog(sizes, 3), chunk);
+  ThreadLimit limit(threads);
+  for (int epoch = 1; epoch <= 2; ++epoch) {
+    std::vector<std::uint32_t> order = epoch_order(test::iota_indices(d.size()), 3, epoch);
+    limit.run([&] { train_epoch(engine, d, order, batch, 0.5); });
+  }
+  return engine.parameters();
+}
+
+TEST(Determinism, WeightsAreBitwiseIdenticalForThreads_1_2_3_4_8) {
+  for (auto [batch, chunk] : {std::pair{32, 8}, {37, 4}, {64, 1}}) {
+    const std::vector<int> sizes{784, 30, 16, 10};
+    std::vector<float> one = train_with_threads(1, sizes, batch, chunk);
+    for (int threads : {2, 3, 4, 8}) {
+      std::vector<float> many = train_with_threads(threads, sizes, batch, chunk);
+      ASSERT_EQ(many.size(), one.size());
+      std::size_t first_difference = one.size();
+      for (std::size_t i = 0; i < one.size(); ++i)
+        if (std::memcmp(&one[i], &many[i], sizeof(float)) != 0) {
+          first_difference = i;
+          break;
+        }
+      EXPECT_EQ(first_difference, one.size()) << threads << " threads differ from 1 at parameter " << first_difference
+                                              << " (batch " << batch << ", chunk " << chunk << ")";
+    }
+  }
+}
+
+TEST(Determinism, ThreadLimitReallyRunsThatManyThreads) {
+  // Guards the test above: oversubscribed counts must really put work on that many threads.
+  for (int threads : {1, 3, 8}) {
+    ThreadLimit limit(threads);
+    EXPECT_EQ(limit.threads(), threads);
+    tbb::enumerable_thread_specific<int> seen(0);
+    std::atomic<int> arrived{0};
+    limit.run([&] {
+      tbb::parallel_for(0, threads, [&](int) {
+        seen.local() = 1;
+        ++arrived;
+        // Hold each task until all have started (bounded), so no thread can take two.
+        for (int spin = 0; arrived.load() < threads && spin < 20000; ++spin) std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }, tbb::simple_partitioner());
+    });
+    EXPECT_EQ(static_cast<int>(seen.size()), threads);
+  }
+}
+
+}  // namespace
+}  // namespace ptrain

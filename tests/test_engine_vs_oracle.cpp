@@ -1,0 +1,89 @@
+// The parallel engine's batch gradient and SGD step against the float64 oracle, tensor by
+// tensor, on nets whose sizes are not multiples of the SIMD width, with batches that are not
+// multiples of the chunk size and batches smaller than one chunk.
+#include <gtest/gtest.h>
+
+#include "ptrain/parallel_engine.hpp"
+#include "ptrain/reference.hpp"
+#include "ptrain/threads.hpp"
+#include "support.hpp"
+
+namespace ptrain {
+namespace {
+
+// float32 against float64: sums of up to ~800 products, each rounded to float.
+constexpr double kAtol = 2e-5;  // times the tensor's largest |element|
+constexpr double kRtol = 1e-4;
+
+struct Case {
+  std::vector<int> sizes;
+  int batch, chunk;
+  bool blog = false;
+};
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << NetSpec{c.sizes}.describe() << " batch " << c.batch << " chunk " << c.chunk << (c.blog ? " blog" : "");
+}
+
+class EngineVsOracle : public ::testing::TestWithParam<Case> {};
+
+NetSpec spec_for(const Case& c) {
+  NetSpec spec;
+  spec.sizes = c.sizes;
+  if (c.blog) {
+    spec.input_scale = 1.0;
+    spec.blog_derivative = true;
+  }
+  return spec;
+}
+
+TEST_P(EngineVsOracle, BatchGradientMatchesOracle) {
+  const Case& c = GetParam();
+  NetSpec spec = spec_for(c);
+  Dataset d = test::synthetic_dataset(c.batch + 5, c.sizes.front(), c.sizes.back(), 11);
+  std::vector<std::uint32_t> batch = test::iota_indices(d.size());
+  batch.erase(batch.begin(), batch.begin() + 5);  // not starting at example 0
+  std::vector<float> init = init_blog(c.sizes, 5);
+  ReferenceEngine oracle(spec, init);
+  ParallelEngine engine(spec, init, c.chunk);
+  ThreadLimit threads(2);
+
+  double loss_oracle = 0, loss_engine = 0;
+  std::vector<double> want = oracle.mean_gradient(d, batch, &loss_oracle);
+  std::vector<double> got = threads.run([&] { return engine.mean_gradient(d, batch, &loss_engine); });
+  EXPECT_TRUE(test::tensors_close(c.sizes, got, want, kAtol, kRtol));
+  EXPECT_NEAR(loss_engine, loss_oracle, 1e-5 * loss_oracle + 1e-6);
+}
+
+TEST_P(EngineVsOracle, SeveralStepsTrackTheOracle) {
+  const Case& c = GetParam();
+  NetSpec spec = spec_for(c);
+  Dataset d = test::synthetic_dataset(3 * c.batch, c.sizes.front(), c.sizes.back(), 12);
+  std::vector<std::uint32_t> all = test::iota_indices(d.size());
+  std::vector<float> init = init_blog(c.sizes, 6);
+  ReferenceEngine oracle(spec, init);
+  ParallelEngine engine(spec, init, c.chunk);
+  ThreadLimit threads(2);
+  const double lr = c.blog ? 0.1 : 1.0;
+  for (int step = 0; step < 3; ++step) {
+    Indices batch = Indices(all).subspan(std::size_t(step) * c.batch, c.batch);
+    oracle.train_step(d, batch, lr);
+    threads.run([&] { engine.train_step(d, batch, lr); });
+  }
+  std::vector<float> got_f = engine.parameters(), want_f = oracle.parameters();
+  std::vector<double> got(got_f.begin(), got_f.end()), want(oracle.weights());
+  EXPECT_TRUE(test::tensors_close(c.sizes, got, want, 1e-5, 1e-4));
+}
+
+INSTANTIATE_TEST_SUITE_P(Nets, EngineVsOracle,
+                         ::testing::Values(Case{{784, 112, 16, 10}, 32, 8},        // the blog's net
+                                           Case{{784, 112, 16, 10}, 32, 8, true},  // its preset
+                                           Case{{13, 7, 5}, 37, 8},                // 37 = 4 chunks + 5
+                                           Case{{13, 7, 5}, 3, 8},                 // smaller than a chunk
+                                           Case{{31, 17, 9, 3}, 20, 3},
+                                           Case{{9, 1, 4}, 11, 4},
+                                           Case{{100, 10}, 17, 5},                 // no hidden layer
+                                           Case{{33, 65, 15, 2}, 16, 16}));
+
+}  // namespace
+}  // namespace ptrain

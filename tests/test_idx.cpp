@@ -1,0 +1,161 @@
+// The IDX reader on small valid files and on every malformed case: each must be refused with
+// a DataError whose message names the file and the problem.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ptrain/dataset.hpp"
+#include "ptrain/errors.hpp"
+#include "ptrain/idx.hpp"
+#include "support.hpp"
+
+namespace ptrain {
+namespace {
+
+using test::idx_bytes;
+using test::write_file;
+
+class Idx : public ::testing::Test {
+ protected:
+  std::string file(const std::string& name, const std::vector<std::uint8_t>& bytes) {
+    auto p = dir_.path() / name;
+    write_file(p, bytes);
+    return p.string();
+  }
+  test::TempDir dir_;
+};
+
+// Expects a DataError mentioning every fragment in `fragments`.
+template <class F>
+void expect_refused(F&& read, std::initializer_list<std::string> fragments) {
+  try {
+    read();
+    ADD_FAILURE() << "accepted; expected a DataError mentioning '" << *fragments.begin() << "'";
+  } catch (const DataError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.find('\n'), std::string::npos) << "message is not one line: " << what;
+    for (const std::string& f : fragments) EXPECT_NE(what.find(f), std::string::npos) << "message: " << what;
+  }
+}
+
+TEST_F(Idx, ReadsValidImagesAndLabels) {
+  std::vector<std::uint8_t> px{0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255};
+  IdxImages im = read_idx_images(file("im", idx_bytes(2051, {2, 2, 3}, px)));
+  EXPECT_EQ(im.count, 2u);
+  EXPECT_EQ(im.rows, 2u);
+  EXPECT_EQ(im.cols, 3u);
+  EXPECT_EQ(im.pixels, px);
+  EXPECT_EQ(read_idx_labels(file("lb", idx_bytes(2049, {3}, {9, 0, 4})), 10), (std::vector<std::uint8_t>{9, 0, 4}));
+}
+
+TEST_F(Idx, AcceptsZeroImages) {
+  EXPECT_EQ(read_idx_images(file("im", idx_bytes(2051, {0, 28, 28}, {}))).count, 0u);
+}
+
+TEST_F(Idx, RefusesWrongMagic) {
+  auto p = file("im", idx_bytes(2049, {1, 1, 1}, {7}));
+  expect_refused([&] { read_idx_images(p); }, {p, "wrong magic number 2049", "2051"});
+  auto q = file("lb", idx_bytes(2051, {1}, {7}));
+  expect_refused([&] { read_idx_labels(q, 10); }, {q, "wrong magic number 2051", "2049"});
+}
+
+TEST_F(Idx, RefusesEmptyAndTruncatedHeaders) {
+  auto empty = file("empty", {});
+  expect_refused([&] { read_idx_images(empty); }, {empty, "empty file"});
+  auto short_header = file("short", {0, 0, 8, 3, 0, 0});
+  expect_refused([&] { read_idx_images(short_header); }, {short_header, "truncated IDX header"});
+}
+
+TEST_F(Idx, RefusesPayloadShorterOrLongerThanHeaderSays) {
+  auto truncated = file("t", idx_bytes(2051, {3, 2, 2}, std::vector<std::uint8_t>(11)));
+  expect_refused([&] { read_idx_images(truncated); }, {truncated, "header claims 3 images of 2x2", "27 bytes"});
+  auto trailing = file("x", idx_bytes(2049, {2}, {1, 2, 3}));
+  expect_refused([&] { read_idx_labels(trailing, 10); }, {trailing, "header claims 2 labels"});
+}
+
+TEST_F(Idx, RefusesBillionsOfImagesBeforeAllocating) {
+  auto p = file("huge", idx_bytes(2051, {4'000'000'000u, 28, 28}, std::vector<std::uint8_t>(784)));
+  expect_refused([&] { read_idx_images(p); }, {p, "header claims 4000000000 images"});
+  auto q = file("huge_dims", idx_bytes(2051, {1, 65535, 65535}, {1, 2, 3}));
+  expect_refused([&] { read_idx_images(q); }, {q, "too large"});
+}
+
+TEST_F(Idx, RefusesZeroDimensions) {
+  auto p = file("zero", idx_bytes(2051, {5, 0, 28}, {}));
+  expect_refused([&] { read_idx_images(p); }, {p, "dimensions 0x28"});
+}
+
+TEST_F(Idx, RefusesLabelsOutsideTheClasses) {
+  auto p = file("lb", idx_bytes(2049, {4}, {1, 2, 10, 3}));
+  expect_refused([&] { read_idx_labels(p, 10); }, {p, "label 10 at index 2", "outside 0-9"});
+}
+
+TEST_F(Idx, RefusesMissingFileAndFolder) {
+  auto missing = (dir_.path() / "nope").string();
+  expect_refused([&] { read_idx_images(missing); }, {missing, "not found"});
+  std::filesystem::create_directory(dir_.path() / "sub");
+  auto folder = (dir_.path() / "sub").string();
+  expect_refused([&] { read_idx_labels(folder, 10); }, {folder, "is a folder"});
+}
+
+TEST_F(Idx, RefusesUnreadableFile) {
+  if (geteuid() == 0) GTEST_SKIP() << "root reads files whatever their mode";
+  auto p = file("locked", idx_bytes(2049, {1}, {1}));
+  chmod(p.c_str(), 0);
+  expect_refused([&] { read_idx_labels(p, 10); }, {p, "cannot open"});
+}
+
+TEST_F(Idx, LoadMnistJoinsTrainAndTestAndChecksCounts) {
+  test::write_fake_mnist(dir_.path(), 30, 12, 1);
+  MnistData m = load_mnist(dir_.path().string(), 10);
+  EXPECT_EQ(m.train_file_count, 30u);
+  EXPECT_EQ(m.test_file_count, 12u);
+  EXPECT_EQ(m.all.size(), 42u);
+  EXPECT_EQ(m.all.image_size, 784);
+  Dataset expected = test::synthetic_dataset(42, 784, 10, 1);
+  EXPECT_EQ(m.all.pixels, expected.pixels);
+  EXPECT_EQ(m.all.labels, expected.labels);
+
+  // Image and label counts that disagree.
+  write_file(dir_.path() / "t10k-labels-idx1-ubyte", idx_bytes(2049, {11}, std::vector<std::uint8_t>(11)));
+  expect_refused([&] { load_mnist(dir_.path().string(), 10); }, {"t10k-images-idx3-ubyte", "12 images", "11 labels"});
+}
+
+TEST_F(Idx, LoadMnistAcceptsTheDottedSpelling) {
+  test::write_fake_mnist(dir_.path(), 5, 5, 2);
+  for (std::string stem : {"train-images", "t10k-images"})
+    std::filesystem::rename(dir_.path() / (stem + "-idx3-ubyte"), dir_.path() / (stem + ".idx3-ubyte"));
+  EXPECT_EQ(load_mnist(dir_.path().string(), 10).all.size(), 10u);
+}
+
+TEST_F(Idx, LoadMnistRefusesMissingFolder) {
+  auto missing = (dir_.path() / "absent").string();
+  expect_refused([&] { load_mnist(missing, 10); }, {missing, "not found", "tools/setup.sh"});
+}
+
+TEST(Split, SeedSplitIsA70_10_20PartitionThatDependsOnTheSeed) {
+  Split a = seed_split(1000, 7), b = seed_split(1000, 7), c = seed_split(1000, 8);
+  EXPECT_EQ(a.train.size(), 700u);
+  EXPECT_EQ(a.val.size(), 100u);
+  EXPECT_EQ(a.test.size(), 200u);
+  EXPECT_EQ(a.train, b.train);
+  EXPECT_NE(a.train, c.train);
+  std::vector<int> seen(1000, 0);
+  for (const auto* part : {&a.train, &a.val, &a.test})
+    for (std::uint32_t i : *part) ++seen[i];
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), 1000);
+}
+
+TEST(Split, StandardSplitHoldsOutTheTailOfTheTrainingFile) {
+  Split s = standard_split(60, 10, 5);
+  EXPECT_EQ(s.train.size(), 55u);
+  EXPECT_EQ(s.val.front(), 55u);
+  EXPECT_EQ(s.val.back(), 59u);
+  EXPECT_EQ(s.test.front(), 60u);
+  EXPECT_EQ(s.test.back(), 69u);
+  EXPECT_TRUE(standard_split(60, 10, 0).val.empty());
+  EXPECT_THROW(standard_split(60, 10, 60), UsageError);
+}
+
+}  // namespace
+}  // namespace ptrain

@@ -1,0 +1,202 @@
+// The SIMD kernels against their plain twins over lengths that are not multiples of the SIMD
+// width and starts that are not aligned. Buffers are padded with NaN so an over-read poisons
+// the result and an over-write is seen in the padding. The tolerance is the rounding bound
+// (n + 2)·ε·Σ|terms|: loose enough for any summation order, far too tight for a wrong index.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "ptrain/kernels.hpp"
+
+namespace ptrain {
+namespace {
+
+namespace simd = kernels::simd;
+namespace plain = kernels::plain;
+
+const std::vector<int> kLengths{1, 3, 7, 15, 16, 17, 31, 112, 784, 1000};
+const std::vector<int> kMisalign{0, 1, 3};
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr double kEps = std::numeric_limits<float>::epsilon();
+constexpr int kPad = 32;
+
+// n floats starting `misalign` floats into a NaN-filled allocation.
+class Buffer {
+ public:
+  Buffer(std::size_t n, int misalign, std::mt19937& rng) : n_(n), off_(misalign), v_(n + misalign + kPad, kNaN) {
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (std::size_t i = 0; i < n; ++i) v_[off_ + i] = u(rng);
+  }
+  float* data() { return v_.data() + off_; }
+  const float* data() const { return v_.data() + off_; }
+  float operator[](std::size_t i) const { return data()[i]; }
+  std::vector<float> values() const { return {data(), data() + n_}; }
+  bool padding_intact() const {
+    for (std::size_t i = 0; i < v_.size(); ++i)
+      if ((i < off_ || i >= off_ + n_) && !std::isnan(v_[i])) return false;
+    return true;
+  }
+
+ private:
+  std::size_t n_, off_;
+  std::vector<float> v_;
+};
+
+TEST(Kernels, DotMatchesPlainLoop) {
+  std::mt19937 rng(1);
+  for (int n : kLengths)
+    for (int m : kMisalign) {
+      Buffer a(n, m, rng), b(n, (m + 1) % 4, rng);
+      double bound = 0;
+      for (int i = 0; i < n; ++i) bound += std::fabs(double{a[i]} * b[i]);
+      EXPECT_NEAR(simd::dot(a.data(), b.data(), n), plain::dot(a.data(), b.data(), n), (n + 2) * kEps * bound)
+          << "n=" << n << " misalign=" << m;
+    }
+}
+
+TEST(Kernels, AxpyMatchesPlainLoopAndWritesNothingElse) {
+  std::mt19937 rng(2);
+  for (int n : kLengths)
+    for (int m : kMisalign) {
+      Buffer x(n, m, rng), y(n, (m + 2) % 4, rng), y_plain = y;
+      simd::axpy(0.75f, x.data(), y.data(), n);
+      plain::axpy(0.75f, x.data(), y_plain.data(), n);
+      for (int i = 0; i < n; ++i) ASSERT_NEAR(y[i], y_plain[i], 4 * kEps * (std::fabs(y_plain[i]) + 1)) << "n=" << n;
+      EXPECT_TRUE(y.padding_intact()) << "axpy wrote outside y, n=" << n;
+    }
+}
+
+// Runs a matrix kernel both ways on NaN-padded buffers and compares the output elementwise
+// against the plain result, with the bound `bound(i)` for element i.
+struct Shape {
+  int out, in, K;
+};
+
+std::vector<Shape> matrix_shapes() {
+  std::vector<Shape> shapes;
+  for (int in : kLengths)
+    for (int out : {1, 2, 3, 5, 16, 17})
+      for (int K : {1, 3, 4, 5, 8, 9}) shapes.push_back({out, in, K});
+  return shapes;
+}
+
+TEST(Kernels, LinearForwardMatchesPlainLoop) {
+  std::mt19937 rng(3);
+  for (const Shape& s : matrix_shapes()) {
+    const int m = s.in % 3;
+    Buffer W(std::size_t(s.out) * s.in, m, rng), b(s.out, 1, rng), A(std::size_t(s.K) * s.in, 2 - m, rng);
+    Buffer Z(std::size_t(s.K) * s.out, 1, rng), Z_plain = Z;
+    simd::linear_forward(W.data(), b.data(), A.data(), Z.data(), s.out, s.in, s.K);
+    plain::linear_forward(W.data(), b.data(), A.data(), Z_plain.data(), s.out, s.in, s.K);
+    for (int k = 0; k < s.K; ++k)
+      for (int j = 0; j < s.out; ++j) {
+        double bound = std::fabs(b[j]);
+        for (int i = 0; i < s.in; ++i) bound += std::fabs(double{W[j * s.in + i]} * A[k * s.in + i]);
+        ASSERT_NEAR(Z[k * s.out + j], Z_plain[k * s.out + j], (s.in + 3) * kEps * bound)
+            << "out=" << s.out << " in=" << s.in << " K=" << s.K << " at k=" << k << " j=" << j;
+      }
+    ASSERT_TRUE(Z.padding_intact()) << "out=" << s.out << " in=" << s.in << " K=" << s.K;
+  }
+}
+
+TEST(Kernels, WeightGradientMatchesPlainLoop) {
+  std::mt19937 rng(4);
+  for (const Shape& s : matrix_shapes()) {
+    Buffer D(std::size_t(s.K) * s.out, 1, rng), A(std::size_t(s.K) * s.in, s.in % 3, rng);
+    Buffer dW(std::size_t(s.out) * s.in, 3, rng), db(s.out, 2, rng), dW_plain = dW, db_plain = db;
+    simd::weight_gradient(D.data(), A.data(), dW.data(), db.data(), s.out, s.in, s.K);
+    plain::weight_gradient(D.data(), A.data(), dW_plain.data(), db_plain.data(), s.out, s.in, s.K);
+    for (int j = 0; j < s.out; ++j) {
+      double bias_bound = 0;
+      for (int k = 0; k < s.K; ++k) bias_bound += std::fabs(D[k * s.out + j]);
+      ASSERT_NEAR(db[j], db_plain[j], (s.K + 2) * kEps * bias_bound) << "db, K=" << s.K;
+      for (int i = 0; i < s.in; ++i) {
+        double bound = 0;
+        for (int k = 0; k < s.K; ++k) bound += std::fabs(double{D[k * s.out + j]} * A[k * s.in + i]);
+        ASSERT_NEAR(dW[j * s.in + i], dW_plain[j * s.in + i], (s.K + 2) * kEps * bound)
+            << "out=" << s.out << " in=" << s.in << " K=" << s.K << " at j=" << j << " i=" << i;
+      }
+    }
+    ASSERT_TRUE(dW.padding_intact() && db.padding_intact()) << "out=" << s.out << " in=" << s.in << " K=" << s.K;
+  }
+}
+
+TEST(Kernels, BackpropInputMatchesPlainLoop) {
+  std::mt19937 rng(5);
+  for (const Shape& s : matrix_shapes()) {
+    Buffer W(std::size_t(s.out) * s.in, 2, rng), D(std::size_t(s.K) * s.out, 1, rng);
+    Buffer G(std::size_t(s.K) * s.in, s.in % 4, rng), G_plain = G;
+    simd::backprop_input(W.data(), D.data(), G.data(), s.out, s.in, s.K);
+    plain::backprop_input(W.data(), D.data(), G_plain.data(), s.out, s.in, s.K);
+    for (int k = 0; k < s.K; ++k)
+      for (int i = 0; i < s.in; ++i) {
+        double bound = 0;
+        for (int j = 0; j < s.out; ++j) bound += std::fabs(double{D[k * s.out + j]} * W[j * s.in + i]);
+        ASSERT_NEAR(G[k * s.in + i], G_plain[k * s.in + i], (s.out + 2) * kEps * bound)
+            << "out=" << s.out << " in=" << s.in << " K=" << s.K;
+      }
+    ASSERT_TRUE(G.padding_intact());
+  }
+}
+
+TEST(Kernels, SigmoidMatchesPlainLoopAndNeverOverflows) {
+  std::mt19937 rng(6);
+  for (int n : kLengths) {
+    Buffer z(n, n % 4, rng), a(n, 1, rng), a_plain = a;
+    for (int i = 0; i < n; ++i) z.data()[i] *= 30.0f;  // well into saturation both ways
+    simd::sigmoid(z.data(), a.data(), n);
+    plain::sigmoid(z.data(), a_plain.data(), n);
+    for (int i = 0; i < n; ++i) ASSERT_NEAR(a[i], a_plain[i], 4 * kEps * a_plain[i]) << "z=" << z[i];
+    ASSERT_TRUE(a.padding_intact());
+  }
+  const std::vector<float> extreme{-1e30f, -1000.0f, -88.0f, 0.0f, 88.0f, 1000.0f, 1e30f,
+                                   -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
+  std::vector<float> out(extreme.size());
+  simd::sigmoid(extreme.data(), out.data(), extreme.size());
+  for (std::size_t i = 0; i < extreme.size(); ++i) {
+    EXPECT_TRUE(out[i] >= 0.0f && out[i] <= 1.0f) << "σ(" << extreme[i] << ") = " << out[i];
+  }
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_EQ(out[3], 0.5f);
+  EXPECT_EQ(out[6], 1.0f);
+}
+
+TEST(Kernels, ReduceAndStepAddsChunksInOrder) {
+  std::mt19937 rng(7);
+  for (int n : kLengths)
+    for (int C : {1, 2, 3, 7}) {
+      std::vector<Buffer> g;
+      for (int c = 0; c < C; ++c) g.emplace_back(n, c % 4, rng);
+      std::vector<const float*> ptrs;
+      for (const Buffer& b : g) ptrs.push_back(b.data());
+      Buffer p(n, 1, rng), p_plain = p;
+      simd::reduce_and_step(p.data(), ptrs.data(), C, 0.3f, 0, n);
+      plain::reduce_and_step(p_plain.data(), ptrs.data(), C, 0.3f, 0, n);
+      for (int i = 0; i < n; ++i) {
+        double bound = std::fabs(p_plain[i]);
+        for (int c = 0; c < C; ++c) bound += 0.3 * std::fabs(g[c][i]);
+        ASSERT_NEAR(p[i], p_plain[i], (C + 3) * kEps * bound) << "n=" << n << " C=" << C;
+      }
+      ASSERT_TRUE(p.padding_intact());
+    }
+}
+
+TEST(Kernels, ReduceAndStepIsTheSameWhateverTheSplitOfTheRange) {
+  // The engine splits [0, n) into tasks; every element must come out bitwise the same.
+  std::mt19937 rng(8);
+  const int n = 1000, C = 5;
+  std::vector<Buffer> g;
+  for (int c = 0; c < C; ++c) g.emplace_back(n, 0, rng);
+  std::vector<const float*> ptrs;
+  for (const Buffer& b : g) ptrs.push_back(b.data());
+  Buffer whole(n, 0, rng), pieces = whole;
+  simd::reduce_and_step(whole.data(), ptrs.data(), C, 0.1f, 0, n);
+  for (int begin = 0; begin < n; begin += 37) simd::reduce_and_step(pieces.data(), ptrs.data(), C, 0.1f, begin, std::min(n, begin + 37));
+  for (int i = 0; i < n; ++i) ASSERT_EQ(whole[i], pieces[i]) << "i=" << i;
+}
+
+}  // namespace
+}  // namespace ptrain

@@ -1,0 +1,87 @@
+// A short training run on a small learnable set: the loss falls and the accuracy rises, for
+// both engines, and they end at nearly the same place.
+#include <gtest/gtest.h>
+
+#include "ptrain/threads.hpp"
+#include "ptrain/trainer.hpp"
+#include "support.hpp"
+
+namespace ptrain {
+namespace {
+
+struct Progress {
+  std::vector<double> losses;
+  double accuracy_before = 0, accuracy_after = 0;
+};
+
+Progress train(EngineKind kind) {
+  NetSpec spec;
+  spec.sizes = {64, 24, 16, 10};
+  Dataset d = test::synthetic_dataset(600, 64, 10, 31);
+  Split split = seed_split(d.size(), 4);
+  auto engine = make_engine(kind, spec, init_blog(spec.sizes, 4), 8);
+  ThreadLimit threads(2);
+  Progress p;
+  p.accuracy_before = *accuracy_percent(*engine, d, split.test);
+  for (int epoch = 1; epoch <= 20; ++epoch) {
+    auto order = epoch_order(split.train, 4, epoch);
+    p.losses.push_back(threads.run([&] { return train_epoch(*engine, d, order, 16, 3.0).mean_loss; }));
+  }
+  p.accuracy_after = *threads.run([&] { return accuracy_percent(*engine, d, split.test); });
+  return p;
+}
+
+TEST(Training, LossFallsAndAccuracyRises) {
+  for (EngineKind kind : {EngineKind::parallel, EngineKind::scalar}) {
+    Progress p = train(kind);
+    EXPECT_LT(p.losses.back(), 0.5 * p.losses.front()) << "engine " << int(kind);
+    EXPECT_LT(p.accuracy_before, 30.0);
+    EXPECT_GT(p.accuracy_after, 90.0) << "engine " << int(kind);
+  }
+}
+
+TEST(Training, EnginesAgreeOnAShortRun) {
+  Progress parallel = train(EngineKind::parallel), scalar = train(EngineKind::scalar);
+  EXPECT_NEAR(parallel.accuracy_after, scalar.accuracy_after, 2.0);
+  EXPECT_NEAR(parallel.losses.back(), scalar.losses.back(), 1e-3 + 0.01 * scalar.losses.back());
+}
+
+TEST(Training, EpochOrderIsAPermutationThatDependsOnSeedAndEpoch) {
+  auto base = test::iota_indices(100);
+  auto a = epoch_order(base, 1, 1), b = epoch_order(base, 1, 1), c = epoch_order(base, 1, 2), e = epoch_order(base, 2, 1);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_NE(a, e);
+  std::sort(a.begin(), a.end());
+  EXPECT_EQ(a, base);
+}
+
+TEST(Training, InitialWeightsFollowTheBlogRecipe) {
+  std::vector<int> sizes{5, 4, 3};
+  std::vector<float> w = init_blog(sizes, 1);
+  ASSERT_EQ(w.size(), 5u * 4 + 4 + 4 * 3 + 3);
+  ParamLayout layout(sizes, 1);
+  for (const LayerSlot& s : layout.layers) {
+    for (int i = 0; i < s.in * s.out; ++i) {
+      EXPECT_GE(w[s.weight + i], -0.5f);
+      EXPECT_LT(w[s.weight + i], 0.5f);
+    }
+    for (int j = 0; j < s.out; ++j) EXPECT_EQ(w[s.bias + j], 1.0f);
+  }
+  EXPECT_EQ(init_blog(sizes, 1), w);
+  EXPECT_NE(init_blog(sizes, 2), w);
+}
+
+TEST(Training, WeightsHashIsFnv1a64OfTheFloatBytes) {
+  // FNV-1a 64 of no bytes is its offset basis; of 1.0f (bytes 00 00 80 3f) computed by hand.
+  EXPECT_EQ(weights_hash({}), "cbf29ce484222325");
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char b : {0x00, 0x00, 0x80, 0x3f}) h = (h ^ b) * 0x100000001b3ULL;
+  char want[17];
+  std::snprintf(want, sizeof want, "%016llx", static_cast<unsigned long long>(h));
+  float one = 1.0f;
+  EXPECT_EQ(weights_hash(std::span<const float>(&one, 1)), want);
+}
+
+}  // namespace
+}  // namespace ptrain
