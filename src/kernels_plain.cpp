@@ -51,11 +51,17 @@ void sigmoid(const float* z, float* a, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<float>(1.0 / (1.0 + std::exp(-double{z[i]})));
 }
 
-void reduce_and_step(float* p, const float* const* grads, int C, float scale, std::size_t begin, std::size_t end) {
-  for (std::size_t i = begin; i < end; ++i) {
-    double s = 0;
-    for (int c = 0; c < C; ++c) s += grads[c][i];
-    p[i] = static_cast<float>(p[i] - double{scale} * s);
+void sgd_rank_k_step(const float* D, const float* A, float* W, float* b, int out, int in, int K, float scale,
+                     int j_begin, int j_end) {
+  for (int j = j_begin; j < j_end; ++j) {
+    double sb = 0;
+    for (int k = 0; k < K; ++k) sb += D[k * out + j];
+    b[j] = static_cast<float>(b[j] - double{scale} * sb);
+    for (int i = 0; i < in; ++i) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += double{D[k * out + j]} * A[k * in + i];
+      W[j * in + i] = static_cast<float>(W[j * in + i] - double{scale} * s);
+    }
   }
 }
 

@@ -45,51 +45,69 @@ void forward_tile(const float* W, const float* b, const float* A, float* Z, int 
 template <int R>
 void forward_rows(const float* W, const float* b, const float* A, float* Z, int out, int in, int K, int j0) {
   int k0 = 0;
-  for (; k0 + 4 <= K; k0 += 4) forward_tile<R, 4>(W, b, A, Z, out, in, j0, k0);
+  for (; k0 + 3 <= K; k0 += 3) forward_tile<R, 3>(W, b, A, Z, out, in, j0, k0);
   switch (K - k0) {
-    case 3: forward_tile<R, 3>(W, b, A, Z, out, in, j0, k0); break;
     case 2: forward_tile<R, 2>(W, b, A, Z, out, in, j0, k0); break;
     case 1: forward_tile<R, 1>(W, b, A, Z, out, in, j0, k0); break;
     default: break;
   }
 }
 
-// R rows of dW, two vectors wide: per example, two input loads and R broadcasts feed 2R FMAs.
-template <int R>
-void gradient_rows(const float* D, const float* A, float* dW, int out, int in, int K, int j0) {
+// Σ_k D[k][j]·A[k][i] for an R-row × V-vector tile: per example, V input loads and R
+// broadcasts feed R·V FMAs. The examples are summed in order 0..K-1 in every lane and in the
+// scalar tail alike, so each element's value is independent of the tiling. `sink(j, i, acc)`
+// receives each finished vector; `sink_one(j, i, sum)` each tail element.
+template <int R, int V, class Sink>
+void rank_k_tile(const float* D, const float* A, int out, int in, int K, int j0, int i, Sink&& sink) {
+  vfloat acc[R][V];
+  for (auto& row : acc)
+    for (auto& a : row) a = vfloat(0.0f);
+  for (int k = 0; k < K; ++k) {
+    vfloat x[V];
+    for (int v = 0; v < V; ++v) x[v] = load(A + static_cast<std::size_t>(k) * in + i + v * kWidth);
+    for (int r = 0; r < R; ++r) {
+      vfloat d(D[static_cast<std::size_t>(k) * out + j0 + r]);
+      for (int v = 0; v < V; ++v) acc[r][v] = xsimd::fma(d, x[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) sink(j0 + r, i + v * kWidth, acc[r][v]);
+}
+
+template <int V, class Sink>
+void rank_k_rows(const float* D, const float* A, int out, int in, int K, int i, int j_begin, int j_end, Sink&& sink) {
+  int j = j_begin;
+  for (; j + 4 <= j_end; j += 4) rank_k_tile<4, V>(D, A, out, in, K, j, i, sink);
+  switch (j_end - j) {
+    case 3: rank_k_tile<3, V>(D, A, out, in, K, j, i, sink); break;
+    case 2: rank_k_tile<2, V>(D, A, out, in, K, j, i, sink); break;
+    case 1: rank_k_tile<1, V>(D, A, out, in, K, j, i, sink); break;
+    default: break;
+  }
+}
+
+// Rows [j_begin, j_end) of the rank-K product Dᵀ·A, handed to the sinks. Input columns are the
+// outer loop, so a slice of A (K × 16 floats) stays in L1 while every row tile passes over it.
+template <class Sink, class SinkOne>
+void rank_k_product(const float* D, const float* A, int out, int in, int K, int j_begin, int j_end, Sink&& sink,
+                    SinkOne&& sink_one) {
   int i = 0;
-  for (; i + 2 * kWidth <= in; i += 2 * kWidth) {
-    vfloat acc[R][2];
-    for (auto& row : acc) row[0] = row[1] = vfloat(0.0f);
-    for (int k = 0; k < K; ++k) {
-      vfloat x0 = load(A + static_cast<std::size_t>(k) * in + i);
-      vfloat x1 = load(A + static_cast<std::size_t>(k) * in + i + kWidth);
-      for (int r = 0; r < R; ++r) {
-        vfloat d(D[static_cast<std::size_t>(k) * out + j0 + r]);
-        acc[r][0] = xsimd::fma(d, x0, acc[r][0]);
-        acc[r][1] = xsimd::fma(d, x1, acc[r][1]);
-      }
-    }
-    for (int r = 0; r < R; ++r) {
-      acc[r][0].store_unaligned(dW + static_cast<std::size_t>(j0 + r) * in + i);
-      acc[r][1].store_unaligned(dW + static_cast<std::size_t>(j0 + r) * in + i + kWidth);
-    }
-  }
-  for (; i + kWidth <= in; i += kWidth) {
-    vfloat acc[R];
-    for (auto& a : acc) a = vfloat(0.0f);
-    for (int k = 0; k < K; ++k) {
-      vfloat x = load(A + static_cast<std::size_t>(k) * in + i);
-      for (int r = 0; r < R; ++r) acc[r] = xsimd::fma(vfloat(D[static_cast<std::size_t>(k) * out + j0 + r]), x, acc[r]);
-    }
-    for (int r = 0; r < R; ++r) acc[r].store_unaligned(dW + static_cast<std::size_t>(j0 + r) * in + i);
-  }
+  for (; i + 3 * kWidth <= in; i += 3 * kWidth) rank_k_rows<3>(D, A, out, in, K, i, j_begin, j_end, sink);
+  for (; i + 2 * kWidth <= in; i += 2 * kWidth) rank_k_rows<2>(D, A, out, in, K, i, j_begin, j_end, sink);
+  for (; i + kWidth <= in; i += kWidth) rank_k_rows<1>(D, A, out, in, K, i, j_begin, j_end, sink);
   for (; i < in; ++i)
-    for (int r = 0; r < R; ++r) {
+    for (int j = j_begin; j < j_end; ++j) {
       float s = 0.0f;
-      for (int k = 0; k < K; ++k) s = std::fma(D[static_cast<std::size_t>(k) * out + j0 + r], A[static_cast<std::size_t>(k) * in + i], s);
-      dW[static_cast<std::size_t>(j0 + r) * in + i] = s;
+      for (int k = 0; k < K; ++k)
+        s = std::fma(D[static_cast<std::size_t>(k) * out + j], A[static_cast<std::size_t>(k) * in + i], s);
+      sink_one(j, i, s);
     }
+}
+
+float column_sum(const float* D, int out, int K, int j) {
+  float s = 0.0f;
+  for (int k = 0; k < K; ++k) s += D[static_cast<std::size_t>(k) * out + j];
+  return s;
 }
 
 }  // namespace
@@ -116,24 +134,37 @@ void axpy(float alpha, const float* x, float* y, std::size_t n) {
 void linear_forward(const float* W, const float* b, const float* A, float* Z, int out, int in, int K) {
   // Weight rows outermost: a pair of rows stays in L1 while every example of the chunk passes.
   int j0 = 0;
-  for (; j0 + 2 <= out; j0 += 2) forward_rows<2>(W, b, A, Z, out, in, K, j0);
-  if (j0 < out) forward_rows<1>(W, b, A, Z, out, in, K, j0);
+  for (; j0 + 4 <= out; j0 += 4) forward_rows<4>(W, b, A, Z, out, in, K, j0);
+  switch (out - j0) {
+    case 3: forward_rows<3>(W, b, A, Z, out, in, K, j0); break;
+    case 2: forward_rows<2>(W, b, A, Z, out, in, K, j0); break;
+    case 1: forward_rows<1>(W, b, A, Z, out, in, K, j0); break;
+    default: break;
+  }
 }
 
 void weight_gradient(const float* D, const float* A, float* dW, float* db, int out, int in, int K) {
-  int j0 = 0;
-  for (; j0 + 4 <= out; j0 += 4) gradient_rows<4>(D, A, dW, out, in, K, j0);
-  switch (out - j0) {
-    case 3: gradient_rows<3>(D, A, dW, out, in, K, j0); break;
-    case 2: gradient_rows<2>(D, A, dW, out, in, K, j0); break;
-    case 1: gradient_rows<1>(D, A, dW, out, in, K, j0); break;
-    default: break;
-  }
-  for (int j = 0; j < out; ++j) {
-    float s = 0.0f;
-    for (int k = 0; k < K; ++k) s += D[static_cast<std::size_t>(k) * out + j];
-    db[j] = s;
-  }
+  rank_k_product(
+      D, A, out, in, K, 0, out,
+      [&](int j, int i, const vfloat& acc) { acc.store_unaligned(dW + static_cast<std::size_t>(j) * in + i); },
+      [&](int j, int i, float sum) { dW[static_cast<std::size_t>(j) * in + i] = sum; });
+  for (int j = 0; j < out; ++j) db[j] = column_sum(D, out, K, j);
+}
+
+void sgd_rank_k_step(const float* D, const float* A, float* W, float* b, int out, int in, int K, float scale,
+                     int j_begin, int j_end) {
+  const vfloat vscale(scale);
+  rank_k_product(
+      D, A, out, in, K, j_begin, j_end,
+      [&](int j, int i, const vfloat& acc) {
+        float* w = W + static_cast<std::size_t>(j) * in + i;
+        xsimd::fnma(vscale, acc, load(w)).store_unaligned(w);
+      },
+      [&](int j, int i, float sum) {
+        float* w = W + static_cast<std::size_t>(j) * in + i;
+        *w = std::fma(-scale, sum, *w);
+      });
+  for (int j = j_begin; j < j_end; ++j) b[j] = std::fma(-scale, column_sum(D, out, K, j), b[j]);
 }
 
 void backprop_input(const float* W, const float* D, float* G, int out, int in, int K) {
@@ -159,21 +190,6 @@ void sigmoid(const float* z, float* a, std::size_t n) {
     float e = std::exp(-std::fabs(z[i]));
     float r = 1.0f / (1.0f + e);
     a[i] = z[i] >= 0.0f ? r : e * r;
-  }
-}
-
-void reduce_and_step(float* p, const float* const* grads, int C, float scale, std::size_t begin, std::size_t end) {
-  const vfloat vscale(scale);
-  std::size_t i = begin;
-  for (; i + kWidth <= end; i += kWidth) {
-    vfloat s = load(grads[0] + i);
-    for (int c = 1; c < C; ++c) s += load(grads[c] + i);
-    xsimd::fnma(vscale, s, load(p + i)).store_unaligned(p + i);
-  }
-  for (; i < end; ++i) {
-    float s = grads[0][i];
-    for (int c = 1; c < C; ++c) s += grads[c][i];
-    p[i] = std::fma(-scale, s, p[i]);
   }
 }
 

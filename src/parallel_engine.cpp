@@ -7,6 +7,7 @@
 #include <oneapi/tbb/partitioner.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "ptrain/kernels.hpp"
 #include "ptrain/simd.hpp"
@@ -16,8 +17,9 @@ namespace {
 
 namespace k = kernels::simd;
 constexpr std::size_t kAlignFloats = kCacheLine / sizeof(float);
-// Parameters per task in the fused reduce-and-step: big enough to amortise a task.
-constexpr std::size_t kReduceGrain = 16 * 1024;
+// Multiply-adds per phase-2 task (at batch 32): enough to amortise a task, small enough that
+// the first layer splits into ~14 tasks, so phase 2 scales past the number of chunks.
+constexpr std::size_t kRowBlockWork = 8 * 784;
 
 // Chunk i of `all`: examples [i·K, min((i+1)·K, n)).
 Indices chunk_of(Indices all, int i, int K) {
@@ -29,6 +31,15 @@ int chunk_count(Indices all, int K) { return static_cast<int>((all.size() + K - 
 
 }  // namespace
 
+void ParallelEngine::Activations::resize(const std::vector<int>& sizes, std::size_t n) {
+  if (n <= rows) return;
+  rows = n;
+  acts.resize(sizes.size());
+  deltas.resize(sizes.size() - 1);
+  for (std::size_t l = 0; l < sizes.size(); ++l) acts[l].assign(n * sizes[l], 0.0f);
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) deltas[l].assign(n * sizes[l + 1], 0.0f);
+}
+
 ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initial, int chunk_size)
     : spec_(spec), layout_(spec.sizes, kAlignFloats), chunk_size_(chunk_size), params_(layout_.total, 0.0f) {
   ParamLayout packed(spec.sizes, 1);
@@ -37,57 +48,52 @@ ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initi
     std::copy_n(initial.begin() + from.weight, std::size_t(to.in) * to.out, params_.begin() + to.weight);
     std::copy_n(initial.begin() + from.bias, to.out, params_.begin() + to.bias);
   }
+  // Blocks of whole 4-row tiles, about kRowBlockWork multiply-adds each.
+  for (int l = 0; l < spec_.num_layers(); ++l) {
+    const LayerSlot& s = layout_.layers[l];
+    const int rows = std::max(4, static_cast<int>(kRowBlockWork / s.in) / 4 * 4);
+    for (int j = 0; j < s.out; j += rows) row_blocks_.push_back({l, j, std::min(s.out, j + rows)});
+  }
 }
 
 std::string ParallelEngine::describe() const {
   return "parallel (float32, chunks of " + std::to_string(chunk_size_) + ", " + simd::instruction_set() + ")";
 }
 
-ParallelEngine::Chunk ParallelEngine::make_chunk() const {
-  Chunk c;
-  c.grad.assign(layout_.total, 0.0f);
-  const std::size_t K = chunk_size_;
-  for (int n : spec_.sizes) c.acts.emplace_back(K * n);
-  const int widest = *std::max_element(spec_.sizes.begin() + 1, spec_.sizes.end());
-  c.delta.resize(K * widest);
-  c.back.resize(K * widest);
-  return c;
-}
-
 // acts[0] = pixels · scale (bytes become floats here, per chunk); acts[l+1] = σ(W_l acts[l] + b_l).
-void ParallelEngine::forward(const Dataset& data, Indices examples, Chunk& c) const {
+void ParallelEngine::forward(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const {
   const int K = static_cast<int>(examples.size());
   const int n_in = spec_.inputs();
   const float scale = static_cast<float>(spec_.input_scale);
   for (int e = 0; e < K; ++e) {
     const std::uint8_t* px = data.image(examples[e]);
-    float* x = c.acts[0].data() + std::size_t(e) * n_in;
+    float* x = buf.acts[0].data() + (row + e) * n_in;
     for (int i = 0; i < n_in; ++i) x[i] = static_cast<float>(px[i]) * scale;
   }
   for (int l = 0; l < spec_.num_layers(); ++l) {
     const LayerSlot& s = layout_.layers[l];
-    float* z = c.acts[l + 1].data();
-    k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, c.acts[l].data(), z, s.out, s.in, K);
+    float* z = buf.acts[l + 1].data() + row * s.out;
+    k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, buf.acts[l].data() + row * s.in, z, s.out,
+                      s.in, K);
     k::sigmoid(z, z, std::size_t(K) * s.out);
   }
 }
 
-// δ_L = (a − t)·σ'; dW_l = Σ_k δ_l ⊗ a_{l−1}; δ_{l−1} = (W_lᵀ δ_l)·σ'. Gradients are sums over
-// the chunk's examples; the reduction divides by the batch size.
-void ParallelEngine::backward(const Dataset& data, Indices examples, Chunk& c) const {
+// δ_L = (a_L − t)·σ'(a_L); δ_{l−1} = (W_lᵀ δ_l)·σ'(a_{l−1}). Returns the chunk's summed loss.
+double ParallelEngine::backward(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const {
   const int K = static_cast<int>(examples.size());
   const int L = spec_.num_layers();
   const bool blog = spec_.blog_derivative;
   auto slope = [blog](float a) {
     if (!blog) return a * (1.0f - a);
-    float s = 1.0f / (1.0f + std::exp(-a));  // a ∈ (0, 1): no overflow
+    float s = 1.0f / (1.0f + std::exp(-a));  // the post's σ(a)(1 − σ(a)); a ∈ (0, 1), no overflow
     return s * (1.0f - s);
   };
   const int n_out = spec_.classes();
   double loss = 0;
   for (int e = 0; e < K; ++e) {
-    const float* a = c.acts[L].data() + std::size_t(e) * n_out;
-    float* d = c.delta.data() + std::size_t(e) * n_out;
+    const float* a = buf.acts[L].data() + (row + e) * n_out;
+    float* d = buf.deltas[L - 1].data() + (row + e) * n_out;
     const int label = data.labels[examples[e]];
     float example_loss = 0;
     for (int j = 0; j < n_out; ++j) {
@@ -97,79 +103,86 @@ void ParallelEngine::backward(const Dataset& data, Indices examples, Chunk& c) c
     }
     loss += 0.5 * example_loss;
   }
-  c.loss = loss;
-  for (int l = L - 1; l >= 0; --l) {
+  for (int l = L - 1; l >= 1; --l) {  // the input layer needs no delta
     const LayerSlot& s = layout_.layers[l];
-    k::weight_gradient(c.delta.data(), c.acts[l].data(), c.grad.data() + s.weight, c.grad.data() + s.bias, s.out, s.in,
-                       K);
-    if (l == 0) break;  // the input needs no gradient
-    k::backprop_input(params_.data() + s.weight, c.delta.data(), c.back.data(), s.out, s.in, K);
-    const float* a = c.acts[l].data();
-    for (std::size_t i = 0; i < std::size_t(K) * s.in; ++i) c.delta[i] = c.back[i] * slope(a[i]);
+    float* back = buf.deltas[l - 1].data() + row * s.in;
+    k::backprop_input(params_.data() + s.weight, buf.deltas[l].data() + row * s.out, back, s.out, s.in, K);
+    const float* a = buf.acts[l].data() + row * s.in;
+    for (std::size_t i = 0; i < std::size_t(K) * s.in; ++i) back[i] *= slope(a[i]);
   }
+  return loss;
 }
 
-int ParallelEngine::run_chunks(const Dataset& data, Indices batch) {
+double ParallelEngine::run_chunks(const Dataset& data, Indices batch) {
   const int n_chunks = chunk_count(batch, chunk_size_);
-  while (static_cast<int>(chunks_.size()) < n_chunks) chunks_.push_back(make_chunk());  // once per batch size
+  batch_.resize(spec_.sizes, batch.size());  // allocates only when a larger batch first arrives
+  chunk_loss_.resize(std::max<std::size_t>(chunk_loss_.size(), n_chunks));
   tbb::parallel_for(
       tbb::blocked_range<int>(0, n_chunks, 1),
       [&](const tbb::blocked_range<int>& r) {
-        for (int i = r.begin(); i < r.end(); ++i) {
-          Indices examples = chunk_of(batch, i, chunk_size_);
-          forward(data, examples, chunks_[i]);
-          backward(data, examples, chunks_[i]);
+        for (int c = r.begin(); c < r.end(); ++c) {
+          Indices examples = chunk_of(batch, c, chunk_size_);
+          const std::size_t row = std::size_t(c) * chunk_size_;
+          forward(data, examples, batch_, row);
+          chunk_loss_[c] = backward(data, examples, batch_, row);
         }
       },
       tbb::simple_partitioner());
-  return n_chunks;
-}
-
-// target[i] -= scale · Σ_c grad_c[i], chunks added in index order: the partition of [0, total)
-// into tasks changes nothing about any element's arithmetic.
-void ParallelEngine::reduce(float* target, int n_chunks, float scale) {
-  std::vector<const float*> grads(n_chunks);
-  for (int c = 0; c < n_chunks; ++c) grads[c] = chunks_[c].grad.data();
-  tbb::parallel_for(
-      tbb::blocked_range<std::size_t>(0, layout_.total, kReduceGrain),
-      [&](const tbb::blocked_range<std::size_t>& r) {
-        k::reduce_and_step(target, grads.data(), n_chunks, scale, r.begin(), r.end());
-      },
-      tbb::simple_partitioner());
+  double loss = 0;
+  for (int c = 0; c < n_chunks; ++c) loss += chunk_loss_[c];
+  return loss;
 }
 
 double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr) {
-  const int n_chunks = run_chunks(data, batch);
-  reduce(params_.data(), n_chunks, static_cast<float>(lr / static_cast<double>(batch.size())));
-  double loss = 0;
-  for (int c = 0; c < n_chunks; ++c) loss += chunks_[c].loss;
+  const double loss = run_chunks(data, batch);
+  const int B = static_cast<int>(batch.size());
+  const float scale = static_cast<float>(lr / B);
+  tbb::parallel_for(
+      tbb::blocked_range<std::size_t>(0, row_blocks_.size(), 1),
+      [&](const tbb::blocked_range<std::size_t>& r) {
+        for (std::size_t t = r.begin(); t < r.end(); ++t) {
+          const RowBlock& blk = row_blocks_[t];
+          const LayerSlot& s = layout_.layers[blk.layer];
+          k::sgd_rank_k_step(batch_.deltas[blk.layer].data(), batch_.acts[blk.layer].data(), params_.data() + s.weight,
+                             params_.data() + s.bias, s.out, s.in, B, scale, blk.j_begin, blk.j_end);
+        }
+      },
+      tbb::simple_partitioner());
   return loss;
 }
 
 std::vector<double> ParallelEngine::mean_gradient(const Dataset& data, Indices batch, double* loss_sum) {
-  const int n_chunks = run_chunks(data, batch);
-  AlignedVector<float> mean(layout_.total, 0.0f);
-  reduce(mean.data(), n_chunks, -1.0f / static_cast<float>(batch.size()));  // 0 − (−1/B)·Σ = mean
-  if (loss_sum)
-    for (int c = 0; c < n_chunks; ++c) *loss_sum += chunks_[c].loss;
-  std::vector<float> packed = to_canonical(mean);
-  return std::vector<double>(packed.begin(), packed.end());
+  const double loss = run_chunks(data, batch);
+  if (loss_sum) *loss_sum += loss;
+  const int B = static_cast<int>(batch.size());
+  std::vector<double> out;
+  for (int l = 0; l < spec_.num_layers(); ++l) {
+    const LayerSlot& s = layout_.layers[l];
+    std::vector<float> dW(std::size_t(s.out) * s.in), db(s.out);
+    k::weight_gradient(batch_.deltas[l].data(), batch_.acts[l].data(), dW.data(), db.data(), s.out, s.in, B);
+    for (float g : dW) out.push_back(double{g} / B);
+    for (float g : db) out.push_back(double{g} / B);
+  }
+  return out;
 }
 
 std::size_t ParallelEngine::count_correct(const Dataset& data, Indices examples) {
-  // Forward only; a chunk workspace per thread is fine here: counts add up in any order.
-  tbb::enumerable_thread_specific<Chunk> workspaces([this] { return make_chunk(); });
-  const int n_chunks = chunk_count(examples, chunk_size_);
+  // Forward only, with a workspace per thread: counts add up the same in any order.
+  tbb::enumerable_thread_specific<Activations> workspaces([this] {
+    Activations a;
+    a.resize(spec_.sizes, chunk_size_);
+    return a;
+  });
+  const int n_out = spec_.classes();
   return tbb::parallel_reduce(
-      tbb::blocked_range<int>(0, n_chunks, 8), std::size_t{0},
+      tbb::blocked_range<int>(0, chunk_count(examples, chunk_size_), 8), std::size_t{0},
       [&](const tbb::blocked_range<int>& r, std::size_t correct) {
-        Chunk& c = workspaces.local();
-        const int n_out = spec_.classes();
-        for (int i = r.begin(); i < r.end(); ++i) {
-          Indices part = chunk_of(examples, i, chunk_size_);
-          forward(data, part, c);
+        Activations& buf = workspaces.local();
+        for (int c = r.begin(); c < r.end(); ++c) {
+          Indices part = chunk_of(examples, c, chunk_size_);
+          forward(data, part, buf, 0);
           for (std::size_t e = 0; e < part.size(); ++e) {
-            const float* out = c.acts.back().data() + e * n_out;
+            const float* out = buf.acts.back().data() + e * n_out;
             correct += static_cast<std::size_t>(std::max_element(out, out + n_out) - out) == data.labels[part[e]];
           }
         }
@@ -178,16 +191,14 @@ std::size_t ParallelEngine::count_correct(const Dataset& data, Indices examples)
       std::plus<>());
 }
 
-std::vector<float> ParallelEngine::to_canonical(const AlignedVector<float>& padded) const {
+std::vector<float> ParallelEngine::parameters() const {
   std::vector<float> out;
   out.reserve(canonical_param_count(spec_.sizes));
   for (const LayerSlot& s : layout_.layers) {
-    out.insert(out.end(), padded.begin() + s.weight, padded.begin() + s.weight + std::size_t(s.in) * s.out);
-    out.insert(out.end(), padded.begin() + s.bias, padded.begin() + s.bias + s.out);
+    out.insert(out.end(), params_.begin() + s.weight, params_.begin() + s.weight + std::size_t(s.in) * s.out);
+    out.insert(out.end(), params_.begin() + s.bias, params_.begin() + s.bias + s.out);
   }
   return out;
 }
-
-std::vector<float> ParallelEngine::parameters() const { return to_canonical(params_); }
 
 }  // namespace ptrain

@@ -164,38 +164,49 @@ TEST(Kernels, SigmoidMatchesPlainLoopAndNeverOverflows) {
   EXPECT_EQ(out[6], 1.0f);
 }
 
-TEST(Kernels, ReduceAndStepAddsChunksInOrder) {
+TEST(Kernels, SgdRankKStepMatchesPlainLoop) {
   std::mt19937 rng(7);
-  for (int n : kLengths)
-    for (int C : {1, 2, 3, 7}) {
-      std::vector<Buffer> g;
-      for (int c = 0; c < C; ++c) g.emplace_back(n, c % 4, rng);
-      std::vector<const float*> ptrs;
-      for (const Buffer& b : g) ptrs.push_back(b.data());
-      Buffer p(n, 1, rng), p_plain = p;
-      simd::reduce_and_step(p.data(), ptrs.data(), C, 0.3f, 0, n);
-      plain::reduce_and_step(p_plain.data(), ptrs.data(), C, 0.3f, 0, n);
-      for (int i = 0; i < n; ++i) {
-        double bound = std::fabs(p_plain[i]);
-        for (int c = 0; c < C; ++c) bound += 0.3 * std::fabs(g[c][i]);
-        ASSERT_NEAR(p[i], p_plain[i], (C + 3) * kEps * bound) << "n=" << n << " C=" << C;
+  for (const Shape& s : matrix_shapes()) {
+    Buffer D(std::size_t(s.K) * s.out, 2, rng), A(std::size_t(s.K) * s.in, s.in % 3, rng);
+    Buffer W(std::size_t(s.out) * s.in, 1, rng), b(s.out, 3, rng), W_plain = W, b_plain = b;
+    const float scale = 0.3f;
+    simd::sgd_rank_k_step(D.data(), A.data(), W.data(), b.data(), s.out, s.in, s.K, scale, 0, s.out);
+    plain::sgd_rank_k_step(D.data(), A.data(), W_plain.data(), b_plain.data(), s.out, s.in, s.K, scale, 0, s.out);
+    for (int j = 0; j < s.out; ++j) {
+      double bias_bound = std::fabs(b_plain[j]);
+      for (int k = 0; k < s.K; ++k) bias_bound += scale * std::fabs(D[k * s.out + j]);
+      ASSERT_NEAR(b[j], b_plain[j], (s.K + 3) * kEps * bias_bound);
+      for (int i = 0; i < s.in; ++i) {
+        double bound = std::fabs(W_plain[j * s.in + i]);
+        for (int k = 0; k < s.K; ++k) bound += scale * std::fabs(double{D[k * s.out + j]} * A[k * s.in + i]);
+        ASSERT_NEAR(W[j * s.in + i], W_plain[j * s.in + i], (s.K + 3) * kEps * bound)
+            << "out=" << s.out << " in=" << s.in << " K=" << s.K << " at j=" << j << " i=" << i;
       }
-      ASSERT_TRUE(p.padding_intact());
     }
+    ASSERT_TRUE(W.padding_intact() && b.padding_intact()) << "out=" << s.out << " in=" << s.in << " K=" << s.K;
+  }
 }
 
-TEST(Kernels, ReduceAndStepIsTheSameWhateverTheSplitOfTheRange) {
-  // The engine splits [0, n) into tasks; every element must come out bitwise the same.
+TEST(Kernels, SgdRankKStepIsTheSameWhateverTheSplitOfTheRows) {
+  // The engine splits a layer's rows into tasks; every weight must come out bitwise the same,
+  // and equal to the unfused gradient followed by w − scale·g.
   std::mt19937 rng(8);
-  const int n = 1000, C = 5;
-  std::vector<Buffer> g;
-  for (int c = 0; c < C; ++c) g.emplace_back(n, 0, rng);
-  std::vector<const float*> ptrs;
-  for (const Buffer& b : g) ptrs.push_back(b.data());
-  Buffer whole(n, 0, rng), pieces = whole;
-  simd::reduce_and_step(whole.data(), ptrs.data(), C, 0.1f, 0, n);
-  for (int begin = 0; begin < n; begin += 37) simd::reduce_and_step(pieces.data(), ptrs.data(), C, 0.1f, begin, std::min(n, begin + 37));
-  for (int i = 0; i < n; ++i) ASSERT_EQ(whole[i], pieces[i]) << "i=" << i;
+  const int out = 23, in = 37, K = 9;
+  const float scale = 0.1f;
+  Buffer D(std::size_t(K) * out, 0, rng), A(std::size_t(K) * in, 1, rng);
+  Buffer W(std::size_t(out) * in, 0, rng), b(out, 0, rng), W_pieces = W, b_pieces = b, W_unfused = W, b_unfused = b;
+  simd::sgd_rank_k_step(D.data(), A.data(), W.data(), b.data(), out, in, K, scale, 0, out);
+  for (int j : {0, 5, 6, 13, 17})
+    simd::sgd_rank_k_step(D.data(), A.data(), W_pieces.data(), b_pieces.data(), out, in, K, scale, j,
+                          j == 17 ? out : (j == 0 ? 5 : j == 5 ? 6 : j == 6 ? 13 : 17));
+  std::vector<float> dW(std::size_t(out) * in), db(out);
+  simd::weight_gradient(D.data(), A.data(), dW.data(), db.data(), out, in, K);
+  for (int i = 0; i < out * in; ++i) W_unfused.data()[i] = std::fma(-scale, dW[i], W_unfused[i]);
+  for (int j = 0; j < out; ++j) b_unfused.data()[j] = std::fma(-scale, db[j], b_unfused[j]);
+  EXPECT_EQ(W.values(), W_pieces.values());
+  EXPECT_EQ(b.values(), b_pieces.values());
+  EXPECT_EQ(W.values(), W_unfused.values());
+  EXPECT_EQ(b.values(), b_unfused.values());
 }
 
 }  // namespace

@@ -1,9 +1,13 @@
 #pragma once
-// The parallel engine: float32, each batch cut into fixed-size chunks whose boundaries depend
-// only on the batch and the chunk size. Each chunk is one oneTBB task that runs forward and
-// backward for its examples with the SIMD kernels into that chunk's own gradient buffer; the
-// chunk gradients are then summed in chunk order, averaged and applied in one fused pass.
-// Nothing depends on which thread ran what, so the weights are bitwise the same for any
+// The parallel engine: float32, oneTBB, xsimd. A step has two parallel phases:
+//  1. the batch is cut into fixed-size chunks (boundaries depend only on the batch and the
+//     chunk size); each chunk is a task that runs forward and backward for its examples
+//     together and leaves each layer's per-example gradient in factored form, the deltas δ
+//     and the inputs a (W's gradient is δ ⊗ a), in the chunk's own rows of the batch buffers;
+//  2. one pass over the parameters, split by rows, sums those gradients over the batch in
+//     example order, averages them and applies the SGD step — reduction, mean and update
+//     fused, each weight read and written once, no per-chunk copy of the parameters.
+// No result depends on which thread ran what, so the weights are bitwise the same for any
 // thread count.
 #include <vector>
 
@@ -25,27 +29,30 @@ class ParallelEngine final : public Engine {
   int chunk_size() const { return chunk_size_; }
 
  private:
-  // Everything one chunk writes: its gradient (padded layout) and its activations.
-  struct Chunk {
-    AlignedVector<float> grad;
-    std::vector<AlignedVector<float>> acts;  // acts[l]: K × sizes[l]
-    AlignedVector<float> delta, back;        // K × widest layer
-    double loss = 0;
+  // Row-major matrices with one row per example; a chunk writes only its own rows.
+  struct Activations {
+    std::vector<AlignedVector<float>> acts;    // acts[l]: rows × sizes[l]; acts[0] is the input
+    std::vector<AlignedVector<float>> deltas;  // deltas[l]: rows × sizes[l+1], ∂loss/∂z of layer l
+    std::size_t rows = 0;
+    void resize(const std::vector<int>& sizes, std::size_t rows);
+  };
+  // Rows [j_begin, j_end) of layer `layer`: one task of phase 2.
+  struct RowBlock {
+    int layer, j_begin, j_end;
   };
 
-  Chunk make_chunk() const;
-  void forward(const Dataset& data, Indices examples, Chunk& c) const;
-  void backward(const Dataset& data, Indices examples, Chunk& c) const;
-  // Runs every chunk of the batch; returns how many chunks it used.
-  int run_chunks(const Dataset& data, Indices batch);
-  void reduce(float* target, int chunks, float scale);
-  std::vector<float> to_canonical(const AlignedVector<float>& padded) const;
+  void forward(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const;
+  double backward(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const;
+  // Phase 1 over the whole batch; returns the summed loss, chunks added in order.
+  double run_chunks(const Dataset& data, Indices batch);
 
   NetSpec spec_;
   ParamLayout layout_;  // 64-byte aligned tensors
   int chunk_size_;
   AlignedVector<float> params_;
-  std::vector<Chunk> chunks_;  // indexed by chunk, never by thread
+  Activations batch_;                 // reused across steps: no allocation in the step loop
+  std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
+  std::vector<RowBlock> row_blocks_;  // phase 2's tasks
 };
 
 }  // namespace ptrain

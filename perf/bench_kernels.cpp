@@ -1,0 +1,96 @@
+// Kernel microbenchmarks, registered in pairs: each SIMD kernel beside its plain twin, on the
+// default net's shapes. items/s counts multiply-adds.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "ptrain/aligned.hpp"
+#include "ptrain/kernels.hpp"
+
+namespace {
+
+using namespace ptrain;
+
+AlignedVector<float> random_floats(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  AlignedVector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+template <float (*Dot)(const float*, const float*, std::size_t)>
+void BM_dot(benchmark::State& state) {
+  const std::size_t n = state.range(0);
+  auto a = random_floats(n, 1), b = random_floats(n, 2);
+  for (auto _ : state) benchmark::DoNotOptimize(Dot(a.data(), b.data(), n));
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_dot<kernels::plain::dot>)->Name("dot/plain")->Arg(112)->Arg(784)->UseRealTime();
+BENCHMARK(BM_dot<kernels::simd::dot>)->Name("dot/simd")->Arg(112)->Arg(784)->UseRealTime();
+
+// Args: out, in, K (examples in the chunk).
+template <void (*Forward)(const float*, const float*, const float*, float*, int, int, int)>
+void BM_linear_forward(benchmark::State& state) {
+  const int out = state.range(0), in = state.range(1), K = state.range(2);
+  auto W = random_floats(std::size_t(out) * in, 1), b = random_floats(out, 2), A = random_floats(std::size_t(K) * in, 3);
+  AlignedVector<float> Z(std::size_t(K) * out);
+  for (auto _ : state) {
+    Forward(W.data(), b.data(), A.data(), Z.data(), out, in, K);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
+}
+BENCHMARK(BM_linear_forward<kernels::plain::linear_forward>)->Name("linear_forward/plain")->Args({112, 784, 8})->UseRealTime();
+BENCHMARK(BM_linear_forward<kernels::simd::linear_forward>)->Name("linear_forward/simd")
+    ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 16})->Args({16, 112, 8})->UseRealTime();
+
+template <void (*Gradient)(const float*, const float*, float*, float*, int, int, int)>
+void BM_weight_gradient(benchmark::State& state) {
+  const int out = state.range(0), in = state.range(1), K = state.range(2);
+  auto D = random_floats(std::size_t(K) * out, 1), A = random_floats(std::size_t(K) * in, 2);
+  AlignedVector<float> dW(std::size_t(out) * in), db(out);
+  for (auto _ : state) {
+    Gradient(D.data(), A.data(), dW.data(), db.data(), out, in, K);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
+}
+BENCHMARK(BM_weight_gradient<kernels::plain::weight_gradient>)->Name("weight_gradient/plain")->Args({112, 784, 8})->UseRealTime();
+BENCHMARK(BM_weight_gradient<kernels::simd::weight_gradient>)->Name("weight_gradient/simd")
+    ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 16})->UseRealTime();
+
+template <void (*Backprop)(const float*, const float*, float*, int, int, int)>
+void BM_backprop_input(benchmark::State& state) {
+  const int out = state.range(0), in = state.range(1), K = state.range(2);
+  auto W = random_floats(std::size_t(out) * in, 1), D = random_floats(std::size_t(K) * out, 2);
+  AlignedVector<float> G(std::size_t(K) * in);
+  for (auto _ : state) {
+    Backprop(W.data(), D.data(), G.data(), out, in, K);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
+}
+BENCHMARK(BM_backprop_input<kernels::plain::backprop_input>)->Name("backprop_input/plain")->Args({16, 112, 8})->UseRealTime();
+BENCHMARK(BM_backprop_input<kernels::simd::backprop_input>)->Name("backprop_input/simd")->Args({16, 112, 8})->UseRealTime();
+
+// The fused gradient-sum-and-step of phase 2. Args: out, in, batch.
+template <void (*Step)(const float*, const float*, float*, float*, int, int, int, float, int, int)>
+void BM_sgd_rank_k_step(benchmark::State& state) {
+  const int out = state.range(0), in = state.range(1), K = state.range(2);
+  auto D = random_floats(std::size_t(K) * out, 1), A = random_floats(std::size_t(K) * in, 2);
+  auto W = random_floats(std::size_t(out) * in, 3), b = random_floats(out, 4);
+  for (auto _ : state) {
+    Step(D.data(), A.data(), W.data(), b.data(), out, in, K, 1e-9f, 0, out);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
+}
+BENCHMARK(BM_sgd_rank_k_step<kernels::plain::sgd_rank_k_step>)->Name("sgd_rank_k_step/plain")->Args({112, 784, 32})->UseRealTime();
+BENCHMARK(BM_sgd_rank_k_step<kernels::simd::sgd_rank_k_step>)->Name("sgd_rank_k_step/simd")
+    ->Args({112, 784, 32})->Args({112, 784, 128})->Args({16, 112, 32})->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
