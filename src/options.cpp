@@ -66,7 +66,9 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
      "examples per parallel task; results depend on it, never on --threads")
     ("preset", po::value<std::string>()->default_value("none"),
      "blog: the post's own arithmetic (raw 0-255 pixels, sigmoid's derivative applied twice, lr 0.1)")
-    ("metrics", po::value<std::string>(), "write JSON Lines: one object per epoch and a final one with weights_hash");
+    ("metrics", po::value<std::string>(), "write JSON Lines: one object per epoch and a final one with weights_hash")
+    ("profile", "print each epoch's time per phase: data, forward, backward, sync (fork/join and imbalance), "
+     "reduce+update, evaluation (parallel engine)");
   // clang-format on
 
   po::variables_map vm;
@@ -94,6 +96,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   c.seed = static_cast<std::uint64_t>(parse_integer("seed", text("seed"), 0, std::numeric_limits<long long>::max()));
   c.data_dir = text("data-dir");
   if (vm.count("metrics")) c.metrics_path = text("metrics");
+  c.profile = vm.count("profile") > 0;
 
   c.spec.sizes = parse_layers(text("layers"));
   if (c.spec.classes() != 10)

@@ -105,23 +105,42 @@ void run_training(const TrainConfig& cfg, std::ostream& out) {
       << "; batch " << cfg.batch_size << ", lr " << cfg.lr << ", " << cfg.epochs << " epochs, seed " << cfg.seed
       << std::endl;
 
+  StepTimes step_times;
+  if (cfg.profile && !engine->profile_into(&step_times))
+    throw UsageError("--profile measures the parallel engine's phases; the scalar oracle is not instrumented");
+
   for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
+    step_times = StepTimes{};
     std::vector<std::uint32_t> order = epoch_order(split.train, cfg.seed, epoch);
+    const double shuffle_seconds = seconds_since(epoch_start);
     EpochResult r = threads.run([&] { return train_epoch(*engine, data, order, cfg.batch_size, cfg.lr); });
     if (!std::isfinite(r.mean_loss))
       throw DataError("training diverged in epoch " + std::to_string(epoch) + " (loss is " + fixed(r.mean_loss, 4) +
                       "); try a smaller --lr");
+    const auto eval_start = Clock::now();
     std::optional<double> val = threads.run([&] { return accuracy_percent(*engine, data, split.val); });
+    const double eval_seconds = seconds_since(eval_start);
     const double seconds = seconds_since(epoch_start);
     const double rate = r.seconds > 0 ? static_cast<double>(order.size()) / r.seconds : 0.0;
     out << "epoch " << std::setw(3) << epoch << "/" << cfg.epochs << "  loss " << fixed(r.mean_loss, 4) << "  val "
         << percent(val) << "  " << fixed(rate, 0) << " examples/s  " << fixed(seconds, 2) << " s" << std::endl;
-    metrics.write({{"epoch", epoch},
-                   {"train_loss", r.mean_loss},
-                   {"val_accuracy", json_or_null(val)},
-                   {"examples_per_sec", rate},
-                   {"seconds", seconds}});
+    nlohmann::json record{{"epoch", epoch},
+                          {"train_loss", r.mean_loss},
+                          {"val_accuracy", json_or_null(val)},
+                          {"examples_per_sec", rate},
+                          {"seconds", seconds}};
+    if (cfg.profile) {
+      nlohmann::json phases;
+      out << "  profile:";
+      for (const auto& [name, secs] : epoch_phases(step_times, shuffle_seconds, eval_seconds, seconds)) {
+        out << "  " << name << " " << fixed(secs * 1e3, 1) << " ms (" << fixed(100 * secs / seconds, 1) << "%)";
+        phases[name] = secs;
+      }
+      out << std::endl;
+      record["phase_seconds"] = phases;
+    }
+    metrics.write(record);
   }
 
   std::optional<double> test = threads.run([&] { return accuracy_percent(*engine, data, split.test); });

@@ -112,6 +112,27 @@ TEST_F(Cli, StandardSplitAndZeroValidation) {
   EXPECT_NE(r.out.find("val n/a"), std::string::npos) << r.out;
 }
 
+TEST_F(Cli, ProfileReportsPhasesThatAddUpToTheEpoch) {
+  auto metrics = dir_->path() / "profile.jsonl";
+  Result r = run(train_args() + " --threads 2 --profile --metrics " + metrics.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = read_metrics(metrics);
+  for (int e = 0; e < kEpochs; ++e) {
+    const nlohmann::json& phases = lines[e]["phase_seconds"];
+    double sum = 0;
+    for (const char* name : {"data", "forward", "backward", "sync", "reduce_update", "evaluation", "other"}) {
+      ASSERT_TRUE(phases[name].is_number()) << name;
+      EXPECT_GE(phases[name].get<double>(), 0.0) << name;
+      sum += phases[name].get<double>();
+    }
+    EXPECT_GT(phases["forward"].get<double>(), 0.0);
+    EXPECT_GT(phases["reduce_update"].get<double>(), 0.0);
+    EXPECT_NEAR(sum, lines[e]["seconds"].get<double>(), 1e-3 + 0.01 * sum);
+  }
+  EXPECT_NE(r.out.find("profile:  data"), std::string::npos) << r.out;
+  expect_error(run(train_args() + " --engine scalar --profile"), 2, "--profile");
+}
+
 TEST_F(Cli, HelpAndVersion) {
   Result h = run("--help");
   EXPECT_EQ(h.exit_code, 0);

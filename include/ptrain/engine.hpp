@@ -10,6 +10,7 @@
 
 #include "ptrain/dataset.hpp"
 #include "ptrain/network.hpp"
+#include "ptrain/profile.hpp"
 
 namespace ptrain {
 
@@ -31,6 +32,13 @@ class Engine {
 
   // The current parameters as float32, in canonical order.
   virtual std::vector<float> parameters() const = 0;
+
+  // Accumulate step phase times into *sink from now on (nullptr stops). Returns false for an
+  // engine that is not instrumented.
+  virtual bool profile_into(StepTimes* sink) {
+    (void)sink;
+    return false;
+  }
 };
 
 enum class EngineKind { scalar, parallel };

@@ -25,6 +25,10 @@ class ParallelEngine final : public Engine {
   double train_step(const Dataset& data, Indices batch, double lr) override;
   std::size_t count_correct(const Dataset& data, Indices examples) override;
   std::vector<float> parameters() const override;
+  bool profile_into(StepTimes* sink) override {
+    profile_ = sink;
+    return true;
+  }
 
   int chunk_size() const { return chunk_size_; }
 
@@ -36,15 +40,21 @@ class ParallelEngine final : public Engine {
     std::size_t rows = 0;
     void resize(const std::vector<int>& sizes, std::size_t rows);
   };
+  struct ChunkTimes {
+    double convert = 0, forward = 0, backward = 0;
+  };
   // Rows [j_begin, j_end) of layer `layer`: one task of phase 2.
   struct RowBlock {
     int layer, j_begin, j_end;
   };
 
-  void forward(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const;
+  // Fills times->convert and times->forward when `times` is given.
+  void forward(const Dataset& data, Indices examples, Activations& buf, std::size_t row,
+               ChunkTimes* times = nullptr) const;
   double backward(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const;
   // Phase 1 over the whole batch; returns the summed loss, chunks added in order.
   double run_chunks(const Dataset& data, Indices batch);
+  void record_chunk_phase(int n_chunks, double wall);
 
   NetSpec spec_;
   ParamLayout layout_;  // 64-byte aligned tensors
@@ -53,6 +63,8 @@ class ParallelEngine final : public Engine {
   Activations batch_;                 // reused across steps: no allocation in the step loop
   std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
   std::vector<RowBlock> row_blocks_;  // phase 2's tasks
+  StepTimes* profile_ = nullptr;
+  std::vector<ChunkTimes> chunk_times_;  // indexed by chunk, filled only when profiling
 };
 
 }  // namespace ptrain

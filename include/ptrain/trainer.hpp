@@ -23,6 +23,7 @@ struct TrainConfig {
   int threads = 1;
   int chunk_size = 8;
   std::string metrics_path;  // JSON Lines; empty: none
+  bool profile = false;      // per-epoch phase times (parallel engine)
 };
 
 // The training order of epoch `epoch` (1-based): `train` shuffled by a stream that depends only
