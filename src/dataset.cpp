@@ -22,21 +22,23 @@ std::string find_file(const std::string& dir, const std::string& stem, const std
   return (fs::path(dir) / (stem + "-" + kind)).string();  // the reader reports it missing
 }
 
-struct Pair {
-  IdxImages images;
-  std::vector<std::uint8_t> labels;
-};
+std::uint64_t size_or_zero(const std::string& path) {
+  std::error_code ec;
+  std::uint64_t n = fs::file_size(path, ec);
+  return ec ? 0 : n;
+}
 
-Pair read_pair(const std::string& dir, const std::string& prefix, int classes) {
-  Pair p;
+// Appends one images/labels pair to `d`; returns the images' header.
+IdxShape append_pair(const std::string& dir, const std::string& prefix, int classes, Dataset& d) {
   std::string image_path = find_file(dir, prefix + "-images", "idx3-ubyte");
   std::string label_path = find_file(dir, prefix + "-labels", "idx1-ubyte");
-  p.images = read_idx_images(image_path);
-  p.labels = read_idx_labels(label_path, classes);
-  if (p.images.count != p.labels.size())
-    throw DataError(image_path + ": holds " + std::to_string(p.images.count) + " images but " + label_path + " holds " +
-                    std::to_string(p.labels.size()) + " labels");
-  return p;
+  IdxShape shape = append_idx_images(image_path, d.pixels);
+  std::vector<std::uint8_t> labels = read_idx_labels(label_path, classes);
+  if (shape.count != labels.size())
+    throw DataError(image_path + ": holds " + std::to_string(shape.count) + " images but " + label_path + " holds " +
+                    std::to_string(labels.size()) + " labels");
+  d.labels.insert(d.labels.end(), labels.begin(), labels.end());
+  return shape;
 }
 
 }  // namespace
@@ -46,20 +48,19 @@ MnistData load_mnist(const std::string& dir, int classes) {
   if (!fs::exists(dir, ec))
     throw DataError("data folder '" + dir + "' not found; run tools/setup.sh to fetch MNIST, or pass --data-dir");
   if (!fs::is_directory(dir, ec)) throw DataError("data folder '" + dir + "' is not a folder");
-  Pair train = read_pair(dir, "train", classes);
-  Pair test = read_pair(dir, "t10k", classes);
-  if (train.images.rows != test.images.rows || train.images.cols != test.images.cols)
-    throw DataError(dir + ": training images are " + std::to_string(train.images.rows) + "x" +
-                    std::to_string(train.images.cols) + " but test images are " + std::to_string(test.images.rows) +
-                    "x" + std::to_string(test.images.cols));
   MnistData m;
-  m.train_file_count = train.images.count;
-  m.test_file_count = test.images.count;
-  m.all.image_size = static_cast<int>(train.images.rows * train.images.cols);
-  m.all.pixels = std::move(train.images.pixels);
-  m.all.pixels.insert(m.all.pixels.end(), test.images.pixels.begin(), test.images.pixels.end());
-  m.all.labels = std::move(train.labels);
-  m.all.labels.insert(m.all.labels.end(), test.labels.begin(), test.labels.end());
+  // One buffer for both files, sized from the files up front: growing it would briefly hold
+  // two copies of the 55 MB of images. The readers still validate every header.
+  m.all.pixels.reserve(size_or_zero(find_file(dir, "train-images", "idx3-ubyte")) +
+                       size_or_zero(find_file(dir, "t10k-images", "idx3-ubyte")));
+  const IdxShape train = append_pair(dir, "train", classes, m.all);
+  const IdxShape test = append_pair(dir, "t10k", classes, m.all);
+  m.train_file_count = train.count;
+  m.test_file_count = test.count;
+  if (train.rows != test.rows || train.cols != test.cols)
+    throw DataError(dir + ": training images are " + std::to_string(train.rows) + "x" + std::to_string(train.cols) +
+                    " but test images are " + std::to_string(test.rows) + "x" + std::to_string(test.cols));
+  m.all.image_size = static_cast<int>(train.rows * train.cols);
   return m;
 }
 

@@ -61,24 +61,28 @@ void check_length(std::uint64_t length, std::uint64_t header, std::uint64_t payl
 
 }  // namespace
 
-IdxImages read_idx_images(const std::string& path) {
+IdxShape append_idx_images(const std::string& path, std::vector<std::uint8_t>& pixels) {
   std::uint64_t length = 0;
   std::ifstream in = open_checked(path, length);
   auto h = read_header(in, length, 4, kIdxImagesMagic, "images", path);
-  IdxImages out;
-  out.count = h[1];
-  out.rows = h[2];
-  out.cols = h[3];
-  if (out.rows == 0 || out.cols == 0)
-    throw DataError(path + ": image dimensions " + std::to_string(out.rows) + "x" + std::to_string(out.cols) +
+  IdxShape shape{h[1], h[2], h[3]};
+  if (shape.rows == 0 || shape.cols == 0)
+    throw DataError(path + ": image dimensions " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols) +
                     " must be positive");
   // 32-bit factors: the product fits in 64 bits, so this check cannot overflow.
-  std::uint64_t image_bytes = std::uint64_t{out.rows} * out.cols;
+  std::uint64_t image_bytes = std::uint64_t{shape.rows} * shape.cols;
   if (image_bytes > (1u << 24)) throw DataError(path + ": image of " + std::to_string(image_bytes) + " pixels is too large");
-  check_length(length, 16, out.count * image_bytes, path,
-               std::to_string(out.count) + " images of " + std::to_string(out.rows) + "x" + std::to_string(out.cols));
-  out.pixels.resize(out.count * image_bytes);
-  read_exact(in, out.pixels.data(), out.pixels.size(), path);
+  check_length(length, 16, shape.count * image_bytes, path,
+               std::to_string(shape.count) + " images of " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols));
+  const std::size_t start = pixels.size();
+  pixels.resize(start + shape.count * image_bytes);
+  read_exact(in, pixels.data() + start, shape.count * image_bytes, path);
+  return shape;
+}
+
+IdxImages read_idx_images(const std::string& path) {
+  IdxImages out;
+  static_cast<IdxShape&>(out) = append_idx_images(path, out.pixels);
   return out;
 }
 

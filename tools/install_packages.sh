@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages ptrain builds and tests with; does nothing when all are there.
+# Installs the Debian 12 packages ptrain builds, tests and measures with (python3 and gnuplot
+# for perf/); does nothing when all are there.
 set -euo pipefail
 
 packages=(g++ make cmake libtbb-dev libxsimd-dev libboost-program-options-dev nlohmann-json3-dev
-          libgtest-dev libbenchmark-dev)
+          libgtest-dev libbenchmark-dev python3 gnuplot-nox)
 
 missing=()
 for p in "${packages[@]}"; do

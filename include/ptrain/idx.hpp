@@ -10,10 +10,17 @@ namespace ptrain {
 inline constexpr std::uint32_t kIdxImagesMagic = 2051;  // 0x00000803: ubyte, 3 dimensions
 inline constexpr std::uint32_t kIdxLabelsMagic = 2049;  // 0x00000801: ubyte, 1 dimension
 
-struct IdxImages {
+struct IdxShape {
   std::uint32_t count = 0, rows = 0, cols = 0;
+};
+
+struct IdxImages : IdxShape {
   std::vector<std::uint8_t> pixels;  // count × rows × cols
 };
+
+// Appends the file's pixels to `pixels` and returns its header. Several files land in one
+// buffer without a copy when its capacity is reserved first.
+IdxShape append_idx_images(const std::string& path, std::vector<std::uint8_t>& pixels);
 
 IdxImages read_idx_images(const std::string& path);
 
