@@ -13,6 +13,7 @@ namespace {
 using ptrain::simd::horizontal_sum;
 using ptrain::simd::kWidth;
 using ptrain::simd::vfloat;
+constexpr std::size_t kCacheLineBytes = 64;
 
 vfloat load(const float* p) { return vfloat::load_unaligned(p); }
 
@@ -176,21 +177,28 @@ void backprop_input(const float* W, const float* D, float* G, int out, int in, i
   }
 }
 
-void sigmoid(const float* z, float* a, std::size_t n) {
-  // σ(z) = 1/(1+e^-z) for z ≥ 0 and e^z/(1+e^z) below: e^-|z| never overflows.
+namespace {
+
+// σ(z) = 1/(1+e^-z) for z ≥ 0 and e^z/(1+e^z) below: e^-|z| never overflows.
+vfloat sigmoid(const vfloat& v) {
   const vfloat one(1.0f);
+  vfloat e = xsimd::exp(-xsimd::abs(v));
+  vfloat r = one / (one + e);
+  return xsimd::select(v >= vfloat(0.0f), r, e * r);
+}
+
+}  // namespace
+
+void sigmoid(const float* z, float* a, std::size_t n) {
   std::size_t i = 0;
-  for (; i + kWidth <= n; i += kWidth) {
-    vfloat v = load(z + i);
-    vfloat e = xsimd::exp(-xsimd::abs(v));
-    vfloat r = one / (one + e);
-    xsimd::select(v >= vfloat(0.0f), r, e * r).store_unaligned(a + i);
-  }
-  for (; i < n; ++i) {
-    float e = std::exp(-std::fabs(z[i]));
-    float r = 1.0f / (1.0f + e);
-    a[i] = z[i] >= 0.0f ? r : e * r;
-  }
+  for (; i + kWidth <= n; i += kWidth) sigmoid(load(z + i)).store_unaligned(a + i);
+  if (i == n) return;
+  // The tail goes through the same vector code, so an element's value never depends on where
+  // it falls in the buffer (and so on the chunk size).
+  alignas(kCacheLineBytes) float tail[kWidth] = {};
+  std::copy(z + i, z + n, tail);
+  sigmoid(vfloat::load_aligned(tail)).store_aligned(tail);
+  std::copy(tail, tail + (n - i), a + i);
 }
 
 }  // namespace ptrain::kernels::simd

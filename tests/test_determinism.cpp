@@ -30,6 +30,13 @@ std::vector<float> train_with_threads(int threads, const std::vector<int>& sizes
   return engine.parameters();
 }
 
+// first index where the two differ bitwise, or a.size()
+std::size_t first_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) return i;
+  return a.size();
+}
+
 TEST(Determinism, WeightsAreBitwiseIdenticalForThreads_1_2_3_4_8) {
   for (auto [batch, chunk] : {std::pair{32, 8}, {37, 4}, {64, 1}}) {
     const std::vector<int> sizes{784, 30, 16, 10};
@@ -37,15 +44,20 @@ TEST(Determinism, WeightsAreBitwiseIdenticalForThreads_1_2_3_4_8) {
     for (int threads : {2, 3, 4, 8}) {
       std::vector<float> many = train_with_threads(threads, sizes, batch, chunk);
       ASSERT_EQ(many.size(), one.size());
-      std::size_t first_difference = one.size();
-      for (std::size_t i = 0; i < one.size(); ++i)
-        if (std::memcmp(&one[i], &many[i], sizeof(float)) != 0) {
-          first_difference = i;
-          break;
-        }
-      EXPECT_EQ(first_difference, one.size()) << threads << " threads differ from 1 at parameter " << first_difference
-                                              << " (batch " << batch << ", chunk " << chunk << ")";
+      const std::size_t at = first_difference(one, many);
+      EXPECT_EQ(at, one.size()) << threads << " threads differ from 1 at parameter " << at << " (batch " << batch
+                                << ", chunk " << chunk << ")";
     }
+  }
+}
+
+TEST(Determinism, WeightsAreBitwiseIdenticalForEveryChunkSize) {
+  // Each example's arithmetic and the order of every sum are fixed, whatever the chunking.
+  const std::vector<int> sizes{784, 30, 16, 10};
+  std::vector<float> reference = train_with_threads(2, sizes, 37, 4);
+  for (int chunk : {1, 3, 5, 8, 37, 64}) {
+    std::vector<float> other = train_with_threads(2, sizes, 37, chunk);
+    EXPECT_EQ(first_difference(reference, other), reference.size()) << "chunk size " << chunk;
   }
 }
 

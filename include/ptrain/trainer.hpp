@@ -21,7 +21,7 @@ struct TrainConfig {
   std::string data_dir;
   EngineKind engine = EngineKind::parallel;
   int threads = 1;
-  int chunk_size = 8;
+  int chunk_size = 4;
   std::string metrics_path;  // JSON Lines; empty: none
   bool profile = false;      // per-epoch phase times (parallel engine)
 };
