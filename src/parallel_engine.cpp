@@ -43,12 +43,7 @@ void ParallelEngine::Activations::resize(const std::vector<int>& sizes, std::siz
 
 ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initial, int chunk_size)
     : spec_(spec), layout_(spec.sizes, kAlignFloats), chunk_size_(chunk_size), params_(layout_.total, 0.0f) {
-  ParamLayout packed(spec.sizes, 1);
-  for (std::size_t l = 0; l < layout_.layers.size(); ++l) {
-    const LayerSlot &from = packed.layers[l], &to = layout_.layers[l];
-    std::copy_n(initial.begin() + from.weight, std::size_t(to.in) * to.out, params_.begin() + to.weight);
-    std::copy_n(initial.begin() + from.bias, to.out, params_.begin() + to.bias);
-  }
+  set_parameters(std::vector<double>(initial.begin(), initial.end()));
   // Blocks of whole 4-row tiles, about kRowBlockWork multiply-adds each.
   for (int l = 0; l < spec_.num_layers(); ++l) {
     const LayerSlot& s = layout_.layers[l];
@@ -200,29 +195,35 @@ std::vector<double> ParallelEngine::mean_gradient(const Dataset& data, Indices b
   return out;
 }
 
-std::size_t ParallelEngine::count_correct(const Dataset& data, Indices examples) {
-  // Forward only, with a workspace per thread: counts add up the same in any order.
+void ParallelEngine::set_parameters(std::span<const double> canonical) {
+  ParamLayout packed(spec_.sizes, 1);
+  for (std::size_t l = 0; l < layout_.layers.size(); ++l) {
+    const LayerSlot &from = packed.layers[l], &to = layout_.layers[l];
+    std::copy_n(canonical.begin() + from.weight, std::size_t(to.in) * to.out, params_.begin() + to.weight);
+    std::copy_n(canonical.begin() + from.bias, to.out, params_.begin() + to.bias);
+  }
+}
+
+std::vector<double> ParallelEngine::exact_parameters() const {
+  std::vector<float> p = parameters();
+  return std::vector<double>(p.begin(), p.end());
+}
+
+std::vector<float> ParallelEngine::outputs(const Dataset& data, Indices examples) {
+  const int n_out = spec_.classes();
+  std::vector<float> out(examples.size() * n_out);
   tbb::enumerable_thread_specific<Activations> workspaces([this] {
     Activations a;
     a.resize(spec_.sizes, chunk_size_);
     return a;
   });
-  const int n_out = spec_.classes();
-  return tbb::parallel_reduce(
-      tbb::blocked_range<int>(0, chunk_count(examples, chunk_size_), 8), std::size_t{0},
-      [&](const tbb::blocked_range<int>& r, std::size_t correct) {
-        Activations& buf = workspaces.local();
-        for (int c = r.begin(); c < r.end(); ++c) {
-          Indices part = chunk_of(examples, c, chunk_size_);
-          forward(data, part, buf, 0);
-          for (std::size_t e = 0; e < part.size(); ++e) {
-            const float* out = buf.acts.back().data() + e * n_out;
-            correct += static_cast<std::size_t>(std::max_element(out, out + n_out) - out) == data.labels[part[e]];
-          }
-        }
-        return correct;
-      },
-      std::plus<>());
+  tbb::parallel_for(0, chunk_count(examples, chunk_size_), [&](int c) {
+    Activations& buf = workspaces.local();
+    Indices part = chunk_of(examples, c, chunk_size_);
+    forward(data, part, buf, 0);
+    std::copy_n(buf.acts.back().data(), part.size() * n_out, out.begin() + std::size_t(c) * chunk_size_ * n_out);
+  });
+  return out;
 }
 
 std::vector<float> ParallelEngine::parameters() const {

@@ -2,6 +2,7 @@
 // path is checked against. Clarity is its only goal; do not optimise it.
 #include "ptrain/reference.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace ptrain {
@@ -90,18 +91,14 @@ double ReferenceEngine::train_step(const Dataset& data, Indices batch, double lr
   return loss;
 }
 
-std::size_t ReferenceEngine::count_correct(const Dataset& data, Indices examples) {
+std::vector<float> ReferenceEngine::outputs(const Dataset& data, Indices examples) {
   std::vector<std::vector<double>> acts;
-  std::size_t correct = 0;
+  std::vector<float> out;
   for (std::uint32_t e : examples) {
     forward(w_, data.image(e), acts);
-    const std::vector<double>& out = acts.back();
-    std::size_t best = 0;
-    for (std::size_t j = 1; j < out.size(); ++j)
-      if (out[j] > out[best]) best = j;
-    correct += best == data.labels[e];
+    out.insert(out.end(), acts.back().begin(), acts.back().end());
   }
-  return correct;
+  return out;
 }
 
 std::vector<float> ReferenceEngine::parameters() const { return std::vector<float>(w_.begin(), w_.end()); }

@@ -28,10 +28,19 @@ class Engine {
   virtual double train_step(const Dataset& data, Indices batch, double lr) = 0;
 
   // How many of `examples` the network classifies correctly (argmax of the output).
-  virtual std::size_t count_correct(const Dataset& data, Indices examples) = 0;
+  std::size_t count_correct(const Dataset& data, Indices examples);
 
   // The current parameters as float32, in canonical order.
   virtual std::vector<float> parameters() const = 0;
+
+  // The parameters at the engine's own precision (float64 for the oracle), canonical order, and
+  // their replacement: checkpoints save and restore exactly these.
+  virtual std::vector<double> exact_parameters() const = 0;
+  virtual void set_parameters(std::span<const double> canonical) = 0;
+  virtual bool float64() const = 0;
+
+  // The output layer's activations for each example, examples.size() × classes.
+  virtual std::vector<float> outputs(const Dataset& data, Indices examples) = 0;
 
   // Accumulate step phase times into *sink from now on (nullptr stops). Returns false for an
   // engine that is not instrumented.

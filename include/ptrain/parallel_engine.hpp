@@ -23,8 +23,11 @@ class ParallelEngine final : public Engine {
   std::string describe() const override;
   std::vector<double> mean_gradient(const Dataset& data, Indices batch, double* loss_sum) override;
   double train_step(const Dataset& data, Indices batch, double lr) override;
-  std::size_t count_correct(const Dataset& data, Indices examples) override;
   std::vector<float> parameters() const override;
+  std::vector<double> exact_parameters() const override;
+  void set_parameters(std::span<const double> canonical) override;
+  bool float64() const override { return false; }
+  std::vector<float> outputs(const Dataset& data, Indices examples) override;
   bool profile_into(StepTimes* sink) override {
     profile_ = sink;
     return true;

@@ -12,8 +12,11 @@ class ReferenceEngine final : public Engine {
   std::string describe() const override { return "scalar (reference, float64, one example at a time)"; }
   std::vector<double> mean_gradient(const Dataset& data, Indices batch, double* loss_sum) override;
   double train_step(const Dataset& data, Indices batch, double lr) override;
-  std::size_t count_correct(const Dataset& data, Indices examples) override;
   std::vector<float> parameters() const override;
+  std::vector<double> exact_parameters() const override { return w_; }
+  void set_parameters(std::span<const double> canonical) override { w_.assign(canonical.begin(), canonical.end()); }
+  bool float64() const override { return true; }
+  std::vector<float> outputs(const Dataset& data, Indices examples) override;
 
   // The loss ½‖a − t‖² of one example under parameters `w` (canonical order, double):
   // the function whose finite differences the gradient tests take.
