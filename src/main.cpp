@@ -1,22 +1,30 @@
-// ptrain's command line: parse the options, hand them to the trainer, map failures to exit codes.
+// ptrain's command line: parse the options, run the command, map failures to exit codes.
+#include <unistd.h>
+
+#include <csignal>
 #include <iostream>
 #include <new>
 
+#include "ptrain/commands.hpp"
 #include "ptrain/errors.hpp"
 #include "ptrain/options.hpp"
 
 int main(int argc, char** argv) {
+  // A write past a file-size limit then fails with EFBIG, reported like a full disk, instead of
+  // killing the process mid-save.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     ptrain::CommandLine cl = ptrain::parse_command_line(argc, argv);
-    if (cl.help) {
-      std::cout << cl.help_text;
-      return 0;
+    switch (cl.kind) {
+      case ptrain::CommandKind::help: std::cout << cl.help_text; break;
+      case ptrain::CommandKind::version: std::cout << "ptrain " << PTRAIN_VERSION << "\n"; break;
+      case ptrain::CommandKind::eval: ptrain::run_eval(cl.use, std::cout); break;
+      case ptrain::CommandKind::predict: ptrain::run_predict(cl.use, std::cout); break;
+      case ptrain::CommandKind::train:
+        cl.train.progress_bar = isatty(STDOUT_FILENO) == 1;
+        ptrain::run_training(cl.train, std::cout);
+        break;
     }
-    if (cl.version) {
-      std::cout << "ptrain " << PTRAIN_VERSION << "\n";
-      return 0;
-    }
-    ptrain::run_training(cl.config, std::cout);
     return 0;
   } catch (const ptrain::UsageError& e) {
     std::cerr << "ptrain: " << e.what() << "\n";

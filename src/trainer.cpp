@@ -2,13 +2,16 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
 
+#include "ptrain/checkpoint.hpp"
 #include "ptrain/errors.hpp"
+#include "ptrain/progress.hpp"
 #include "ptrain/rng.hpp"
 #include "ptrain/simd.hpp"
 #include "ptrain/threads.hpp"
@@ -61,16 +64,20 @@ std::vector<std::uint32_t> epoch_order(const std::vector<std::uint32_t>& train, 
 }
 
 EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& order, int batch_size,
-                        double lr) {
+                        double lr, std::size_t first_batch, const std::function<void(std::size_t)>& after_step) {
   const auto start = Clock::now();
   double loss = 0;
   Indices all(order);
-  for (std::size_t begin = 0; begin < all.size(); begin += batch_size) {
-    loss += engine.train_step(data, all.subspan(begin, std::min<std::size_t>(batch_size, all.size() - begin)), lr);
+  std::size_t trained = 0;
+  for (std::size_t begin = first_batch * batch_size; begin < all.size(); begin += batch_size) {
+    Indices batch = all.subspan(begin, std::min<std::size_t>(batch_size, all.size() - begin));
+    loss += engine.train_step(data, batch, lr);
+    trained += batch.size();
+    if (after_step) after_step(begin + batch.size());
   }
   EpochResult r;
   r.seconds = seconds_since(start);
-  r.mean_loss = order.empty() ? 0.0 : loss / static_cast<double>(order.size());
+  r.mean_loss = trained == 0 ? 0.0 : loss / static_cast<double>(trained);
   return r;
 }
 
@@ -79,9 +86,45 @@ std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, cons
   return 100.0 * static_cast<double>(engine.count_correct(data, examples)) / static_cast<double>(examples.size());
 }
 
-void run_training(const TrainConfig& cfg, std::ostream& out) {
+void set_preset(TrainConfig& cfg, const std::string& preset) {
+  if (preset == "blog") {
+    cfg.spec.input_scale = 1.0;  // the post feeds raw 0–255 pixels
+    cfg.spec.blog_derivative = true;
+  } else if (preset == "none") {
+    cfg.spec.input_scale = 1.0 / 255.0;
+    cfg.spec.blog_derivative = false;
+  } else {
+    throw UsageError("--preset '" + preset + "': expected none or blog");
+  }
+  cfg.preset = preset;
+}
+
+void run_training(const TrainConfig& options, std::ostream& out) {
   const auto run_start = Clock::now();
+  TrainConfig cfg = options;
   MetricsFile metrics(cfg.metrics_path);  // fail before the long part if it cannot be written
+  Progress progress(out, cfg.progress_bar, cfg.quiet);
+
+  TrainState state;
+  std::vector<double> start_params;
+  std::string start_note;
+  if (!cfg.resume.empty()) {
+    Resumed r = resume_from(cfg.resume, cfg);
+    state = r.state;
+    start_params = std::move(r.params);
+    start_note = "resumed from " + find_checkpoint(cfg.resume) + " after epoch " + std::to_string(state.epochs_done) +
+                 (state.batches_in_epoch ? " and " + std::to_string(state.batches_in_epoch) + " batches" : "");
+  } else if (!cfg.init_from.empty()) {
+    ModelFile m = load_model_file(cfg.init_from);
+    require_same_net(m, cfg.spec.sizes, cfg.init_from);
+    start_params = std::move(m.params);
+    start_note = "weights from " + cfg.init_from;
+  }
+  if (cfg.checkpoint_every > 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.checkpoint_dir, ec);
+    if (ec) throw DataError("--checkpoint-dir " + cfg.checkpoint_dir + ": cannot create: " + ec.message());
+  }
 
   MnistData mnist = load_mnist(cfg.data_dir, cfg.spec.classes());
   const Dataset& data = mnist.all;
@@ -94,37 +137,52 @@ void run_training(const TrainConfig& cfg, std::ostream& out) {
   ThreadLimit threads(cfg.threads);
   std::vector<float> initial = init_blog(cfg.spec.sizes, cfg.seed);
   std::unique_ptr<Engine> engine = make_engine(cfg.engine, cfg.spec, initial, cfg.chunk_size);
+  if (!start_params.empty()) engine->set_parameters(start_params);
 
-  out << "ptrain " << PTRAIN_VERSION << ": " << threads.threads() << " threads, SIMD " << simd::instruction_set()
-      << " (xsimd " << XSIMD_VERSION_MAJOR << "." << XSIMD_VERSION_MINOR << "." << XSIMD_VERSION_PATCH << "), engine "
-      << engine->describe() << "\n"
-      << "data " << cfg.data_dir << ": " << data.size() << " images of " << data.image_size << " pixels; split "
-      << cfg.split << ": train " << split.train.size() << ", validation " << split.val.size() << ", test "
-      << split.test.size() << "\n"
-      << "net " << cfg.spec.describe() << ", sigmoid, loss ½‖a−t‖²" << (cfg.spec.blog_derivative ? " (blog preset)" : "")
-      << "; batch " << cfg.batch_size << ", lr " << cfg.lr << ", " << cfg.epochs << " epochs, seed " << cfg.seed
-      << std::endl;
+  std::ostringstream head;
+  head << "ptrain " << PTRAIN_VERSION << ": " << threads.threads() << " threads, SIMD " << simd::instruction_set()
+       << " (xsimd " << XSIMD_VERSION_MAJOR << "." << XSIMD_VERSION_MINOR << "." << XSIMD_VERSION_PATCH << "), engine "
+       << engine->describe() << "\n"
+       << "data " << cfg.data_dir << ": " << data.size() << " images of " << data.image_size << " pixels; split "
+       << cfg.split << ": train " << split.train.size() << ", validation " << split.val.size() << ", test "
+       << split.test.size() << "\n"
+       << "net " << cfg.spec.describe() << ", sigmoid, loss ½‖a−t‖²" << (cfg.spec.blog_derivative ? " (blog preset)" : "")
+       << "; batch " << cfg.batch_size << ", lr " << cfg.lr << ", " << cfg.epochs << " epochs, seed " << cfg.seed;
+  if (!start_note.empty()) head << "\n" << start_note;
+  progress.line(head.str());
 
   StepTimes step_times;
   if (cfg.profile && !engine->profile_into(&step_times))
     throw UsageError("--profile measures the parallel engine's phases; the scalar oracle is not instrumented");
 
-  for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
+  for (int epoch = state.epochs_done + 1; epoch <= cfg.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     step_times = StepTimes{};
     std::vector<std::uint32_t> order = epoch_order(split.train, cfg.seed, epoch);
     const double shuffle_seconds = seconds_since(epoch_start);
-    EpochResult r = threads.run([&] { return train_epoch(*engine, data, order, cfg.batch_size, cfg.lr); });
+    const std::size_t first_batch = state.batches_in_epoch;
+    progress.start_epoch(epoch, cfg.epochs, std::min(order.size(), first_batch * cfg.batch_size), order.size());
+    EpochResult r = threads.run([&] {
+      return train_epoch(*engine, data, order, cfg.batch_size, cfg.lr, first_batch, [&](std::size_t done) {
+        ++state.steps;
+        ++state.batches_in_epoch;
+        progress.step(done);
+      });
+    });
     if (!std::isfinite(r.mean_loss))
       throw DataError("training diverged in epoch " + std::to_string(epoch) + " (loss is " + fixed(r.mean_loss, 4) +
                       "); try a smaller --lr");
+    state.epochs_done = epoch;
+    state.batches_in_epoch = 0;
     const auto eval_start = Clock::now();
     std::optional<double> val = threads.run([&] { return accuracy_percent(*engine, data, split.val); });
     const double eval_seconds = seconds_since(eval_start);
     const double seconds = seconds_since(epoch_start);
-    const double rate = r.seconds > 0 ? static_cast<double>(order.size()) / r.seconds : 0.0;
-    out << "epoch " << std::setw(3) << epoch << "/" << cfg.epochs << "  loss " << fixed(r.mean_loss, 4) << "  val "
-        << percent(val) << "  " << fixed(rate, 0) << " examples/s  " << fixed(seconds, 2) << " s" << std::endl;
+    const std::size_t trained = order.size() - std::min(order.size(), first_batch * cfg.batch_size);
+    const double rate = r.seconds > 0 ? static_cast<double>(trained) / r.seconds : 0.0;
+    std::ostringstream line;
+    line << "epoch " << std::setw(3) << epoch << "/" << cfg.epochs << "  loss " << fixed(r.mean_loss, 4) << "  val "
+         << percent(val) << "  " << fixed(rate, 0) << " examples/s  " << fixed(seconds, 2) << " s";
     nlohmann::json record{{"epoch", epoch},
                           {"train_loss", r.mean_loss},
                           {"val_accuracy", json_or_null(val)},
@@ -132,21 +190,29 @@ void run_training(const TrainConfig& cfg, std::ostream& out) {
                           {"seconds", seconds}};
     if (cfg.profile) {
       nlohmann::json phases;
-      out << "  profile:";
+      line << "\n  profile:";
       for (const auto& [name, secs] : epoch_phases(step_times, shuffle_seconds, eval_seconds, seconds)) {
-        out << "  " << name << " " << fixed(secs * 1e3, 1) << " ms (" << fixed(100 * secs / seconds, 1) << "%)";
+        line << "  " << name << " " << fixed(secs * 1e3, 1) << " ms (" << fixed(100 * secs / seconds, 1) << "%)";
         phases[name] = secs;
       }
-      out << std::endl;
       record["phase_seconds"] = phases;
     }
+    if (cfg.checkpoint_every > 0 && epoch % cfg.checkpoint_every == 0) {
+      const std::string path = checkpoint_path(cfg.checkpoint_dir, state.steps);
+      save_model_file(path, make_model_file(cfg, *engine, state, true), "checkpoint " + path);
+      line << "\n  checkpoint " << path;
+    }
+    progress.line(line.str());
     metrics.write(record);
   }
 
   std::optional<double> test = threads.run([&] { return accuracy_percent(*engine, data, split.test); });
   const std::string hash = weights_hash(engine->parameters());
+  if (!cfg.save_path.empty())
+    save_model_file(cfg.save_path, make_model_file(cfg, *engine, state, false), "--save " + cfg.save_path);
   const double total = seconds_since(run_start);
-  out << "test accuracy " << percent(test) << "  total " << fixed(total, 2) << " s  weights_hash " << hash << std::endl;
+  progress.result("test accuracy " + percent(test) + "  total " + fixed(total, 2) + " s  weights_hash " + hash +
+                  (cfg.save_path.empty() ? "" : "  saved " + cfg.save_path));
   metrics.write({{"test_accuracy", json_or_null(test)}, {"total_seconds", total}, {"weights_hash", hash}});
 }
 

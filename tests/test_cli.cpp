@@ -2,66 +2,17 @@
 // same weights_hash for any --threads, and one clear line plus the right exit code for every
 // bad input.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
-
-#include "support.hpp"
+#include "cli_support.hpp"
 
 namespace ptrain {
 namespace {
 
-struct Result {
-  int exit_code;
-  std::string out, err;
-};
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// Enough passes over the 400 fake images to learn them.
-constexpr int kEpochs = 5;
-
-class Cli : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new test::TempDir;
-    test::write_fake_mnist(data(), 400, 100, 5);
-  }
-  static void TearDownTestSuite() { delete dir_; }
-  static std::filesystem::path data() { return dir_->path() / "mnist"; }
-
-  Result run(const std::string& args) {
-    auto out = dir_->path() / "stdout", err = dir_->path() / "stderr";
-    std::string cmd = std::string(PTRAIN_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
-    int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-  }
-  std::string train_args() { return "--data-dir " + data().string() + " --epochs " + std::to_string(kEpochs) + " --batch-size 16"; }
-
-  static test::TempDir* dir_;
-};
-test::TempDir* Cli::dir_ = nullptr;
-
-// Exit `code` with exactly one line on stderr containing `fragment`.
-void expect_error(const Result& r, int code, const std::string& fragment) {
-  EXPECT_EQ(r.exit_code, code) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
-  EXPECT_NE(r.err.find(fragment), std::string::npos) << "stderr: " << r.err;
-}
-
-std::vector<nlohmann::json> read_metrics(const std::filesystem::path& p) {
-  std::vector<nlohmann::json> lines;
-  std::ifstream f(p);
-  for (std::string line; std::getline(f, line);) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
+using test::expect_error;
+using test::read_metrics;
+using test::Result;
+using Cli = test::CliTest;
+constexpr int kEpochs = test::CliTest::kEpochs;
 
 TEST_F(Cli, TrainsAndWritesMetrics) {
   auto metrics = dir_->path() / "m.jsonl";

@@ -1,16 +1,22 @@
 #pragma once
-// The command line (Boost.Program_options) turned into a TrainConfig.
+// The command line (Boost.Program_options): `ptrain [train] [options]`, `ptrain eval …`,
+// `ptrain predict …`, turned into the configuration of one command.
+#include <cstdint>
+#include <optional>
 #include <string>
 
+#include "ptrain/commands.hpp"
 #include "ptrain/trainer.hpp"
 
 namespace ptrain {
 
+enum class CommandKind { train, eval, predict, help, version };
+
 struct CommandLine {
-  bool help = false;
-  bool version = false;
+  CommandKind kind = CommandKind::train;
   std::string help_text;
-  TrainConfig config;
+  TrainConfig train;
+  UseConfig use;  // eval and predict
 };
 
 // Throws UsageError with one line naming the bad option and value.

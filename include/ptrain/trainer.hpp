@@ -2,7 +2,9 @@
 // Epochs, batches, evaluation and reporting: everything between the options and an engine.
 #include <cstdint>
 #include <iosfwd>
+#include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,7 +26,20 @@ struct TrainConfig {
   int chunk_size = 4;
   std::string metrics_path;  // JSON Lines; empty: none
   bool profile = false;      // per-epoch phase times (parallel engine)
+  std::string preset = "none";
+
+  std::string save_path;       // final model (F32 safetensors); empty: none
+  std::string init_from;       // start from this model file's weights
+  int checkpoint_every = 0;    // epochs; 0: no checkpoints
+  std::string checkpoint_dir;  // where checkpoints go
+  std::string resume;          // checkpoint file, or a folder whose newest checkpoint is taken
+  bool quiet = false;          // only errors and the final result
+  bool progress_bar = false;   // redraw a progress line (stdout is a terminal)
+  std::set<std::string> explicit_options;  // given on the command line or in --config
 };
+
+// Sets the recipe of a preset ("none" or "blog") on cfg.spec; throws UsageError for others.
+void set_preset(TrainConfig& cfg, const std::string& preset);
 
 // The training order of epoch `epoch` (1-based): `train` shuffled by a stream that depends only
 // on the seed and the epoch, so any epoch can be replayed on its own.
@@ -35,9 +50,11 @@ struct EpochResult {
   double seconds = 0;    // training only, evaluation excluded
 };
 
-// One pass over `order` in consecutive batches (the last may be short).
+// One pass over `order` in consecutive batches (the last may be short), from batch
+// `first_batch` on; `after_step(examples done)` runs after each step when given.
 EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& order, int batch_size,
-                        double lr);
+                        double lr, std::size_t first_batch = 0,
+                        const std::function<void(std::size_t)>& after_step = nullptr);
 
 // Percentage of `examples` classified correctly; nullopt for an empty set.
 std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& examples);

@@ -1,0 +1,146 @@
+#include "ptrain/checkpoint.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "ptrain/errors.hpp"
+
+namespace ptrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string exact(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);  // round-trips every double
+  return buf;
+}
+
+std::string join_sizes(const std::vector<int>& sizes) {
+  std::string s;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(sizes[i]);
+  }
+  return s;
+}
+
+// The options that decide a run's arithmetic, as (option, metadata key).
+const std::vector<std::pair<std::string, std::string>> kRunOptions{
+    {"layers", "layers"}, {"engine", "engine"},   {"seed", "seed"},   {"preset", "preset"},
+    {"batch-size", "batch_size"}, {"lr", "lr"}, {"split", "split"}, {"val-size", "val_size"}};
+
+std::map<std::string, std::string> run_metadata(const TrainConfig& cfg) {
+  return {{"layers", join_sizes(cfg.spec.sizes)},
+          {"engine", cfg.engine == EngineKind::scalar ? "scalar" : "parallel"},
+          {"seed", std::to_string(cfg.seed)},
+          {"preset", cfg.preset},
+          {"batch_size", std::to_string(cfg.batch_size)},
+          {"lr", exact(cfg.lr)},
+          {"split", cfg.split},
+          {"val_size", std::to_string(cfg.val_size)}};
+}
+
+template <class T>
+T number(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path) {
+  auto it = meta.find(key);
+  if (it == meta.end()) throw DataError(path + ": checkpoint metadata lacks '" + key + "'");
+  T v{};
+  const std::string& s = it->second;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty())
+    throw DataError(path + ": checkpoint metadata '" + key + "' = '" + s + "' is not a number");
+  return v;
+}
+
+}  // namespace
+
+ModelFile make_model_file(const TrainConfig& cfg, const Engine& engine, const TrainState& state, bool checkpoint) {
+  ModelFile m;
+  m.sizes = cfg.spec.sizes;
+  m.dtype = checkpoint && engine.float64() ? TensorType::f64 : TensorType::f32;
+  m.params = engine.exact_parameters();
+  m.metadata = run_metadata(cfg);
+  m.metadata.insert({{"format", "ptrain"},
+                     {"format_version", kModelFormatVersion},
+                     {"kind", checkpoint ? "checkpoint" : "model"},
+                     {"activation", "sigmoid"},
+                     {"loss", "mse"},
+                     {"input_scale", exact(cfg.spec.input_scale)},
+                     {"derivative", cfg.spec.blog_derivative ? "blog" : "exact"},
+                     {"epoch", std::to_string(state.epochs_done)},
+                     {"batches_in_epoch", std::to_string(state.batches_in_epoch)},
+                     {"step", std::to_string(state.steps)},
+                     {"weights_hash", weights_hash(engine.parameters())}});
+  return m;
+}
+
+std::string checkpoint_path(const std::string& dir, std::uint64_t steps) {
+  char name[48];
+  std::snprintf(name, sizeof name, "checkpoint-%012llu.safetensors", static_cast<unsigned long long>(steps));
+  return (fs::path(dir) / name).string();
+}
+
+std::string find_checkpoint(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return path;
+  std::string newest;
+  for (const auto& entry : fs::directory_iterator(path, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("checkpoint-") && name.ends_with(".safetensors") && entry.path().string() > newest)
+      newest = entry.path().string();
+  }
+  if (newest.empty()) throw DataError(path + ": no checkpoint-*.safetensors in this folder");
+  return newest;
+}
+
+void require_same_net(const ModelFile& model, const std::vector<int>& sizes, const std::string& path) {
+  if (model.sizes != sizes)
+    throw UsageError(path + " holds a " + join_sizes(model.sizes) + " net but --layers is " + join_sizes(sizes));
+}
+
+Resumed resume_from(const std::string& given, TrainConfig& cfg) {
+  const std::string path = find_checkpoint(given);
+  ModelFile m = load_model_file(path);
+  const auto& meta = m.metadata;
+  auto get = [&](const std::string& key) {
+    auto it = meta.find(key);
+    if (it == meta.end()) throw DataError(path + ": checkpoint metadata lacks '" + key + "'");
+    return it->second;
+  };
+  if (get("format") != "ptrain" || get("format_version") != kModelFormatVersion)
+    throw DataError(path + ": not a ptrain checkpoint of format version " + kModelFormatVersion);
+  if (get("kind") != "checkpoint")
+    throw UsageError(path + " is a model file without training state; use --init-from to start from its weights");
+
+  const auto current = run_metadata(cfg);
+  for (const auto& [option, key] : kRunOptions)
+    if (cfg.explicit_options.count(option) && current.at(key) != get(key))
+      throw UsageError("--" + option + " " + current.at(key) + " contradicts the checkpoint " + path + ", which has " +
+                       get(key));
+
+  cfg.spec.sizes = parse_layers(get("layers"));
+  if (m.sizes != cfg.spec.sizes) throw DataError(path + ": metadata layers disagree with the tensors' shapes");
+  const std::string engine = get("engine");
+  if (engine != "parallel" && engine != "scalar") throw DataError(path + ": unknown engine '" + engine + "'");
+  cfg.engine = engine == "scalar" ? EngineKind::scalar : EngineKind::parallel;
+  cfg.seed = number<std::uint64_t>(meta, "seed", path);
+  set_preset(cfg, get("preset"));
+  cfg.batch_size = number<int>(meta, "batch_size", path);
+  cfg.lr = number<double>(meta, "lr", path);
+  cfg.split = get("split");
+  cfg.val_size = number<std::size_t>(meta, "val_size", path);
+  if (cfg.batch_size < 1 || !(cfg.lr > 0) || (cfg.split != "seed" && cfg.split != "standard"))
+    throw DataError(path + ": checkpoint metadata holds an invalid batch size, lr or split");
+
+  Resumed r;
+  r.state.epochs_done = number<int>(meta, "epoch", path);
+  r.state.batches_in_epoch = number<std::uint64_t>(meta, "batches_in_epoch", path);
+  r.state.steps = number<std::uint64_t>(meta, "step", path);
+  r.params = std::move(m.params);
+  return r;
+}
+
+}  // namespace ptrain

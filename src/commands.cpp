@@ -1,0 +1,185 @@
+#include "ptrain/commands.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "ptrain/dataset.hpp"
+#include "ptrain/engine.hpp"
+#include "ptrain/errors.hpp"
+#include "ptrain/model_file.hpp"
+#include "ptrain/pgm.hpp"
+#include "ptrain/threads.hpp"
+
+namespace ptrain {
+namespace {
+
+std::string meta_or(const ModelFile& m, const std::string& key, const std::string& fallback) {
+  auto it = m.metadata.find(key);
+  return it == m.metadata.end() ? fallback : it->second;
+}
+
+template <class T>
+T meta_number(const ModelFile& m, const std::string& key, T fallback, const std::string& path) {
+  auto it = m.metadata.find(key);
+  if (it == m.metadata.end()) return fallback;
+  T v{};
+  const std::string& s = it->second;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty())
+    throw DataError(path + ": metadata '" + key + "' = '" + s + "' is not a number");
+  return v;
+}
+
+// A loaded model, ready to run: its net and recipe come from the file.
+struct LoadedModel {
+  ModelFile file;
+  NetSpec spec;
+  std::unique_ptr<Engine> engine;
+};
+
+LoadedModel load_model(const std::string& path) {
+  LoadedModel m;
+  m.file = load_model_file(path);
+  m.spec.sizes = m.file.sizes;
+  m.spec.input_scale = meta_number<double>(m.file, "input_scale", 1.0 / 255.0, path);
+  if (!std::isfinite(m.spec.input_scale) || m.spec.input_scale <= 0)
+    throw DataError(path + ": metadata input_scale must be a positive number");
+  const EngineKind kind = meta_or(m.file, "engine", "parallel") == "scalar" ? EngineKind::scalar : EngineKind::parallel;
+  std::vector<float> as_float(m.file.params.begin(), m.file.params.end());
+  m.engine = make_engine(kind, m.spec, as_float, 4);
+  m.engine->set_parameters(m.file.params);  // exact, for a float64 checkpoint
+  return m;
+}
+
+struct TestSet {
+  MnistData mnist;
+  Split split;
+};
+
+// The model's data and split: the seed and validation size default to the model's own, so the
+// test set is the one its training run reported on.
+TestSet load_test_set(const UseConfig& cfg, const LoadedModel& m) {
+  TestSet t;
+  t.mnist = load_mnist(cfg.data_dir, m.spec.classes());
+  if (t.mnist.all.image_size != m.spec.inputs())
+    throw UsageError(cfg.model + " takes " + std::to_string(m.spec.inputs()) + " inputs but the images in " +
+                     cfg.data_dir + " have " + std::to_string(t.mnist.all.image_size) + " pixels");
+  const std::uint64_t seed = cfg.seed ? *cfg.seed : meta_number<std::uint64_t>(m.file, "seed", 42, cfg.model);
+  const std::size_t val = cfg.val_size ? *cfg.val_size : meta_number<std::size_t>(m.file, "val_size", 5000, cfg.model);
+  t.split = cfg.split == "standard" ? standard_split(t.mnist.train_file_count, t.mnist.test_file_count, val)
+                                    : seed_split(t.mnist.all.size(), seed);
+  return t;
+}
+
+std::size_t argmax(const float* v, int n) { return static_cast<std::size_t>(std::max_element(v, v + n) - v); }
+
+// Two characters per pixel keep the picture's aspect in a terminal.
+void draw(std::ostream& out, const std::uint8_t* pixels, int width, int height) {
+  static const char ramp[] = " .:-=+*#%@";
+  for (int y = 0; y < height; ++y) {
+    out << "  |";
+    for (int x = 0; x < width; ++x) {
+      const char c = ramp[pixels[y * width + x] * 9 / 255];
+      out << c << c;
+    }
+    out << "|\n";
+  }
+}
+
+}  // namespace
+
+void run_eval(const UseConfig& cfg, std::ostream& out) {
+  LoadedModel m = load_model(cfg.model);
+  TestSet t = load_test_set(cfg, m);
+  const std::vector<std::uint32_t>& test = t.split.test;
+  if (test.empty()) throw DataError(cfg.data_dir + ": the test set is empty");
+  ThreadLimit threads(cfg.threads);
+  const std::vector<float> scores = threads.run([&] { return m.engine->outputs(t.mnist.all, test); });
+  const int classes = m.spec.classes();
+  std::vector<std::vector<std::uint64_t>> confusion(classes, std::vector<std::uint64_t>(classes, 0));
+  std::uint64_t correct = 0;
+  for (std::size_t e = 0; e < test.size(); ++e) {
+    const std::size_t truth = t.mnist.all.labels[test[e]], guess = argmax(scores.data() + e * classes, classes);
+    ++confusion[truth][guess];
+    correct += truth == guess;
+  }
+  const double accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(test.size());
+  nlohmann::json per_class = nlohmann::json::array();
+  out << "model " << cfg.model << ": net " << m.spec.describe() << ", split " << cfg.split << ", " << test.size()
+      << " test images\n"
+      << "test accuracy " << std::fixed << std::setprecision(2) << accuracy << "% (" << correct << "/" << test.size()
+      << ")\n\nclass  accuracy  images\n";
+  for (int c = 0; c < classes; ++c) {
+    std::uint64_t n = 0;
+    for (std::uint64_t v : confusion[c]) n += v;
+    const double a = n ? 100.0 * static_cast<double>(confusion[c][c]) / static_cast<double>(n) : 0.0;
+    per_class.push_back(n ? nlohmann::json(a) : nlohmann::json());
+    out << std::setw(5) << c << "  " << std::setw(7) << (n ? a : 0.0) << "%  " << std::setw(6) << n << "\n";
+  }
+  out << "\nconfusion matrix (rows: true label, columns: predicted)\n      ";
+  for (int c = 0; c < classes; ++c) out << std::setw(6) << c;
+  out << "\n";
+  for (int r = 0; r < classes; ++r) {
+    out << std::setw(6) << r;
+    for (int c = 0; c < classes; ++c) out << std::setw(6) << confusion[r][c];
+    out << "\n";
+  }
+  if (!cfg.metrics_path.empty()) {
+    std::ofstream f(cfg.metrics_path, std::ios::trunc);
+    nlohmann::json j{{"test_accuracy", accuracy},
+                     {"test_images", test.size()},
+                     {"per_class_accuracy", per_class},
+                     {"confusion_matrix", confusion}};
+    f << j.dump() << "\n";
+    if (!f) throw DataError("--metrics " + cfg.metrics_path + ": cannot write");
+  }
+}
+
+void run_predict(const UseConfig& cfg, std::ostream& out) {
+  LoadedModel m = load_model(cfg.model);
+  Dataset one;
+  one.image_size = m.spec.inputs();
+  int width = 0, height = 0;
+  std::string source;
+  std::optional<int> truth;
+  if (!cfg.image.empty()) {
+    GreyImage img = read_pgm(cfg.image);
+    if (img.width * img.height != m.spec.inputs())
+      throw DataError(cfg.image + ": a " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                      " image, but the model takes " + std::to_string(m.spec.inputs()) + " pixels");
+    width = img.width;
+    height = img.height;
+    one.pixels = std::move(img.pixels);
+    source = cfg.image;
+  } else {
+    TestSet t = load_test_set(cfg, m);
+    if (*cfg.index >= t.split.test.size())
+      throw UsageError("--index " + std::to_string(*cfg.index) + ": the test set has " +
+                       std::to_string(t.split.test.size()) + " images (0 to " + std::to_string(t.split.test.size() - 1) + ")");
+    const std::uint32_t i = t.split.test[*cfg.index];
+    one.pixels.assign(t.mnist.all.image(i), t.mnist.all.image(i) + one.image_size);
+    truth = t.mnist.all.labels[i];
+    const int side = static_cast<int>(std::lround(std::sqrt(one.image_size)));
+    width = side * side == one.image_size ? side : one.image_size;
+    height = one.image_size / width;
+    source = "test image " + std::to_string(*cfg.index) + " of split " + cfg.split;
+  }
+  one.labels = {0};
+  const std::vector<std::uint32_t> index{0};
+  const std::vector<float> scores = m.engine->outputs(one, index);
+  const int classes = m.spec.classes();
+  out << source << " (" << width << "x" << height << "):\n";
+  draw(out, one.pixels.data(), width, height);
+  out << "predicted " << argmax(scores.data(), classes);
+  if (truth) out << " (label " << *truth << ")";
+  out << "\nscores ";
+  for (int c = 0; c < classes; ++c) out << " " << c << ":" << std::fixed << std::setprecision(4) << scores[c];
+  out << "\n";
+}
+
+}  // namespace ptrain

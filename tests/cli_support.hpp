@@ -1,0 +1,45 @@
+#pragma once
+// Running the ptrain program from tests, on a fake MNIST folder shared by a test suite.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+namespace ptrain::test {
+
+struct Result {
+  int exit_code;
+  std::string out, err;
+};
+
+std::string slurp(const std::filesystem::path& p);
+
+// Exit `code` with exactly one line on stderr containing `fragment`.
+void expect_error(const Result& r, int code, const std::string& fragment);
+
+std::vector<nlohmann::json> read_metrics(const std::filesystem::path& p);
+
+class CliTest : public ::testing::Test {
+ public:
+  static constexpr int kEpochs = 5;  // enough passes over the 400 fake images to learn them
+
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  static std::filesystem::path data() { return dir_->path() / "mnist"; }
+  static std::filesystem::path dir() { return dir_->path(); }
+
+  // `ptrain ARGS`, after the shell words in `prefix` (e.g. "ulimit -f 64;").
+  Result run(const std::string& args, const std::string& prefix = "");
+  std::string train_args() {
+    return "--data-dir " + data().string() + " --epochs " + std::to_string(kEpochs) + " --batch-size 16";
+  }
+
+  static TempDir* dir_;
+};
+
+}  // namespace ptrain::test

@@ -1,0 +1,208 @@
+// Saving, checkpointing, resuming and using models, as a user runs them: exact resume across
+// thread counts, refusals of contradicting options, --init-from against the oracle, eval and
+// predict, failed saves that leave the previous file intact, progress output and --config.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "cli_support.hpp"
+#include "ptrain/dataset.hpp"
+#include "ptrain/model_file.hpp"
+#include "ptrain/reference.hpp"
+
+namespace ptrain {
+namespace {
+
+using test::expect_error;
+using test::read_metrics;
+using test::Result;
+using test::slurp;
+
+class Checkpoints : public test::CliTest {
+ protected:
+  std::string base() { return "--data-dir " + data().string() + " --batch-size 16"; }
+  std::string path(const std::string& name) { return (dir() / name).string(); }
+  std::string hash_of(const std::string& metrics) { return read_metrics(metrics).back()["weights_hash"]; }
+};
+
+TEST_F(Checkpoints, ResumeEndsBitwiseWhereAStraightRunEnds) {
+  for (const std::string engine : {"parallel", "scalar"}) {
+    const std::string ck = path("ck-" + engine), straight = path("straight.jsonl"), resumed = path("resumed.jsonl");
+    std::filesystem::remove_all(ck);
+    ASSERT_EQ(run(base() + " --engine " + engine + " --epochs 3 --threads 2 --metrics " + straight).exit_code, 0);
+    ASSERT_EQ(run(base() + " --engine " + engine + " --epochs 1 --threads 1 --checkpoint-dir " + ck).exit_code, 0);
+    Result r = run(base() + " --epochs 3 --threads 3 --resume " + ck + " --metrics " + resumed);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("resumed from"), std::string::npos) << r.out;
+    EXPECT_EQ(hash_of(resumed), hash_of(straight)) << engine;
+    auto lines = read_metrics(resumed);
+    ASSERT_EQ(lines.size(), 3u);
+    EXPECT_EQ(lines[0]["epoch"], 2) << "a resumed run continues with the next epoch";
+  }
+}
+
+TEST_F(Checkpoints, CheckpointEveryNEpochsNamedByStep) {
+  const std::string ck = path("every");
+  ASSERT_EQ(run(base() + " --epochs 4 --checkpoint-every 2 --checkpoint-dir " + ck).exit_code, 0);
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(ck)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  // 350 training images in batches of 16: 22 steps an epoch.
+  EXPECT_EQ(names, (std::vector<std::string>{"checkpoint-000000000044.safetensors", "checkpoint-000000000088.safetensors"}));
+  ModelFile m = load_model_file((std::filesystem::path(ck) / names[0]).string());
+  EXPECT_EQ(m.metadata["kind"], "checkpoint");
+  EXPECT_EQ(m.metadata["epoch"], "2");
+  EXPECT_EQ(m.metadata["step"], "44");
+  EXPECT_EQ(m.metadata["seed"], "42");
+  EXPECT_EQ(m.metadata["layers"], "784,112,16,10");
+}
+
+TEST_F(Checkpoints, ResumeRefusesContradictingOptionsAndAcceptsTheRest) {
+  const std::string ck = path("contra");
+  ASSERT_EQ(run(base() + " --epochs 1 --checkpoint-dir " + ck).exit_code, 0);
+  const std::string resume = base() + " --epochs 2 --resume " + ck;
+  expect_error(run(resume + " --seed 7"), 2, "--seed 7 contradicts the checkpoint");
+  expect_error(run(resume + " --layers 784,30,10"), 2, "--layers 784,30,10 contradicts");
+  expect_error(run(resume + " --engine scalar"), 2, "--engine scalar contradicts");
+  expect_error(run("--data-dir " + data().string() + " --batch-size 8 --resume " + ck), 2, "--batch-size 8 contradicts");
+  expect_error(run(resume + " --lr 1"), 2, "--lr 1 contradicts");
+  Result ok = run(resume + " --threads 1 --chunk-size 2 --quiet --metrics " + path("ok.jsonl"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+TEST_F(Checkpoints, ResumeNeedsACheckpoint) {
+  const std::string model = path("plain.safetensors");
+  ASSERT_EQ(run(base() + " --epochs 1 --save " + model).exit_code, 0);
+  expect_error(run(base() + " --resume " + model), 2, "use --init-from");
+  expect_error(run(base() + " --resume " + path("absent.safetensors")), 1, "not found");
+  expect_error(run(base() + " --resume " + model + " --init-from " + model), 2, "contradict");
+  expect_error(run(base() + " --checkpoint-every 2"), 2, "needs --checkpoint-dir");
+}
+
+TEST_F(Checkpoints, InitFromThenOneFullBatchStepEqualsTheOraclesStep) {
+  const std::string start = path("start.safetensors"), after = path("after.safetensors");
+  ASSERT_EQ(run(base() + " --epochs 1 --save " + start).exit_code, 0);
+  // The seed split of 500 images trains on 350: one batch of 350 is one full-batch step.
+  Result r = run("--data-dir " + data().string() + " --epochs 1 --batch-size 350 --init-from " + start + " --save " + after);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  ModelFile before = load_model_file(start);
+  MnistData mnist = load_mnist(data().string(), 10);
+  NetSpec spec;
+  std::vector<float> init(before.params.begin(), before.params.end());
+  ReferenceEngine oracle(spec, init);
+  oracle.train_step(mnist.all, seed_split(mnist.all.size(), 42).train, 3.0);
+  ModelFile got = load_model_file(after);
+  EXPECT_TRUE(test::tensors_close(spec.sizes, got.params, oracle.weights(), 1e-5, 1e-4));
+
+  expect_error(run(base() + " --layers 784,30,10 --init-from " + start), 2, "holds a 784,112,16,10 net");
+}
+
+TEST_F(Checkpoints, EvalReportsTheTrainingRunsTestAccuracy) {
+  const std::string model = path("eval.safetensors"), train_metrics = path("train.jsonl"), eval_json = path("eval.json");
+  ASSERT_EQ(run(train_args() + " --save " + model + " --metrics " + train_metrics).exit_code, 0);
+  Result r = run("eval --model " + model + " --data-dir " + data().string() + " --metrics " + eval_json);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json e = nlohmann::json::parse(slurp(eval_json));
+  EXPECT_EQ(e["test_accuracy"].get<double>(), read_metrics(train_metrics).back()["test_accuracy"].get<double>());
+  ASSERT_EQ(e["per_class_accuracy"].size(), 10u);
+  ASSERT_EQ(e["confusion_matrix"].size(), 10u);
+  std::uint64_t total = 0, diagonal = 0;
+  for (int i = 0; i < 10; ++i)
+    for (int j = 0; j < 10; ++j) {
+      total += e["confusion_matrix"][i][j].get<std::uint64_t>();
+      if (i == j) diagonal += e["confusion_matrix"][i][j].get<std::uint64_t>();
+    }
+  EXPECT_EQ(total, 100u) << "the seed split tests on 20% of the 500 images";
+  EXPECT_DOUBLE_EQ(e["test_accuracy"].get<double>(), 100.0 * diagonal / total);
+  EXPECT_NE(r.out.find("confusion matrix"), std::string::npos);
+}
+
+TEST_F(Checkpoints, PredictAnIndexOrAPgmFileAlike) {
+  const std::string model = path("predict.safetensors");
+  ASSERT_EQ(run(train_args() + " --save " + model).exit_code, 0);
+  Result by_index = run("predict --model " + model + " --data-dir " + data().string() + " --index 3");
+  ASSERT_EQ(by_index.exit_code, 0) << by_index.err;
+  EXPECT_NE(by_index.out.find("predicted "), std::string::npos);
+  EXPECT_NE(by_index.out.find("(label "), std::string::npos);
+  EXPECT_NE(by_index.out.find("|"), std::string::npos) << "the image is drawn";
+
+  // The same test image as PGM files, plain and raw.
+  MnistData mnist = load_mnist(data().string(), 10);
+  const std::uint8_t* px = mnist.all.image(seed_split(mnist.all.size(), 42).test[3]);
+  std::ofstream p5(path("img5.pgm"), std::ios::binary), p2(path("img2.pgm"));
+  p5 << "P5\n# a comment\n28 28\n255\n";
+  p5.write(reinterpret_cast<const char*>(px), 784);
+  p5.close();
+  p2 << "P2\n28 28\n255\n";
+  for (int i = 0; i < 784; ++i) p2 << int(px[i]) << (i % 28 == 27 ? '\n' : ' ');
+  p2.close();
+  auto scores = [](const std::string& out) { return out.substr(out.find("scores")); };
+  for (const char* file : {"img5.pgm", "img2.pgm"}) {
+    Result r = run("predict --model " + model + " " + path(file));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(scores(r.out), scores(by_index.out)) << file;
+  }
+  test::write_file(path("small.pgm"), {'P', '5', ' ', '2', ' ', '2', ' ', '2', '5', '5', ' ', 1, 2, 3, 4});
+  expect_error(run("predict --model " + model + " " + path("small.pgm")), 1, "the model takes 784 pixels");
+  test::write_file(path("junk.pgm"), {'G', 'I', 'F', '8'});
+  expect_error(run("predict --model " + model + " " + path("junk.pgm")), 1, "not a PGM image");
+  expect_error(run("predict --model " + model), 2, "exactly one of");
+}
+
+TEST_F(Checkpoints, AFailedSaveLeavesThePreviousFileIntact) {
+  const std::string model = path("keep.safetensors");
+  ASSERT_EQ(run(base() + " --epochs 1 --save " + model).exit_code, 0);
+  const std::string before = slurp(model);
+  // A file-size limit of 8 KiB makes the 351 KiB write fail, as a full disk would.
+  Result r = run(base() + " --epochs 2 --save " + model, "ulimit -f 16;");
+  expect_error(r, 1, "--save " + model);
+  EXPECT_EQ(slurp(model), before);
+  for (const auto& e : std::filesystem::directory_iterator(dir()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << "left behind: " << e.path();
+  expect_error(run(base() + " --epochs 1 --save " + model + "/inside"), 1, "cannot create a file in");
+
+  const std::string ck = path("ck-full");
+  ASSERT_EQ(run(base() + " --epochs 1 --checkpoint-dir " + ck).exit_code, 0);
+  const std::string first = slurp(ck + "/checkpoint-000000000022.safetensors");
+  expect_error(run(base() + " --epochs 2 --resume " + ck + " --checkpoint-dir " + ck, "ulimit -f 16;"), 1, "checkpoint");
+  EXPECT_EQ(slurp(ck + "/checkpoint-000000000022.safetensors"), first);
+}
+
+TEST_F(Checkpoints, QuietPrintsOnlyTheResultAndPipesGetNoCarriageReturns) {
+  Result quiet = run(base() + " --epochs 2 --quiet");
+  ASSERT_EQ(quiet.exit_code, 0);
+  EXPECT_EQ(std::count(quiet.out.begin(), quiet.out.end(), '\n'), 1) << quiet.out;
+  EXPECT_EQ(quiet.out.rfind("test accuracy", 0), 0u) << quiet.out;
+  Result plain = run(base() + " --epochs 2");
+  EXPECT_EQ(plain.out.find('\r'), std::string::npos);
+}
+
+TEST_F(Checkpoints, ATerminalGetsAProgressBarThatTheSummaryReplaces) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "no script(1) to make a terminal";
+  // script(1) runs ptrain on a pseudo-terminal and copies what it shows to our stdout.
+  const std::string out = path("tty.txt");
+  const std::string cmd = "script -qfec \"" + std::string(PTRAIN_BINARY) + " " + base() + " --epochs 2\" /dev/null > " +
+                          out + " 2>&1 </dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string shown = slurp(out);
+  EXPECT_NE(shown.find("\repoch 1/2 ["), std::string::npos) << shown;
+  EXPECT_NE(shown.find("examples/s"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("s left"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("\r\033[Kepoch   1/2  loss"), std::string::npos) << "the summary replaces the bar: " << shown;
+}
+
+TEST_F(Checkpoints, ConfigFileGivesOptionsAndTheCommandLineWins) {
+  const std::string cfg = path("run.ini"), m = path("cfg.jsonl");
+  std::ofstream(cfg) << "# ptrain options\nepochs = 2\nbatch-size = 16\ndata-dir = " << data().string() << "\n";
+  ASSERT_EQ(run("--config " + cfg + " --metrics " + m).exit_code, 0);
+  EXPECT_EQ(read_metrics(m).size(), 3u);
+  ASSERT_EQ(run("--config " + cfg + " --epochs 3 --metrics " + m).exit_code, 0);
+  EXPECT_EQ(read_metrics(m).size(), 4u);
+  std::ofstream(path("bad.ini")) << "bogus = 1\n";
+  expect_error(run("--config " + path("bad.ini")), 2, "--config " + path("bad.ini"));
+  expect_error(run("--config " + path("none.ini")), 2, "cannot open");
+}
+
+}  // namespace
+}  // namespace ptrain
