@@ -12,20 +12,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// MNIST mirrors spell the names two ways: 'train-images-idx3-ubyte' and 'train-images.idx3-ubyte'.
+// Mirrors spell the names 'train-images-idx3-ubyte' or 'train-images.idx3-ubyte', and most ship
+// them gzip-compressed with '.gz' added (the reader tells gzip by its magic bytes, not the name).
 std::string find_file(const std::string& dir, const std::string& stem, const std::string& kind) {
-  for (const std::string& name : {stem + "-" + kind, stem + "." + kind}) {
+  for (const std::string& name : {stem + "-" + kind, stem + "." + kind, stem + "-" + kind + ".gz", stem + "." + kind + ".gz"}) {
     fs::path p = fs::path(dir) / name;
     std::error_code ec;
     if (fs::exists(p, ec)) return p.string();
   }
   return (fs::path(dir) / (stem + "-" + kind)).string();  // the reader reports it missing
-}
-
-std::uint64_t size_or_zero(const std::string& path) {
-  std::error_code ec;
-  std::uint64_t n = fs::file_size(path, ec);
-  return ec ? 0 : n;
 }
 
 // Appends one images/labels pair to `d`; returns the images' header.
@@ -51,8 +46,8 @@ MnistData load_mnist(const std::string& dir, int classes) {
   MnistData m;
   // One buffer for both files, sized from the files up front: growing it would briefly hold
   // two copies of the 55 MB of images. The readers still validate every header.
-  m.all.pixels.reserve(size_or_zero(find_file(dir, "train-images", "idx3-ubyte")) +
-                       size_or_zero(find_file(dir, "t10k-images", "idx3-ubyte")));
+  m.all.pixels.reserve(idx_size_hint(find_file(dir, "train-images", "idx3-ubyte")) +
+                       idx_size_hint(find_file(dir, "t10k-images", "idx3-ubyte")));
   const IdxShape train = append_pair(dir, "train", classes, m.all);
   const IdxShape test = append_pair(dir, "t10k", classes, m.all);
   m.train_file_count = train.count;

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
+
+#include <fstream>
 
 #include "ptrain/dataset.hpp"
 #include "ptrain/errors.hpp"
@@ -131,6 +134,69 @@ TEST_F(Idx, LoadMnistAcceptsTheDottedSpelling) {
 TEST_F(Idx, LoadMnistRefusesMissingFolder) {
   auto missing = (dir_.path() / "absent").string();
   expect_refused([&] { load_mnist(missing, 10); }, {missing, "not found", "tools/setup.sh"});
+}
+
+std::vector<std::uint8_t> gzipped(const std::vector<std::uint8_t>& raw) {
+  uLongf size = compressBound(raw.size()) + 32;
+  std::vector<std::uint8_t> out(size);
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);  // +16: a gzip wrapper
+  z.next_in = const_cast<Bytef*>(raw.data());
+  z.avail_in = static_cast<uInt>(raw.size());
+  z.next_out = out.data();
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+TEST_F(Idx, ReadsGzipByItsMagicBytesWhateverTheName) {
+  std::vector<std::uint8_t> px(3 * 4 * 5);
+  for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>(i * 7);
+  IdxImages im = read_idx_images(file("no-gz-suffix", gzipped(idx_bytes(2051, {3, 4, 5}, px))));
+  EXPECT_EQ(im.count, 3u);
+  EXPECT_EQ(im.pixels, px);
+  EXPECT_EQ(read_idx_labels(file("lb.gz", gzipped(idx_bytes(2049, {2}, {3, 9}))), 10),
+            (std::vector<std::uint8_t>{3, 9}));
+}
+
+TEST_F(Idx, RefusesCorruptOrTruncatedGzip) {
+  std::vector<std::uint8_t> z = gzipped(idx_bytes(2051, {50, 28, 28}, std::vector<std::uint8_t>(50 * 784, 9)));
+  std::vector<std::uint8_t> corrupt = z;
+  for (std::size_t i = 12; i < corrupt.size() - 8; i += 3) corrupt[i] ^= 0x5a;
+  auto c = file("corrupt.gz", corrupt);
+  expect_refused([&] { read_idx_images(c); }, {c, "gzip data is corrupt or truncated"});
+  auto t = file("truncated.gz", std::vector<std::uint8_t>(z.begin(), z.begin() + z.size() / 2));
+  expect_refused([&] { read_idx_images(t); }, {t});
+  auto tail = file("no-trailer.gz", std::vector<std::uint8_t>(z.begin(), z.end() - 4));
+  expect_refused([&] { read_idx_images(tail); }, {tail, "gzip"});
+}
+
+TEST_F(Idx, RefusesGzipWhoseHeaderDisagreesWithItsData) {
+  auto short_data = file("short.gz", gzipped(idx_bytes(2051, {10, 28, 28}, std::vector<std::uint8_t>(9 * 784))));
+  expect_refused([&] { read_idx_images(short_data); }, {short_data, "header claims 10 images", "the data ends"});
+  auto long_data = file("long.gz", gzipped(idx_bytes(2049, {3}, {1, 2, 3, 4})));
+  expect_refused([&] { read_idx_labels(long_data, 10); }, {long_data, "goes on past"});
+  auto billions = file("billions.gz", gzipped(idx_bytes(2051, {3'000'000'000u, 28, 28}, std::vector<std::uint8_t>(784))));
+  expect_refused([&] { read_idx_images(billions); }, {billions, "cannot hold that much"});
+}
+
+TEST_F(Idx, LoadMnistReadsGzipFilesWithEitherSpelling) {
+  test::write_fake_mnist(dir_.path(), 6, 4, 3);
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"},
+           {"train-labels-idx1-ubyte", "train-labels.idx1-ubyte.gz"},
+           {"t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte.gz"}}) {
+    std::ifstream in(dir_.path() / from, std::ios::binary);
+    std::vector<std::uint8_t> raw((std::istreambuf_iterator<char>(in)), {});
+    write_file(dir_.path() / to, gzipped(raw));
+    std::filesystem::remove(dir_.path() / from);
+  }
+  MnistData m = load_mnist(dir_.path().string(), 10);
+  Dataset expected = test::synthetic_dataset(10, 784, 10, 3);
+  EXPECT_EQ(m.all.pixels, expected.pixels);
+  EXPECT_EQ(m.all.labels, expected.labels);
 }
 
 TEST(Split, SeedSplitIsA70_10_20PartitionThatDependsOnTheSeed) {

@@ -3,7 +3,7 @@
 # for perf/); does nothing when all are there.
 set -euo pipefail
 
-packages=(g++ make cmake libtbb-dev libxsimd-dev libboost-program-options-dev nlohmann-json3-dev
+packages=(g++ make cmake libtbb-dev libxsimd-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
           libgtest-dev libbenchmark-dev python3 gnuplot-nox)
 
 missing=()

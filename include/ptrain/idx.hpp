@@ -1,6 +1,7 @@
 #pragma once
-// IDX files (the MNIST container): a big-endian header, then raw unsigned bytes.
-// Every reader validates before it allocates, and throws DataError naming the file.
+// IDX files (the MNIST container): a big-endian header, then raw unsigned bytes; plain or
+// gzip-compressed. Every reader validates before it allocates, and throws DataError naming the
+// file.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ struct IdxImages : IdxShape {
 IdxShape append_idx_images(const std::string& path, std::vector<std::uint8_t>& pixels);
 
 IdxImages read_idx_images(const std::string& path);
+
+// About how many bytes the file holds once decompressed: a capacity hint, never trusted.
+std::uint64_t idx_size_hint(const std::string& path);
 
 // Labels must be below `classes`.
 std::vector<std::uint8_t> read_idx_labels(const std::string& path, int classes);
