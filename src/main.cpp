@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
         break;
     }
     return 0;
+  } catch (const ptrain::Interrupted& e) {
+    std::cerr << "ptrain: " << e.what() << "\n";
+    return 128 + e.signal;
   } catch (const ptrain::UsageError& e) {
     std::cerr << "ptrain: " << e.what() << "\n";
     return 2;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -203,6 +204,8 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
       } else {
         std::memcpy(&v, data + e->begin + 8 * i, 8);
       }
+      if (!std::isfinite(v))
+        bad(file, "tensor '" + e->name + "' holds a non-finite value at index " + std::to_string(i));
       m.params.push_back(v);
     }
   }

@@ -1,6 +1,10 @@
 #include "ptrain/trainer.hpp"
 
+#include <signal.h>
+
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -54,6 +58,39 @@ class MetricsFile {
   std::ofstream out_;
 };
 
+// Set by SIGINT/SIGTERM; the training loop stops after the step in progress.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void request_stop(int signal) { g_stop_signal = signal; }
+
+// Catches SIGINT and SIGTERM while alive; a second signal gets the default action (the run has
+// then been asked twice), which the atomic writes make safe.
+class StopOnSignal {
+ public:
+  StopOnSignal() {
+    g_stop_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = request_stop;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopOnSignal() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+const char* signal_name(int s) { return s == SIGINT ? "SIGINT" : s == SIGTERM ? "SIGTERM" : "a signal"; }
+
+bool all_finite(const std::vector<float>& v) {
+  return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+}
+
 }  // namespace
 
 std::vector<std::uint32_t> epoch_order(const std::vector<std::uint32_t>& train, std::uint64_t seed, int epoch) {
@@ -64,16 +101,17 @@ std::vector<std::uint32_t> epoch_order(const std::vector<std::uint32_t>& train, 
 }
 
 EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& order, int batch_size,
-                        double lr, std::size_t first_batch, const std::function<void(std::size_t)>& after_step) {
+                        double lr, std::size_t first_batch, const StepCallback& after_step) {
   const auto start = Clock::now();
   double loss = 0;
   Indices all(order);
   std::size_t trained = 0;
   for (std::size_t begin = first_batch * batch_size; begin < all.size(); begin += batch_size) {
     Indices batch = all.subspan(begin, std::min<std::size_t>(batch_size, all.size() - begin));
-    loss += engine.train_step(data, batch, lr);
+    const double batch_loss = engine.train_step(data, batch, lr);
+    loss += batch_loss;
     trained += batch.size();
-    if (after_step) after_step(begin + batch.size());
+    if (after_step) after_step(begin + batch.size(), batch_loss);
   }
   EpochResult r;
   r.seconds = seconds_since(start);
@@ -155,55 +193,77 @@ void run_training(const TrainConfig& options, std::ostream& out) {
   if (cfg.profile && !engine->profile_into(&step_times))
     throw UsageError("--profile measures the parallel engine's phases; the scalar oracle is not instrumented");
 
-  for (int epoch = state.epochs_done + 1; epoch <= cfg.epochs; ++epoch) {
-    const auto epoch_start = Clock::now();
-    step_times = StepTimes{};
-    std::vector<std::uint32_t> order = epoch_order(split.train, cfg.seed, epoch);
-    const double shuffle_seconds = seconds_since(epoch_start);
-    const std::size_t first_batch = state.batches_in_epoch;
-    progress.start_epoch(epoch, cfg.epochs, std::min(order.size(), first_batch * cfg.batch_size), order.size());
-    EpochResult r = threads.run([&] {
-      return train_epoch(*engine, data, order, cfg.batch_size, cfg.lr, first_batch, [&](std::size_t done) {
-        ++state.steps;
-        ++state.batches_in_epoch;
-        progress.step(done);
+  auto save_checkpoint = [&] {
+    const std::string path = checkpoint_path(cfg.checkpoint_dir, state.steps);
+    save_model_file(path, make_model_file(cfg, *engine, state, true), "checkpoint " + path);
+    return path;
+  };
+  auto diverged = [&](int epoch, const std::string& what) {
+    return DataError("training diverged in epoch " + std::to_string(epoch) + " at step " + std::to_string(state.steps) +
+                     " (" + what + "); try a smaller --lr (now " + (std::ostringstream() << cfg.lr).str() +
+                     "); no model was written from this run's non-finite weights");
+  };
+  StopOnSignal stop_on_signal;
+  int epoch = state.epochs_done + 1;
+  try {
+    for (; epoch <= cfg.epochs; ++epoch) {
+      const auto epoch_start = Clock::now();
+      step_times = StepTimes{};
+      std::vector<std::uint32_t> order = epoch_order(split.train, cfg.seed, epoch);
+      const double shuffle_seconds = seconds_since(epoch_start);
+      const std::size_t first_batch = state.batches_in_epoch;
+      progress.start_epoch(epoch, cfg.epochs, std::min(order.size(), first_batch * cfg.batch_size), order.size());
+      EpochResult r = threads.run([&] {
+        return train_epoch(*engine, data, order, cfg.batch_size, cfg.lr, first_batch, [&](std::size_t done, double loss) {
+          ++state.steps;
+          ++state.batches_in_epoch;
+          if (!std::isfinite(loss)) throw diverged(epoch, "the batch loss is " + fixed(loss, 4));
+          if (g_stop_signal) throw Interrupted(signal_name(g_stop_signal), g_stop_signal);
+          progress.step(done);
+        });
       });
-    });
-    if (!std::isfinite(r.mean_loss))
-      throw DataError("training diverged in epoch " + std::to_string(epoch) + " (loss is " + fixed(r.mean_loss, 4) +
-                      "); try a smaller --lr");
-    state.epochs_done = epoch;
-    state.batches_in_epoch = 0;
-    const auto eval_start = Clock::now();
-    std::optional<double> val = threads.run([&] { return accuracy_percent(*engine, data, split.val); });
-    const double eval_seconds = seconds_since(eval_start);
-    const double seconds = seconds_since(epoch_start);
-    const std::size_t trained = order.size() - std::min(order.size(), first_batch * cfg.batch_size);
-    const double rate = r.seconds > 0 ? static_cast<double>(trained) / r.seconds : 0.0;
-    std::ostringstream line;
-    line << "epoch " << std::setw(3) << epoch << "/" << cfg.epochs << "  loss " << fixed(r.mean_loss, 4) << "  val "
-         << percent(val) << "  " << fixed(rate, 0) << " examples/s  " << fixed(seconds, 2) << " s";
-    nlohmann::json record{{"epoch", epoch},
-                          {"train_loss", r.mean_loss},
-                          {"val_accuracy", json_or_null(val)},
-                          {"examples_per_sec", rate},
-                          {"seconds", seconds}};
-    if (cfg.profile) {
-      nlohmann::json phases;
-      line << "\n  profile:";
-      for (const auto& [name, secs] : epoch_phases(step_times, shuffle_seconds, eval_seconds, seconds)) {
-        line << "  " << name << " " << fixed(secs * 1e3, 1) << " ms (" << fixed(100 * secs / seconds, 1) << "%)";
-        phases[name] = secs;
+      if (!all_finite(engine->parameters())) throw diverged(epoch, "a weight is not finite");
+      state.epochs_done = epoch;
+      state.batches_in_epoch = 0;
+      const auto eval_start = Clock::now();
+      std::optional<double> val = threads.run([&] { return accuracy_percent(*engine, data, split.val); });
+      const double eval_seconds = seconds_since(eval_start);
+      const double seconds = seconds_since(epoch_start);
+      const std::size_t trained = order.size() - std::min(order.size(), first_batch * cfg.batch_size);
+      const double rate = r.seconds > 0 ? static_cast<double>(trained) / r.seconds : 0.0;
+      std::ostringstream line;
+      line << "epoch " << std::setw(3) << epoch << "/" << cfg.epochs << "  loss " << fixed(r.mean_loss, 4) << "  val "
+           << percent(val) << "  " << fixed(rate, 0) << " examples/s  " << fixed(seconds, 2) << " s";
+      nlohmann::json record{{"epoch", epoch},
+                            {"train_loss", r.mean_loss},
+                            {"val_accuracy", json_or_null(val)},
+                            {"examples_per_sec", rate},
+                            {"seconds", seconds}};
+      if (cfg.profile) {
+        nlohmann::json phases;
+        line << "\n  profile:";
+        for (const auto& [name, secs] : epoch_phases(step_times, shuffle_seconds, eval_seconds, seconds)) {
+          line << "  " << name << " " << fixed(secs * 1e3, 1) << " ms (" << fixed(100 * secs / seconds, 1) << "%)";
+          phases[name] = secs;
+        }
+        record["phase_seconds"] = phases;
       }
-      record["phase_seconds"] = phases;
+      if (cfg.checkpoint_every > 0 && epoch % cfg.checkpoint_every == 0) line << "\n  checkpoint " << save_checkpoint();
+      progress.line(line.str());
+      metrics.write(record);
     }
-    if (cfg.checkpoint_every > 0 && epoch % cfg.checkpoint_every == 0) {
-      const std::string path = checkpoint_path(cfg.checkpoint_dir, state.steps);
-      save_model_file(path, make_model_file(cfg, *engine, state, true), "checkpoint " + path);
-      line << "\n  checkpoint " << path;
+  } catch (const Interrupted& stop) {
+    // The step in progress finished; keep it if there is somewhere to keep it.
+    std::string how = "after epoch " + std::to_string(epoch - 1) + " and " + std::to_string(state.batches_in_epoch) +
+                      " batches of epoch " + std::to_string(epoch) + " (step " + std::to_string(state.steps) + ")";
+    if (cfg.checkpoint_every > 0) {
+      save_checkpoint();
+      how += "; resume with: ptrain --resume " + cfg.checkpoint_dir + " --epochs " + std::to_string(cfg.epochs);
+    } else {
+      how += "; nothing saved (no --checkpoint-dir)";
     }
-    progress.line(line.str());
-    metrics.write(record);
+    progress.clear_bar();
+    throw Interrupted("stopped by " + std::string(stop.what()) + " " + how, stop.signal);
   }
 
   std::optional<double> test = threads.run([&] { return accuracy_percent(*engine, data, split.test); });

@@ -18,10 +18,9 @@ class Progress {
   void step(std::size_t done);  // redraws at most ten times a second
   void line(const std::string& text);    // a summary or notice line; nothing when quiet
   void result(const std::string& text);  // the final result: always
+  void clear_bar();                      // before a message on another stream
 
  private:
-  void clear_bar();
-
   std::ostream& out_;
   bool bar_, quiet_;
   bool drawn_ = false;

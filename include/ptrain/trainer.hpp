@@ -51,10 +51,11 @@ struct EpochResult {
 };
 
 // One pass over `order` in consecutive batches (the last may be short), from batch
-// `first_batch` on; `after_step(examples done)` runs after each step when given.
+// `first_batch` on; `after_step(examples done, the batch's summed loss)` runs after each step
+// when given, and may throw to stop the epoch.
+using StepCallback = std::function<void(std::size_t, double)>;
 EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& order, int batch_size,
-                        double lr, std::size_t first_batch = 0,
-                        const std::function<void(std::size_t)>& after_step = nullptr);
+                        double lr, std::size_t first_batch = 0, const StepCallback& after_step = nullptr);
 
 // Percentage of `examples` classified correctly; nullopt for an empty set.
 std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& examples);

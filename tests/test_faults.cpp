@@ -1,0 +1,108 @@
+// Faults while training: a diverging run, SIGINT and SIGTERM. Each stops with one clear line
+// and the right exit code, never leaves non-finite weights in a file, keeps the last good
+// checkpoint, and (with a checkpoint folder) resumes to bitwise the same weights.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "cli_support.hpp"
+
+namespace ptrain {
+namespace {
+
+using test::expect_error;
+using test::read_metrics;
+using test::Result;
+using test::slurp;
+
+class Faults : public test::CliTest {
+ protected:
+  std::string base() { return "--data-dir " + data().string() + " --batch-size 16"; }
+  std::string path(const std::string& name) { return (dir() / name).string(); }
+};
+
+TEST_F(Faults, ADivergingRunNamesEpochAndStepAndKeepsTheLastGoodCheckpoint) {
+  const std::string ck = path("diverge-ck"), model = path("diverged.safetensors");
+  ASSERT_EQ(run(base() + " --epochs 1 --checkpoint-dir " + ck).exit_code, 0);
+  const std::string good = slurp(ck + "/checkpoint-000000000022.safetensors");
+  Result r = run(base() + " --epochs 3 --lr 1e300 --checkpoint-dir " + ck + " --save " + model);
+  expect_error(r, 1, "training diverged in epoch 1 at step");
+  EXPECT_NE(r.err.find("smaller --lr"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(model)) << "no final model from non-finite weights";
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(ck)) ++files;
+  EXPECT_EQ(files, 1u);
+  EXPECT_EQ(slurp(ck + "/checkpoint-000000000022.safetensors"), good);
+}
+
+// Starts ptrain with `args`, waits until its stdout shows `marker`, sends `signal`, and returns
+// the exit status and stderr.
+struct Stopped {
+  int exit_code;
+  std::string out, err;
+};
+
+Stopped signal_after(const std::string& args, const std::string& marker, int signal, const std::string& err_file) {
+  int out_pipe[2];
+  if (pipe(out_pipe) != 0) throw std::runtime_error("pipe");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(err, STDERR_FILENO);
+    close(out_pipe[0]);
+    execl("/bin/sh", "sh", "-c", (std::string("exec ") + PTRAIN_BINARY + " " + args).c_str(), nullptr);
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  std::string out;
+  bool sent = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{out_pipe[0], POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    const ssize_t n = read(out_pipe[0], buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (!sent && out.find(marker) != std::string::npos) {
+      kill(pid, signal);
+      sent = true;
+    }
+  }
+  close(out_pipe[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(sent) << "never saw '" << marker << "' in: " << out;
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, slurp(err_file)};
+}
+
+TEST_F(Faults, SigintFinishesTheStepWritesACheckpointAndResumesExactly) {
+  const std::string ck = path("sigint-ck"), straight = path("straight.jsonl"), resumed = path("resumed.jsonl");
+  const std::string run_args = base() + " --epochs 150";
+  ASSERT_EQ(run(run_args + " --metrics " + straight).exit_code, 0);
+  Stopped s = signal_after(run_args + " --checkpoint-dir " + ck + " --checkpoint-every 1000", "epoch   2/", SIGINT,
+                           path("sigint.err"));
+  EXPECT_EQ(s.exit_code, 130) << s.err;
+  EXPECT_EQ(std::count(s.err.begin(), s.err.end(), '\n'), 1) << s.err;
+  EXPECT_NE(s.err.find("stopped by SIGINT after epoch"), std::string::npos) << s.err;
+  EXPECT_NE(s.err.find("resume with: ptrain --resume " + ck + " --epochs 150"), std::string::npos) << s.err;
+  Result r = run(base() + " --epochs 150 --threads 1 --resume " + ck + " --metrics " + resumed);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_metrics(resumed).back()["weights_hash"], read_metrics(straight).back()["weights_hash"]);
+}
+
+TEST_F(Faults, SigtermWithoutACheckpointFolderSaysNothingWasSaved) {
+  Stopped s = signal_after(base() + " --epochs 150", "epoch   2/", SIGTERM, path("sigterm.err"));
+  EXPECT_EQ(s.exit_code, 143) << s.err;
+  EXPECT_NE(s.err.find("stopped by SIGTERM"), std::string::npos) << s.err;
+  EXPECT_NE(s.err.find("nothing saved"), std::string::npos) << s.err;
+}
+
+}  // namespace
+}  // namespace ptrain
