@@ -164,9 +164,9 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
   }
   if (ordered.empty()) bad(file, "missing tensor layers.0.weight");
   if (ordered.size() != tensors.size()) {
-    for (const auto& [name, entry] : tensors)
-      if (std::none_of(ordered.begin(), ordered.end(), [&](const TensorEntry* e) { return e == &entry; }))
-        bad(file, "unexpected tensor '" + name + "' (ptrain writes layers.<l>.weight and layers.<l>.bias)");
+    for (const auto& named : tensors)
+      if (std::none_of(ordered.begin(), ordered.end(), [&](const TensorEntry* e) { return e == &named.second; }))
+        bad(file, "unexpected tensor '" + named.first + "' (ptrain writes layers.<l>.weight and layers.<l>.bias)");
   }
 
   // Offsets: each tensor exactly its size, together tiling the buffer, which ends the file.

@@ -1,16 +1,13 @@
 #include "ptrain/parallel_engine.hpp"
 
-#include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/enumerable_thread_specific.h>
-#include <oneapi/tbb/parallel_for.h>
-#include <oneapi/tbb/parallel_reduce.h>
-#include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "ptrain/kernels.hpp"
+#include "ptrain/parallel_tasks.hpp"
 #include "ptrain/simd.hpp"
 
 namespace ptrain {
@@ -126,20 +123,15 @@ double ParallelEngine::run_chunks(const Dataset& data, Indices batch) {
   chunk_loss_.resize(std::max<std::size_t>(chunk_loss_.size(), n_chunks));
   if (profile_) chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));
   const auto start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
-  tbb::parallel_for(
-      tbb::blocked_range<int>(0, n_chunks, 1),
-      [&](const tbb::blocked_range<int>& r) {
-        for (int c = r.begin(); c < r.end(); ++c) {
-          Indices examples = chunk_of(batch, c, chunk_size_);
-          const std::size_t row = std::size_t(c) * chunk_size_;
-          ChunkTimes* times = profile_ ? &chunk_times_[c] : nullptr;
-          forward(data, examples, batch_, row, times);
-          const auto backward_start = times ? ProfileClock::now() : ProfileClock::time_point{};
-          chunk_loss_[c] = backward(data, examples, batch_, row);
-          if (times) times->backward = seconds_between(backward_start, ProfileClock::now());
-        }
-      },
-      tbb::simple_partitioner());
+  parallel_tasks(n_chunks, [&](std::size_t c) {
+    Indices examples = chunk_of(batch, static_cast<int>(c), chunk_size_);
+    const std::size_t row = c * chunk_size_;
+    ChunkTimes* times = profile_ ? &chunk_times_[c] : nullptr;
+    forward(data, examples, batch_, row, times);
+    const auto backward_start = times ? ProfileClock::now() : ProfileClock::time_point{};
+    chunk_loss_[c] = backward(data, examples, batch_, row);
+    if (times) times->backward = seconds_between(backward_start, ProfileClock::now());
+  });
   double loss = 0;
   for (int c = 0; c < n_chunks; ++c) loss += chunk_loss_[c];
   if (profile_) record_chunk_phase(n_chunks, seconds_between(start, ProfileClock::now()));
@@ -165,17 +157,12 @@ double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr)
   const int B = static_cast<int>(batch.size());
   const float scale = static_cast<float>(lr / B);
   const auto start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
-  tbb::parallel_for(
-      tbb::blocked_range<std::size_t>(0, row_blocks_.size(), 1),
-      [&](const tbb::blocked_range<std::size_t>& r) {
-        for (std::size_t t = r.begin(); t < r.end(); ++t) {
-          const RowBlock& blk = row_blocks_[t];
-          const LayerSlot& s = layout_.layers[blk.layer];
-          k::sgd_rank_k_step(batch_.deltas[blk.layer].data(), batch_.acts[blk.layer].data(), params_.data() + s.weight,
-                             params_.data() + s.bias, s.out, s.in, B, scale, blk.j_begin, blk.j_end);
-        }
-      },
-      tbb::simple_partitioner());
+  parallel_tasks(row_blocks_.size(), [&](std::size_t t) {
+    const RowBlock& blk = row_blocks_[t];
+    const LayerSlot& s = layout_.layers[blk.layer];
+    k::sgd_rank_k_step(batch_.deltas[blk.layer].data(), batch_.acts[blk.layer].data(), params_.data() + s.weight,
+                       params_.data() + s.bias, s.out, s.in, B, scale, blk.j_begin, blk.j_end);
+  });
   if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
   return loss;
 }
@@ -217,9 +204,9 @@ std::vector<float> ParallelEngine::outputs(const Dataset& data, Indices examples
     a.resize(spec_.sizes, chunk_size_);
     return a;
   });
-  tbb::parallel_for(0, chunk_count(examples, chunk_size_), [&](int c) {
+  parallel_tasks(chunk_count(examples, chunk_size_), [&](std::size_t c) {
     Activations& buf = workspaces.local();
-    Indices part = chunk_of(examples, c, chunk_size_);
+    Indices part = chunk_of(examples, static_cast<int>(c), chunk_size_);
     forward(data, part, buf, 0);
     std::copy_n(buf.acts.back().data(), part.size() * n_out, out.begin() + std::size_t(c) * chunk_size_ * n_out);
   });

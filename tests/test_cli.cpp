@@ -12,7 +12,6 @@ using test::expect_error;
 using test::read_metrics;
 using test::Result;
 using Cli = test::CliTest;
-constexpr int kEpochs = test::CliTest::kEpochs;
 
 TEST_F(Cli, TrainsAndWritesMetrics) {
   auto metrics = dir_->path() / "m.jsonl";

