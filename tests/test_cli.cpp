@@ -108,6 +108,11 @@ TEST_F(Cli, BadOptionsAreExit2WithOneLine) {
   expect_error(run("--threads -4" + d), 2, "--threads -4");
   expect_error(run("--threads many" + d), 2, "--threads 'many'");
   expect_error(run("--batch-size 0" + d), 2, "--batch-size 0");
+  expect_error(run("--batch-size -3" + d), 2, "--batch-size -3");
+  expect_error(run("--batch-size x" + d), 2, "--batch-size 'x'");
+  expect_error(run("--layers 784,0,10" + d), 2, "size 0 must be between 1");
+  expect_error(run("--layers 784,-5,10" + d), 2, "size -5 must be between 1");
+  expect_error(run("--epochs 2.5" + d), 2, "--epochs '2.5'");
   expect_error(run("--epochs -1" + d), 2, "--epochs -1");
   expect_error(run("--lr -0.5" + d), 2, "--lr -0.5");
   expect_error(run("--lr nan" + d), 2, "--lr nan");

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -173,6 +174,13 @@ TEST_F(Malformed, OffsetsOverlappingOutOfBoundsOrShort) {
   expect_refused(with_header(h, data_), "bytes of data; its shape needs");
   expect_refused(with_header(header_, data_.substr(0, data_.size() - 4)), "shorter than declared");
   expect_refused(with_header(header_, data_ + "xxxx"), "after the last tensor");
+}
+
+TEST_F(Malformed, NonFiniteWeights) {
+  std::string d = data_;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(d.data() + 8, &nan, 4);
+  expect_refused(with_header(header_, d), "non-finite value at index 2");
 }
 
 }  // namespace
