@@ -1,6 +1,5 @@
 #include "ptrain/checkpoint.hpp"
 
-#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -43,16 +42,11 @@ std::map<std::string, std::string> run_metadata(const TrainConfig& cfg) {
           {"val_size", std::to_string(cfg.val_size)}};
 }
 
+// A number the checkpoint must hold.
 template <class T>
-T number(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path) {
-  auto it = meta.find(key);
-  if (it == meta.end()) throw DataError(path + ": checkpoint metadata lacks '" + key + "'");
-  T v{};
-  const std::string& s = it->second;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty())
-    throw DataError(path + ": checkpoint metadata '" + key + "' = '" + s + "' is not a number");
-  return v;
+T required_number(const ModelFile& m, const std::string& key, const std::string& path) {
+  if (auto v = metadata_number<T>(m, key, path)) return *v;
+  throw DataError(path + ": checkpoint metadata lacks '" + key + "'");
 }
 
 }  // namespace
@@ -126,19 +120,19 @@ Resumed resume_from(const std::string& given, TrainConfig& cfg) {
   const std::string engine = get("engine");
   if (engine != "parallel" && engine != "scalar") throw DataError(path + ": unknown engine '" + engine + "'");
   cfg.engine = engine == "scalar" ? EngineKind::scalar : EngineKind::parallel;
-  cfg.seed = number<std::uint64_t>(meta, "seed", path);
+  cfg.seed = required_number<std::uint64_t>(m, "seed", path);
   set_preset(cfg, get("preset"));
-  cfg.batch_size = number<int>(meta, "batch_size", path);
-  cfg.lr = number<double>(meta, "lr", path);
+  cfg.batch_size = required_number<int>(m, "batch_size", path);
+  cfg.lr = required_number<double>(m, "lr", path);
   cfg.split = get("split");
-  cfg.val_size = number<std::size_t>(meta, "val_size", path);
+  cfg.val_size = required_number<std::size_t>(m, "val_size", path);
   if (cfg.batch_size < 1 || !(cfg.lr > 0) || (cfg.split != "seed" && cfg.split != "standard"))
     throw DataError(path + ": checkpoint metadata holds an invalid batch size, lr or split");
 
   Resumed r;
-  r.state.epochs_done = number<int>(meta, "epoch", path);
-  r.state.batches_in_epoch = number<std::uint64_t>(meta, "batches_in_epoch", path);
-  r.state.steps = number<std::uint64_t>(meta, "step", path);
+  r.state.epochs_done = required_number<int>(m, "epoch", path);
+  r.state.batches_in_epoch = required_number<std::uint64_t>(m, "batches_in_epoch", path);
+  r.state.steps = required_number<std::uint64_t>(m, "step", path);
   r.params = std::move(m.params);
   return r;
 }

@@ -1,7 +1,6 @@
 #include "ptrain/commands.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <iomanip>
@@ -23,18 +22,6 @@ std::string meta_or(const ModelFile& m, const std::string& key, const std::strin
   return it == m.metadata.end() ? fallback : it->second;
 }
 
-template <class T>
-T meta_number(const ModelFile& m, const std::string& key, T fallback, const std::string& path) {
-  auto it = m.metadata.find(key);
-  if (it == m.metadata.end()) return fallback;
-  T v{};
-  const std::string& s = it->second;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty())
-    throw DataError(path + ": metadata '" + key + "' = '" + s + "' is not a number");
-  return v;
-}
-
 // A loaded model, ready to run: its net and recipe come from the file.
 struct LoadedModel {
   ModelFile file;
@@ -46,7 +33,7 @@ LoadedModel load_model(const std::string& path) {
   LoadedModel m;
   m.file = load_model_file(path);
   m.spec.sizes = m.file.sizes;
-  m.spec.input_scale = meta_number<double>(m.file, "input_scale", 1.0 / 255.0, path);
+  m.spec.input_scale = metadata_number<double>(m.file, "input_scale", path).value_or(1.0 / 255.0);
   if (!std::isfinite(m.spec.input_scale) || m.spec.input_scale <= 0)
     throw DataError(path + ": metadata input_scale must be a positive number");
   const EngineKind kind = meta_or(m.file, "engine", "parallel") == "scalar" ? EngineKind::scalar : EngineKind::parallel;
@@ -69,8 +56,8 @@ TestSet load_test_set(const UseConfig& cfg, const LoadedModel& m) {
   if (t.mnist.all.image_size != m.spec.inputs())
     throw UsageError(cfg.model + " takes " + std::to_string(m.spec.inputs()) + " inputs but the images in " +
                      cfg.data_dir + " have " + std::to_string(t.mnist.all.image_size) + " pixels");
-  const std::uint64_t seed = cfg.seed ? *cfg.seed : meta_number<std::uint64_t>(m.file, "seed", 42, cfg.model);
-  const std::size_t val = cfg.val_size ? *cfg.val_size : meta_number<std::size_t>(m.file, "val_size", 5000, cfg.model);
+  const std::uint64_t seed = cfg.seed ? *cfg.seed : metadata_number<std::uint64_t>(m.file, "seed", cfg.model).value_or(42);
+  const std::size_t val = cfg.val_size ? *cfg.val_size : metadata_number<std::size_t>(m.file, "val_size", cfg.model).value_or(5000);
   t.split = cfg.split == "standard" ? standard_split(t.mnist.train_file_count, t.mnist.test_file_count, val)
                                     : seed_split(t.mnist.all.size(), seed);
   return t;

@@ -79,6 +79,16 @@ po::variables_map parse(const po::options_description& desc, int argc, const cha
 
 std::string text(const po::variables_map& vm, const char* name) { return vm[name].as<std::string>(); }
 
+// A command line of `kind` whose help text is `desc`; --help turns it into a help request.
+CommandLine command(CommandKind kind, const po::options_description& desc, const po::variables_map& vm) {
+  CommandLine cl;
+  std::ostringstream help;
+  help << desc;
+  cl.help_text = help.str();
+  cl.kind = vm.count("help") ? CommandKind::help : kind;
+  return cl;
+}
+
 void read_split(const po::variables_map& vm, std::string& split, std::size_t& val_size) {
   split = text(vm, "split");
   if (split != "seed" && split != "standard") throw UsageError("--split '" + split + "': expected seed or standard");
@@ -124,18 +134,8 @@ CommandLine parse_train(int argc, const char* const* argv) {
   add_data_options(desc);
   po::variables_map vm = parse(desc, argc, argv);
 
-  CommandLine cl;
-  std::ostringstream help;
-  help << desc;
-  cl.help_text = help.str();
-  if (vm.count("help")) {
-    cl.kind = CommandKind::help;
-    return cl;
-  }
-  if (vm.count("version")) {
-    cl.kind = CommandKind::version;
-    return cl;
-  }
+  CommandLine cl = command(vm.count("version") ? CommandKind::version : CommandKind::train, desc, vm);
+  if (cl.kind != CommandKind::train) return cl;
 
   TrainConfig& c = cl.train;
   for (const auto& [name, value] : vm)
@@ -205,15 +205,8 @@ CommandLine parse_use(CommandKind kind, int argc, const char* const* argv) {
   if (predict) positional.add("image", 1);
   po::variables_map vm = parse(desc, argc, argv, predict ? &positional : nullptr);
 
-  CommandLine cl;
-  cl.kind = kind;
-  std::ostringstream help;
-  help << desc;
-  cl.help_text = help.str();
-  if (vm.count("help")) {
-    cl.kind = CommandKind::help;
-    return cl;
-  }
+  CommandLine cl = command(kind, desc, vm);
+  if (cl.kind == CommandKind::help) return cl;
   UseConfig& u = cl.use;
   if (!vm.count("model")) throw UsageError(std::string(predict ? "predict" : "eval") + " needs --model FILE");
   u.model = text(vm, "model");

@@ -35,6 +35,9 @@ class CliTest : public ::testing::Test {
 
   // `ptrain ARGS`, after the shell words in `prefix` (e.g. "ulimit -f 64;").
   Result run(const std::string& args, const std::string& prefix = "");
+  // The fake data in batches of 16 (22 steps an epoch), and a path in the suite's folder.
+  static std::string base() { return "--data-dir " + data().string() + " --batch-size 16"; }
+  static std::string path(const std::string& name) { return (dir() / name).string(); }
   std::string train_args() {
     return "--data-dir " + data().string() + " --epochs " + std::to_string(kEpochs) + " --batch-size 16";
   }

@@ -20,8 +20,6 @@ using test::slurp;
 
 class Checkpoints : public test::CliTest {
  protected:
-  std::string base() { return "--data-dir " + data().string() + " --batch-size 16"; }
-  std::string path(const std::string& name) { return (dir() / name).string(); }
   std::string hash_of(const std::string& metrics) { return read_metrics(metrics).back()["weights_hash"]; }
 };
 

@@ -20,11 +20,7 @@ using test::read_metrics;
 using test::Result;
 using test::slurp;
 
-class Faults : public test::CliTest {
- protected:
-  std::string base() { return "--data-dir " + data().string() + " --batch-size 16"; }
-  std::string path(const std::string& name) { return (dir() / name).string(); }
-};
+using Faults = test::CliTest;
 
 TEST_F(Faults, ADivergingRunNamesEpochAndStepAndKeepsTheLastGoodCheckpoint) {
   const std::string ck = path("diverge-ck"), model = path("diverged.safetensors");

@@ -5,9 +5,13 @@
 // layers, "layers.<l>.weight" [out, in] and "layers.<l>.bias" [out], in canonical order.
 // `__metadata__` (string values only, as the format requires) holds the net and, for
 // checkpoints, the training state.
+#include <charconv>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "ptrain/errors.hpp"
 
 namespace ptrain {
 
@@ -32,5 +36,18 @@ void save_model_file(const std::string& path, const ModelFile& model, const std:
 // Validates everything before trusting it; throws DataError naming the file and the problem.
 ModelFile load_model_file(const std::string& path);
 ModelFile decode_model_file(const std::string& bytes, const std::string& name);
+
+// The number in metadata[key]: nullopt when absent, a DataError naming `path` when malformed.
+template <class T>
+std::optional<T> metadata_number(const ModelFile& m, const std::string& key, const std::string& path) {
+  auto it = m.metadata.find(key);
+  if (it == m.metadata.end()) return std::nullopt;
+  T v{};
+  const std::string& s = it->second;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty())
+    throw DataError(path + ": metadata '" + key + "' = '" + s + "' is not a number");
+  return v;
+}
 
 }  // namespace ptrain
