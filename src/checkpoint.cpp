@@ -29,7 +29,8 @@ std::string join_sizes(const std::vector<int>& sizes) {
 // The options that decide a run's arithmetic, as (option, metadata key).
 const std::vector<std::pair<std::string, std::string>> kRunOptions{
     {"layers", "layers"}, {"engine", "engine"},   {"seed", "seed"},   {"preset", "preset"},
-    {"batch-size", "batch_size"}, {"lr", "lr"}, {"split", "split"}, {"val-size", "val_size"}};
+    {"batch-size", "batch_size"}, {"lr", "lr"}, {"split", "split"}, {"val-size", "val_size"},
+    {"activation", "activation"}, {"loss", "loss"}, {"init", "init"}};
 
 std::map<std::string, std::string> run_metadata(const TrainConfig& cfg) {
   return {{"layers", join_sizes(cfg.spec.sizes)},
@@ -39,7 +40,10 @@ std::map<std::string, std::string> run_metadata(const TrainConfig& cfg) {
           {"batch_size", std::to_string(cfg.batch_size)},
           {"lr", exact(cfg.lr)},
           {"split", cfg.split},
-          {"val_size", std::to_string(cfg.val_size)}};
+          {"val_size", std::to_string(cfg.val_size)},
+          {"activation", name_of(cfg.spec.hidden)},
+          {"loss", name_of(cfg.spec.loss)},
+          {"init", name_of(cfg.init)}};
 }
 
 // A number the checkpoint must hold.
@@ -60,8 +64,6 @@ ModelFile make_model_file(const TrainConfig& cfg, const Engine& engine, const Tr
   m.metadata.insert({{"format", "ptrain"},
                      {"format_version", kModelFormatVersion},
                      {"kind", checkpoint ? "checkpoint" : "model"},
-                     {"activation", "sigmoid"},
-                     {"loss", "mse"},
                      {"input_scale", exact(cfg.spec.input_scale)},
                      {"derivative", cfg.spec.blog_derivative ? "blog" : "exact"},
                      {"epoch", std::to_string(state.epochs_done)},
@@ -126,6 +128,13 @@ Resumed resume_from(const std::string& given, TrainConfig& cfg) {
   cfg.lr = required_number<double>(m, "lr", path);
   cfg.split = get("split");
   cfg.val_size = required_number<std::size_t>(m, "val_size", path);
+  try {
+    cfg.spec.hidden = parse_activation(get("activation"));
+    cfg.spec.loss = parse_loss(get("loss"));
+    cfg.init = parse_init(get("init"));
+  } catch (const UsageError& e) {
+    throw DataError(path + ": checkpoint metadata: " + e.what());
+  }
   if (cfg.batch_size < 1 || !(cfg.lr > 0) || (cfg.split != "seed" && cfg.split != "standard"))
     throw DataError(path + ": checkpoint metadata holds an invalid batch size, lr or split");
 

@@ -36,6 +36,12 @@ LoadedModel load_model(const std::string& path) {
   m.spec.input_scale = metadata_number<double>(m.file, "input_scale", path).value_or(1.0 / 255.0);
   if (!std::isfinite(m.spec.input_scale) || m.spec.input_scale <= 0)
     throw DataError(path + ": metadata input_scale must be a positive number");
+  try {
+    m.spec.hidden = parse_activation(meta_or(m.file, "activation", "sigmoid"));
+    m.spec.loss = parse_loss(meta_or(m.file, "loss", "mse"));
+  } catch (const UsageError& e) {
+    throw DataError(path + ": metadata: " + e.what());
+  }
   const EngineKind kind = meta_or(m.file, "engine", "parallel") == "scalar" ? EngineKind::scalar : EngineKind::parallel;
   std::vector<float> as_float(m.file.params.begin(), m.file.params.end());
   m.engine = make_engine(kind, m.spec, as_float, 4);

@@ -51,6 +51,14 @@ void sigmoid(const float* z, float* a, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<float>(1.0 / (1.0 + std::exp(-double{z[i]})));
 }
 
+void tanh_units(const float* z, float* a, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<float>(std::tanh(double{z[i]}));
+}
+
+void relu(const float* z, float* a, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = z[i] > 0.0f ? z[i] : 0.0f;
+}
+
 void sgd_rank_k_step(const float* D, const float* A, float* W, float* b, int out, int in, int K, float scale,
                      int j_begin, int j_end) {
   for (int j = j_begin; j < j_end; ++j) {

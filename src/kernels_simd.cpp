@@ -189,16 +189,29 @@ vfloat sigmoid(const vfloat& v) {
 
 }  // namespace
 
-void sigmoid(const float* z, float* a, std::size_t n) {
+// f over n floats; the tail goes through the same vector code, so an element's value never
+// depends on where it falls in the buffer (and so on the chunk size).
+template <class F>
+void elementwise(const float* z, float* a, std::size_t n, F f) {
   std::size_t i = 0;
-  for (; i + kWidth <= n; i += kWidth) sigmoid(load(z + i)).store_unaligned(a + i);
+  for (; i + kWidth <= n; i += kWidth) f(load(z + i)).store_unaligned(a + i);
   if (i == n) return;
-  // The tail goes through the same vector code, so an element's value never depends on where
-  // it falls in the buffer (and so on the chunk size).
   alignas(kCacheLineBytes) float tail[kWidth] = {};
   std::copy(z + i, z + n, tail);
-  sigmoid(vfloat::load_aligned(tail)).store_aligned(tail);
+  f(vfloat::load_aligned(tail)).store_aligned(tail);
   std::copy(tail, tail + (n - i), a + i);
+}
+
+void sigmoid(const float* z, float* a, std::size_t n) {
+  elementwise(z, a, n, [](const vfloat& v) { return sigmoid(v); });
+}
+
+void tanh_units(const float* z, float* a, std::size_t n) {
+  elementwise(z, a, n, [](const vfloat& v) { return xsimd::tanh(v); });
+}
+
+void relu(const float* z, float* a, std::size_t n) {
+  elementwise(z, a, n, [](const vfloat& v) { return xsimd::max(v, vfloat(0.0f)); });
 }
 
 }  // namespace ptrain::kernels::simd

@@ -1,6 +1,7 @@
 #include "ptrain/network.hpp"
 
 #include <bit>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -37,14 +38,49 @@ ParamLayout::ParamLayout(const std::vector<int>& sizes, std::size_t align_floats
 std::size_t canonical_param_count(const std::vector<int>& sizes) { return ParamLayout(sizes, 1).total; }
 
 std::vector<float> init_blog(const std::vector<int>& sizes, std::uint64_t seed) {
+  return init_params(sizes, Init::blog, seed);
+}
+
+std::vector<float> init_params(const std::vector<int>& sizes, Init init, std::uint64_t seed) {
   ParamLayout layout(sizes, 1);
   std::vector<float> p(layout.total);
   auto rng = make_stream(seed, Stream::init);
   for (const LayerSlot& s : layout.layers) {
-    for (std::size_t i = 0; i < static_cast<std::size_t>(s.in) * s.out; ++i) p[s.weight + i] = uniform01(rng) - 0.5f;
-    for (int j = 0; j < s.out; ++j) p[s.bias + j] = 1.0f;
+    const std::size_t n = static_cast<std::size_t>(s.in) * s.out;
+    if (init == Init::blog) {
+      for (std::size_t i = 0; i < n; ++i) p[s.weight + i] = uniform01(rng) - 0.5f;
+    } else {
+      const float limit = static_cast<float>(
+          init == Init::xavier ? std::sqrt(6.0 / (s.in + s.out)) : std::sqrt(6.0 / s.in));
+      for (std::size_t i = 0; i < n; ++i) p[s.weight + i] = (2.0f * uniform01(rng) - 1.0f) * limit;
+    }
+    for (int j = 0; j < s.out; ++j) p[s.bias + j] = init == Init::blog ? 1.0f : 0.0f;
   }
   return p;
+}
+
+const char* name_of(Activation a) { return a == Activation::sigmoid ? "sigmoid" : a == Activation::tanh ? "tanh" : "relu"; }
+const char* name_of(Loss l) { return l == Loss::mse ? "mse" : "xent"; }
+const char* name_of(Init i) { return i == Init::blog ? "blog" : i == Init::xavier ? "xavier" : "he"; }
+
+Activation parse_activation(const std::string& t) {
+  if (t == "sigmoid") return Activation::sigmoid;
+  if (t == "tanh") return Activation::tanh;
+  if (t == "relu") return Activation::relu;
+  throw UsageError("--activation '" + t + "': expected sigmoid, tanh or relu");
+}
+
+Loss parse_loss(const std::string& t) {
+  if (t == "mse") return Loss::mse;
+  if (t == "xent") return Loss::xent;
+  throw UsageError("--loss '" + t + "': expected mse or xent");
+}
+
+Init parse_init(const std::string& t) {
+  if (t == "blog") return Init::blog;
+  if (t == "xavier") return Init::xavier;
+  if (t == "he") return Init::he;
+  throw UsageError("--init '" + t + "': expected blog, xavier or he");
 }
 
 std::string weights_hash(std::span<const float> canonical) {

@@ -118,6 +118,11 @@ CommandLine parse_train(int argc, const char* const* argv) {
      "parallel: float32, oneTBB chunks, SIMD; scalar: the float64 reference oracle, one example at a time")
     ("chunk-size", po::value<std::string>()->default_value("4"),
      "examples per parallel task (a tuning knob: the results depend on neither it nor --threads)")
+    ("activation", po::value<std::string>()->default_value("sigmoid"), "hidden units: sigmoid, tanh or relu")
+    ("loss", po::value<std::string>()->default_value("mse"),
+     "mse: sigmoid outputs, ½‖a−t‖² (the blog's); xent: softmax outputs, cross-entropy")
+    ("init", po::value<std::string>()->default_value("blog"),
+     "blog: uniform [-0.5, 0.5), biases 1; xavier: uniform ±√(6/(in+out)); he: uniform ±√(6/in); biases 0 for both")
     ("preset", po::value<std::string>()->default_value("none"),
      "blog: the post's own arithmetic (raw 0-255 pixels, sigmoid's derivative applied twice, lr 0.1)")
     ("metrics", po::value<std::string>(), "write JSON Lines: one object per epoch and a final one with weights_hash")
@@ -164,6 +169,9 @@ CommandLine parse_train(int argc, const char* const* argv) {
     throw UsageError("--engine '" + engine + "': expected parallel or scalar");
 
   set_preset(c, text(vm, "preset"));
+  c.spec.hidden = parse_activation(text(vm, "activation"));
+  c.spec.loss = parse_loss(text(vm, "loss"));
+  c.init = parse_init(text(vm, "init"));
   c.lr = (given(vm, "lr") || c.preset != "blog") ? parse_positive_real("lr", text(vm, "lr")) : 0.1;
 
   if (vm.count("save")) c.save_path = text(vm, "save");

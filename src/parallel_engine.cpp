@@ -27,6 +27,20 @@ Indices chunk_of(Indices all, int i, int K) {
 
 int chunk_count(Indices all, int K) { return static_cast<int>((all.size() + K - 1) / K); }
 
+// Each of the K rows of z (n logits) is kept in `logits` and becomes its softmax, computed after
+// subtracting the row's maximum; log_norm[k] = log Σ exp(z). Plain loops: 10 classes, per example.
+void softmax_rows(float* z, float* logits, float* log_norm, int K, int n) {
+  std::copy(z, z + std::size_t(K) * n, logits);
+  for (int k = 0; k < K; ++k) {
+    float* row = z + std::size_t(k) * n;
+    const float m = *std::max_element(row, row + n);
+    float sum = 0.0f;
+    for (int j = 0; j < n; ++j) sum += std::exp(row[j] - m);
+    log_norm[k] = m + std::log(sum);
+    for (int j = 0; j < n; ++j) row[j] = std::exp(row[j] - log_norm[k]);
+  }
+}
+
 }  // namespace
 
 void ParallelEngine::Activations::resize(const std::vector<int>& sizes, std::size_t n) {
@@ -36,6 +50,9 @@ void ParallelEngine::Activations::resize(const std::vector<int>& sizes, std::siz
   deltas.resize(sizes.size() - 1);
   for (std::size_t l = 0; l < sizes.size(); ++l) acts[l].assign(n * sizes[l], 0.0f);
   for (std::size_t l = 0; l + 1 < sizes.size(); ++l) deltas[l].assign(n * sizes[l + 1], 0.0f);
+  classes = sizes.back();
+  logits.assign(n * classes, 0.0f);
+  log_norm.assign(n, 0.0f);
 }
 
 ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initial, int chunk_size)
@@ -53,7 +70,8 @@ std::string ParallelEngine::describe() const {
   return "parallel (float32, chunks of " + std::to_string(chunk_size_) + ", " + simd::instruction_set() + ")";
 }
 
-// acts[0] = pixels · scale (bytes become floats here, per chunk); acts[l+1] = σ(W_l acts[l] + b_l).
+// acts[0] = pixels · scale (bytes become floats here, per chunk); acts[l+1] = f(W_l acts[l] + b_l)
+// with f the hidden activation, or at the output sigmoid (mse) or softmax (xent).
 void ParallelEngine::forward(const Dataset& data, Indices examples, Activations& buf, std::size_t row,
                              ChunkTimes* times) const {
   const auto start = times ? ProfileClock::now() : ProfileClock::time_point{};
@@ -70,12 +88,21 @@ void ParallelEngine::forward(const Dataset& data, Indices examples, Activations&
     for (int i = 0; i < n_in; ++i) x[i] = static_cast<float>(px[i]) * scale;
   }
   const auto converted = times ? ProfileClock::now() : ProfileClock::time_point{};
-  for (int l = 0; l < spec_.num_layers(); ++l) {
+  const int L = spec_.num_layers();
+  for (int l = 0; l < L; ++l) {
     const LayerSlot& s = layout_.layers[l];
     float* z = buf.acts[l + 1].data() + row * s.out;
     k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, buf.acts[l].data() + row * s.in, z, s.out,
                       s.in, K);
-    k::sigmoid(z, z, std::size_t(K) * s.out);
+    const std::size_t n = std::size_t(K) * s.out;
+    if (l == L - 1 && spec_.loss == Loss::xent)
+      softmax_rows(z, buf.logits.data() + row * s.out, buf.log_norm.data() + row, K, s.out);
+    else if (l == L - 1 || spec_.hidden == Activation::sigmoid)
+      k::sigmoid(z, z, n);
+    else if (spec_.hidden == Activation::tanh)
+      k::tanh_units(z, z, n);
+    else
+      k::relu(z, z, n);
   }
   if (times) {
     times->convert = seconds_between(start, converted);
@@ -83,17 +110,19 @@ void ParallelEngine::forward(const Dataset& data, Indices examples, Activations&
   }
 }
 
-// δ_L = (a_L − t)·σ'(a_L); δ_{l−1} = (W_lᵀ δ_l)·σ'(a_{l−1}). Returns the chunk's summed loss.
+// δ_L = (a_L − t)·σ'(a_L) for mse, softmax − t for xent; δ_{l−1} = (W_lᵀ δ_l)·f'(a_{l−1}).
+// Returns the chunk's summed loss.
 double ParallelEngine::backward(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const {
   const int K = static_cast<int>(examples.size());
   const int L = spec_.num_layers();
   const bool blog = spec_.blog_derivative;
-  auto slope = [blog](float a) {
+  auto sigmoid_slope = [blog](float a) {
     if (!blog) return a * (1.0f - a);
     float s = 1.0f / (1.0f + std::exp(-a));  // the post's σ(a)(1 − σ(a)); a ∈ (0, 1), no overflow
     return s * (1.0f - s);
   };
   const int n_out = spec_.classes();
+  const bool xent = spec_.loss == Loss::xent;
   double loss = 0;
   for (int e = 0; e < K; ++e) {
     const float* a = buf.acts[L].data() + (row + e) * n_out;
@@ -103,16 +132,28 @@ double ParallelEngine::backward(const Dataset& data, Indices examples, Activatio
     for (int j = 0; j < n_out; ++j) {
       float diff = a[j] - (j == label ? 1.0f : 0.0f);
       example_loss += diff * diff;
-      d[j] = diff * slope(a[j]);
+      d[j] = xent ? diff : diff * sigmoid_slope(a[j]);
     }
-    loss += 0.5 * example_loss;
+    // Cross-entropy from the log-normaliser and the label's logit, stable for any logits.
+    loss += xent ? double{buf.log_norm[row + e]} - buf.logit(row + e, label) : 0.5 * example_loss;
   }
   for (int l = L - 1; l >= 1; --l) {  // the input layer needs no delta
     const LayerSlot& s = layout_.layers[l];
     float* back = buf.deltas[l - 1].data() + row * s.in;
     k::backprop_input(params_.data() + s.weight, buf.deltas[l].data() + row * s.out, back, s.out, s.in, K);
     const float* a = buf.acts[l].data() + row * s.in;
-    for (std::size_t i = 0; i < std::size_t(K) * s.in; ++i) back[i] *= slope(a[i]);
+    const std::size_t n = std::size_t(K) * s.in;
+    switch (spec_.hidden) {
+      case Activation::sigmoid:
+        for (std::size_t i = 0; i < n; ++i) back[i] *= sigmoid_slope(a[i]);
+        break;
+      case Activation::tanh:
+        for (std::size_t i = 0; i < n; ++i) back[i] *= 1.0f - a[i] * a[i];
+        break;
+      case Activation::relu:
+        for (std::size_t i = 0; i < n; ++i) back[i] = a[i] > 0.0f ? back[i] : 0.0f;
+        break;
+    }
   }
   return loss;
 }

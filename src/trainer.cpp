@@ -173,7 +173,7 @@ void run_training(const TrainConfig& options, std::ostream& out) {
                                         : seed_split(data.size(), cfg.seed);
 
   ThreadLimit threads(cfg.threads);
-  std::vector<float> initial = init_blog(cfg.spec.sizes, cfg.seed);
+  std::vector<float> initial = init_params(cfg.spec.sizes, cfg.init, cfg.seed);
   std::unique_ptr<Engine> engine = make_engine(cfg.engine, cfg.spec, initial, cfg.chunk_size);
   if (!start_params.empty()) engine->set_parameters(start_params);
 
@@ -184,7 +184,9 @@ void run_training(const TrainConfig& options, std::ostream& out) {
        << "data " << cfg.data_dir << ": " << data.size() << " images of " << data.image_size << " pixels; split "
        << cfg.split << ": train " << split.train.size() << ", validation " << split.val.size() << ", test "
        << split.test.size() << "\n"
-       << "net " << cfg.spec.describe() << ", sigmoid, loss ½‖a−t‖²" << (cfg.spec.blog_derivative ? " (blog preset)" : "")
+       << "net " << cfg.spec.describe() << ", " << name_of(cfg.spec.hidden) << " hidden units, "
+       << (cfg.spec.loss == Loss::mse ? "sigmoid outputs, loss ½‖a−t‖²" : "softmax outputs, cross-entropy loss")
+       << (cfg.spec.blog_derivative ? " (blog preset)" : "") << ", " << name_of(cfg.init) << " init"
        << "; batch " << cfg.batch_size << ", lr " << cfg.lr << ", " << cfg.epochs << " epochs, seed " << cfg.seed;
   if (!start_note.empty()) head << "\n" << start_note;
   progress.line(head.str());

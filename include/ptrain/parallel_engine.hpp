@@ -40,8 +40,10 @@ class ParallelEngine final : public Engine {
   struct Activations {
     std::vector<AlignedVector<float>> acts;    // acts[l]: rows × sizes[l]; acts[0] is the input
     std::vector<AlignedVector<float>> deltas;  // deltas[l]: rows × sizes[l+1], ∂loss/∂z of layer l
-    std::size_t rows = 0;
+    std::vector<float> logits, log_norm;       // xent: the output layer's z, and log Σ exp(z) per row
+    std::size_t rows = 0, classes = 0;
     void resize(const std::vector<int>& sizes, std::size_t rows);
+    float logit(std::size_t r, int j) const { return logits[r * classes + j]; }
   };
   struct ChunkTimes {
     double convert = 0, forward = 0, backward = 0;

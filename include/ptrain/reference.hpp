@@ -18,18 +18,22 @@ class ReferenceEngine final : public Engine {
   bool float64() const override { return true; }
   std::vector<float> outputs(const Dataset& data, Indices examples) override;
 
-  // The loss ½‖a − t‖² of one example under parameters `w` (canonical order, double):
+  // The loss of one example (½‖a − t‖² or cross-entropy) under parameters `w` (canonical order):
   // the function whose finite differences the gradient tests take.
   double example_loss(const std::vector<double>& w, const std::uint8_t* image, int label) const;
 
   const std::vector<double>& weights() const { return w_; }
 
  private:
-  // acts[0] is the input, acts[l+1] the output of layer l.
-  void forward(const std::vector<double>& w, const std::uint8_t* image, std::vector<std::vector<double>>& acts) const;
+  // acts[0] is the input, acts[l+1] the output of layer l; logits the last layer's z.
+  void forward(const std::vector<double>& w, const std::uint8_t* image, std::vector<std::vector<double>>& acts,
+               std::vector<double>& logits) const;
   // Adds this example's gradient to `grad`; returns its loss.
-  double backward(const std::vector<std::vector<double>>& acts, int label, std::vector<double>& grad) const;
-  double activation_slope(double a) const;
+  double backward(const std::vector<std::vector<double>>& acts, const std::vector<double>& logits, int label,
+                  std::vector<double>& grad) const;
+  double activate(double z, bool output) const;
+  double activation_slope(double a, bool output) const;
+  double loss_of(const std::vector<double>& out, const std::vector<double>& logits, int label) const;
 
   NetSpec spec_;
   ParamLayout layout_;  // canonical: packed, no padding

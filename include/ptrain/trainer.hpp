@@ -27,6 +27,7 @@ struct TrainConfig {
   std::string metrics_path;  // JSON Lines; empty: none
   bool profile = false;      // per-epoch phase times (parallel engine)
   std::string preset = "none";
+  Init init = Init::blog;
 
   std::string save_path;       // final model (F32 safetensors); empty: none
   std::string init_from;       // start from this model file's weights
