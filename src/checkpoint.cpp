@@ -30,7 +30,8 @@ std::string join_sizes(const std::vector<int>& sizes) {
 const std::vector<std::pair<std::string, std::string>> kRunOptions{
     {"layers", "layers"}, {"engine", "engine"},   {"seed", "seed"},   {"preset", "preset"},
     {"batch-size", "batch_size"}, {"lr", "lr"}, {"split", "split"}, {"val-size", "val_size"},
-    {"activation", "activation"}, {"loss", "loss"}, {"init", "init"}};
+    {"activation", "activation"}, {"loss", "loss"}, {"init", "init"}, {"momentum", "momentum"},
+    {"lr-decay", "lr_decay"}, {"epochs", "decay_epochs"}};
 
 std::map<std::string, std::string> run_metadata(const TrainConfig& cfg) {
   return {{"layers", join_sizes(cfg.spec.sizes)},
@@ -43,7 +44,11 @@ std::map<std::string, std::string> run_metadata(const TrainConfig& cfg) {
           {"val_size", std::to_string(cfg.val_size)},
           {"activation", name_of(cfg.spec.hidden)},
           {"loss", name_of(cfg.spec.loss)},
-          {"init", name_of(cfg.init)}};
+          {"init", name_of(cfg.init)},
+          {"momentum", exact(cfg.momentum)},
+          {"lr_decay", cfg.lr_decay},
+          // A cosine schedule is spread over the run's epochs: they are part of its arithmetic.
+          {"decay_epochs", cfg.lr_decay == "cosine" ? std::to_string(cfg.epochs) : "none"}};
 }
 
 // A number the checkpoint must hold.
@@ -60,6 +65,7 @@ ModelFile make_model_file(const TrainConfig& cfg, const Engine& engine, const Tr
   m.sizes = cfg.spec.sizes;
   m.dtype = checkpoint && engine.float64() ? TensorType::f64 : TensorType::f32;
   m.params = engine.exact_parameters();
+  if (checkpoint) m.velocity = engine.velocity();
   m.metadata = run_metadata(cfg);
   m.metadata.insert({{"format", "ptrain"},
                      {"format_version", kModelFormatVersion},
@@ -128,10 +134,14 @@ Resumed resume_from(const std::string& given, TrainConfig& cfg) {
   cfg.lr = required_number<double>(m, "lr", path);
   cfg.split = get("split");
   cfg.val_size = required_number<std::size_t>(m, "val_size", path);
+  cfg.momentum = required_number<double>(m, "momentum", path);
+  if (!(cfg.momentum >= 0 && cfg.momentum < 1)) throw DataError(path + ": checkpoint metadata holds an invalid momentum");
   try {
     cfg.spec.hidden = parse_activation(get("activation"));
     cfg.spec.loss = parse_loss(get("loss"));
     cfg.init = parse_init(get("init"));
+    cfg.lr_decay = get("lr_decay");
+    if (cfg.lr_decay != "none" && cfg.lr_decay != "cosine") throw UsageError("unknown lr_decay '" + cfg.lr_decay + "'");
   } catch (const UsageError& e) {
     throw DataError(path + ": checkpoint metadata: " + e.what());
   }
@@ -142,7 +152,10 @@ Resumed resume_from(const std::string& given, TrainConfig& cfg) {
   r.state.epochs_done = required_number<int>(m, "epoch", path);
   r.state.batches_in_epoch = required_number<std::uint64_t>(m, "batches_in_epoch", path);
   r.state.steps = required_number<std::uint64_t>(m, "step", path);
+  if (cfg.lr_decay == "cosine") cfg.epochs = required_number<int>(m, "decay_epochs", path);
+  if (cfg.momentum > 0 && m.velocity.empty()) throw DataError(path + ": checkpoint of a run with momentum lacks its velocity");
   r.params = std::move(m.params);
+  r.velocity = std::move(m.velocity);
   return r;
 }
 

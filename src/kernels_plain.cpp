@@ -73,4 +73,22 @@ void sgd_rank_k_step(const float* D, const float* A, float* W, float* b, int out
   }
 }
 
+void sgd_momentum_rank_k_step(const float* D, const float* A, float* W, float* b, float* V, float* Vb, int out, int in,
+                              int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
+  auto step = [&](float& w, float& v, double sum) {
+    v = static_cast<float>(double{momentum} * v + sum * inv_batch);
+    w = static_cast<float>(w - double{lr} * v);
+  };
+  for (int j = j_begin; j < j_end; ++j) {
+    double sb = 0;
+    for (int k = 0; k < K; ++k) sb += D[k * out + j];
+    step(b[j], Vb[j], sb);
+    for (int i = 0; i < in; ++i) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += double{D[k * out + j]} * A[k * in + i];
+      step(W[j * in + i], V[j * in + i], s);
+    }
+  }
+}
+
 }  // namespace ptrain::kernels::plain

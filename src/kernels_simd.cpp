@@ -177,6 +177,28 @@ void backprop_input(const float* W, const float* D, float* G, int out, int in, i
   }
 }
 
+void sgd_momentum_rank_k_step(const float* D, const float* A, float* W, float* b, float* V, float* Vb, int out, int in,
+                              int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
+  const vfloat vinv(inv_batch), vlr(lr), vmu(momentum);
+  rank_k_product(
+      D, A, out, in, K, j_begin, j_end,
+      [&](int j, int i, const vfloat& acc) {
+        const std::size_t at = static_cast<std::size_t>(j) * in + i;
+        const vfloat v = xsimd::fma(vmu, load(V + at), acc * vinv);
+        v.store_unaligned(V + at);
+        xsimd::fnma(vlr, v, load(W + at)).store_unaligned(W + at);
+      },
+      [&](int j, int i, float sum) {
+        const std::size_t at = static_cast<std::size_t>(j) * in + i;
+        V[at] = std::fma(momentum, V[at], sum * inv_batch);
+        W[at] = std::fma(-lr, V[at], W[at]);
+      });
+  for (int j = j_begin; j < j_end; ++j) {
+    Vb[j] = std::fma(momentum, Vb[j], column_sum(D, out, K, j) * inv_batch);
+    b[j] = std::fma(-lr, Vb[j], b[j]);
+  }
+}
+
 namespace {
 
 // σ(z) = 1/(1+e^-z) for z ≥ 0 and e^z/(1+e^z) below: e^-|z| never overflows.

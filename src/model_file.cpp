@@ -25,9 +25,11 @@ constexpr std::uint64_t kMaxFileBytes = 1ull << 30;
 const char* dtype_name(TensorType t) { return t == TensorType::f32 ? "F32" : "F64"; }
 std::size_t dtype_size(TensorType t) { return t == TensorType::f32 ? 4 : 8; }
 
-std::string tensor_name(std::size_t layer, const char* kind) {
-  return "layers." + std::to_string(layer) + "." + kind;
+std::string tensor_name(std::size_t layer, const char* kind, const std::string& prefix = "") {
+  return prefix + "layers." + std::to_string(layer) + "." + kind;
 }
+
+constexpr const char* kVelocityPrefix = "velocity.";
 
 struct TensorEntry {
   std::string name;
@@ -74,21 +76,29 @@ TensorEntry parse_entry(const std::string& file, const std::string& key, const j
 
 std::string encode_model_file(const ModelFile& model) {
   ParamLayout layout(model.sizes, 1);
-  if (model.params.size() != layout.total) throw std::logic_error("encode_model_file: parameter count mismatch");
+  if (model.params.size() != layout.total || (!model.velocity.empty() && model.velocity.size() != layout.total))
+    throw std::logic_error("encode_model_file: parameter count mismatch");
   const std::size_t width = dtype_size(model.dtype);
   json header = json::object();
   json meta = json::object();
   for (const auto& [k, v] : model.metadata) meta[k] = v;
   header["__metadata__"] = meta;
-  for (std::size_t l = 0; l < layout.layers.size(); ++l) {
-    const LayerSlot& s = layout.layers[l];
-    header[tensor_name(l, "weight")] = {{"dtype", dtype_name(model.dtype)},
-                                         {"shape", {s.out, s.in}},
-                                         {"data_offsets", {s.weight * width, (s.weight + std::size_t(s.out) * s.in) * width}}};
-    header[tensor_name(l, "bias")] = {{"dtype", dtype_name(model.dtype)},
-                                       {"shape", {s.out}},
-                                       {"data_offsets", {s.bias * width, (s.bias + s.out) * width}}};
-  }
+  auto describe = [&](const std::string& prefix, std::size_t base) {
+    for (std::size_t l = 0; l < layout.layers.size(); ++l) {
+      const LayerSlot& s = layout.layers[l];
+      const std::size_t w = base + s.weight, b = base + s.bias;
+      header[tensor_name(l, "weight", prefix)] = {{"dtype", dtype_name(model.dtype)},
+                                                   {"shape", {s.out, s.in}},
+                                                   {"data_offsets", {w * width, (w + std::size_t(s.out) * s.in) * width}}};
+      header[tensor_name(l, "bias", prefix)] = {{"dtype", dtype_name(model.dtype)},
+                                                 {"shape", {s.out}},
+                                                 {"data_offsets", {b * width, (b + s.out) * width}}};
+    }
+  };
+  describe("", 0);
+  if (!model.velocity.empty()) describe(kVelocityPrefix, layout.total);
+  std::vector<double> values = model.params;
+  values.insert(values.end(), model.velocity.begin(), model.velocity.end());
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string out(8, '\0');
@@ -96,13 +106,13 @@ std::string encode_model_file(const ModelFile& model) {
   std::memcpy(out.data(), &n, 8);
   out += text;
   const std::size_t data_start = out.size();
-  out.resize(data_start + model.params.size() * width);
-  for (std::size_t i = 0; i < model.params.size(); ++i) {
+  out.resize(data_start + values.size() * width);
+  for (std::size_t i = 0; i < values.size(); ++i) {
     if (model.dtype == TensorType::f32) {
-      const float f = static_cast<float>(model.params[i]);
+      const float f = static_cast<float>(values[i]);
       std::memcpy(out.data() + data_start + 4 * i, &f, 4);
     } else {
-      std::memcpy(out.data() + data_start + 8 * i, &model.params[i], 8);
+      std::memcpy(out.data() + data_start + 8 * i, &values[i], 8);
     }
   }
   return out;
@@ -163,6 +173,17 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
     ordered.push_back(&b->second);
   }
   if (ordered.empty()) bad(file, "missing tensor layers.0.weight");
+  // A checkpoint of a run with momentum also holds the velocity, tensor for tensor.
+  const std::size_t main_tensors = ordered.size();
+  if (tensors.count(std::string(kVelocityPrefix) + "layers.0.weight")) {
+    for (std::size_t t = 0; t < main_tensors; ++t) {
+      const std::string name = kVelocityPrefix + ordered[t]->name;
+      auto v = tensors.find(name);
+      if (v == tensors.end()) bad(file, "missing tensor " + name);
+      if (v->second.shape != ordered[t]->shape) bad(file, name + " must have the shape of " + ordered[t]->name);
+      ordered.push_back(&v->second);
+    }
+  }
   if (ordered.size() != tensors.size()) {
     for (const auto& named : tensors)
       if (std::none_of(ordered.begin(), ordered.end(), [&](const TensorEntry* e) { return e == &named.second; }))
@@ -193,7 +214,9 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
     bad(file, std::to_string(buffer - expected) + " bytes after the last tensor (the data must end the file)");
 
   const char* data = bytes.data() + 8 + n;
-  for (const TensorEntry* e : ordered) {
+  for (std::size_t t = 0; t < ordered.size(); ++t) {
+    const TensorEntry* e = ordered[t];
+    std::vector<double>& into = t < main_tensors ? m.params : m.velocity;
     const std::uint64_t count = (e->end - e->begin) / width;
     for (std::uint64_t i = 0; i < count; ++i) {
       double v;
@@ -206,7 +229,7 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
       }
       if (!std::isfinite(v))
         bad(file, "tensor '" + e->name + "' holds a non-finite value at index " + std::to_string(i));
-      m.params.push_back(v);
+      into.push_back(v);
     }
   }
   return m;

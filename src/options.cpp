@@ -123,6 +123,9 @@ CommandLine parse_train(int argc, const char* const* argv) {
      "mse: sigmoid outputs, ½‖a−t‖² (the blog's); xent: softmax outputs, cross-entropy")
     ("init", po::value<std::string>()->default_value("blog"),
      "blog: uniform [-0.5, 0.5), biases 1; xavier: uniform ±√(6/(in+out)); he: uniform ±√(6/in); biases 0 for both")
+    ("momentum", po::value<std::string>()->default_value("0"), "classical momentum μ in [0, 1): v = μv + g, w -= lr·v")
+    ("lr-decay", po::value<std::string>()->default_value("none"),
+     "none, or cosine: epoch e trains at lr·½(1 + cos(π(e−1)/epochs))")
     ("preset", po::value<std::string>()->default_value("none"),
      "blog: the post's own arithmetic (raw 0-255 pixels, sigmoid's derivative applied twice, lr 0.1)")
     ("metrics", po::value<std::string>(), "write JSON Lines: one object per epoch and a final one with weights_hash")
@@ -172,6 +175,17 @@ CommandLine parse_train(int argc, const char* const* argv) {
   c.spec.hidden = parse_activation(text(vm, "activation"));
   c.spec.loss = parse_loss(text(vm, "loss"));
   c.init = parse_init(text(vm, "init"));
+  {
+    const std::string m = text(vm, "momentum");
+    double v = -1;
+    auto [end, ec] = std::from_chars(m.data(), m.data() + m.size(), v);
+    if (ec != std::errc() || end != m.data() + m.size() || m.empty() || !(v >= 0 && v < 1))
+      throw UsageError("--momentum " + m + ": must be a number from 0 up to (not including) 1");
+    c.momentum = v;
+  }
+  c.lr_decay = text(vm, "lr-decay");
+  if (c.lr_decay != "none" && c.lr_decay != "cosine")
+    throw UsageError("--lr-decay '" + c.lr_decay + "': expected none or cosine");
   c.lr = (given(vm, "lr") || c.preset != "blog") ? parse_positive_real("lr", text(vm, "lr")) : 0.1;
 
   if (vm.count("save")) c.save_path = text(vm, "save");

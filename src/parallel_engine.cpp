@@ -201,8 +201,15 @@ double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr)
   parallel_tasks(row_blocks_.size(), [&](std::size_t t) {
     const RowBlock& blk = row_blocks_[t];
     const LayerSlot& s = layout_.layers[blk.layer];
-    k::sgd_rank_k_step(batch_.deltas[blk.layer].data(), batch_.acts[blk.layer].data(), params_.data() + s.weight,
-                       params_.data() + s.bias, s.out, s.in, B, scale, blk.j_begin, blk.j_end);
+    const float* D = batch_.deltas[blk.layer].data();
+    const float* A = batch_.acts[blk.layer].data();
+    if (velocity_.empty())
+      k::sgd_rank_k_step(D, A, params_.data() + s.weight, params_.data() + s.bias, s.out, s.in, B, scale, blk.j_begin,
+                         blk.j_end);
+    else
+      k::sgd_momentum_rank_k_step(D, A, params_.data() + s.weight, params_.data() + s.bias, velocity_.data() + s.weight,
+                                  velocity_.data() + s.bias, s.out, s.in, B, 1.0f / static_cast<float>(B),
+                                  static_cast<float>(lr), momentum_, blk.j_begin, blk.j_end);
   });
   if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
   return loss;
@@ -223,14 +230,40 @@ std::vector<double> ParallelEngine::mean_gradient(const Dataset& data, Indices b
   return out;
 }
 
-void ParallelEngine::set_parameters(std::span<const double> canonical) {
+void ParallelEngine::from_canonical(std::span<const double> canonical, AlignedVector<float>& padded) const {
+  padded.assign(layout_.total, 0.0f);
   ParamLayout packed(spec_.sizes, 1);
   for (std::size_t l = 0; l < layout_.layers.size(); ++l) {
     const LayerSlot &from = packed.layers[l], &to = layout_.layers[l];
-    std::copy_n(canonical.begin() + from.weight, std::size_t(to.in) * to.out, params_.begin() + to.weight);
-    std::copy_n(canonical.begin() + from.bias, to.out, params_.begin() + to.bias);
+    std::copy_n(canonical.begin() + from.weight, std::size_t(to.in) * to.out, padded.begin() + to.weight);
+    std::copy_n(canonical.begin() + from.bias, to.out, padded.begin() + to.bias);
   }
 }
+
+std::vector<float> ParallelEngine::to_canonical(const AlignedVector<float>& padded) const {
+  std::vector<float> out;
+  out.reserve(canonical_param_count(spec_.sizes));
+  for (const LayerSlot& s : layout_.layers) {
+    out.insert(out.end(), padded.begin() + s.weight, padded.begin() + s.weight + std::size_t(s.in) * s.out);
+    out.insert(out.end(), padded.begin() + s.bias, padded.begin() + s.bias + s.out);
+  }
+  return out;
+}
+
+void ParallelEngine::set_parameters(std::span<const double> canonical) { from_canonical(canonical, params_); }
+
+void ParallelEngine::set_momentum(double mu) {
+  momentum_ = static_cast<float>(mu);
+  velocity_.assign(mu == 0 ? 0 : layout_.total, 0.0f);
+}
+
+std::vector<double> ParallelEngine::velocity() const {
+  if (velocity_.empty()) return {};
+  std::vector<float> v = to_canonical(velocity_);
+  return std::vector<double>(v.begin(), v.end());
+}
+
+void ParallelEngine::set_velocity(std::span<const double> canonical) { from_canonical(canonical, velocity_); }
 
 std::vector<double> ParallelEngine::exact_parameters() const {
   std::vector<float> p = parameters();
@@ -254,14 +287,6 @@ std::vector<float> ParallelEngine::outputs(const Dataset& data, Indices examples
   return out;
 }
 
-std::vector<float> ParallelEngine::parameters() const {
-  std::vector<float> out;
-  out.reserve(canonical_param_count(spec_.sizes));
-  for (const LayerSlot& s : layout_.layers) {
-    out.insert(out.end(), params_.begin() + s.weight, params_.begin() + s.weight + std::size_t(s.in) * s.out);
-    out.insert(out.end(), params_.begin() + s.bias, params_.begin() + s.bias + s.out);
-  }
-  return out;
-}
+std::vector<float> ParallelEngine::parameters() const { return to_canonical(params_); }
 
 }  // namespace ptrain

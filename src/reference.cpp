@@ -122,8 +122,20 @@ std::vector<double> ReferenceEngine::mean_gradient(const Dataset& data, Indices 
 double ReferenceEngine::train_step(const Dataset& data, Indices batch, double lr) {
   double loss = 0;
   std::vector<double> grad = mean_gradient(data, batch, &loss);
-  for (std::size_t i = 0; i < w_.size(); ++i) w_[i] -= lr * grad[i];
+  if (momentum_ == 0) {
+    for (std::size_t i = 0; i < w_.size(); ++i) w_[i] -= lr * grad[i];
+    return loss;
+  }
+  for (std::size_t i = 0; i < w_.size(); ++i) {
+    v_[i] = momentum_ * v_[i] + grad[i];
+    w_[i] -= lr * v_[i];
+  }
   return loss;
+}
+
+void ReferenceEngine::set_momentum(double mu) {
+  momentum_ = mu;
+  v_.assign(mu == 0 ? 0 : w_.size(), 0.0);
 }
 
 std::vector<float> ReferenceEngine::outputs(const Dataset& data, Indices examples) {

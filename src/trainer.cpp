@@ -124,6 +124,12 @@ std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, cons
   return 100.0 * static_cast<double>(engine.count_correct(data, examples)) / static_cast<double>(examples.size());
 }
 
+double epoch_lr(const TrainConfig& cfg, int epoch) {
+  if (cfg.lr_decay != "cosine") return cfg.lr;
+  constexpr double kPi = 3.14159265358979323846;
+  return cfg.lr * 0.5 * (1.0 + std::cos(kPi * (epoch - 1) / cfg.epochs));
+}
+
 void set_preset(TrainConfig& cfg, const std::string& preset) {
   if (preset == "blog") {
     cfg.spec.input_scale = 1.0;  // the post feeds raw 0–255 pixels
@@ -144,12 +150,13 @@ void run_training(const TrainConfig& options, std::ostream& out) {
   Progress progress(out, cfg.progress_bar, cfg.quiet);
 
   TrainState state;
-  std::vector<double> start_params;
+  std::vector<double> start_params, start_velocity;
   std::string start_note;
   if (!cfg.resume.empty()) {
     Resumed r = resume_from(cfg.resume, cfg);
     state = r.state;
     start_params = std::move(r.params);
+    start_velocity = std::move(r.velocity);
     start_note = "resumed from " + find_checkpoint(cfg.resume) + " after epoch " + std::to_string(state.epochs_done) +
                  (state.batches_in_epoch ? " and " + std::to_string(state.batches_in_epoch) + " batches" : "");
   } else if (!cfg.init_from.empty()) {
@@ -176,6 +183,8 @@ void run_training(const TrainConfig& options, std::ostream& out) {
   std::vector<float> initial = init_params(cfg.spec.sizes, cfg.init, cfg.seed);
   std::unique_ptr<Engine> engine = make_engine(cfg.engine, cfg.spec, initial, cfg.chunk_size);
   if (!start_params.empty()) engine->set_parameters(start_params);
+  engine->set_momentum(cfg.momentum);
+  if (!start_velocity.empty()) engine->set_velocity(start_velocity);
 
   std::ostringstream head;
   head << "ptrain " << PTRAIN_VERSION << ": " << threads.threads() << " threads, SIMD " << simd::instruction_set()
@@ -187,7 +196,9 @@ void run_training(const TrainConfig& options, std::ostream& out) {
        << "net " << cfg.spec.describe() << ", " << name_of(cfg.spec.hidden) << " hidden units, "
        << (cfg.spec.loss == Loss::mse ? "sigmoid outputs, loss ½‖a−t‖²" : "softmax outputs, cross-entropy loss")
        << (cfg.spec.blog_derivative ? " (blog preset)" : "") << ", " << name_of(cfg.init) << " init"
-       << "; batch " << cfg.batch_size << ", lr " << cfg.lr << ", " << cfg.epochs << " epochs, seed " << cfg.seed;
+       << "; batch " << cfg.batch_size << ", lr " << cfg.lr << (cfg.lr_decay == "cosine" ? " (cosine decay)" : "")
+       << (cfg.momentum > 0 ? ", momentum " + (std::ostringstream() << cfg.momentum).str() : "") << ", " << cfg.epochs
+       << " epochs, seed " << cfg.seed;
   if (!start_note.empty()) head << "\n" << start_note;
   progress.line(head.str());
 
@@ -216,7 +227,8 @@ void run_training(const TrainConfig& options, std::ostream& out) {
       const std::size_t first_batch = state.batches_in_epoch;
       progress.start_epoch(epoch, cfg.epochs, std::min(order.size(), first_batch * cfg.batch_size), order.size());
       EpochResult r = threads.run([&] {
-        return train_epoch(*engine, data, order, cfg.batch_size, cfg.lr, first_batch, [&](std::size_t done, double loss) {
+        return train_epoch(*engine, data, order, cfg.batch_size, epoch_lr(cfg, epoch), first_batch,
+                           [&](std::size_t done, double loss) {
           ++state.steps;
           ++state.batches_in_epoch;
           if (!std::isfinite(loss)) throw diverged(epoch, "the batch loss is " + fixed(loss, 4));

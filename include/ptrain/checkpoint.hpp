@@ -6,7 +6,8 @@
 // seed: the initial weights, the split, and epoch e's shuffle (its own stream, seeded by seed
 // and e). So "where the run is" — epochs done and batches done in the current epoch — fixes
 // the random-number position exactly; nothing is replayed or skipped on resume. The learning
-// rate is constant, so its state is the lr itself.
+// rate's state is the lr, its decay schedule and the epoch; momentum's is the velocity, saved
+// as tensors beside the parameters.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -36,7 +37,7 @@ std::string find_checkpoint(const std::string& path);
 
 struct Resumed {
   TrainState state;
-  std::vector<double> params;
+  std::vector<double> params, velocity;
 };
 
 // Loads the checkpoint and makes `cfg` continue its run: options that decide the arithmetic

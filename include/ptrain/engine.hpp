@@ -39,6 +39,12 @@ class Engine {
   virtual void set_parameters(std::span<const double> canonical) = 0;
   virtual bool float64() const = 0;
 
+  // Classical momentum, as PyTorch's SGD: v ← μ·v + g, w ← w − lr·v (v starts at 0); μ = 0 is
+  // plain SGD. The velocity is canonical and empty while μ = 0; checkpoints keep it.
+  virtual void set_momentum(double mu) = 0;
+  virtual std::vector<double> velocity() const = 0;
+  virtual void set_velocity(std::span<const double> canonical) = 0;
+
   // The output layer's activations for each example, examples.size() × classes.
   virtual std::vector<float> outputs(const Dataset& data, Indices examples) = 0;
 

@@ -4,7 +4,8 @@
 // buffer ending at the end of the file. Tensors are named and shaped like PyTorch's nn.Linear
 // layers, "layers.<l>.weight" [out, in] and "layers.<l>.bias" [out], in canonical order.
 // `__metadata__` (string values only, as the format requires) holds the net and, for
-// checkpoints, the training state.
+// checkpoints, the training state; a checkpoint of a run with momentum also holds the velocity
+// as "velocity.layers.<l>.weight" and ".bias", after the parameters.
 #include <charconv>
 #include <map>
 #include <optional>
@@ -22,6 +23,7 @@ enum class TensorType { f32, f64 };
 struct ModelFile {
   std::vector<int> sizes;                         // from the tensors' shapes
   std::vector<double> params;                     // canonical order
+  std::vector<double> velocity;                   // momentum state ("velocity.layers.…"); may be empty
   TensorType dtype = TensorType::f32;             // as stored
   std::map<std::string, std::string> metadata;  // __metadata__
 };

@@ -27,6 +27,9 @@ class ParallelEngine final : public Engine {
   std::vector<double> exact_parameters() const override;
   void set_parameters(std::span<const double> canonical) override;
   bool float64() const override { return false; }
+  void set_momentum(double mu) override;
+  std::vector<double> velocity() const override;
+  void set_velocity(std::span<const double> canonical) override;
   std::vector<float> outputs(const Dataset& data, Indices examples) override;
   bool profile_into(StepTimes* sink) override {
     profile_ = sink;
@@ -60,11 +63,16 @@ class ParallelEngine final : public Engine {
   // Phase 1 over the whole batch; returns the summed loss, chunks added in order.
   double run_chunks(const Dataset& data, Indices batch);
   void record_chunk_phase(int n_chunks, double wall);
+  // Between the canonical (packed) order and this engine's padded layout.
+  std::vector<float> to_canonical(const AlignedVector<float>& padded) const;
+  void from_canonical(std::span<const double> canonical, AlignedVector<float>& padded) const;
 
   NetSpec spec_;
   ParamLayout layout_;  // 64-byte aligned tensors
   int chunk_size_;
   AlignedVector<float> params_;
+  float momentum_ = 0;
+  AlignedVector<float> velocity_;  // padded like params_; empty while momentum_ is 0
   Activations batch_;                 // reused across steps: no allocation in the step loop
   std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
   std::vector<RowBlock> row_blocks_;  // phase 2's tasks

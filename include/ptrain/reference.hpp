@@ -16,6 +16,9 @@ class ReferenceEngine final : public Engine {
   std::vector<double> exact_parameters() const override { return w_; }
   void set_parameters(std::span<const double> canonical) override { w_.assign(canonical.begin(), canonical.end()); }
   bool float64() const override { return true; }
+  void set_momentum(double mu) override;
+  std::vector<double> velocity() const override { return v_; }
+  void set_velocity(std::span<const double> canonical) override { v_.assign(canonical.begin(), canonical.end()); }
   std::vector<float> outputs(const Dataset& data, Indices examples) override;
 
   // The loss of one example (½‖a − t‖² or cross-entropy) under parameters `w` (canonical order):
@@ -38,6 +41,8 @@ class ReferenceEngine final : public Engine {
   NetSpec spec_;
   ParamLayout layout_;  // canonical: packed, no padding
   std::vector<double> w_;
+  double momentum_ = 0;
+  std::vector<double> v_;  // empty while momentum_ is 0
 };
 
 }  // namespace ptrain

@@ -28,6 +28,8 @@ struct TrainConfig {
   bool profile = false;      // per-epoch phase times (parallel engine)
   std::string preset = "none";
   Init init = Init::blog;
+  double momentum = 0;       // classical momentum μ, 0 ≤ μ < 1
+  std::string lr_decay = "none";  // "none" or "cosine"
 
   std::string save_path;       // final model (F32 safetensors); empty: none
   std::string init_from;       // start from this model file's weights
@@ -38,6 +40,10 @@ struct TrainConfig {
   bool progress_bar = false;   // redraw a progress line (stdout is a terminal)
   std::set<std::string> explicit_options;  // given on the command line or in --config
 };
+
+// The learning rate of epoch `epoch` (1-based): lr itself, or with "cosine" decay
+// lr · ½(1 + cos(π (epoch − 1) / epochs)), from lr down towards 0, constant within an epoch.
+double epoch_lr(const TrainConfig& cfg, int epoch);
 
 // Sets the recipe of a preset ("none" or "blog") on cfg.spec; throws UsageError for others.
 void set_preset(TrainConfig& cfg, const std::string& preset);
