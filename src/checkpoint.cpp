@@ -31,7 +31,7 @@ const std::vector<std::pair<std::string, std::string>> kRunOptions{
     {"layers", "layers"}, {"engine", "engine"},   {"seed", "seed"},   {"preset", "preset"},
     {"batch-size", "batch_size"}, {"lr", "lr"}, {"split", "split"}, {"val-size", "val_size"},
     {"activation", "activation"}, {"loss", "loss"}, {"init", "init"}, {"momentum", "momentum"},
-    {"lr-decay", "lr_decay"}, {"epochs", "decay_epochs"}};
+    {"lr-decay", "lr_decay"}};
 
 std::map<std::string, std::string> run_metadata(const TrainConfig& cfg) {
   return {{"layers", join_sizes(cfg.spec.sizes)},
@@ -47,7 +47,6 @@ std::map<std::string, std::string> run_metadata(const TrainConfig& cfg) {
           {"init", name_of(cfg.init)},
           {"momentum", exact(cfg.momentum)},
           {"lr_decay", cfg.lr_decay},
-          // A cosine schedule is spread over the run's epochs: they are part of its arithmetic.
           {"decay_epochs", cfg.lr_decay == "cosine" ? std::to_string(cfg.epochs) : "none"}};
 }
 
@@ -152,7 +151,14 @@ Resumed resume_from(const std::string& given, TrainConfig& cfg) {
   r.state.epochs_done = required_number<int>(m, "epoch", path);
   r.state.batches_in_epoch = required_number<std::uint64_t>(m, "batches_in_epoch", path);
   r.state.steps = required_number<std::uint64_t>(m, "step", path);
-  if (cfg.lr_decay == "cosine") cfg.epochs = required_number<int>(m, "decay_epochs", path);
+  if (cfg.lr_decay == "cosine") {
+    // A cosine schedule is spread over the run's epochs: they are part of its arithmetic.
+    const int epochs = required_number<int>(m, "decay_epochs", path);
+    if (cfg.explicit_options.count("epochs") && cfg.epochs != epochs)
+      throw UsageError("--epochs " + std::to_string(cfg.epochs) + " contradicts the checkpoint " + path +
+                       ", whose cosine lr decay runs over " + std::to_string(epochs) + " epochs");
+    cfg.epochs = epochs;
+  }
   if (cfg.momentum > 0 && m.velocity.empty()) throw DataError(path + ": checkpoint of a run with momentum lacks its velocity");
   r.params = std::move(m.params);
   r.velocity = std::move(m.velocity);

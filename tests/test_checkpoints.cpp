@@ -39,6 +39,23 @@ TEST_F(Checkpoints, ResumeEndsBitwiseWhereAStraightRunEnds) {
   }
 }
 
+TEST_F(Checkpoints, ResumeWithMomentumAndCosineDecayIsExactToo) {
+  const std::string recipe = base() + " --activation relu --loss xent --init he --momentum 0.9 --lr 0.05 --lr-decay cosine";
+  const std::string ck = path("ck-momentum"), straight = path("m-straight.jsonl"), resumed = path("m-resumed.jsonl");
+  ASSERT_EQ(run(recipe + " --epochs 4 --threads 2 --metrics " + straight).exit_code, 0);
+  ASSERT_EQ(run(recipe + " --epochs 4 --threads 1 --checkpoint-every 2 --checkpoint-dir " + ck + " --metrics " + resumed,
+                "ulimit -t 100;").exit_code, 0);
+  std::filesystem::remove(ck + "/checkpoint-000000000088.safetensors");  // keep only the one after epoch 2
+  ModelFile m = load_model_file(ck + "/checkpoint-000000000044.safetensors");
+  EXPECT_EQ(m.velocity.size(), m.params.size()) << "a momentum checkpoint holds the velocity";
+  Result r = run(base() + " --threads 3 --resume " + ck + " --metrics " + resumed);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(hash_of(resumed), hash_of(straight));
+  expect_error(run(base() + " --resume " + ck + " --epochs 9"), 2, "whose cosine lr decay runs over 4 epochs");
+  EXPECT_EQ(run(base() + " --resume " + ck + " --epochs 4 --quiet").exit_code, 0);
+  expect_error(run(base() + " --resume " + ck + " --momentum 0.5"), 2, "--momentum 0.5 contradicts");
+}
+
 TEST_F(Checkpoints, CheckpointEveryNEpochsNamedByStep) {
   const std::string ck = path("every");
   ASSERT_EQ(run(base() + " --epochs 4 --checkpoint-every 2 --checkpoint-dir " + ck).exit_code, 0);

@@ -123,6 +123,12 @@ TEST_F(Cli, BadOptionsAreExit2WithOneLine) {
   expect_error(run("--layers 10" + d), 2, "at least two sizes");
   expect_error(run("--layers 100,10" + d), 2, "784 pixels");
   expect_error(run("--engine gpu" + d), 2, "--engine 'gpu'");
+  expect_error(run("--activation swish" + d), 2, "--activation 'swish'");
+  expect_error(run("--loss hinge" + d), 2, "--loss 'hinge'");
+  expect_error(run("--init zeros" + d), 2, "--init 'zeros'");
+  expect_error(run("--momentum 1" + d), 2, "--momentum 1: must be a number from 0");
+  expect_error(run("--momentum -0.1" + d), 2, "--momentum -0.1");
+  expect_error(run("--lr-decay step" + d), 2, "--lr-decay 'step'");
   expect_error(run("--split random" + d), 2, "--split 'random'");
   expect_error(run("--preset fast" + d), 2, "--preset 'fast'");
   expect_error(run("--val-size 10" + d), 2, "--val-size applies only to --split standard");

@@ -17,11 +17,17 @@
 namespace ptrain {
 namespace {
 
-std::vector<float> train_with_threads(int threads, const std::vector<int>& sizes, int batch, int chunk) {
+std::vector<float> train_with_threads(int threads, const std::vector<int>& sizes, int batch, int chunk,
+                                      double momentum = 0) {
   NetSpec spec;
   spec.sizes = sizes;
+  if (momentum > 0) {
+    spec.hidden = Activation::relu;
+    spec.loss = Loss::xent;
+  }
   Dataset d = test::synthetic_dataset(300, sizes.front(), sizes.back(), 21);
-  ParallelEngine engine(spec, init_blog(sizes, 3), chunk);
+  ParallelEngine engine(spec, init_params(sizes, momentum > 0 ? Init::he : Init::blog, 3), chunk);
+  engine.set_momentum(momentum);
   ThreadLimit limit(threads);
   for (int epoch = 1; epoch <= 2; ++epoch) {
     std::vector<std::uint32_t> order = epoch_order(test::iota_indices(d.size()), 3, epoch);
@@ -48,6 +54,15 @@ TEST(Determinism, WeightsAreBitwiseIdenticalForThreads_1_2_3_4_8) {
       EXPECT_EQ(at, one.size()) << threads << " threads differ from 1 at parameter " << at << " (batch " << batch
                                 << ", chunk " << chunk << ")";
     }
+  }
+}
+
+TEST(Determinism, WithMomentumReluAndCrossEntropyToo) {
+  const std::vector<int> sizes{784, 30, 16, 10};
+  std::vector<float> one = train_with_threads(1, sizes, 37, 4, 0.9);
+  for (int threads : {2, 3, 4, 8}) {
+    std::vector<float> many = train_with_threads(threads, sizes, 37, 4, 0.9);
+    EXPECT_EQ(first_difference(one, many), one.size()) << threads << " threads, momentum 0.9";
   }
 }
 

@@ -19,10 +19,14 @@ struct Case {
   std::vector<int> sizes;
   int batch, chunk;
   bool blog = false;
+  Activation hidden = Activation::sigmoid;
+  Loss loss = Loss::mse;
+  double momentum = 0;
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << NetSpec{c.sizes}.describe() << " batch " << c.batch << " chunk " << c.chunk << (c.blog ? " blog" : "");
+  *os << NetSpec{c.sizes}.describe() << " batch " << c.batch << " chunk " << c.chunk << (c.blog ? " blog" : "") << " "
+      << name_of(c.hidden) << " " << name_of(c.loss) << " momentum " << c.momentum;
 }
 
 class EngineVsOracle : public ::testing::TestWithParam<Case> {};
@@ -30,6 +34,8 @@ class EngineVsOracle : public ::testing::TestWithParam<Case> {};
 NetSpec spec_for(const Case& c) {
   NetSpec spec;
   spec.sizes = c.sizes;
+  spec.hidden = c.hidden;
+  spec.loss = c.loss;
   if (c.blog) {
     spec.input_scale = 1.0;
     spec.blog_derivative = true;
@@ -43,7 +49,7 @@ TEST_P(EngineVsOracle, BatchGradientMatchesOracle) {
   Dataset d = test::synthetic_dataset(c.batch + 5, c.sizes.front(), c.sizes.back(), 11);
   std::vector<std::uint32_t> batch = test::iota_indices(d.size());
   batch.erase(batch.begin(), batch.begin() + 5);  // not starting at example 0
-  std::vector<float> init = init_blog(c.sizes, 5);
+  std::vector<float> init = init_params(c.sizes, c.hidden == Activation::relu ? Init::he : Init::blog, 5);
   ReferenceEngine oracle(spec, init);
   ParallelEngine engine(spec, init, c.chunk);
   ThreadLimit threads(2);
@@ -60,11 +66,13 @@ TEST_P(EngineVsOracle, SeveralStepsTrackTheOracle) {
   NetSpec spec = spec_for(c);
   Dataset d = test::synthetic_dataset(3 * c.batch, c.sizes.front(), c.sizes.back(), 12);
   std::vector<std::uint32_t> all = test::iota_indices(d.size());
-  std::vector<float> init = init_blog(c.sizes, 6);
+  std::vector<float> init = init_params(c.sizes, c.hidden == Activation::relu ? Init::he : Init::blog, 6);
   ReferenceEngine oracle(spec, init);
   ParallelEngine engine(spec, init, c.chunk);
+  oracle.set_momentum(c.momentum);
+  engine.set_momentum(c.momentum);
   ThreadLimit threads(2);
-  const double lr = c.blog ? 0.1 : 1.0;
+  const double lr = c.blog ? 0.1 : c.loss == Loss::xent ? 0.2 : 1.0;
   for (int step = 0; step < 3; ++step) {
     Indices batch = Indices(all).subspan(std::size_t(step) * c.batch, c.batch);
     oracle.train_step(d, batch, lr);
@@ -83,7 +91,13 @@ INSTANTIATE_TEST_SUITE_P(Nets, EngineVsOracle,
                                            Case{{31, 17, 9, 3}, 20, 3},
                                            Case{{9, 1, 4}, 11, 4},
                                            Case{{100, 10}, 17, 5},                 // no hidden layer
-                                           Case{{33, 65, 15, 2}, 16, 16}));
+                                           Case{{33, 65, 15, 2}, 16, 16},
+                                           Case{{784, 112, 16, 10}, 32, 4, false, Activation::relu, Loss::xent, 0.9},
+                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::sigmoid, Loss::xent},
+                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::mse},
+                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::xent, 0.5},
+                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::relu, Loss::mse, 0.9},
+                                           Case{{13, 7, 5}, 37, 8, false, Activation::relu, Loss::xent}));
 
 }  // namespace
 }  // namespace ptrain

@@ -19,9 +19,12 @@ double batch_loss(const ReferenceEngine& ref, const std::vector<double>& w, cons
   return s / static_cast<double>(batch.size());
 }
 
-void expect_gradient_matches_finite_differences(const std::vector<int>& sizes, std::uint64_t seed) {
+void expect_gradient_matches_finite_differences(const std::vector<int>& sizes, std::uint64_t seed,
+                                                Activation hidden = Activation::sigmoid, Loss loss = Loss::mse) {
   NetSpec spec;
   spec.sizes = sizes;
+  spec.hidden = hidden;
+  spec.loss = loss;
   Dataset d = test::synthetic_dataset(5, sizes.front(), sizes.back(), seed);
   std::vector<std::uint32_t> batch = test::iota_indices(d.size());
   // Larger weights than the blog's init, so no layer sits in a flat, uninformative region.
@@ -42,7 +45,8 @@ void expect_gradient_matches_finite_differences(const std::vector<int>& sizes, s
     w[i] = saved;
     numeric[i] = (up - down) / (2 * h);
   }
-  EXPECT_TRUE(test::tensors_close(sizes, analytic, numeric, 1e-6, 1e-5)) << "net " << NetSpec{sizes}.describe();
+  EXPECT_TRUE(test::tensors_close(sizes, analytic, numeric, 1e-6, 1e-5))
+      << "net " << NetSpec{sizes}.describe() << ", " << name_of(hidden) << ", " << name_of(loss);
 }
 
 TEST(GradCheck, OracleMatchesCentralDifferencesOnSmallNets) {
@@ -50,6 +54,36 @@ TEST(GradCheck, OracleMatchesCentralDifferencesOnSmallNets) {
   expect_gradient_matches_finite_differences({5, 7, 3}, 2);
   expect_gradient_matches_finite_differences({9, 5, 4, 3}, 3);
   expect_gradient_matches_finite_differences({17, 1, 2}, 4);
+}
+
+TEST(GradCheck, OracleMatchesCentralDifferencesForEveryActivationAndLoss) {
+  for (Activation a : {Activation::sigmoid, Activation::tanh, Activation::relu})
+    for (Loss l : {Loss::mse, Loss::xent}) {
+      expect_gradient_matches_finite_differences({5, 7, 3}, 5, a, l);
+      expect_gradient_matches_finite_differences({9, 6, 4, 3}, 6, a, l);
+    }
+}
+
+TEST(GradCheck, CrossEntropyLossIsMinusLogSoftmaxEvenForHugeLogits) {
+  // One layer, raw pixels and big weights: logits in the thousands, where a naive softmax
+  // overflows. Hand-computed: loss = logsumexp(z) − z_label.
+  NetSpec spec;
+  spec.sizes = {2, 3};
+  spec.loss = Loss::xent;
+  spec.input_scale = 1.0;
+  Dataset d;
+  d.image_size = 2;
+  d.pixels = {200, 100};
+  d.labels = {1};
+  const std::vector<float> w{10, 0, 0, 10, 5, 5, 0, 0, 0};  // W 3×2, then b
+  ReferenceEngine ref(spec, w);
+  const double z[3] = {2000, 1000, 1500};
+  const double m = 2000, lse = m + std::log(std::exp(z[0] - m) + std::exp(z[1] - m) + std::exp(z[2] - m));
+  EXPECT_NEAR(ref.example_loss(ref.weights(), d.image(0), 1), lse - z[1], 1e-9);
+  std::vector<double> g = ref.mean_gradient(d, test::iota_indices(1), nullptr);
+  for (double v : g) EXPECT_TRUE(std::isfinite(v));
+  EXPECT_NEAR(g[6], 1.0, 1e-12);   // ∂/∂b_0 = softmax_0 − 0 ≈ 1
+  EXPECT_NEAR(g[7], -1.0, 1e-12);  // ∂/∂b_1 = softmax_1 − 1 ≈ −1
 }
 
 // One layer, one example: a = σ(w·x + b), loss ½Σ(a − t)², so ∂/∂w_ji = (a_j − t_j)·g(a_j)·x_i

@@ -164,6 +164,48 @@ TEST(Kernels, SigmoidMatchesPlainLoopAndNeverOverflows) {
   EXPECT_EQ(out[6], 1.0f);
 }
 
+TEST(Kernels, TanhAndReluMatchPlainLoops) {
+  std::mt19937 rng(9);
+  for (int n : kLengths) {
+    Buffer z(n, n % 4, rng), a(n, 1, rng), a_plain = a, r(n, 2, rng), r_plain = r;
+    for (int i = 0; i < n; ++i) z.data()[i] *= 6.0f;
+    simd::tanh_units(z.data(), a.data(), n);
+    plain::tanh_units(z.data(), a_plain.data(), n);
+    simd::relu(z.data(), r.data(), n);
+    plain::relu(z.data(), r_plain.data(), n);
+    for (int i = 0; i < n; ++i) {
+      ASSERT_NEAR(a[i], a_plain[i], 4 * kEps * (std::fabs(a_plain[i]) + 1e-6f)) << "tanh(" << z[i] << ")";
+      ASSERT_EQ(r[i], r_plain[i]) << "relu(" << z[i] << ")";
+    }
+    ASSERT_TRUE(a.padding_intact() && r.padding_intact());
+  }
+}
+
+TEST(Kernels, SgdMomentumRankKStepMatchesPlainLoop) {
+  std::mt19937 rng(10);
+  for (const Shape& s : matrix_shapes()) {
+    Buffer D(std::size_t(s.K) * s.out, 2, rng), A(std::size_t(s.K) * s.in, s.in % 3, rng);
+    Buffer W(std::size_t(s.out) * s.in, 1, rng), b(s.out, 3, rng), V(std::size_t(s.out) * s.in, 2, rng), Vb(s.out, 1, rng);
+    Buffer W_plain = W, b_plain = b, V_plain = V, Vb_plain = Vb;
+    const float inv = 1.0f / s.K, lr = 0.3f, mu = 0.9f;
+    simd::sgd_momentum_rank_k_step(D.data(), A.data(), W.data(), b.data(), V.data(), Vb.data(), s.out, s.in, s.K, inv,
+                                   lr, mu, 0, s.out);
+    plain::sgd_momentum_rank_k_step(D.data(), A.data(), W_plain.data(), b_plain.data(), V_plain.data(), Vb_plain.data(),
+                                    s.out, s.in, s.K, inv, lr, mu, 0, s.out);
+    for (int j = 0; j < s.out; ++j)
+      for (int i = 0; i < s.in; ++i) {
+        double g = 0;
+        for (int k = 0; k < s.K; ++k) g += std::fabs(double{D[k * s.out + j]} * A[k * s.in + i]);
+        const double v_bound = mu * std::fabs(V_plain[j * s.in + i]) + inv * g + 1e-30;
+        ASSERT_NEAR(V[j * s.in + i], V_plain[j * s.in + i], (s.K + 4) * kEps * v_bound) << "V, K=" << s.K;
+        ASSERT_NEAR(W[j * s.in + i], W_plain[j * s.in + i], (s.K + 4) * kEps * (std::fabs(W_plain[j * s.in + i]) + lr * v_bound))
+            << "W, out=" << s.out << " in=" << s.in << " K=" << s.K;
+      }
+    for (int j = 0; j < s.out; ++j) ASSERT_NEAR(b[j], b_plain[j], 1e-5 * (std::fabs(b_plain[j]) + 1));
+    ASSERT_TRUE(W.padding_intact() && b.padding_intact() && V.padding_intact() && Vb.padding_intact());
+  }
+}
+
 TEST(Kernels, SgdRankKStepMatchesPlainLoop) {
   std::mt19937 rng(7);
   for (const Shape& s : matrix_shapes()) {

@@ -2,6 +2,8 @@
 // both engines, and they end at nearly the same place.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "ptrain/threads.hpp"
 #include "ptrain/trainer.hpp"
 #include "support.hpp"
@@ -70,6 +72,36 @@ TEST(Training, InitialWeightsFollowTheBlogRecipe) {
   }
   EXPECT_EQ(init_blog(sizes, 1), w);
   EXPECT_NE(init_blog(sizes, 2), w);
+}
+
+TEST(Training, XavierAndHeDrawWithinTheirLimitsWithZeroBiases) {
+  std::vector<int> sizes{50, 30, 10};
+  ParamLayout layout(sizes, 1);
+  for (Init init : {Init::xavier, Init::he}) {
+    std::vector<float> w = init_params(sizes, init, 4);
+    for (const LayerSlot& s : layout.layers) {
+      const double limit = init == Init::xavier ? std::sqrt(6.0 / (s.in + s.out)) : std::sqrt(6.0 / s.in);
+      double sum_sq = 0;
+      for (int i = 0; i < s.in * s.out; ++i) {
+        ASSERT_LE(std::fabs(w[s.weight + i]), limit) << name_of(init);
+        sum_sq += double{w[s.weight + i]} * w[s.weight + i];
+      }
+      // A uniform ±limit draw has variance limit²/3.
+      EXPECT_NEAR(sum_sq / (s.in * s.out), limit * limit / 3, 0.1 * limit * limit / 3) << name_of(init);
+      for (int j = 0; j < s.out; ++j) EXPECT_EQ(w[s.bias + j], 0.0f);
+    }
+  }
+}
+
+TEST(Training, CosineDecayRunsFromLrTowardsZero) {
+  TrainConfig cfg;
+  cfg.lr = 2.0;
+  cfg.epochs = 4;
+  EXPECT_EQ(epoch_lr(cfg, 3), 2.0);
+  cfg.lr_decay = "cosine";
+  EXPECT_DOUBLE_EQ(epoch_lr(cfg, 1), 2.0);
+  EXPECT_NEAR(epoch_lr(cfg, 3), 1.0, 1e-15);  // ½(1 + cos(π/2))
+  EXPECT_NEAR(epoch_lr(cfg, 4), 2.0 * 0.5 * (1 + std::cos(3.14159265358979323846 * 3 / 4)), 1e-15);
 }
 
 TEST(Training, WeightsHashIsFnv1a64OfTheFloatBytes) {
