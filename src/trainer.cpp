@@ -91,6 +91,51 @@ bool all_finite(const std::vector<float>& v) {
   return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
 }
 
+// Where a run starts: a checkpoint (which also settles cfg's arithmetic), a model's weights, or
+// the initialisation.
+struct StartPoint {
+  TrainState state;
+  std::vector<double> params, velocity;  // empty: the engine's own initial weights, no velocity
+  std::string note;
+};
+
+StartPoint start_point(TrainConfig& cfg) {
+  StartPoint start;
+  if (!cfg.resume.empty()) {
+    Resumed r = resume_from(cfg.resume, cfg);
+    start.state = r.state;
+    start.params = std::move(r.params);
+    start.velocity = std::move(r.velocity);
+    start.note = "resumed from " + find_checkpoint(cfg.resume) + " after epoch " + std::to_string(start.state.epochs_done) +
+                 (start.state.batches_in_epoch ? " and " + std::to_string(start.state.batches_in_epoch) + " batches" : "");
+  } else if (!cfg.init_from.empty()) {
+    ModelFile m = load_model_file(cfg.init_from);
+    require_same_net(m, cfg.spec.sizes, cfg.init_from);
+    start.params = std::move(m.params);
+    start.note = "weights from " + cfg.init_from;
+  }
+  return start;
+}
+
+// The three lines a run starts with: machine and engine, data and split, net and recipe.
+std::string run_header(const TrainConfig& cfg, const Engine& engine, const Dataset& data, const Split& split,
+                       int threads) {
+  std::ostringstream head;
+  head << "ptrain " << PTRAIN_VERSION << ": " << threads << " threads, SIMD " << simd::instruction_set() << " (xsimd "
+       << XSIMD_VERSION_MAJOR << "." << XSIMD_VERSION_MINOR << "." << XSIMD_VERSION_PATCH << "), engine "
+       << engine.describe() << "\n"
+       << "data " << cfg.data_dir << ": " << data.size() << " images of " << data.image_size << " pixels; split "
+       << cfg.split << ": train " << split.train.size() << ", validation " << split.val.size() << ", test "
+       << split.test.size() << "\n"
+       << "net " << cfg.spec.describe() << ", " << name_of(cfg.spec.hidden) << " hidden units, "
+       << (cfg.spec.loss == Loss::mse ? "sigmoid outputs, loss ½‖a−t‖²" : "softmax outputs, cross-entropy loss")
+       << (cfg.spec.blog_derivative ? " (blog preset)" : "") << ", " << name_of(cfg.init) << " init"
+       << "; batch " << cfg.batch_size << ", lr " << cfg.lr << (cfg.lr_decay == "cosine" ? " (cosine decay)" : "")
+       << (cfg.momentum > 0 ? ", momentum " + (std::ostringstream() << cfg.momentum).str() : "") << ", " << cfg.epochs
+       << " epochs, seed " << cfg.seed;
+  return head.str();
+}
+
 }  // namespace
 
 std::vector<std::uint32_t> epoch_order(const std::vector<std::uint32_t>& train, std::uint64_t seed, int epoch) {
@@ -149,22 +194,8 @@ void run_training(const TrainConfig& options, std::ostream& out) {
   MetricsFile metrics(cfg.metrics_path);  // fail before the long part if it cannot be written
   Progress progress(out, cfg.progress_bar, cfg.quiet);
 
-  TrainState state;
-  std::vector<double> start_params, start_velocity;
-  std::string start_note;
-  if (!cfg.resume.empty()) {
-    Resumed r = resume_from(cfg.resume, cfg);
-    state = r.state;
-    start_params = std::move(r.params);
-    start_velocity = std::move(r.velocity);
-    start_note = "resumed from " + find_checkpoint(cfg.resume) + " after epoch " + std::to_string(state.epochs_done) +
-                 (state.batches_in_epoch ? " and " + std::to_string(state.batches_in_epoch) + " batches" : "");
-  } else if (!cfg.init_from.empty()) {
-    ModelFile m = load_model_file(cfg.init_from);
-    require_same_net(m, cfg.spec.sizes, cfg.init_from);
-    start_params = std::move(m.params);
-    start_note = "weights from " + cfg.init_from;
-  }
+  StartPoint start = start_point(cfg);
+  TrainState& state = start.state;
   if (cfg.checkpoint_every > 0) {
     std::error_code ec;
     std::filesystem::create_directories(cfg.checkpoint_dir, ec);
@@ -182,25 +213,12 @@ void run_training(const TrainConfig& options, std::ostream& out) {
   ThreadLimit threads(cfg.threads);
   std::vector<float> initial = init_params(cfg.spec.sizes, cfg.init, cfg.seed);
   std::unique_ptr<Engine> engine = make_engine(cfg.engine, cfg.spec, initial, cfg.chunk_size);
-  if (!start_params.empty()) engine->set_parameters(start_params);
+  if (!start.params.empty()) engine->set_parameters(start.params);
   engine->set_momentum(cfg.momentum);
-  if (!start_velocity.empty()) engine->set_velocity(start_velocity);
+  if (!start.velocity.empty()) engine->set_velocity(start.velocity);
 
-  std::ostringstream head;
-  head << "ptrain " << PTRAIN_VERSION << ": " << threads.threads() << " threads, SIMD " << simd::instruction_set()
-       << " (xsimd " << XSIMD_VERSION_MAJOR << "." << XSIMD_VERSION_MINOR << "." << XSIMD_VERSION_PATCH << "), engine "
-       << engine->describe() << "\n"
-       << "data " << cfg.data_dir << ": " << data.size() << " images of " << data.image_size << " pixels; split "
-       << cfg.split << ": train " << split.train.size() << ", validation " << split.val.size() << ", test "
-       << split.test.size() << "\n"
-       << "net " << cfg.spec.describe() << ", " << name_of(cfg.spec.hidden) << " hidden units, "
-       << (cfg.spec.loss == Loss::mse ? "sigmoid outputs, loss ½‖a−t‖²" : "softmax outputs, cross-entropy loss")
-       << (cfg.spec.blog_derivative ? " (blog preset)" : "") << ", " << name_of(cfg.init) << " init"
-       << "; batch " << cfg.batch_size << ", lr " << cfg.lr << (cfg.lr_decay == "cosine" ? " (cosine decay)" : "")
-       << (cfg.momentum > 0 ? ", momentum " + (std::ostringstream() << cfg.momentum).str() : "") << ", " << cfg.epochs
-       << " epochs, seed " << cfg.seed;
-  if (!start_note.empty()) head << "\n" << start_note;
-  progress.line(head.str());
+  progress.line(run_header(cfg, *engine, data, split, threads.threads()) +
+                (start.note.empty() ? "" : "\n" + start.note));
 
   StepTimes step_times;
   if (cfg.profile && !engine->profile_into(&step_times))
