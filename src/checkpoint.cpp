@@ -17,15 +17,6 @@ std::string exact(double v) {
   return buf;
 }
 
-std::string join_sizes(const std::vector<int>& sizes) {
-  std::string s;
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(sizes[i]);
-  }
-  return s;
-}
-
 // The options that decide a run's arithmetic, as (option, metadata key).
 const std::vector<std::pair<std::string, std::string>> kRunOptions{
     {"layers", "layers"}, {"engine", "engine"},   {"seed", "seed"},   {"preset", "preset"},
@@ -34,7 +25,7 @@ const std::vector<std::pair<std::string, std::string>> kRunOptions{
     {"lr-decay", "lr_decay"}};
 
 std::map<std::string, std::string> run_metadata(const TrainConfig& cfg) {
-  return {{"layers", join_sizes(cfg.spec.sizes)},
+  return {{"layers", format_sizes(cfg.spec.sizes, ',')},
           {"engine", cfg.engine == EngineKind::scalar ? "scalar" : "parallel"},
           {"seed", std::to_string(cfg.seed)},
           {"preset", cfg.preset},
@@ -99,7 +90,7 @@ std::string find_checkpoint(const std::string& path) {
 
 void require_same_net(const ModelFile& model, const std::vector<int>& sizes, const std::string& path) {
   if (model.sizes != sizes)
-    throw UsageError(path + " holds a " + join_sizes(model.sizes) + " net but --layers is " + join_sizes(sizes));
+    throw UsageError(path + " holds a " + format_sizes(model.sizes, ',') + " net but --layers is " + format_sizes(sizes, ','));
 }
 
 Resumed resume_from(const std::string& given, TrainConfig& cfg) {

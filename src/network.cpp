@@ -12,14 +12,16 @@
 
 namespace ptrain {
 
-std::string NetSpec::describe() const {
+std::string format_sizes(const std::vector<int>& sizes, char separator) {
   std::string s;
   for (std::size_t i = 0; i < sizes.size(); ++i) {
-    if (i) s += '-';
+    if (i) s += separator;
     s += std::to_string(sizes[i]);
   }
   return s;
 }
+
+std::string NetSpec::describe() const { return format_sizes(sizes, '-'); }
 
 ParamLayout::ParamLayout(const std::vector<int>& sizes, std::size_t align_floats) {
   auto round_up = [&](std::size_t n) { return (n + align_floats - 1) / align_floats * align_floats; };

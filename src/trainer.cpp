@@ -160,6 +160,7 @@ EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<s
   }
   EpochResult r;
   r.seconds = seconds_since(start);
+  r.examples = trained;
   r.mean_loss = trained == 0 ? 0.0 : loss / static_cast<double>(trained);
   return r;
 }
@@ -261,8 +262,7 @@ void run_training(const TrainConfig& options, std::ostream& out) {
       std::optional<double> val = threads.run([&] { return accuracy_percent(*engine, data, split.val); });
       const double eval_seconds = seconds_since(eval_start);
       const double seconds = seconds_since(epoch_start);
-      const std::size_t trained = order.size() - std::min(order.size(), first_batch * cfg.batch_size);
-      const double rate = r.seconds > 0 ? static_cast<double>(trained) / r.seconds : 0.0;
+      const double rate = r.seconds > 0 ? static_cast<double>(r.examples) / r.seconds : 0.0;
       std::ostringstream line;
       line << "epoch " << std::setw(3) << epoch << "/" << cfg.epochs << "  loss " << fixed(r.mean_loss, 4) << "  val "
            << percent(val) << "  " << fixed(rate, 0) << " examples/s  " << fixed(seconds, 2) << " s";

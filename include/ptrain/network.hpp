@@ -73,6 +73,9 @@ std::vector<float> init_params(const std::vector<int>& sizes, Init init, std::ui
 // as 16 hex digits: equal hashes mean bitwise-equal models.
 std::string weights_hash(std::span<const float> canonical);
 
+// "784,112,16,10" with separator ','; "784-112-16-10" with '-'.
+std::string format_sizes(const std::vector<int>& sizes, char separator);
+
 // Parses "784,112,16,10"; throws UsageError naming the problem.
 std::vector<int> parse_layers(const std::string& text);
 

@@ -55,6 +55,7 @@ std::vector<std::uint32_t> epoch_order(const std::vector<std::uint32_t>& train, 
 struct EpochResult {
   double mean_loss = 0;  // mean over the epoch's examples of ½‖a − t‖²
   double seconds = 0;    // training only, evaluation excluded
+  std::size_t examples = 0;  // trained in this call (fewer than the epoch's when resumed mid-epoch)
 };
 
 // One pass over `order` in consecutive batches (the last may be short), from batch
