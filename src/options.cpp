@@ -136,6 +136,10 @@ CommandLine parse_train(int argc, const char* const* argv) {
     ("checkpoint-every", po::value<std::string>(), "write a checkpoint every N epochs (needs --checkpoint-dir)")
     ("checkpoint-dir", po::value<std::string>(), "folder for checkpoints (checkpoint-<step>.safetensors)")
     ("resume", po::value<std::string>(), "continue from a checkpoint FILE, or the newest in a folder, up to --epochs")
+    ("exact-reduce", po::bool_switch(), "under mpirun: combine the ranks' gradients in one process's order, so the "
+     "weights equal a one-process run's (default: MPI_Allreduce of each rank's sum, faster)")
+    ("rank-timeout", po::value<std::string>()->default_value("120"),
+     "under mpirun: seconds a rank waits for the others before it stops the run")
     ("quiet,q", po::bool_switch(), "print only errors and the final result")
     ("config", po::value<std::string>(), "read options from an INI-style FILE (name = value); the command line wins");
   // clang-format on
@@ -157,6 +161,8 @@ CommandLine parse_train(int argc, const char* const* argv) {
   if (vm.count("metrics")) c.metrics_path = text(vm, "metrics");
   c.profile = vm["profile"].as<bool>();
   c.quiet = vm["quiet"].as<bool>();
+  c.exact_reduce = vm["exact-reduce"].as<bool>();
+  c.rank_timeout = parse_positive_real("rank-timeout", text(vm, "rank-timeout"));
 
   c.spec.sizes = parse_layers(text(vm, "layers"));
   if (c.spec.classes() != 10)

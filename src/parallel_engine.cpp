@@ -72,9 +72,7 @@ std::string ParallelEngine::describe() const {
 
 // acts[0] = pixels · scale (bytes become floats here, per chunk); acts[l+1] = f(W_l acts[l] + b_l)
 // with f the hidden activation, or at the output sigmoid (mse) or softmax (xent).
-void ParallelEngine::forward(const Dataset& data, Indices examples, Activations& buf, std::size_t row,
-                             ChunkTimes* times) const {
-  const auto start = times ? ProfileClock::now() : ProfileClock::time_point{};
+void ParallelEngine::load_inputs(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const {
   const int K = static_cast<int>(examples.size());
   const int n_in = spec_.inputs();
   const float scale = static_cast<float>(spec_.input_scale);
@@ -87,6 +85,13 @@ void ParallelEngine::forward(const Dataset& data, Indices examples, Activations&
     float* x = buf.acts[0].data() + (row + e) * n_in;
     for (int i = 0; i < n_in; ++i) x[i] = static_cast<float>(px[i]) * scale;
   }
+}
+
+void ParallelEngine::forward(const Dataset& data, Indices examples, Activations& buf, std::size_t row,
+                             ChunkTimes* times) const {
+  const auto start = times ? ProfileClock::now() : ProfileClock::time_point{};
+  const int K = static_cast<int>(examples.size());
+  load_inputs(data, examples, buf, row);
   const auto converted = times ? ProfileClock::now() : ProfileClock::time_point{};
   const int L = spec_.num_layers();
   for (int l = 0; l < L; ++l) {
@@ -158,30 +163,35 @@ double ParallelEngine::backward(const Dataset& data, Indices examples, Activatio
   return loss;
 }
 
-double ParallelEngine::run_chunks(const Dataset& data, Indices batch) {
+void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin, int c_end) {
   const int n_chunks = chunk_count(batch, chunk_size_);
   batch_.resize(spec_.sizes, batch.size());  // allocates only when a larger batch first arrives
   chunk_loss_.resize(std::max<std::size_t>(chunk_loss_.size(), n_chunks));
   if (profile_) chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));
   const auto start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
-  parallel_tasks(n_chunks, [&](std::size_t c) {
-    Indices examples = chunk_of(batch, static_cast<int>(c), chunk_size_);
-    const std::size_t row = c * chunk_size_;
+  parallel_tasks(c_end - c_begin, [&](std::size_t i) {
+    const int c = c_begin + static_cast<int>(i);
+    Indices examples = chunk_of(batch, c, chunk_size_);
+    const std::size_t row = std::size_t(c) * chunk_size_;
     ChunkTimes* times = profile_ ? &chunk_times_[c] : nullptr;
     forward(data, examples, batch_, row, times);
     const auto backward_start = times ? ProfileClock::now() : ProfileClock::time_point{};
     chunk_loss_[c] = backward(data, examples, batch_, row);
     if (times) times->backward = seconds_between(backward_start, ProfileClock::now());
   });
+  if (profile_) record_chunk_phase(c_begin, c_end, seconds_between(start, ProfileClock::now()));
+}
+
+double ParallelEngine::chunk_loss_sum(int n_chunks) const {
   double loss = 0;
   for (int c = 0; c < n_chunks; ++c) loss += chunk_loss_[c];
-  if (profile_) record_chunk_phase(n_chunks, seconds_between(start, ProfileClock::now()));
   return loss;
 }
 
-void ParallelEngine::record_chunk_phase(int n_chunks, double wall) {
+void ParallelEngine::record_chunk_phase(int c_begin, int c_end, double wall) {
+  const int n_chunks = c_end - c_begin;
   double cpu = 0;
-  for (int c = 0; c < n_chunks; ++c) {
+  for (int c = c_begin; c < c_end; ++c) {
     const ChunkTimes& t = chunk_times_[c];
     profile_->convert_cpu += t.convert;
     profile_->forward_cpu += t.forward;
@@ -194,8 +204,15 @@ void ParallelEngine::record_chunk_phase(int n_chunks, double wall) {
 }
 
 double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr) {
-  const double loss = run_chunks(data, batch);
-  const int B = static_cast<int>(batch.size());
+  if (cluster_ && cluster_->size() > 1)
+    return reduce_ == Reduce::exact ? exact_step(data, batch, lr) : fast_step(data, batch, lr);
+  const int n_chunks = chunk_count(batch, chunk_size_);
+  run_chunks(data, batch, 0, n_chunks);
+  update_from_rows(static_cast<int>(batch.size()), lr);
+  return chunk_loss_sum(n_chunks);
+}
+
+void ParallelEngine::update_from_rows(int B, double lr) {
   const float scale = static_cast<float>(lr / B);
   const auto start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
   parallel_tasks(row_blocks_.size(), [&](std::size_t t) {
@@ -212,12 +229,130 @@ double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr)
                                   static_cast<float>(lr), momentum_, blk.j_begin, blk.j_end);
   });
   if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
+}
+
+ParallelEngine::Share ParallelEngine::share_of(int rank, int n_chunks, int B) const {
+  const int ranks = cluster_->size();
+  Share s;
+  s.c_begin = static_cast<int>(std::int64_t(n_chunks) * rank / ranks);
+  s.c_end = static_cast<int>(std::int64_t(n_chunks) * (rank + 1) / ranks);
+  s.r_begin = std::min(B, s.c_begin * chunk_size_);
+  s.r_end = std::min(B, s.c_end * chunk_size_);
+  return s;
+}
+
+// The layers' buffers a rank sends for its rows: the hidden activations and every delta.
+std::vector<std::pair<float*, int>> ParallelEngine::exchanged_rows() {
+  std::vector<std::pair<float*, int>> bufs;  // (buffer, floats per row)
+  for (int l = 1; l < spec_.num_layers(); ++l) bufs.emplace_back(batch_.acts[l].data(), spec_.sizes[l]);
+  for (int l = 0; l < spec_.num_layers(); ++l) bufs.emplace_back(batch_.deltas[l].data(), spec_.sizes[l + 1]);
+  return bufs;
+}
+
+double ParallelEngine::exact_step(const Dataset& data, Indices batch, double lr) {
+  const int B = static_cast<int>(batch.size());
+  const int n_chunks = chunk_count(batch, chunk_size_);
+  const int ranks = cluster_->size();
+  const Share mine = share_of(cluster_->rank(), n_chunks, B);
+  run_chunks(data, batch, mine.c_begin, mine.c_end);
+
+  const auto start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
+  const auto bufs = exchanged_rows();
+  int per_row = 0;
+  for (const auto& b : bufs) per_row += b.second;
+  rows_out_.clear();
+  for (const auto& [buf, width] : bufs)
+    rows_out_.insert(rows_out_.end(), buf + std::size_t(mine.r_begin) * width, buf + std::size_t(mine.r_end) * width);
+  std::vector<int> row_counts(ranks), loss_counts(ranks);
+  for (int r = 0; r < ranks; ++r) {
+    const Share s = share_of(r, n_chunks, B);
+    row_counts[r] = (s.r_end - s.r_begin) * per_row;
+    loss_counts[r] = s.c_end - s.c_begin;
+  }
+  rows_in_.resize(std::size_t(B) * per_row);
+  losses_in_.resize(n_chunks);
+  cluster_->gather(rows_out_, rows_in_, row_counts);
+  cluster_->gather(std::span<const double>(chunk_loss_.data() + mine.c_begin, loss_counts[cluster_->rank()]),
+                   losses_in_, loss_counts);
+  // Unpack the other ranks' rows into the batch buffers, where phase 1 would have left them.
+  const float* in = rows_in_.data();
+  for (int r = 0; r < ranks; ++r) {
+    const Share s = share_of(r, n_chunks, B);
+    for (const auto& [buf, width] : bufs) {
+      const std::size_t n = std::size_t(s.r_end - s.r_begin) * width;
+      if (r != cluster_->rank()) std::copy_n(in, n, buf + std::size_t(s.r_begin) * width);
+      in += n;
+    }
+  }
+  std::copy(losses_in_.begin(), losses_in_.end(), chunk_loss_.begin());
+  parallel_tasks(n_chunks, [&](std::size_t c) {  // the inputs of other ranks' chunks, from the pixels
+    if (int(c) < mine.c_begin || int(c) >= mine.c_end)
+      load_inputs(data, chunk_of(batch, static_cast<int>(c), chunk_size_), batch_, c * chunk_size_);
+  });
+  if (profile_) profile_->exchange_wall += seconds_between(start, ProfileClock::now());
+
+  update_from_rows(B, lr);
+  return chunk_loss_sum(n_chunks);
+}
+
+double ParallelEngine::fast_step(const Dataset& data, Indices batch, double lr) {
+  const int B = static_cast<int>(batch.size());
+  const int n_chunks = chunk_count(batch, chunk_size_);
+  const Share mine = share_of(cluster_->rank(), n_chunks, B);
+  run_chunks(data, batch, mine.c_begin, mine.c_end);
+
+  // This rank's gradient sum: the rank-K step with scale −1 on zeros leaves exactly Σ_k D[k]⊗A[k].
+  auto start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
+  gradient_.assign(layout_.total, 0.0f);
+  const int rows = mine.r_end - mine.r_begin;
+  if (rows > 0)
+    parallel_tasks(row_blocks_.size(), [&](std::size_t t) {
+      const RowBlock& blk = row_blocks_[t];
+      const LayerSlot& s = layout_.layers[blk.layer];
+      k::sgd_rank_k_step(batch_.deltas[blk.layer].data() + std::size_t(mine.r_begin) * s.out,
+                         batch_.acts[blk.layer].data() + std::size_t(mine.r_begin) * s.in, gradient_.data() + s.weight,
+                         gradient_.data() + s.bias, s.out, s.in, rows, -1.0f, blk.j_begin, blk.j_end);
+    });
+  double loss = 0;
+  for (int c = mine.c_begin; c < mine.c_end; ++c) loss += chunk_loss_[c];
+  if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
+
+  start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
+  cluster_->sum(gradient_);
+  cluster_->sum(std::span<double>(&loss, 1));
+  if (profile_) profile_->exchange_wall += seconds_between(start, ProfileClock::now());
+
+  // w ← w − lr·g/B, or with momentum v ← μv + g/B, w ← w − lr·v: the arithmetic of phase 2's kernels.
+  start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
+  const float inv_batch = 1.0f / static_cast<float>(B), step = static_cast<float>(lr), mu = momentum_;
+  const float scale = static_cast<float>(lr / B);
+  parallel_tasks(row_blocks_.size(), [&](std::size_t t) {
+    const RowBlock& blk = row_blocks_[t];
+    const LayerSlot& s = layout_.layers[blk.layer];
+    for (auto [offset, n] : {std::pair<std::size_t, std::size_t>{s.weight + std::size_t(blk.j_begin) * s.in,
+                                                                 std::size_t(blk.j_end - blk.j_begin) * s.in},
+                             {s.bias + std::size_t(blk.j_begin), std::size_t(blk.j_end - blk.j_begin)}}) {
+      float* w = params_.data() + offset;
+      const float* g = gradient_.data() + offset;
+      if (velocity_.empty()) {
+        k::axpy(-scale, g, w, n);
+        continue;
+      }
+      float* v = velocity_.data() + offset;
+      for (std::size_t i = 0; i < n; ++i) {
+        v[i] = mu * v[i] + g[i] * inv_batch;
+        w[i] -= step * v[i];
+      }
+    }
+  });
+  if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
   return loss;
 }
 
 std::vector<double> ParallelEngine::mean_gradient(const Dataset& data, Indices batch, double* loss_sum) {
-  const double loss = run_chunks(data, batch);
-  if (loss_sum) *loss_sum += loss;
+  const int n_chunks = chunk_count(batch, chunk_size_);
+  run_chunks(data, batch, 0, n_chunks);
+  if (loss_sum) *loss_sum += chunk_loss_sum(n_chunks);
   const int B = static_cast<int>(batch.size());
   std::vector<double> out;
   for (int l = 0; l < spec_.num_layers(); ++l) {

@@ -16,6 +16,7 @@ std::vector<std::pair<std::string, double>> epoch_phases(const StepTimes& t, dou
       {"forward", part(t.forward_cpu)},
       {"backward", part(t.backward_cpu)},
       {"sync", t.sync_wall},
+      {"exchange", t.exchange_wall},
       {"reduce_update", t.update_wall},
       {"evaluation", evaluation},
   };

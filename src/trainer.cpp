@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "ptrain/checkpoint.hpp"
+#include "ptrain/cluster.hpp"
 #include "ptrain/errors.hpp"
 #include "ptrain/progress.hpp"
 #include "ptrain/rng.hpp"
@@ -165,9 +166,16 @@ EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<s
   return r;
 }
 
-std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& examples) {
+std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& examples,
+                                       Cluster* cluster) {
   if (examples.empty()) return std::nullopt;
-  return 100.0 * static_cast<double>(engine.count_correct(data, examples)) / static_cast<double>(examples.size());
+  if (!cluster || cluster->size() == 1)
+    return 100.0 * static_cast<double>(engine.count_correct(data, examples)) / static_cast<double>(examples.size());
+  const std::size_t n = examples.size(), ranks = cluster->size(), r = cluster->rank();
+  Indices share = Indices(examples).subspan(n * r / ranks, n * (r + 1) / ranks - n * r / ranks);
+  double correct = static_cast<double>(engine.count_correct(data, share));  // whole numbers: the sum is exact
+  cluster->sum(std::span<double>(&correct, 1));
+  return 100.0 * correct / static_cast<double>(n);
 }
 
 double epoch_lr(const TrainConfig& cfg, int epoch) {
@@ -190,36 +198,60 @@ void set_preset(TrainConfig& cfg, const std::string& preset) {
 }
 
 void run_training(const TrainConfig& options, std::ostream& out) {
+  Cluster one_process;
+  run_training(options, out, one_process);
+}
+
+void run_training(const TrainConfig& options, std::ostream& out, Cluster& cluster) {
   const auto run_start = Clock::now();
+  const bool spread = cluster.size() > 1;
+  cluster.set_timeout(options.rank_timeout);
   TrainConfig cfg = options;
-  MetricsFile metrics(cfg.metrics_path);  // fail before the long part if it cannot be written
-  Progress progress(out, cfg.progress_bar, cfg.quiet);
+  // Ranks sharing a host share its cores unless --threads says otherwise.
+  if (spread && !cfg.explicit_options.count("threads")) cfg.threads = std::max(1, cfg.threads / cluster.local_size());
+  std::ostream silent(nullptr);  // what ranks other than 0 print to
+  Progress progress(cluster.leader() ? out : silent, cfg.progress_bar, cfg.quiet);
 
-  StartPoint start = start_point(cfg);
+  // Set-up, agreed among the ranks: if it fails on any, every rank stops here.
+  std::optional<MetricsFile> metrics;
+  StartPoint start;
+  std::optional<MnistData> mnist;
+  Split split;
+  std::optional<ThreadLimit> threads;
+  std::unique_ptr<Engine> engine;
+  all_or_none(cluster, [&] {
+    metrics.emplace(cluster.leader() ? cfg.metrics_path : "");  // fail before the long part if it cannot be written
+    start = start_point(cfg);
+    if (cfg.checkpoint_every > 0 && cluster.leader()) {
+      std::error_code ec;
+      std::filesystem::create_directories(cfg.checkpoint_dir, ec);
+      if (ec) throw DataError("--checkpoint-dir " + cfg.checkpoint_dir + ": cannot create: " + ec.message());
+    }
+    mnist = load_mnist(cfg.data_dir, cfg.spec.classes());
+    if (mnist->all.image_size != cfg.spec.inputs())
+      throw UsageError("--layers starts with " + std::to_string(cfg.spec.inputs()) + " inputs but the images in " +
+                       cfg.data_dir + " have " + std::to_string(mnist->all.image_size) + " pixels");
+    split = cfg.split == "standard" ? standard_split(mnist->train_file_count, mnist->test_file_count, cfg.val_size)
+                                    : seed_split(mnist->all.size(), cfg.seed);
+    threads.emplace(cfg.threads);
+    // Every rank draws the same initial weights from the shared seed; the hash check below
+    // confirms that they start, and stay, equal.
+    std::vector<float> initial = init_params(cfg.spec.sizes, cfg.init, cfg.seed);
+    engine = make_engine(cfg.engine, cfg.spec, initial, cfg.chunk_size);
+    if (!start.params.empty()) engine->set_parameters(start.params);
+    engine->set_momentum(cfg.momentum);
+    if (!start.velocity.empty()) engine->set_velocity(start.velocity);
+    if (spread && !engine->spread_over(&cluster, cfg.exact_reduce ? Reduce::exact : Reduce::fast))
+      throw UsageError("--engine scalar is the one-process oracle; run it without mpirun");
+  });
+  const Dataset& data = mnist->all;
   TrainState& state = start.state;
-  if (cfg.checkpoint_every > 0) {
-    std::error_code ec;
-    std::filesystem::create_directories(cfg.checkpoint_dir, ec);
-    if (ec) throw DataError("--checkpoint-dir " + cfg.checkpoint_dir + ": cannot create: " + ec.message());
-  }
 
-  MnistData mnist = load_mnist(cfg.data_dir, cfg.spec.classes());
-  const Dataset& data = mnist.all;
-  if (data.image_size != cfg.spec.inputs())
-    throw UsageError("--layers starts with " + std::to_string(cfg.spec.inputs()) + " inputs but the images in " +
-                     cfg.data_dir + " have " + std::to_string(data.image_size) + " pixels");
-  Split split = cfg.split == "standard" ? standard_split(mnist.train_file_count, mnist.test_file_count, cfg.val_size)
-                                        : seed_split(data.size(), cfg.seed);
-
-  ThreadLimit threads(cfg.threads);
-  std::vector<float> initial = init_params(cfg.spec.sizes, cfg.init, cfg.seed);
-  std::unique_ptr<Engine> engine = make_engine(cfg.engine, cfg.spec, initial, cfg.chunk_size);
-  if (!start.params.empty()) engine->set_parameters(start.params);
-  engine->set_momentum(cfg.momentum);
-  if (!start.velocity.empty()) engine->set_velocity(start.velocity);
-
-  progress.line(run_header(cfg, *engine, data, split, threads.threads()) +
-                (start.note.empty() ? "" : "\n" + start.note));
+  std::string head = run_header(cfg, *engine, data, split, threads->threads());
+  if (spread)
+    head += "\nranks " + std::to_string(cluster.size()) + " (MPI) × " + std::to_string(threads->threads()) +
+            " threads each, " + (cfg.exact_reduce ? "exact reduction (same weights as one process)" : "fast reduction (MPI_Allreduce)");
+  progress.line(head + (start.note.empty() ? "" : "\n" + start.note));
 
   StepTimes step_times;
   if (cfg.profile && !engine->profile_into(&step_times))
@@ -227,13 +259,32 @@ void run_training(const TrainConfig& options, std::ostream& out) {
 
   auto save_checkpoint = [&] {
     const std::string path = checkpoint_path(cfg.checkpoint_dir, state.steps);
-    save_model_file(path, make_model_file(cfg, *engine, state, true), "checkpoint " + path);
+    if (cluster.leader()) save_model_file(path, make_model_file(cfg, *engine, state, true), "checkpoint " + path);
     return path;
   };
   auto diverged = [&](int epoch, const std::string& what) {
     return DataError("training diverged in epoch " + std::to_string(epoch) + " at step " + std::to_string(state.steps) +
                      " (" + what + "); try a smaller --lr (now " + (std::ostringstream() << cfg.lr).str() +
                      "); no model was written from this run's non-finite weights");
+  };
+  // The weights_hash of every rank, checked equal: a cheap proof that the ranks did not drift.
+  auto rank_hashes = [&](const std::string& when) {
+    const std::string hash = weights_hash(engine->parameters());
+    const std::vector<std::uint64_t> all = cluster.gather(std::stoull(hash, nullptr, 16));
+    std::vector<std::string> hex;
+    for (std::uint64_t h : all) hex.push_back((std::ostringstream() << std::hex << std::setw(16) << std::setfill('0') << h).str());
+    for (std::size_t r = 1; r < hex.size(); ++r)
+      if (hex[r] != hex[0])
+        throw DataError("the ranks' weights differ " + when + ": rank 0 has weights_hash " + hex[0] + ", rank " +
+                        std::to_string(r) + " has " + hex[r] + "; the MPI reduction did not give every rank the same sum");
+    return hex;
+  };
+  // A signal on any rank stops them all at the same step; asking every 16 steps keeps it cheap.
+  auto stop_requested = [&]() -> int {
+    if (!spread) return g_stop_signal;
+    if (state.steps % 16 != 0) return 0;
+    const std::vector<std::uint64_t> all = cluster.gather(static_cast<std::uint64_t>(g_stop_signal));
+    return static_cast<int>(*std::max_element(all.begin(), all.end()));
   };
   StopOnSignal stop_on_signal;
   int epoch = state.epochs_done + 1;
@@ -245,21 +296,22 @@ void run_training(const TrainConfig& options, std::ostream& out) {
       const double shuffle_seconds = seconds_since(epoch_start);
       const std::size_t first_batch = state.batches_in_epoch;
       progress.start_epoch(epoch, cfg.epochs, std::min(order.size(), first_batch * cfg.batch_size), order.size());
-      EpochResult r = threads.run([&] {
+      EpochResult r = threads->run([&] {
         return train_epoch(*engine, data, order, cfg.batch_size, epoch_lr(cfg, epoch), first_batch,
                            [&](std::size_t done, double loss) {
           ++state.steps;
           ++state.batches_in_epoch;
           if (!std::isfinite(loss)) throw diverged(epoch, "the batch loss is " + fixed(loss, 4));
-          if (g_stop_signal) throw Interrupted(signal_name(g_stop_signal), g_stop_signal);
+          if (int signal = stop_requested()) throw Interrupted(signal_name(signal), signal);
           progress.step(done);
         });
       });
       if (!all_finite(engine->parameters())) throw diverged(epoch, "a weight is not finite");
+      if (spread) rank_hashes("after epoch " + std::to_string(epoch));
       state.epochs_done = epoch;
       state.batches_in_epoch = 0;
       const auto eval_start = Clock::now();
-      std::optional<double> val = threads.run([&] { return accuracy_percent(*engine, data, split.val); });
+      std::optional<double> val = threads->run([&] { return accuracy_percent(*engine, data, split.val, &cluster); });
       const double eval_seconds = seconds_since(eval_start);
       const double seconds = seconds_since(epoch_start);
       const double rate = r.seconds > 0 ? static_cast<double>(r.examples) / r.seconds : 0.0;
@@ -280,32 +332,53 @@ void run_training(const TrainConfig& options, std::ostream& out) {
         }
         record["phase_seconds"] = phases;
       }
-      if (cfg.checkpoint_every > 0 && epoch % cfg.checkpoint_every == 0) line << "\n  checkpoint " << save_checkpoint();
-      progress.line(line.str());
-      metrics.write(record);
+      all_or_none(cluster, [&] {  // rank 0 writes; the others learn whether it could
+        if (cfg.checkpoint_every > 0 && epoch % cfg.checkpoint_every == 0) line << "\n  checkpoint " << save_checkpoint();
+        progress.line(line.str());
+        metrics->write(record);
+      });
     }
   } catch (const Interrupted& stop) {
-    // The step in progress finished; keep it if there is somewhere to keep it.
+    // The step in progress finished on every rank; keep it if there is somewhere to keep it.
     std::string how = "after epoch " + std::to_string(epoch - 1) + " and " + std::to_string(state.batches_in_epoch) +
                       " batches of epoch " + std::to_string(epoch) + " (step " + std::to_string(state.steps) + ")";
     if (cfg.checkpoint_every > 0) {
-      save_checkpoint();
+      all_or_none(cluster, [&] { save_checkpoint(); });
       how += "; resume with: ptrain --resume " + cfg.checkpoint_dir + " --epochs " + std::to_string(cfg.epochs);
     } else {
       how += "; nothing saved (no --checkpoint-dir)";
     }
     progress.clear_bar();
-    throw Interrupted("stopped by " + std::string(stop.what()) + " " + how, stop.signal);
+    fail_together(cluster, std::make_exception_ptr(Interrupted("stopped by " + std::string(stop.what()) + " " + how, stop.signal)));
+  } catch (const AgreedFailure&) {
+    throw;
+  } catch (const SilentFailure&) {
+    throw;
+  } catch (...) {
+    fail_together(cluster, std::current_exception());  // divergence and drift are seen by every rank alike
   }
 
-  std::optional<double> test = threads.run([&] { return accuracy_percent(*engine, data, split.test); });
-  const std::string hash = weights_hash(engine->parameters());
-  if (!cfg.save_path.empty())
-    save_model_file(cfg.save_path, make_model_file(cfg, *engine, state, false), "--save " + cfg.save_path);
-  const double total = seconds_since(run_start);
-  progress.result("test accuracy " + percent(test) + "  total " + fixed(total, 2) + " s  weights_hash " + hash +
-                  (cfg.save_path.empty() ? "" : "  saved " + cfg.save_path));
-  metrics.write({{"test_accuracy", json_or_null(test)}, {"total_seconds", total}, {"weights_hash", hash}});
+  std::optional<double> test = threads->run([&] { return accuracy_percent(*engine, data, split.test, &cluster); });
+  std::vector<std::string> hashes;
+  try {
+    hashes = rank_hashes("at the end");
+  } catch (...) {
+    fail_together(cluster, std::current_exception());
+  }
+  const std::string& hash = hashes[0];
+  all_or_none(cluster, [&] {
+    if (!cluster.leader()) return;
+    if (!cfg.save_path.empty())
+      save_model_file(cfg.save_path, make_model_file(cfg, *engine, state, false), "--save " + cfg.save_path);
+    const double total = seconds_since(run_start);
+    progress.result("test accuracy " + percent(test) + "  total " + fixed(total, 2) + " s  weights_hash " + hash +
+                    (cfg.save_path.empty() ? "" : "  saved " + cfg.save_path));
+    metrics->write({{"test_accuracy", json_or_null(test)},
+                    {"total_seconds", total},
+                    {"weights_hash", hash},
+                    {"ranks", cluster.size()},
+                    {"rank_hashes", hashes}});
+  });
 }
 
 }  // namespace ptrain

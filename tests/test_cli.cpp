@@ -70,7 +70,7 @@ TEST_F(Cli, ProfileReportsPhasesThatAddUpToTheEpoch) {
   for (int e = 0; e < kEpochs; ++e) {
     const nlohmann::json& phases = lines[e]["phase_seconds"];
     double sum = 0;
-    for (const char* name : {"data", "forward", "backward", "sync", "reduce_update", "evaluation", "other"}) {
+    for (const char* name : {"data", "forward", "backward", "sync", "exchange", "reduce_update", "evaluation", "other"}) {
       ASSERT_TRUE(phases[name].is_number()) << name;
       EXPECT_GE(phases[name].get<double>(), 0.0) << name;
       sum += phases[name].get<double>();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ptrain/cluster.hpp"
 #include "ptrain/dataset.hpp"
 #include "ptrain/network.hpp"
 #include "ptrain/profile.hpp"
@@ -47,6 +48,14 @@ class Engine {
 
   // The output layer's activations for each example, examples.size() × classes.
   virtual std::vector<float> outputs(const Dataset& data, Indices examples) = 0;
+
+  // Share each step among the cluster's ranks (see parallel_engine.hpp). Returns false for an
+  // engine that runs in one process only.
+  virtual bool spread_over(Cluster* cluster, Reduce mode) {
+    (void)cluster;
+    (void)mode;
+    return false;
+  }
 
   // Accumulate step phase times into *sink from now on (nullptr stops). Returns false for an
   // engine that is not instrumented.

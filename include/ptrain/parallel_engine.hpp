@@ -9,9 +9,17 @@
 //     fused, each weight read and written once, no per-chunk copy of the parameters.
 // No result depends on which thread ran what, so the weights are bitwise the same for any
 // thread count.
+//
+// Spread over the ranks of a cluster, rank r runs phase 1 for its own consecutive share of the
+// chunks, then either (Reduce::exact) the ranks exchange those chunks' δ and hidden a (about
+// 1 KiB per example for the default net; the inputs each rank converts itself) and every rank
+// runs phase 2 over the whole batch exactly as one process would, or (Reduce::fast) each rank
+// forms the dense gradient of its own examples, one MPI_Allreduce adds them, and every rank
+// applies the same update.
 #include <vector>
 
 #include "ptrain/aligned.hpp"
+#include "ptrain/cluster.hpp"
 #include "ptrain/engine.hpp"
 
 namespace ptrain {
@@ -38,6 +46,14 @@ class ParallelEngine final : public Engine {
 
   int chunk_size() const { return chunk_size_; }
 
+  // From now on each step is shared among `cluster`'s ranks (nullptr or one rank: not shared).
+  // Every rank must hold the same parameters and call train_step with the same batches.
+  bool spread_over(Cluster* cluster, Reduce mode) override {
+    cluster_ = cluster;
+    reduce_ = mode;
+    return true;
+  }
+
  private:
   // Row-major matrices with one row per example; a chunk writes only its own rows.
   struct Activations {
@@ -56,13 +72,27 @@ class ParallelEngine final : public Engine {
     int layer, j_begin, j_end;
   };
 
+  // acts[0] rows from the images' pixels.
+  void load_inputs(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const;
   // Fills times->convert and times->forward when `times` is given.
   void forward(const Dataset& data, Indices examples, Activations& buf, std::size_t row,
                ChunkTimes* times = nullptr) const;
   double backward(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const;
-  // Phase 1 over the whole batch; returns the summed loss, chunks added in order.
-  double run_chunks(const Dataset& data, Indices batch);
-  void record_chunk_phase(int n_chunks, double wall);
+  // Phase 1 for chunks [c_begin, c_end) of the batch; their losses go to chunk_loss_.
+  void run_chunks(const Dataset& data, Indices batch, int c_begin, int c_end);
+  double chunk_loss_sum(int n_chunks) const;  // chunks added in order
+  // Phase 2 over all rows of the batch: the fused reduction and SGD step.
+  void update_from_rows(int B, double lr);
+  // The two ways a step is shared among ranks (see the top of this file).
+  double exact_step(const Dataset& data, Indices batch, double lr);
+  double fast_step(const Dataset& data, Indices batch, double lr);
+  void record_chunk_phase(int c_begin, int c_end, double wall);
+  // A rank's consecutive chunks [c_begin, c_end) of a batch, and their rows.
+  struct Share {
+    int c_begin, c_end, r_begin, r_end;
+  };
+  Share share_of(int rank, int n_chunks, int B) const;
+  std::vector<std::pair<float*, int>> exchanged_rows();
   // Between the canonical (packed) order and this engine's padded layout.
   std::vector<float> to_canonical(const AlignedVector<float>& padded) const;
   void from_canonical(std::span<const double> canonical, AlignedVector<float>& padded) const;
@@ -76,6 +106,11 @@ class ParallelEngine final : public Engine {
   Activations batch_;                 // reused across steps: no allocation in the step loop
   std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
   std::vector<RowBlock> row_blocks_;  // phase 2's tasks
+  Cluster* cluster_ = nullptr;
+  Reduce reduce_ = Reduce::fast;
+  std::vector<float> rows_out_, rows_in_;  // exact: this rank's packed rows, and every rank's
+  std::vector<double> losses_in_;          // exact: every chunk's loss
+  AlignedVector<float> gradient_;          // fast: padded like params_, this rank's sum, then all
   StepTimes* profile_ = nullptr;
   std::vector<ChunkTimes> chunk_times_;  // indexed by chunk, filled only when profiling
 };

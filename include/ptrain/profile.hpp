@@ -20,10 +20,11 @@ struct StepTimes {
   double chunks_wall = 0;  // phase 1: forward and backward of every chunk
   double sync_wall = 0;    // part of chunks_wall beyond cpu/min(threads, chunks): fork, join, imbalance
   double update_wall = 0;  // phase 2: gradient reduction, averaging and SGD update (fused)
+  double exchange_wall = 0;  // between ranks (MPI): waiting for, sending and receiving gradients
 };
 
 // One epoch's phases in seconds, in print order: data (shuffle + pixel conversion), forward,
-// backward, sync, reduce+update, evaluation, other. They add up to the epoch's wall time.
+// backward, sync, exchange (between ranks), reduce+update, evaluation, other. They add up to the epoch's wall time.
 std::vector<std::pair<std::string, double>> epoch_phases(const StepTimes& t, double shuffle, double evaluation,
                                                          double epoch_wall);
 

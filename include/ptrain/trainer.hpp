@@ -36,6 +36,8 @@ struct TrainConfig {
   int checkpoint_every = 0;    // epochs; 0: no checkpoints
   std::string checkpoint_dir;  // where checkpoints go
   std::string resume;          // checkpoint file, or a folder whose newest checkpoint is taken
+  bool exact_reduce = false;   // MPI: Reduce::exact instead of Reduce::fast
+  double rank_timeout = 120;   // MPI: seconds a rank waits for the others before giving up
   bool quiet = false;          // only errors and the final result
   bool progress_bar = false;   // redraw a progress line (stdout is a terminal)
   std::set<std::string> explicit_options;  // given on the command line or in --config
@@ -65,11 +67,15 @@ using StepCallback = std::function<void(std::size_t, double)>;
 EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& order, int batch_size,
                         double lr, std::size_t first_batch = 0, const StepCallback& after_step = nullptr);
 
-// Percentage of `examples` classified correctly; nullopt for an empty set.
-std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& examples);
+// Percentage of `examples` classified correctly; nullopt for an empty set. With a cluster each
+// rank classifies its share and the counts are added.
+std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& examples,
+                                       Cluster* cluster = nullptr);
 
 // The whole command: load, train, report to `out` and the metrics file. Throws DataError or
-// UsageError; returns normally on success.
+// UsageError; returns normally on success. Spread over `cluster`'s ranks, every rank runs it and
+// rank 0 alone prints and writes files; failures follow all_or_none / fail_together.
 void run_training(const TrainConfig& config, std::ostream& out);
+void run_training(const TrainConfig& config, std::ostream& out, Cluster& cluster);
 
 }  // namespace ptrain
