@@ -3,6 +3,11 @@
 batch sizes, with repeats; writes a CSV (median examples/s, speedup, parallel efficiency, phase
 shares) and a plot of speedup against threads with the ideal line (PNG and SVG, via gnuplot).
 
+With --ranks 1,2,4 it also sweeps MPI ranks on this machine (`mpirun -np R ptrain --threads T`):
+each R × T point uses R·T cores (T goes 1, 2, 4, ... up to max-threads / R), and the plot has
+one line per batch size and rank count against cores. The speedup is always over 1 rank × 1
+thread at the same batch size.
+
 Each point is one epoch of `ptrain --profile`; the median over the repeats is reported. Thread
 counts above the core count are allowed (they oversubscribe: fine for checking, not for speed).
 """
@@ -19,7 +24,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-PHASES = ["data", "forward", "backward", "sync", "reduce_update", "evaluation", "other"]
+PHASES = ["data", "forward", "backward", "sync", "exchange", "reduce_update", "evaluation", "other"]
 
 
 def machine_name():
@@ -43,9 +48,22 @@ def thread_counts(maximum):
     return counts + [maximum]
 
 
-def run_epoch(args, threads, batch, metrics_path):
-    cmd = [args.ptrain, "--threads", str(threads), "--batch-size", str(batch), "--epochs", str(args.epochs),
-           "--profile", "--metrics", metrics_path, "--data-dir", args.data_dir]
+def launcher(args, ranks):
+    if ranks == 1:
+        return []
+    # Ranks are not pinned to one core each: every rank runs --threads threads of its own.
+    cmd = [args.mpirun, "-q", "--bind-to", "none", "--oversubscribe", "-np", str(ranks)] + args.mpirun_args.split()
+    if os.geteuid() == 0:
+        cmd.append("--allow-run-as-root")
+    return cmd
+
+
+def run_epoch(args, ranks, threads, batch, metrics_path):
+    cmd = launcher(args, ranks) + [args.ptrain, "--threads", str(threads), "--batch-size", str(batch),
+                                   "--epochs", str(args.epochs), "--profile", "--metrics", metrics_path,
+                                   "--data-dir", args.data_dir]
+    if ranks > 1 and args.exact_reduce:
+        cmd.append("--exact-reduce")
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
         sys.exit(f"scaling: {' '.join(cmd)} failed: {done.stderr.strip()}")
@@ -57,29 +75,32 @@ def run_epoch(args, threads, batch, metrics_path):
 
 def sweep(args):
     # Repeats are the outer loop, so a slow spell of a shared machine hits every point alike.
-    points = [(b, t) for b in args.batches for t in thread_counts(args.max_threads)]
+    points = [(b, r, t) for b in args.batches for r in args.ranks for t in thread_counts(max(1, args.max_threads // r))]
     rates = {p: [] for p in points}
     shares = {p: {ph: [] for ph in PHASES} for p in points}
     with tempfile.TemporaryDirectory() as tmp:
         metrics = os.path.join(tmp, "m.jsonl")
         for rep in range(args.repeats):
             for point in points:
-                rate, share = run_epoch(args, point[1], point[0], metrics)
+                rate, share = run_epoch(args, point[1], point[2], point[0], metrics)
                 rates[point].append(rate)
                 for ph in PHASES:
                     shares[point][ph].append(share[ph])
             print(f"scaling: repeat {rep + 1}/{args.repeats} done", flush=True)
     rows = []
-    for batch, threads in points:
-        median = statistics.median(rates[(batch, threads)])
-        base = statistics.median(rates[(batch, 1)])
-        row = {"machine": args.machine, "threads": threads, "batch": batch, "repeats": args.repeats,
-               "median_examples_per_sec": round(median), "speedup": round(median / base, 3),
-               "efficiency": round(median / base / threads, 3)}
-        row.update({f"share_{ph}": round(statistics.median(shares[(batch, threads)][ph]), 4) for ph in PHASES})
+    for batch, ranks, threads in points:
+        median = statistics.median(rates[(batch, ranks, threads)])
+        base = statistics.median(rates[(batch, args.ranks[0], 1)]) if args.ranks[0] == 1 else None
+        cores = ranks * threads
+        row = {"machine": args.machine, "ranks": ranks, "threads": threads, "cores": cores, "batch": batch,
+               "reduce": ("exact" if args.exact_reduce else "fast") if ranks > 1 else "none",
+               "repeats": args.repeats, "median_examples_per_sec": round(median),
+               "speedup": round(median / base, 3) if base else "",
+               "efficiency": round(median / base / cores, 3) if base else ""}
+        row.update({f"share_{ph}": round(statistics.median(shares[(batch, ranks, threads)][ph]), 4) for ph in PHASES})
         rows.append(row)
-        print(f"batch {batch:4d}  threads {threads:3d}  {median:10.0f} examples/s  speedup {row['speedup']:.2f}"
-              f"  efficiency {row['efficiency']:.2f}")
+        print(f"batch {batch:4d}  ranks {ranks:2d} × threads {threads:3d}  {median:10.0f} examples/s  "
+              f"speedup {row['speedup']}  efficiency {row['efficiency']}")
     return rows
 
 
@@ -94,19 +115,27 @@ def plot(rows, stem, machine, max_threads):
     if not shutil.which("gnuplot"):
         print("scaling: gnuplot not found (apt-get install gnuplot-nox); CSV written, no plot", file=sys.stderr)
         return
-    batches = sorted({r["batch"] for r in rows})
+    if any(r["speedup"] == "" for r in rows):
+        print("scaling: no 1-rank × 1-thread baseline (--ranks must start with 1); CSV written, no plot",
+              file=sys.stderr)
+        return
+    lines = sorted({(r["batch"], r["ranks"]) for r in rows})
+    several = len({r["ranks"] for r in rows}) > 1
     with tempfile.TemporaryDirectory() as tmp:
         series = []
-        for b in batches:
-            path = os.path.join(tmp, f"b{b}.dat")
+        for b, ranks in lines:
+            path = os.path.join(tmp, f"b{b}r{ranks}.dat")
             with open(path, "w") as f:
                 for r in rows:
-                    if r["batch"] == b:
-                        f.write(f"{r['threads']} {r['speedup']}\n")
-            series.append(f"'{path}' using 1:2 with linespoints lw 2 pt 7 title 'batch {b}'")
+                    if (r["batch"], r["ranks"]) == (b, ranks):
+                        f.write(f"{r['cores']} {r['speedup']}\n")
+            reduce = next(r["reduce"] for r in rows if (r["batch"], r["ranks"]) == (b, ranks))
+            title = f"batch {b}" + (f", {ranks} ranks ({reduce} reduction)" if several and ranks > 1
+                                    else ", 1 process" if several else "")
+            series.append(f"'{path}' using 1:2 with linespoints lw 2 pt 7 title '{title}'")
         script = f"""
-set title "ptrain speedup against threads\\n{machine}" noenhanced
-set xlabel "threads"; set ylabel "speedup over 1 thread (median examples/s)"
+set title "ptrain speedup against cores (ranks × threads)\\n{machine}" noenhanced
+set xlabel "cores used (ranks × threads per rank)"; set ylabel "speedup over 1 thread (median examples/s)"
 set key top left; set grid
 set logscale x 2; set logscale y 2; set xrange [1:{max(2, max_threads)}]; set yrange [0.5:{max(2, max_threads)}]
 plot x with lines dt 2 lc rgb 'gray' title 'ideal', {", ".join(series)}
@@ -122,12 +151,19 @@ def main():
     ap.add_argument("--batches", default="32,128,512", help="comma-separated batch sizes")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--epochs", type=int, default=1, help="epochs per run; the last one is measured")
+    ap.add_argument("--ranks", default="1", help="comma-separated MPI rank counts, starting with 1 (default: 1)")
+    ap.add_argument("--exact-reduce", action="store_true", help="multi-rank points use --exact-reduce")
+    ap.add_argument("--mpirun", default="mpirun", help="the MPI launcher")
+    ap.add_argument("--mpirun-args", default="", help="more launcher options, e.g. '--hostfile hosts'")
     ap.add_argument("--ptrain", default=os.path.join(ROOT, "build", "ptrain"))
     ap.add_argument("--data-dir", default=os.path.join(ROOT, "data", "mnist"))
     ap.add_argument("--machine", default=machine_name(), help="how the machine is named in the CSV and plot")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "scaling"), help="output path without extension")
     args = ap.parse_args()
     args.batches = [int(b) for b in args.batches.split(",")]
+    args.ranks = [int(r) for r in args.ranks.split(",")]
+    if min(args.ranks) < 1:
+        ap.error("--ranks must be positive")
     if args.max_threads < 1 or args.repeats < 1 or args.epochs < 1 or min(args.batches) < 1:
         ap.error("--max-threads, --repeats, --epochs and batch sizes must be positive")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
