@@ -3,7 +3,7 @@
 batch sizes, with repeats; writes a CSV (median examples/s, speedup, parallel efficiency, phase
 shares) and a plot of speedup against threads with the ideal line (PNG and SVG, via gnuplot).
 
-With --ranks 1,2,4 it also sweeps MPI ranks on this machine (`mpirun -np R ptrain --threads T`):
+With --ranks 1,2,4 (and --reduce fast,exact) it also sweeps MPI ranks on this machine (`mpirun -np R ptrain --threads T`):
 each R × T point uses R·T cores (T goes 1, 2, 4, ... up to max-threads / R), and the plot has
 one line per batch size and rank count against cores. The speedup is always over 1 rank × 1
 thread at the same batch size.
@@ -58,11 +58,11 @@ def launcher(args, ranks):
     return cmd
 
 
-def run_epoch(args, ranks, threads, batch, metrics_path):
+def run_epoch(args, ranks, threads, batch, reduce, metrics_path):
     cmd = launcher(args, ranks) + [args.ptrain, "--threads", str(threads), "--batch-size", str(batch),
                                    "--epochs", str(args.epochs), "--profile", "--metrics", metrics_path,
                                    "--data-dir", args.data_dir]
-    if ranks > 1 and args.exact_reduce:
+    if reduce == "exact":
         cmd.append("--exact-reduce")
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
@@ -75,31 +75,33 @@ def run_epoch(args, ranks, threads, batch, metrics_path):
 
 def sweep(args):
     # Repeats are the outer loop, so a slow spell of a shared machine hits every point alike.
-    points = [(b, r, t) for b in args.batches for r in args.ranks for t in thread_counts(max(1, args.max_threads // r))]
+    points = [(b, r, t, m) for b in args.batches for r in args.ranks for m in (args.reduce if r > 1 else ["none"])
+              for t in thread_counts(max(1, args.max_threads // r))]
     rates = {p: [] for p in points}
     shares = {p: {ph: [] for ph in PHASES} for p in points}
     with tempfile.TemporaryDirectory() as tmp:
         metrics = os.path.join(tmp, "m.jsonl")
         for rep in range(args.repeats):
             for point in points:
-                rate, share = run_epoch(args, point[1], point[2], point[0], metrics)
+                rate, share = run_epoch(args, point[1], point[2], point[0], point[3], metrics)
                 rates[point].append(rate)
                 for ph in PHASES:
                     shares[point][ph].append(share[ph])
             print(f"scaling: repeat {rep + 1}/{args.repeats} done", flush=True)
     rows = []
-    for batch, ranks, threads in points:
-        median = statistics.median(rates[(batch, ranks, threads)])
-        base = statistics.median(rates[(batch, args.ranks[0], 1)]) if args.ranks[0] == 1 else None
+    for batch, ranks, threads, reduce in points:
+        median = statistics.median(rates[(batch, ranks, threads, reduce)])
+        base = statistics.median(rates[(batch, 1, 1, "none")]) if args.ranks[0] == 1 else None
         cores = ranks * threads
         row = {"machine": args.machine, "ranks": ranks, "threads": threads, "cores": cores, "batch": batch,
-               "reduce": ("exact" if args.exact_reduce else "fast") if ranks > 1 else "none",
+               "reduce": reduce,
                "repeats": args.repeats, "median_examples_per_sec": round(median),
                "speedup": round(median / base, 3) if base else "",
                "efficiency": round(median / base / cores, 3) if base else ""}
-        row.update({f"share_{ph}": round(statistics.median(shares[(batch, ranks, threads)][ph]), 4) for ph in PHASES})
+        row.update({f"share_{ph}": round(statistics.median(shares[(batch, ranks, threads, reduce)][ph]), 4)
+                    for ph in PHASES})
         rows.append(row)
-        print(f"batch {batch:4d}  ranks {ranks:2d} × threads {threads:3d}  {median:10.0f} examples/s  "
+        print(f"batch {batch:4d}  ranks {ranks:2d} × threads {threads:3d} ({reduce:5s})  {median:10.0f} examples/s  "
               f"speedup {row['speedup']}  efficiency {row['efficiency']}")
     return rows
 
@@ -119,17 +121,16 @@ def plot(rows, stem, machine, max_threads):
         print("scaling: no 1-rank × 1-thread baseline (--ranks must start with 1); CSV written, no plot",
               file=sys.stderr)
         return
-    lines = sorted({(r["batch"], r["ranks"]) for r in rows})
+    lines = sorted({(r["batch"], r["ranks"], r["reduce"]) for r in rows})
     several = len({r["ranks"] for r in rows}) > 1
     with tempfile.TemporaryDirectory() as tmp:
         series = []
-        for b, ranks in lines:
-            path = os.path.join(tmp, f"b{b}r{ranks}.dat")
+        for b, ranks, reduce in lines:
+            path = os.path.join(tmp, f"b{b}r{ranks}{reduce}.dat")
             with open(path, "w") as f:
                 for r in rows:
-                    if (r["batch"], r["ranks"]) == (b, ranks):
+                    if (r["batch"], r["ranks"], r["reduce"]) == (b, ranks, reduce):
                         f.write(f"{r['cores']} {r['speedup']}\n")
-            reduce = next(r["reduce"] for r in rows if (r["batch"], r["ranks"]) == (b, ranks))
             title = f"batch {b}" + (f", {ranks} ranks ({reduce} reduction)" if several and ranks > 1
                                     else ", 1 process" if several else "")
             series.append(f"'{path}' using 1:2 with linespoints lw 2 pt 7 title '{title}'")
@@ -152,7 +153,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--epochs", type=int, default=1, help="epochs per run; the last one is measured")
     ap.add_argument("--ranks", default="1", help="comma-separated MPI rank counts, starting with 1 (default: 1)")
-    ap.add_argument("--exact-reduce", action="store_true", help="multi-rank points use --exact-reduce")
+    ap.add_argument("--reduce", default="fast", help="comma-separated reductions for multi-rank points: fast, exact")
     ap.add_argument("--mpirun", default="mpirun", help="the MPI launcher")
     ap.add_argument("--mpirun-args", default="", help="more launcher options, e.g. '--hostfile hosts'")
     ap.add_argument("--ptrain", default=os.path.join(ROOT, "build", "ptrain"))
@@ -162,6 +163,9 @@ def main():
     args = ap.parse_args()
     args.batches = [int(b) for b in args.batches.split(",")]
     args.ranks = [int(r) for r in args.ranks.split(",")]
+    args.reduce = args.reduce.split(",")
+    if not set(args.reduce) <= {"fast", "exact"}:
+        ap.error("--reduce takes fast and/or exact")
     if min(args.ranks) < 1:
         ap.error("--ranks must be positive")
     if args.max_threads < 1 or args.repeats < 1 or args.epochs < 1 or min(args.batches) < 1:
