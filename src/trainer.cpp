@@ -267,8 +267,9 @@ void run_training(const TrainConfig& options, std::ostream& out, Cluster& cluste
                      " (" + what + "); try a smaller --lr (now " + (std::ostringstream() << cfg.lr).str() +
                      "); no model was written from this run's non-finite weights");
   };
+  const std::string kDrift = "the MPI reduction did not give every rank the same sum";
   // The weights_hash of every rank, checked equal: a cheap proof that the ranks did not drift.
-  auto rank_hashes = [&](const std::string& when) {
+  auto rank_hashes = [&](const std::string& when, const std::string& why) {
     const std::string hash = weights_hash(engine->parameters());
     const std::vector<std::uint64_t> all = cluster.gather(std::stoull(hash, nullptr, 16));
     std::vector<std::string> hex;
@@ -276,7 +277,7 @@ void run_training(const TrainConfig& options, std::ostream& out, Cluster& cluste
     for (std::size_t r = 1; r < hex.size(); ++r)
       if (hex[r] != hex[0])
         throw DataError("the ranks' weights differ " + when + ": rank 0 has weights_hash " + hex[0] + ", rank " +
-                        std::to_string(r) + " has " + hex[r] + "; the MPI reduction did not give every rank the same sum");
+                        std::to_string(r) + " has " + hex[r] + "; " + why);
     return hex;
   };
   // A signal on any rank stops them all at the same step; asking every 16 steps keeps it cheap.
@@ -286,6 +287,15 @@ void run_training(const TrainConfig& options, std::ostream& out, Cluster& cluste
     const std::vector<std::uint64_t> all = cluster.gather(static_cast<std::uint64_t>(g_stop_signal));
     return static_cast<int>(*std::max_element(all.begin(), all.end()));
   };
+  // The ranks must start equal too: a --resume or --init-from path may name different files on
+  // different hosts.
+  if (spread) {
+    try {
+      rank_hashes("at the start", "do --resume and --init-from name the same file on every host?");
+    } catch (...) {
+      fail_together(cluster, std::current_exception());
+    }
+  }
   StopOnSignal stop_on_signal;
   int epoch = state.epochs_done + 1;
   try {
@@ -307,7 +317,7 @@ void run_training(const TrainConfig& options, std::ostream& out, Cluster& cluste
         });
       });
       if (!all_finite(engine->parameters())) throw diverged(epoch, "a weight is not finite");
-      if (spread) rank_hashes("after epoch " + std::to_string(epoch));
+      if (spread) rank_hashes("after epoch " + std::to_string(epoch), kDrift);
       state.epochs_done = epoch;
       state.batches_in_epoch = 0;
       const auto eval_start = Clock::now();
@@ -361,7 +371,7 @@ void run_training(const TrainConfig& options, std::ostream& out, Cluster& cluste
   std::optional<double> test = threads->run([&] { return accuracy_percent(*engine, data, split.test, &cluster); });
   std::vector<std::string> hashes;
   try {
-    hashes = rank_hashes("at the end");
+    hashes = rank_hashes("at the end", kDrift);
   } catch (...) {
     fail_together(cluster, std::current_exception());
   }

@@ -104,6 +104,22 @@ TEST_F(MpiTest, BadInputIsOneLineFromOneRank) {
   EXPECT_NE(r.err.find("without mpirun"), std::string::npos) << r.err;
 }
 
+// Ranks that hold different weights are stopped, not trusted. mpirun's MPMD form (`A : B`)
+// gives each rank its own options: different starting files are caught before the first step,
+// and different learning rates (the same summed gradient, applied differently) after epoch 1.
+TEST_F(MpiTest, RanksWithDifferentWeightsAreStopped) {
+  for (const char* seed : {"1", "2"})
+    ASSERT_EQ(run(base() + " --epochs 1 --threads 1 -q --seed " + seed + " --save " + path(std::string("w") + seed)).exit_code, 0);
+  // run() puts the binary after the prefix: rank 0's options, then ": -np 1 ptrain" and rank 1's.
+  const std::string launcher = std::string(PTRAIN_MPIRUN) + " -q --allow-run-as-root --oversubscribe --bind-to none -np 1";
+  const std::string common = base() + " --epochs 2 --threads 1 ";
+  const std::string second = " : -np 1 " + std::string(PTRAIN_BINARY) + " " + common;
+  Result r = run(common + "--init-from " + path("w1") + second + "--init-from " + path("w2"), launcher);
+  expect_error(r, 1, "the ranks' weights differ at the start");
+  r = run(common + "--lr 1.0" + second + "--lr 2.0", launcher);
+  expect_error(r, 1, "the ranks' weights differ after epoch 1");
+}
+
 // Starts `ptrain ARGS` under mpirun -np 2, waits until training runs, does `harm` to rank 1 and
 // returns mpirun's exit status and how long it took to end after that.
 struct Ended {
