@@ -250,7 +250,8 @@ void run_training(const TrainConfig& options, std::ostream& out, Cluster& cluste
   std::string head = run_header(cfg, *engine, data, split, threads->threads());
   if (spread)
     head += "\nranks " + std::to_string(cluster.size()) + " (MPI) × " + std::to_string(threads->threads()) +
-            " threads each, " + (cfg.exact_reduce ? "exact reduction (same weights as one process)" : "fast reduction (MPI_Allreduce)");
+            " threads each, " +
+            (cfg.exact_reduce ? "exact reduction (same weights as one process)" : "fast reduction (MPI_Allreduce)");
   progress.line(head + (start.note.empty() ? "" : "\n" + start.note));
 
   StepTimes step_times;
@@ -269,15 +270,18 @@ void run_training(const TrainConfig& options, std::ostream& out, Cluster& cluste
   };
   const std::string kDrift = "the MPI reduction did not give every rank the same sum";
   // The weights_hash of every rank, checked equal: a cheap proof that the ranks did not drift.
+  // Every rank sees the same hashes, so a difference stops them all alike.
   auto rank_hashes = [&](const std::string& when, const std::string& why) {
     const std::string hash = weights_hash(engine->parameters());
     const std::vector<std::uint64_t> all = cluster.gather(std::stoull(hash, nullptr, 16));
     std::vector<std::string> hex;
-    for (std::uint64_t h : all) hex.push_back((std::ostringstream() << std::hex << std::setw(16) << std::setfill('0') << h).str());
+    for (std::uint64_t h : all)
+      hex.push_back((std::ostringstream() << std::hex << std::setw(16) << std::setfill('0') << h).str());
     for (std::size_t r = 1; r < hex.size(); ++r)
       if (hex[r] != hex[0])
-        throw DataError("the ranks' weights differ " + when + ": rank 0 has weights_hash " + hex[0] + ", rank " +
-                        std::to_string(r) + " has " + hex[r] + "; " + why);
+        fail_together(cluster, std::make_exception_ptr(DataError("the ranks' weights differ " + when +
+                                                                 ": rank 0 has weights_hash " + hex[0] + ", rank " +
+                                                                 std::to_string(r) + " has " + hex[r] + "; " + why)));
     return hex;
   };
   // A signal on any rank stops them all at the same step; asking every 16 steps keeps it cheap.
@@ -289,13 +293,7 @@ void run_training(const TrainConfig& options, std::ostream& out, Cluster& cluste
   };
   // The ranks must start equal too: a --resume or --init-from path may name different files on
   // different hosts.
-  if (spread) {
-    try {
-      rank_hashes("at the start", "do --resume and --init-from name the same file on every host?");
-    } catch (...) {
-      fail_together(cluster, std::current_exception());
-    }
-  }
+  if (spread) rank_hashes("at the start", "do --resume and --init-from name the same file on every host?");
   StopOnSignal stop_on_signal;
   int epoch = state.epochs_done + 1;
   try {
@@ -359,7 +357,8 @@ void run_training(const TrainConfig& options, std::ostream& out, Cluster& cluste
       how += "; nothing saved (no --checkpoint-dir)";
     }
     progress.clear_bar();
-    fail_together(cluster, std::make_exception_ptr(Interrupted("stopped by " + std::string(stop.what()) + " " + how, stop.signal)));
+    const std::string what = "stopped by " + std::string(stop.what()) + " " + how;
+    fail_together(cluster, std::make_exception_ptr(Interrupted(what, stop.signal)));
   } catch (const AgreedFailure&) {
     throw;
   } catch (const SilentFailure&) {
@@ -369,12 +368,7 @@ void run_training(const TrainConfig& options, std::ostream& out, Cluster& cluste
   }
 
   std::optional<double> test = threads->run([&] { return accuracy_percent(*engine, data, split.test, &cluster); });
-  std::vector<std::string> hashes;
-  try {
-    hashes = rank_hashes("at the end", kDrift);
-  } catch (...) {
-    fail_together(cluster, std::current_exception());
-  }
+  const std::vector<std::string> hashes = rank_hashes("at the end", kDrift);
   const std::string& hash = hashes[0];
   all_or_none(cluster, [&] {
     if (!cluster.leader()) return;
