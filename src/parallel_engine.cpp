@@ -182,9 +182,9 @@ void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin,
   if (profile_) record_chunk_phase(c_begin, c_end, seconds_between(start, ProfileClock::now()));
 }
 
-double ParallelEngine::chunk_loss_sum(int n_chunks) const {
+double ParallelEngine::chunk_loss_sum(int c_begin, int c_end) const {
   double loss = 0;
-  for (int c = 0; c < n_chunks; ++c) loss += chunk_loss_[c];
+  for (int c = c_begin; c < c_end; ++c) loss += chunk_loss_[c];
   return loss;
 }
 
@@ -209,7 +209,7 @@ double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr)
   const int n_chunks = chunk_count(batch, chunk_size_);
   run_chunks(data, batch, 0, n_chunks);
   update_from_rows(static_cast<int>(batch.size()), lr);
-  return chunk_loss_sum(n_chunks);
+  return chunk_loss_sum(0, n_chunks);
 }
 
 void ParallelEngine::update_from_rows(int B, double lr) {
@@ -232,10 +232,10 @@ void ParallelEngine::update_from_rows(int B, double lr) {
 }
 
 ParallelEngine::Share ParallelEngine::share_of(int rank, int n_chunks, int B) const {
-  const int ranks = cluster_->size();
+  const ShareBounds chunks = share_bounds(n_chunks, rank, cluster_->size());
   Share s;
-  s.c_begin = static_cast<int>(std::int64_t(n_chunks) * rank / ranks);
-  s.c_end = static_cast<int>(std::int64_t(n_chunks) * (rank + 1) / ranks);
+  s.c_begin = static_cast<int>(chunks.first);
+  s.c_end = static_cast<int>(chunks.last);
   s.r_begin = std::min(B, s.c_begin * chunk_size_);
   s.r_end = std::min(B, s.c_end * chunk_size_);
   return s;
@@ -253,7 +253,9 @@ double ParallelEngine::exact_step(const Dataset& data, Indices batch, double lr)
   const int B = static_cast<int>(batch.size());
   const int n_chunks = chunk_count(batch, chunk_size_);
   const int ranks = cluster_->size();
-  const Share mine = share_of(cluster_->rank(), n_chunks, B);
+  std::vector<Share> shares(ranks);
+  for (int r = 0; r < ranks; ++r) shares[r] = share_of(r, n_chunks, B);
+  const Share& mine = shares[cluster_->rank()];
   run_chunks(data, batch, mine.c_begin, mine.c_end);
 
   const auto start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
@@ -265,9 +267,8 @@ double ParallelEngine::exact_step(const Dataset& data, Indices batch, double lr)
     rows_out_.insert(rows_out_.end(), buf + std::size_t(mine.r_begin) * width, buf + std::size_t(mine.r_end) * width);
   std::vector<int> row_counts(ranks), loss_counts(ranks);
   for (int r = 0; r < ranks; ++r) {
-    const Share s = share_of(r, n_chunks, B);
-    row_counts[r] = (s.r_end - s.r_begin) * per_row;
-    loss_counts[r] = s.c_end - s.c_begin;
+    row_counts[r] = (shares[r].r_end - shares[r].r_begin) * per_row;
+    loss_counts[r] = shares[r].c_end - shares[r].c_begin;
   }
   rows_in_.resize(std::size_t(B) * per_row);
   losses_in_.resize(n_chunks);
@@ -277,7 +278,7 @@ double ParallelEngine::exact_step(const Dataset& data, Indices batch, double lr)
   // Unpack the other ranks' rows into the batch buffers, where phase 1 would have left them.
   const float* in = rows_in_.data();
   for (int r = 0; r < ranks; ++r) {
-    const Share s = share_of(r, n_chunks, B);
+    const Share& s = shares[r];
     for (const auto& [buf, width] : bufs) {
       const std::size_t n = std::size_t(s.r_end - s.r_begin) * width;
       if (r != cluster_->rank()) std::copy_n(in, n, buf + std::size_t(s.r_begin) * width);
@@ -292,7 +293,7 @@ double ParallelEngine::exact_step(const Dataset& data, Indices batch, double lr)
   if (profile_) profile_->exchange_wall += seconds_between(start, ProfileClock::now());
 
   update_from_rows(B, lr);
-  return chunk_loss_sum(n_chunks);
+  return chunk_loss_sum(0, n_chunks);
 }
 
 double ParallelEngine::fast_step(const Dataset& data, Indices batch, double lr) {
@@ -313,8 +314,7 @@ double ParallelEngine::fast_step(const Dataset& data, Indices batch, double lr) 
                          batch_.acts[blk.layer].data() + std::size_t(mine.r_begin) * s.in, gradient_.data() + s.weight,
                          gradient_.data() + s.bias, s.out, s.in, rows, -1.0f, blk.j_begin, blk.j_end);
     });
-  double loss = 0;
-  for (int c = mine.c_begin; c < mine.c_end; ++c) loss += chunk_loss_[c];
+  double loss = chunk_loss_sum(mine.c_begin, mine.c_end);
   if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
 
   start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
@@ -352,7 +352,7 @@ double ParallelEngine::fast_step(const Dataset& data, Indices batch, double lr) 
 std::vector<double> ParallelEngine::mean_gradient(const Dataset& data, Indices batch, double* loss_sum) {
   const int n_chunks = chunk_count(batch, chunk_size_);
   run_chunks(data, batch, 0, n_chunks);
-  if (loss_sum) *loss_sum += chunk_loss_sum(n_chunks);
+  if (loss_sum) *loss_sum += chunk_loss_sum(0, n_chunks);
   const int B = static_cast<int>(batch.size());
   std::vector<double> out;
   for (int l = 0; l < spec_.num_layers(); ++l) {

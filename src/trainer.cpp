@@ -171,11 +171,11 @@ std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, cons
   if (examples.empty()) return std::nullopt;
   if (!cluster || cluster->size() == 1)
     return 100.0 * static_cast<double>(engine.count_correct(data, examples)) / static_cast<double>(examples.size());
-  const std::size_t n = examples.size(), ranks = cluster->size(), r = cluster->rank();
-  Indices share = Indices(examples).subspan(n * r / ranks, n * (r + 1) / ranks - n * r / ranks);
+  const ShareBounds mine = share_bounds(examples.size(), cluster->rank(), cluster->size());
+  Indices share = Indices(examples).subspan(mine.first, mine.last - mine.first);
   double correct = static_cast<double>(engine.count_correct(data, share));  // whole numbers: the sum is exact
   cluster->sum(std::span<double>(&correct, 1));
-  return 100.0 * correct / static_cast<double>(n);
+  return 100.0 * correct / static_cast<double>(examples.size());
 }
 
 double epoch_lr(const TrainConfig& cfg, int epoch) {

@@ -6,6 +6,7 @@
 // Each collective is called by every rank in the same order. A rank that stops answering (it
 // died, hangs, or its host went away) is not waited for forever: after the rank timeout a rank
 // stuck in a collective prints one line and exits, and mpirun then ends the others.
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -39,6 +40,15 @@ class Cluster {
   // Ends every rank now with `exit_code`, from a state the ranks do not agree on.
   [[noreturn]] virtual void abort(int exit_code);
 };
+
+// Rank `rank`'s consecutive share [first, last) of n items, as even as whole items allow: how
+// chunks of a batch and examples of an evaluation are divided.
+struct ShareBounds {
+  std::size_t first, last;
+};
+inline ShareBounds share_bounds(std::size_t n, int rank, int ranks) {
+  return {n * rank / ranks, n * (rank + 1) / ranks};
+}
 
 // The cluster this process belongs to: MPI's world when started by mpirun in an MPI build, else
 // one process. Call once, first thing in main; it may consume MPI's own arguments.

@@ -80,7 +80,7 @@ class ParallelEngine final : public Engine {
   double backward(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const;
   // Phase 1 for chunks [c_begin, c_end) of the batch; their losses go to chunk_loss_.
   void run_chunks(const Dataset& data, Indices batch, int c_begin, int c_end);
-  double chunk_loss_sum(int n_chunks) const;  // chunks added in order
+  double chunk_loss_sum(int c_begin, int c_end) const;  // chunks added in order
   // Phase 2 over all rows of the batch: the fused reduction and SGD step.
   void update_from_rows(int B, double lr);
   // The two ways a step is shared among ranks (see the top of this file).
