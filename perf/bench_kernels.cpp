@@ -47,7 +47,7 @@ BENCHMARK(BM_linear_forward<kernels::simd::linear_forward>)->Name("linear_forwar
     ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 16})->Args({16, 112, 8})->UseRealTime();
 
 template <void (*Gradient)(const float*, const float*, float*, float*, int, int, int)>
-void BM_weight_gradient(benchmark::State& state) {
+void BM_linear_backward_weights(benchmark::State& state) {
   const int out = state.range(0), in = state.range(1), K = state.range(2);
   auto D = random_floats(std::size_t(K) * out, 1), A = random_floats(std::size_t(K) * in, 2);
   AlignedVector<float> dW(std::size_t(out) * in), db(out);
@@ -57,12 +57,12 @@ void BM_weight_gradient(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
-BENCHMARK(BM_weight_gradient<kernels::plain::weight_gradient>)->Name("weight_gradient/plain")->Args({112, 784, 8})->UseRealTime();
-BENCHMARK(BM_weight_gradient<kernels::simd::weight_gradient>)->Name("weight_gradient/simd")
+BENCHMARK(BM_linear_backward_weights<kernels::plain::linear_backward_weights>)->Name("linear_backward_weights/plain")->Args({112, 784, 8})->UseRealTime();
+BENCHMARK(BM_linear_backward_weights<kernels::simd::linear_backward_weights>)->Name("linear_backward_weights/simd")
     ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 16})->UseRealTime();
 
 template <void (*Backprop)(const float*, const float*, float*, int, int, int)>
-void BM_backprop_input(benchmark::State& state) {
+void BM_linear_backward_input(benchmark::State& state) {
   const int out = state.range(0), in = state.range(1), K = state.range(2);
   auto W = random_floats(std::size_t(out) * in, 1), D = random_floats(std::size_t(K) * out, 2);
   AlignedVector<float> G(std::size_t(K) * in);
@@ -72,8 +72,8 @@ void BM_backprop_input(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
-BENCHMARK(BM_backprop_input<kernels::plain::backprop_input>)->Name("backprop_input/plain")->Args({16, 112, 8})->UseRealTime();
-BENCHMARK(BM_backprop_input<kernels::simd::backprop_input>)->Name("backprop_input/simd")->Args({16, 112, 8})->UseRealTime();
+BENCHMARK(BM_linear_backward_input<kernels::plain::linear_backward_input>)->Name("linear_backward_input/plain")->Args({16, 112, 8})->UseRealTime();
+BENCHMARK(BM_linear_backward_input<kernels::simd::linear_backward_input>)->Name("linear_backward_input/simd")->Args({16, 112, 8})->UseRealTime();
 
 // The fused gradient-sum-and-step of phase 2. Args: out, in, batch.
 template <void (*Step)(const float*, const float*, float*, float*, int, int, int, float, int, int)>

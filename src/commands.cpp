@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <iomanip>
-#include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "ptrain/dataset.hpp"
-#include "ptrain/engine.hpp"
+#include "ptrain/engine_factory.hpp"
 #include "ptrain/errors.hpp"
+#include "ptrain/metrics.hpp"
 #include "ptrain/model_file.hpp"
 #include "ptrain/pgm.hpp"
 #include "ptrain/threads.hpp"
@@ -17,35 +16,27 @@
 namespace ptrain {
 namespace {
 
-std::string meta_or(const ModelFile& m, const std::string& key, const std::string& fallback) {
-  auto it = m.metadata.find(key);
-  return it == m.metadata.end() ? fallback : it->second;
-}
-
-// A loaded model, ready to run: its net and recipe come from the file.
+// A loaded model, ready to run: its net and recipe come from the file's metadata, read by the
+// same recipe table as a resume; what a model from another tool leaves out keeps its default.
 struct LoadedModel {
   ModelFile file;
-  NetSpec spec;
+  TrainConfig recipe;
   std::unique_ptr<Engine> engine;
+  const NetSpec& spec() const { return recipe.spec; }
 };
 
 LoadedModel load_model(const std::string& path) {
   LoadedModel m;
   m.file = load_model_file(path);
-  m.spec.sizes = m.file.sizes;
-  m.spec.input_scale = metadata_number<double>(m.file, "input_scale", path).value_or(1.0 / 255.0);
-  if (!std::isfinite(m.spec.input_scale) || m.spec.input_scale <= 0)
+  m.recipe.spec.sizes = m.file.sizes;
+  adopt_recipe(m.recipe, m.file.metadata, path, false);
+  if (m.recipe.spec.sizes != m.file.sizes) throw DataError(path + ": metadata layers disagree with the tensors' shapes");
+  m.recipe.spec.input_scale = metadata_number<double>(m.file, "input_scale", path).value_or(m.recipe.spec.input_scale);
+  if (!std::isfinite(m.recipe.spec.input_scale) || m.recipe.spec.input_scale <= 0)
     throw DataError(path + ": metadata input_scale must be a positive number");
-  try {
-    m.spec.hidden = parse_activation(meta_or(m.file, "activation", "sigmoid"));
-    m.spec.loss = parse_loss(meta_or(m.file, "loss", "mse"));
-  } catch (const UsageError& e) {
-    throw DataError(path + ": metadata: " + e.what());
-  }
-  const EngineKind kind = meta_or(m.file, "engine", "parallel") == "scalar" ? EngineKind::scalar : EngineKind::parallel;
-  std::vector<float> as_float(m.file.params.begin(), m.file.params.end());
-  m.engine = make_engine(kind, m.spec, as_float, 4);
-  m.engine->set_parameters(m.file.params);  // exact, for a float64 checkpoint
+  const std::vector<float> as_float(m.file.params.begin(), m.file.params.end());
+  m.engine = make_engine(m.spec(), as_float, {m.recipe.engine});
+  m.engine->restore({m.file.params, {}});  // exact, for a float64 checkpoint
   return m;
 }
 
@@ -56,16 +47,16 @@ struct TestSet {
 
 // The model's data and split: the seed and validation size default to the model's own, so the
 // test set is the one its training run reported on.
-TestSet load_test_set(const UseConfig& cfg, const LoadedModel& m) {
+TestSet load_test_set(const InferenceConfig& cfg, const LoadedModel& m) {
   TestSet t;
-  t.mnist = load_mnist(cfg.data_dir, m.spec.classes());
-  if (t.mnist.all.image_size != m.spec.inputs())
-    throw UsageError(cfg.model + " takes " + std::to_string(m.spec.inputs()) + " inputs but the images in " +
+  t.mnist = load_mnist(cfg.data_dir, m.spec().classes());
+  if (t.mnist.all.image_size != m.spec().inputs())
+    throw UsageError(cfg.model + " takes " + std::to_string(m.spec().inputs()) + " inputs but the images in " +
                      cfg.data_dir + " have " + std::to_string(t.mnist.all.image_size) + " pixels");
-  const std::uint64_t seed = cfg.seed ? *cfg.seed : metadata_number<std::uint64_t>(m.file, "seed", cfg.model).value_or(42);
-  const std::size_t val = cfg.val_size ? *cfg.val_size : metadata_number<std::size_t>(m.file, "val_size", cfg.model).value_or(5000);
-  t.split = cfg.split == "standard" ? standard_split(t.mnist.train_file_count, t.mnist.test_file_count, val)
-                                    : seed_split(t.mnist.all.size(), seed);
+  const std::uint64_t seed = cfg.seed.value_or(m.recipe.seed);
+  const std::size_t val = cfg.val_size.value_or(m.recipe.val_size);
+  t.split = cfg.split == SplitKind::standard ? standard_split(t.mnist.train_file_count, t.mnist.test_file_count, val)
+                                             : seed_split(t.mnist.all.size(), seed);
   return t;
 }
 
@@ -86,14 +77,14 @@ void draw(std::ostream& out, const std::uint8_t* pixels, int width, int height) 
 
 }  // namespace
 
-void run_eval(const UseConfig& cfg, std::ostream& out) {
+void run_eval(const InferenceConfig& cfg, std::ostream& out) {
   LoadedModel m = load_model(cfg.model);
   TestSet t = load_test_set(cfg, m);
   const std::vector<std::uint32_t>& test = t.split.test;
   if (test.empty()) throw DataError(cfg.data_dir + ": the test set is empty");
   ThreadLimit threads(cfg.threads);
   const std::vector<float> scores = threads.run([&] { return m.engine->outputs(t.mnist.all, test); });
-  const int classes = m.spec.classes();
+  const int classes = m.spec().classes();
   std::vector<std::vector<std::uint64_t>> confusion(classes, std::vector<std::uint64_t>(classes, 0));
   std::uint64_t correct = 0;
   for (std::size_t e = 0; e < test.size(); ++e) {
@@ -103,7 +94,7 @@ void run_eval(const UseConfig& cfg, std::ostream& out) {
   }
   const double accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(test.size());
   nlohmann::json per_class = nlohmann::json::array();
-  out << "model " << cfg.model << ": net " << m.spec.describe() << ", split " << cfg.split << ", " << test.size()
+  out << "model " << cfg.model << ": net " << m.spec().describe() << ", split " << name_of(cfg.split) << ", " << test.size()
       << " test images\n"
       << "test accuracy " << std::fixed << std::setprecision(2) << accuracy << "% (" << correct << "/" << test.size()
       << ")\n\nclass  accuracy  images\n";
@@ -122,29 +113,25 @@ void run_eval(const UseConfig& cfg, std::ostream& out) {
     for (int c = 0; c < classes; ++c) out << std::setw(6) << confusion[r][c];
     out << "\n";
   }
-  if (!cfg.metrics_path.empty()) {
-    std::ofstream f(cfg.metrics_path, std::ios::trunc);
-    nlohmann::json j{{"test_accuracy", accuracy},
-                     {"test_images", test.size()},
-                     {"per_class_accuracy", per_class},
-                     {"confusion_matrix", confusion}};
-    f << j.dump() << "\n";
-    if (!f) throw DataError("--metrics " + cfg.metrics_path + ": cannot write");
-  }
+  MetricsFile(cfg.metrics_path)
+      .write({{"test_accuracy", accuracy},
+              {"test_images", test.size()},
+              {"per_class_accuracy", per_class},
+              {"confusion_matrix", confusion}});
 }
 
-void run_predict(const UseConfig& cfg, std::ostream& out) {
+void run_predict(const InferenceConfig& cfg, std::ostream& out) {
   LoadedModel m = load_model(cfg.model);
   Dataset one;
-  one.image_size = m.spec.inputs();
+  one.image_size = m.spec().inputs();
   int width = 0, height = 0;
   std::string source;
   std::optional<int> truth;
   if (!cfg.image.empty()) {
     GreyImage img = read_pgm(cfg.image);
-    if (img.width * img.height != m.spec.inputs())
+    if (img.width * img.height != m.spec().inputs())
       throw DataError(cfg.image + ": a " + std::to_string(img.width) + "x" + std::to_string(img.height) +
-                      " image, but the model takes " + std::to_string(m.spec.inputs()) + " pixels");
+                      " image, but the model takes " + std::to_string(m.spec().inputs()) + " pixels");
     width = img.width;
     height = img.height;
     one.pixels = std::move(img.pixels);
@@ -160,12 +147,12 @@ void run_predict(const UseConfig& cfg, std::ostream& out) {
     const int side = static_cast<int>(std::lround(std::sqrt(one.image_size)));
     width = side * side == one.image_size ? side : one.image_size;
     height = one.image_size / width;
-    source = "test image " + std::to_string(*cfg.index) + " of split " + cfg.split;
+    source = "test image " + std::to_string(*cfg.index) + " of split " + name_of(cfg.split);
   }
   one.labels = {0};
   const std::vector<std::uint32_t> index{0};
   const std::vector<float> scores = m.engine->outputs(one, index);
-  const int classes = m.spec.classes();
+  const int classes = m.spec().classes();
   out << source << " (" << width << "x" << height << "):\n";
   draw(out, one.pixels.data(), width, height);
   out << "predicted " << argmax(scores.data(), classes);

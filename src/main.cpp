@@ -9,6 +9,7 @@
 #include "ptrain/commands.hpp"
 #include "ptrain/errors.hpp"
 #include "ptrain/options.hpp"
+#include "ptrain/trainer.hpp"
 
 namespace {
 
@@ -43,8 +44,8 @@ int main(int argc, char** argv) {
     switch (cl.kind) {
       case ptrain::CommandKind::help: std::cout << cl.help_text; break;
       case ptrain::CommandKind::version: std::cout << "ptrain " << PTRAIN_VERSION << "\n"; break;
-      case ptrain::CommandKind::eval: ptrain::run_eval(cl.use, std::cout); break;
-      case ptrain::CommandKind::predict: ptrain::run_predict(cl.use, std::cout); break;
+      case ptrain::CommandKind::eval: ptrain::run_eval(cl.inference, std::cout); break;
+      case ptrain::CommandKind::predict: ptrain::run_predict(cl.inference, std::cout); break;
       case ptrain::CommandKind::train:
         // Under mpirun stdout is a pipe to mpirun even when it looks like a terminal.
         cl.train.progress_bar = isatty(STDOUT_FILENO) == 1 && cluster->size() == 1;

@@ -4,24 +4,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <limits>
-#include <sstream>
 
-#include "ptrain/errors.hpp"
 #include "ptrain/rng.hpp"
 
 namespace ptrain {
-
-std::string format_sizes(const std::vector<int>& sizes, char separator) {
-  std::string s;
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    if (i) s += separator;
-    s += std::to_string(sizes[i]);
-  }
-  return s;
-}
-
-std::string NetSpec::describe() const { return format_sizes(sizes, '-'); }
 
 ParamLayout::ParamLayout(const std::vector<int>& sizes, std::size_t align_floats) {
   auto round_up = [&](std::size_t n) { return (n + align_floats - 1) / align_floats * align_floats; };
@@ -61,31 +47,7 @@ std::vector<float> init_params(const std::vector<int>& sizes, Init init, std::ui
   return p;
 }
 
-const char* name_of(Activation a) { return a == Activation::sigmoid ? "sigmoid" : a == Activation::tanh ? "tanh" : "relu"; }
-const char* name_of(Loss l) { return l == Loss::mse ? "mse" : "xent"; }
-const char* name_of(Init i) { return i == Init::blog ? "blog" : i == Init::xavier ? "xavier" : "he"; }
-
-Activation parse_activation(const std::string& t) {
-  if (t == "sigmoid") return Activation::sigmoid;
-  if (t == "tanh") return Activation::tanh;
-  if (t == "relu") return Activation::relu;
-  throw UsageError("--activation '" + t + "': expected sigmoid, tanh or relu");
-}
-
-Loss parse_loss(const std::string& t) {
-  if (t == "mse") return Loss::mse;
-  if (t == "xent") return Loss::xent;
-  throw UsageError("--loss '" + t + "': expected mse or xent");
-}
-
-Init parse_init(const std::string& t) {
-  if (t == "blog") return Init::blog;
-  if (t == "xavier") return Init::xavier;
-  if (t == "he") return Init::he;
-  throw UsageError("--init '" + t + "': expected blog, xavier or he");
-}
-
-std::string weights_hash(std::span<const float> canonical) {
+std::uint64_t weights_hash(std::span<const float> canonical) {
   static_assert(std::endian::native == std::endian::little, "weights_hash assumes a little-endian host");
   std::uint64_t h = 0xcbf29ce484222325ULL;
   const auto* bytes = reinterpret_cast<const unsigned char*>(canonical.data());
@@ -93,34 +55,13 @@ std::string weights_hash(std::span<const float> canonical) {
     h ^= bytes[i];
     h *= 0x100000001b3ULL;
   }
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-  return out;
+  return h;
 }
 
-std::vector<int> parse_layers(const std::string& text) {
-  std::vector<int> sizes;
-  std::size_t start = 0;
-  while (true) {
-    std::size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (item.empty()) throw UsageError("--layers '" + text + "': empty item; expected sizes like 784,112,16,10");
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size()) throw UsageError("--layers '" + text + "': '" + item + "' is not a whole number");
-    if (v <= 0 || v > 1'000'000)
-      throw UsageError("--layers '" + text + "': size " + item + " must be between 1 and 1000000");
-    sizes.push_back(static_cast<int>(v));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  if (sizes.size() < 2) throw UsageError("--layers '" + text + "': needs at least two sizes (inputs and outputs)");
-  return sizes;
+std::string hash_hex(std::uint64_t hash) {
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(hash));
+  return out;
 }
 
 }  // namespace ptrain

@@ -16,8 +16,17 @@ double sigmoid(double z) {
 
 }  // namespace
 
-ReferenceEngine::ReferenceEngine(const NetSpec& spec, std::span<const float> initial)
-    : spec_(spec), layout_(spec.sizes, 1), w_(initial.begin(), initial.end()) {}
+ReferenceEngine::ReferenceEngine(const NetSpec& spec, std::span<const float> initial, double momentum)
+    : spec_(spec),
+      layout_(spec.sizes, 1),
+      w_(initial.begin(), initial.end()),
+      momentum_(momentum),
+      v_(momentum == 0 ? 0 : w_.size(), 0.0) {}
+
+void ReferenceEngine::restore(const EngineState& state) {
+  w_ = state.params;
+  if (momentum_ != 0 && !state.velocity.empty()) v_ = state.velocity;
+}
 
 double ReferenceEngine::activate(double z, bool output) const {
   if (output || spec_.hidden == Activation::sigmoid) return sigmoid(z);
@@ -105,7 +114,7 @@ double ReferenceEngine::backward(const std::vector<std::vector<double>>& acts, c
   return loss_of(out, logits, label);
 }
 
-std::vector<double> ReferenceEngine::mean_gradient(const Dataset& data, Indices batch, double* loss_sum) {
+std::vector<double> ReferenceEngine::mean_gradient(const Dataset& data, Indices batch, double* loss_sum) const {
   std::vector<double> grad(layout_.total, 0.0);
   std::vector<std::vector<double>> acts;
   std::vector<double> logits;
@@ -133,11 +142,6 @@ double ReferenceEngine::train_step(const Dataset& data, Indices batch, double lr
   return loss;
 }
 
-void ReferenceEngine::set_momentum(double mu) {
-  momentum_ = mu;
-  v_.assign(mu == 0 ? 0 : w_.size(), 0.0);
-}
-
 std::vector<float> ReferenceEngine::outputs(const Dataset& data, Indices examples) {
   std::vector<std::vector<double>> acts;
   std::vector<double> logits;
@@ -148,8 +152,6 @@ std::vector<float> ReferenceEngine::outputs(const Dataset& data, Indices example
   }
   return out;
 }
-
-std::vector<float> ReferenceEngine::parameters() const { return std::vector<float>(w_.begin(), w_.end()); }
 
 double ReferenceEngine::example_loss(const std::vector<double>& w, const std::uint8_t* image, int label) const {
   std::vector<std::vector<double>> acts;

@@ -118,4 +118,16 @@ std::vector<TensorSpan> canonical_tensors(const std::vector<int>& sizes) {
   return ::testing::AssertionSuccess();
 }
 
+std::vector<double> parallel_mean_gradient(ParallelEngine& engine, const Dataset& data, Indices batch,
+                                           double* loss_sum) {
+  const int chunks = engine.chunk_count(batch.size()), B = static_cast<int>(batch.size());
+  engine.run_chunks(data, batch, 0, chunks);
+  if (loss_sum) *loss_sum += engine.loss_sum(0, chunks);
+  AlignedVector<float> sum;
+  engine.sum_gradients(0, B, sum);
+  std::vector<double> mean;
+  for (float g : engine.to_canonical(sum)) mean.push_back(double{g} / B);
+  return mean;
+}
+
 }  // namespace ptrain::test

@@ -8,6 +8,7 @@
 
 #include "ptrain/dataset.hpp"
 #include "ptrain/network.hpp"
+#include "ptrain/parallel_engine.hpp"
 #include <gtest/gtest.h>
 
 namespace ptrain::test {
@@ -48,5 +49,10 @@ std::vector<TensorSpan> canonical_tensors(const std::vector<int>& sizes);
 // the message names the tensor, the worst index and both values.
 ::testing::AssertionResult tensors_close(const std::vector<int>& sizes, const std::vector<double>& got,
                                          const std::vector<double>& want, double atol, double rtol);
+
+// The parallel engine's mean gradient of `batch` in canonical order, through its phases: the
+// chunks, then the dense sum of their factored gradients. Adds the summed loss to *loss_sum.
+std::vector<double> parallel_mean_gradient(ParallelEngine& engine, const Dataset& data, Indices batch,
+                                           double* loss_sum);
 
 }  // namespace ptrain::test

@@ -108,7 +108,7 @@ TEST_F(Checkpoints, InitFromThenOneFullBatchStepEqualsTheOraclesStep) {
   ReferenceEngine oracle(spec, init);
   oracle.train_step(mnist.all, seed_split(mnist.all.size(), 42).train, 3.0);
   ModelFile got = load_model_file(after);
-  EXPECT_TRUE(test::tensors_close(spec.sizes, got.params, oracle.weights(), 1e-5, 1e-4));
+  EXPECT_TRUE(test::tensors_close(spec.sizes, got.params, oracle.state().params, 1e-5, 1e-4));
 
   expect_error(run(base() + " --layers 784,30,10 --init-from " + start), 2, "holds a 784,112,16,10 net");
 }

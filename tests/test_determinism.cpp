@@ -26,8 +26,7 @@ std::vector<float> train_with_threads(int threads, const std::vector<int>& sizes
     spec.loss = Loss::xent;
   }
   Dataset d = test::synthetic_dataset(300, sizes.front(), sizes.back(), 21);
-  ParallelEngine engine(spec, init_params(sizes, momentum > 0 ? Init::he : Init::blog, 3), chunk);
-  engine.set_momentum(momentum);
+  ParallelEngine engine(spec, init_params(sizes, momentum > 0 ? Init::he : Init::blog, 3), chunk, momentum);
   ThreadLimit limit(threads);
   for (int epoch = 1; epoch <= 2; ++epoch) {
     std::vector<std::uint32_t> order = epoch_order(test::iota_indices(d.size()), 3, epoch);

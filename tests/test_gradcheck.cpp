@@ -34,7 +34,7 @@ void expect_gradient_matches_finite_differences(const std::vector<int>& sizes, s
   std::vector<double> analytic = ref.mean_gradient(d, batch, nullptr);
 
   std::vector<double> numeric(analytic.size());
-  std::vector<double> w = ref.weights();
+  std::vector<double> w = ref.state().params;
   const double h = 1e-5;
   for (std::size_t i = 0; i < w.size(); ++i) {
     const double saved = w[i];
@@ -79,7 +79,7 @@ TEST(GradCheck, CrossEntropyLossIsMinusLogSoftmaxEvenForHugeLogits) {
   ReferenceEngine ref(spec, w);
   const double z[3] = {2000, 1000, 1500};
   const double m = 2000, lse = m + std::log(std::exp(z[0] - m) + std::exp(z[1] - m) + std::exp(z[2] - m));
-  EXPECT_NEAR(ref.example_loss(ref.weights(), d.image(0), 1), lse - z[1], 1e-9);
+  EXPECT_NEAR(ref.example_loss(ref.state().params, d.image(0), 1), lse - z[1], 1e-9);
   std::vector<double> g = ref.mean_gradient(d, test::iota_indices(1), nullptr);
   for (double v : g) EXPECT_TRUE(std::isfinite(v));
   EXPECT_NEAR(g[6], 1.0, 1e-12);   // ∂/∂b_0 = softmax_0 − 0 ≈ 1
@@ -126,10 +126,10 @@ TEST(GradCheck, SgdStepMovesAgainstTheMeanGradient) {
   Dataset d = test::synthetic_dataset(6, 4, 2, 9);
   auto batch = test::iota_indices(6);
   ReferenceEngine ref(spec, init_blog(spec.sizes, 9));
-  std::vector<double> before = ref.weights();
+  std::vector<double> before = ref.state().params;
   std::vector<double> grad = ref.mean_gradient(d, batch, nullptr);
   ref.train_step(d, batch, 0.5);
-  for (std::size_t i = 0; i < before.size(); ++i) EXPECT_DOUBLE_EQ(ref.weights()[i], before[i] - 0.5 * grad[i]);
+  for (std::size_t i = 0; i < before.size(); ++i) EXPECT_DOUBLE_EQ(ref.state().params[i], before[i] - 0.5 * grad[i]);
 }
 
 }  // namespace

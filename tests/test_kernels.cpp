@@ -102,13 +102,13 @@ TEST(Kernels, LinearForwardMatchesPlainLoop) {
   }
 }
 
-TEST(Kernels, WeightGradientMatchesPlainLoop) {
+TEST(Kernels, LinearBackwardWeightsMatchesPlainLoop) {
   std::mt19937 rng(4);
   for (const Shape& s : matrix_shapes()) {
     Buffer D(std::size_t(s.K) * s.out, 1, rng), A(std::size_t(s.K) * s.in, s.in % 3, rng);
     Buffer dW(std::size_t(s.out) * s.in, 3, rng), db(s.out, 2, rng), dW_plain = dW, db_plain = db;
-    simd::weight_gradient(D.data(), A.data(), dW.data(), db.data(), s.out, s.in, s.K);
-    plain::weight_gradient(D.data(), A.data(), dW_plain.data(), db_plain.data(), s.out, s.in, s.K);
+    simd::linear_backward_weights(D.data(), A.data(), dW.data(), db.data(), s.out, s.in, s.K);
+    plain::linear_backward_weights(D.data(), A.data(), dW_plain.data(), db_plain.data(), s.out, s.in, s.K);
     for (int j = 0; j < s.out; ++j) {
       double bias_bound = 0;
       for (int k = 0; k < s.K; ++k) bias_bound += std::fabs(D[k * s.out + j]);
@@ -124,13 +124,13 @@ TEST(Kernels, WeightGradientMatchesPlainLoop) {
   }
 }
 
-TEST(Kernels, BackpropInputMatchesPlainLoop) {
+TEST(Kernels, LinearBackwardInputMatchesPlainLoop) {
   std::mt19937 rng(5);
   for (const Shape& s : matrix_shapes()) {
     Buffer W(std::size_t(s.out) * s.in, 2, rng), D(std::size_t(s.K) * s.out, 1, rng);
     Buffer G(std::size_t(s.K) * s.in, s.in % 4, rng), G_plain = G;
-    simd::backprop_input(W.data(), D.data(), G.data(), s.out, s.in, s.K);
-    plain::backprop_input(W.data(), D.data(), G_plain.data(), s.out, s.in, s.K);
+    simd::linear_backward_input(W.data(), D.data(), G.data(), s.out, s.in, s.K);
+    plain::linear_backward_input(W.data(), D.data(), G_plain.data(), s.out, s.in, s.K);
     for (int k = 0; k < s.K; ++k)
       for (int i = 0; i < s.in; ++i) {
         double bound = 0;
@@ -147,15 +147,15 @@ TEST(Kernels, SigmoidMatchesPlainLoopAndNeverOverflows) {
   for (int n : kLengths) {
     Buffer z(n, n % 4, rng), a(n, 1, rng), a_plain = a;
     for (int i = 0; i < n; ++i) z.data()[i] *= 30.0f;  // well into saturation both ways
-    simd::sigmoid(z.data(), a.data(), n);
-    plain::sigmoid(z.data(), a_plain.data(), n);
+    simd::sigmoid_forward(z.data(), a.data(), n);
+    plain::sigmoid_forward(z.data(), a_plain.data(), n);
     for (int i = 0; i < n; ++i) ASSERT_NEAR(a[i], a_plain[i], 4 * kEps * a_plain[i]) << "z=" << z[i];
     ASSERT_TRUE(a.padding_intact());
   }
   const std::vector<float> extreme{-1e30f, -1000.0f, -88.0f, 0.0f, 88.0f, 1000.0f, 1e30f,
                                    -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
   std::vector<float> out(extreme.size());
-  simd::sigmoid(extreme.data(), out.data(), extreme.size());
+  simd::sigmoid_forward(extreme.data(), out.data(), extreme.size());
   for (std::size_t i = 0; i < extreme.size(); ++i) {
     EXPECT_TRUE(out[i] >= 0.0f && out[i] <= 1.0f) << "σ(" << extreme[i] << ") = " << out[i];
   }
@@ -169,10 +169,10 @@ TEST(Kernels, TanhAndReluMatchPlainLoops) {
   for (int n : kLengths) {
     Buffer z(n, n % 4, rng), a(n, 1, rng), a_plain = a, r(n, 2, rng), r_plain = r;
     for (int i = 0; i < n; ++i) z.data()[i] *= 6.0f;
-    simd::tanh_units(z.data(), a.data(), n);
-    plain::tanh_units(z.data(), a_plain.data(), n);
-    simd::relu(z.data(), r.data(), n);
-    plain::relu(z.data(), r_plain.data(), n);
+    simd::tanh_forward(z.data(), a.data(), n);
+    plain::tanh_forward(z.data(), a_plain.data(), n);
+    simd::relu_forward(z.data(), r.data(), n);
+    plain::relu_forward(z.data(), r_plain.data(), n);
     for (int i = 0; i < n; ++i) {
       ASSERT_NEAR(a[i], a_plain[i], 4 * kEps * (std::fabs(a_plain[i]) + 1e-6f)) << "tanh(" << z[i] << ")";
       ASSERT_EQ(r[i], r_plain[i]) << "relu(" << z[i] << ")";
@@ -241,14 +241,107 @@ TEST(Kernels, SgdRankKStepIsTheSameWhateverTheSplitOfTheRows) {
   for (int j : {0, 5, 6, 13, 17})
     simd::sgd_rank_k_step(D.data(), A.data(), W_pieces.data(), b_pieces.data(), out, in, K, scale, j,
                           j == 17 ? out : (j == 0 ? 5 : j == 5 ? 6 : j == 6 ? 13 : 17));
+  // Unfused: the gradient, then w + (−scale)·g by axpy row by row. Both kernels apply the same
+  // simd::fma at the same positions (vectors from each row's start, a scalar std::fma tail), so
+  // they round alike whether the compiler fuses xsimd's a·b + c or not (it does not on AVX-512
+  // under clang; see simd.hpp).
   std::vector<float> dW(std::size_t(out) * in), db(out);
-  simd::weight_gradient(D.data(), A.data(), dW.data(), db.data(), out, in, K);
-  for (int i = 0; i < out * in; ++i) W_unfused.data()[i] = std::fma(-scale, dW[i], W_unfused[i]);
-  for (int j = 0; j < out; ++j) b_unfused.data()[j] = std::fma(-scale, db[j], b_unfused[j]);
+  simd::linear_backward_weights(D.data(), A.data(), dW.data(), db.data(), out, in, K);
+  for (int j = 0; j < out; ++j) simd::axpy(-scale, dW.data() + j * in, W_unfused.data() + j * in, in);
+  for (int j = 0; j < out; ++j) b_unfused.data()[j] = std::fma(-scale, db[j], b_unfused[j]);  // scalar in the kernel too
   EXPECT_EQ(W.values(), W_pieces.values());
   EXPECT_EQ(b.values(), b_pieces.values());
   EXPECT_EQ(W.values(), W_unfused.values());
   EXPECT_EQ(b.values(), b_unfused.values());
+}
+
+TEST(Kernels, ActivationBackwardsMatchPlainLoops) {
+  using Backward = void (*)(const float*, float*, std::size_t);
+  const std::vector<std::pair<Backward, Backward>> twins{{simd::sigmoid_backward, plain::sigmoid_backward},
+                                                         {simd::sigmoid_backward_blog, plain::sigmoid_backward_blog},
+                                                         {simd::tanh_backward, plain::tanh_backward},
+                                                         {simd::relu_backward, plain::relu_backward}};
+  std::mt19937 rng(11);
+  for (std::size_t t = 0; t < twins.size(); ++t)
+    for (int n : kLengths) {
+      Buffer a(n, n % 4, rng), d(n, 1, rng), d_plain = d;
+      twins[t].first(a.data(), d.data(), n);
+      twins[t].second(a.data(), d_plain.data(), n);
+      for (int i = 0; i < n; ++i)
+        ASSERT_NEAR(d[i], d_plain[i], 4 * kEps * std::fabs(d_plain[i])) << "twin " << t << " n=" << n << " i=" << i;
+      ASSERT_TRUE(d.padding_intact()) << "twin " << t << " n=" << n;
+    }
+}
+
+TEST(Kernels, SoftmaxMatchesPlainLoopForAnyLogits) {
+  std::mt19937 rng(12);
+  for (int n : {1, 2, 10, 17})
+    for (int K : {1, 3, 5}) {
+      Buffer Z(std::size_t(K) * n, 0, rng), logits(std::size_t(K) * n, 1, rng), norm(K, 2, rng);
+      for (int i = 0; i < K * n; ++i) Z.data()[i] *= 200.0f;  // e^200 overflows float: the max must come off first
+      Buffer Z_plain = Z, logits_plain = logits, norm_plain = norm;
+      simd::softmax_forward(Z.data(), logits.data(), norm.data(), K, n);
+      plain::softmax_forward(Z_plain.data(), logits_plain.data(), norm_plain.data(), K, n);
+      for (int i = 0; i < K * n; ++i) {
+        // exp(z − log_norm) in float: log_norm's rounding, about |z|·ε, becomes a relative error.
+        double scale = 1;
+        for (int j = 0; j < n; ++j) scale = std::max(scale, 1.0 + std::fabs(logits_plain[i / n * n + j]));
+        ASSERT_NEAR(Z[i], Z_plain[i], 8 * kEps * scale * (Z_plain[i] + kEps)) << "n=" << n << " K=" << K;
+        ASSERT_EQ(logits[i], logits_plain[i]);
+      }
+      for (int k = 0; k < K; ++k) ASSERT_NEAR(norm[k], norm_plain[k], 8 * kEps * std::fabs(norm_plain[k]));
+      ASSERT_TRUE(Z.padding_intact() && logits.padding_intact() && norm.padding_intact());
+    }
+}
+
+TEST(Kernels, OutputBackwardsMatchPlainLoopsAndAHandComputedCase) {
+  std::mt19937 rng(13);
+  const int K = 5, n = 10;
+  std::vector<int> labels{0, 3, 9, 9, 4};
+  Buffer A(K * n, 1, rng), logits(K * n, 2, rng), norm(K, 0, rng);
+  for (int i = 0; i < K * n; ++i) A.data()[i] = 0.5f + 0.5f * A[i];  // activations in (0, 1)
+  for (bool blog : {false, true}) {
+    Buffer dZ(K * n, 3, rng), dZ_plain = dZ;
+    const double loss = simd::mse_output_backward(A.data(), labels.data(), dZ.data(), K, n, blog);
+    const double loss_plain = plain::mse_output_backward(A.data(), labels.data(), dZ_plain.data(), K, n, blog);
+    EXPECT_NEAR(loss, loss_plain, 1e-6 * loss_plain);
+    for (int i = 0; i < K * n; ++i) ASSERT_NEAR(dZ[i], dZ_plain[i], 4 * kEps * std::fabs(dZ_plain[i]) + 1e-12);
+    ASSERT_TRUE(dZ.padding_intact());
+  }
+  Buffer dZ(K * n, 3, rng), dZ_plain = dZ;
+  const double xent = simd::xent_output_backward(A.data(), logits.data(), norm.data(), labels.data(), dZ.data(), K, n);
+  const double xent_plain =
+      plain::xent_output_backward(A.data(), logits.data(), norm.data(), labels.data(), dZ_plain.data(), K, n);
+  EXPECT_NEAR(xent, xent_plain, 1e-6 * std::fabs(xent_plain) + 1e-6);
+  for (int i = 0; i < K * n; ++i) ASSERT_NEAR(dZ[i], dZ_plain[i], 2 * kEps);
+  // One example, two classes, label 1: a = (0.25, 0.5) gives loss ½(0.25² + 0.5²) = 0.15625 and
+  // dZ = (0.25·0.25·0.75, −0.5·0.5·0.5) by the mse formula.
+  const float a[2] = {0.25f, 0.5f};
+  const int label = 1;
+  float d[2];
+  EXPECT_DOUBLE_EQ(simd::mse_output_backward(a, &label, d, 1, 2, false), 0.15625);
+  EXPECT_FLOAT_EQ(d[0], 0.046875f);
+  EXPECT_FLOAT_EQ(d[1], -0.125f);
+}
+
+TEST(Kernels, DenseSgdStepsMatchPlainLoops) {
+  std::mt19937 rng(14);
+  for (int n : kLengths)
+    for (int m : kMisalign) {
+      Buffer G(n, m, rng), W(n, (m + 1) % 4, rng), V(n, 2, rng), W_plain = W, V_plain = V;
+      Buffer W2 = W, W2_plain = W;
+      simd::sgd_step(G.data(), W2.data(), n, 0.3f);
+      plain::sgd_step(G.data(), W2_plain.data(), n, 0.3f);
+      simd::sgd_momentum_step(G.data(), W.data(), V.data(), n, 0.125f, 0.3f, 0.9f);
+      plain::sgd_momentum_step(G.data(), W_plain.data(), V_plain.data(), n, 0.125f, 0.3f, 0.9f);
+      for (int i = 0; i < n; ++i) {
+        ASSERT_NEAR(W2[i], W2_plain[i], 4 * kEps * (std::fabs(W2_plain[i]) + 0.3 * std::fabs(G[i]))) << "n=" << n;
+        const double v_bound = 0.9 * std::fabs(V_plain[i]) + 0.125 * std::fabs(G[i]) + 1e-30;
+        ASSERT_NEAR(V[i], V_plain[i], 4 * kEps * v_bound) << "V, n=" << n;
+        ASSERT_NEAR(W[i], W_plain[i], 4 * kEps * (std::fabs(W_plain[i]) + 0.3 * v_bound)) << "W, n=" << n;
+      }
+      ASSERT_TRUE(W.padding_intact() && V.padding_intact() && W2.padding_intact());
+    }
 }
 
 }  // namespace

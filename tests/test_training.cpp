@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "ptrain/engine_factory.hpp"
 #include "ptrain/threads.hpp"
 #include "ptrain/trainer.hpp"
 #include "support.hpp"
@@ -21,7 +22,7 @@ Progress train(EngineKind kind) {
   spec.sizes = {64, 24, 16, 10};
   Dataset d = test::synthetic_dataset(600, 64, 10, 31);
   Split split = seed_split(d.size(), 4);
-  auto engine = make_engine(kind, spec, init_blog(spec.sizes, 4), 8);
+  auto engine = make_engine(spec, init_blog(spec.sizes, 4), {kind, 8});
   ThreadLimit threads(2);
   Progress p;
   p.accuracy_before = *accuracy_percent(*engine, d, split.test);
@@ -98,7 +99,7 @@ TEST(Training, CosineDecayRunsFromLrTowardsZero) {
   cfg.lr = 2.0;
   cfg.epochs = 4;
   EXPECT_EQ(epoch_lr(cfg, 3), 2.0);
-  cfg.lr_decay = "cosine";
+  cfg.lr_decay = LrDecay::cosine;
   EXPECT_DOUBLE_EQ(epoch_lr(cfg, 1), 2.0);
   EXPECT_NEAR(epoch_lr(cfg, 3), 1.0, 1e-15);  // ½(1 + cos(π/2))
   EXPECT_NEAR(epoch_lr(cfg, 4), 2.0 * 0.5 * (1 + std::cos(3.14159265358979323846 * 3 / 4)), 1e-15);
@@ -106,13 +107,13 @@ TEST(Training, CosineDecayRunsFromLrTowardsZero) {
 
 TEST(Training, WeightsHashIsFnv1a64OfTheFloatBytes) {
   // FNV-1a 64 of no bytes is its offset basis; of 1.0f (bytes 00 00 80 3f) computed by hand.
-  EXPECT_EQ(weights_hash({}), "cbf29ce484222325");
+  EXPECT_EQ(hash_hex(weights_hash({})), "cbf29ce484222325");
   std::uint64_t h = 0xcbf29ce484222325ULL;
   for (unsigned char b : {0x00, 0x00, 0x80, 0x3f}) h = (h ^ b) * 0x100000001b3ULL;
   char want[17];
   std::snprintf(want, sizeof want, "%016llx", static_cast<unsigned long long>(h));
   float one = 1.0f;
-  EXPECT_EQ(weights_hash(std::span<const float>(&one, 1)), want);
+  EXPECT_EQ(hash_hex(weights_hash(std::span<const float>(&one, 1))), want);
 }
 
 }  // namespace

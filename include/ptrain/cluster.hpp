@@ -1,6 +1,6 @@
 #pragma once
 // The processes one training run is spread over. `mpirun -np K ptrain …` makes K ranks (an MPI
-// build, src/mpi_cluster.cpp); otherwise the run is rank 0 of 1 and every collective below
+// build, src/cluster_mpi.cpp); otherwise the run is rank 0 of 1 and every collective below
 // returns its input. Only the main thread of a rank calls these; oneTBB's workers never do.
 //
 // Each collective is called by every rank in the same order. A rank that stops answering (it
@@ -53,12 +53,6 @@ inline ShareBounds share_bounds(std::size_t n, int rank, int ranks) {
 // The cluster this process belongs to: MPI's world when started by mpirun in an MPI build, else
 // one process. Call once, first thing in main; it may consume MPI's own arguments.
 std::unique_ptr<Cluster> join_cluster(int& argc, char**& argv);
-
-// How the ranks combine a step's gradients. fast: each rank sums its own examples' gradients and
-// MPI_Allreduce adds the ranks' sums (the rounding depends on the number of ranks). exact: the
-// ranks exchange their examples' factored gradients and every rank sums all of them in example
-// order, as one process does, so the weights are bitwise those of a one-process run.
-enum class Reduce { fast, exact };
 
 // Thrown on the ranks that stay silent about a failure another rank reports: the exit code only.
 struct SilentFailure {

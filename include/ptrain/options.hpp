@@ -5,8 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "ptrain/commands.hpp"
-#include "ptrain/trainer.hpp"
+#include "ptrain/config.hpp"
 
 namespace ptrain {
 
@@ -16,7 +15,7 @@ struct CommandLine {
   CommandKind kind = CommandKind::train;
   std::string help_text;
   TrainConfig train;
-  UseConfig use;  // eval and predict
+  InferenceConfig inference;  // eval and predict
 };
 
 // Throws UsageError with one line naming the bad option and value.

@@ -7,25 +7,23 @@ namespace ptrain {
 
 class ReferenceEngine final : public Engine {
  public:
-  ReferenceEngine(const NetSpec& spec, std::span<const float> initial);
+  // `initial` is canonical float32; `momentum` 0 is plain SGD.
+  ReferenceEngine(const NetSpec& spec, std::span<const float> initial, double momentum = 0);
 
   std::string describe() const override { return "scalar (reference, float64, one example at a time)"; }
-  std::vector<double> mean_gradient(const Dataset& data, Indices batch, double* loss_sum) override;
   double train_step(const Dataset& data, Indices batch, double lr) override;
-  std::vector<float> parameters() const override;
-  std::vector<double> exact_parameters() const override { return w_; }
-  void set_parameters(std::span<const double> canonical) override { w_.assign(canonical.begin(), canonical.end()); }
-  bool float64() const override { return true; }
-  void set_momentum(double mu) override;
-  std::vector<double> velocity() const override { return v_; }
-  void set_velocity(std::span<const double> canonical) override { v_.assign(canonical.begin(), canonical.end()); }
   std::vector<float> outputs(const Dataset& data, Indices examples) override;
+  std::vector<float> parameters() const override { return std::vector<float>(w_.begin(), w_.end()); }
+  EngineState state() const override { return {w_, v_}; }
+  void restore(const EngineState& state) override;
+  Precision precision() const override { return Precision::float64; }
+
+  // The batch's mean gradient in canonical order; adds the batch's summed loss to *loss_sum.
+  std::vector<double> mean_gradient(const Dataset& data, Indices batch, double* loss_sum) const;
 
   // The loss of one example (½‖a − t‖² or cross-entropy) under parameters `w` (canonical order):
   // the function whose finite differences the gradient tests take.
   double example_loss(const std::vector<double>& w, const std::uint8_t* image, int label) const;
-
-  const std::vector<double>& weights() const { return w_; }
 
  private:
   // acts[0] is the input, acts[l+1] the output of layer l; logits the last layer's z.
