@@ -122,21 +122,17 @@ void save_model_file(const std::string& path, const ModelFile& model, const std:
   write_file_atomically(path, encode_model_file(model), what);
 }
 
-ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
-  if (bytes.size() < 8) bad(file, "too short for a safetensors header (" + std::to_string(bytes.size()) + " bytes)");
-  std::uint64_t n = 0;
-  std::memcpy(&n, bytes.data(), 8);
-  if (n > kMaxHeaderBytes) bad(file, "header length " + std::to_string(n) + " is absurdly large (limit 100 MB)");
-  if (n > bytes.size() - 8)
-    bad(file, "header length " + std::to_string(n) + " runs past the end of the " + std::to_string(bytes.size()) +
-                  "-byte file");
+namespace {
+
+using TensorMap = std::map<std::string, TensorEntry>;
+
+// The JSON header after the 8-byte length `n`; its metadata into m, its tensor entries returned.
+TensorMap read_header(const std::string& bytes, std::uint64_t n, const std::string& file, ModelFile& m) {
   json header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n), nullptr, false);
   if (header.is_discarded()) bad(file, "header is not valid JSON");
   if (!header.is_object()) bad(file, "header is not a JSON object");
-
-  ModelFile m;
   bool dtype_seen = false;
-  std::map<std::string, TensorEntry> tensors;
+  TensorMap tensors;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
       if (!it->is_object()) bad(file, "__metadata__ is not a JSON object");
@@ -149,8 +145,12 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
     tensors[it.key()] = parse_entry(file, it.key(), *it, m.dtype, dtype_seen);
   }
   if (tensors.empty()) bad(file, "holds no tensors");
+  return tensors;
+}
 
-  // The net: layers.0 .. layers.L-1, each weight [out, in] and bias [out], chained.
+// The net: layers.0 .. layers.L-1, each weight [out, in] and bias [out], chained; m.sizes from
+// their shapes. Returns them in canonical order.
+std::vector<const TensorEntry*> net_tensors(const TensorMap& tensors, const std::string& file, ModelFile& m) {
   std::vector<const TensorEntry*> ordered;
   for (std::size_t l = 0;; ++l) {
     auto w = tensors.find(tensor_name(l, "weight"));
@@ -173,7 +173,12 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
     ordered.push_back(&b->second);
   }
   if (ordered.empty()) bad(file, "missing tensor layers.0.weight");
-  // A checkpoint of a run with momentum also holds the velocity, tensor for tensor.
+  return ordered;
+}
+
+// A checkpoint of a run with momentum also holds the velocity, tensor for tensor: appended to
+// `ordered`. Any other tensor is refused.
+void add_velocity_tensors(const TensorMap& tensors, const std::string& file, std::vector<const TensorEntry*>& ordered) {
   const std::size_t main_tensors = ordered.size();
   if (tensors.count(std::string(kVelocityPrefix) + "layers.0.weight")) {
     for (std::size_t t = 0; t < main_tensors; ++t) {
@@ -184,16 +189,15 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
       ordered.push_back(&v->second);
     }
   }
-  if (ordered.size() != tensors.size()) {
-    for (const auto& named : tensors)
-      if (std::none_of(ordered.begin(), ordered.end(), [&](const TensorEntry* e) { return e == &named.second; }))
-        bad(file, "unexpected tensor '" + named.first + "' (ptrain writes layers.<l>.weight and layers.<l>.bias)");
-  }
+  if (ordered.size() == tensors.size()) return;
+  for (const auto& named : tensors)
+    if (std::none_of(ordered.begin(), ordered.end(), [&](const TensorEntry* e) { return e == &named.second; }))
+      bad(file, "unexpected tensor '" + named.first + "' (ptrain writes layers.<l>.weight and layers.<l>.bias)");
+}
 
-  // Offsets: each tensor exactly its size, together tiling the buffer, which ends the file.
-  const std::uint64_t width = dtype_size(m.dtype);
-  const std::uint64_t buffer = bytes.size() - 8 - n;
-  std::vector<const TensorEntry*> by_offset = ordered;
+// Offsets: each tensor exactly its size, together tiling the `buffer` bytes, which end the file.
+void check_offsets(std::vector<const TensorEntry*> by_offset, std::uint64_t width, std::uint64_t buffer,
+                   const std::string& file) {
   std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
   std::uint64_t expected = 0;
   for (const TensorEntry* e : by_offset) {
@@ -212,26 +216,44 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
                   std::to_string(expected));
   if (expected < buffer)
     bad(file, std::to_string(buffer - expected) + " bytes after the last tensor (the data must end the file)");
+}
 
-  const char* data = bytes.data() + 8 + n;
-  for (std::size_t t = 0; t < ordered.size(); ++t) {
-    const TensorEntry* e = ordered[t];
-    std::vector<double>& into = t < main_tensors ? m.params : m.velocity;
-    const std::uint64_t count = (e->end - e->begin) / width;
-    for (std::uint64_t i = 0; i < count; ++i) {
-      double v;
-      if (m.dtype == TensorType::f32) {
-        float f;
-        std::memcpy(&f, data + e->begin + 4 * i, 4);
-        v = f;
-      } else {
-        std::memcpy(&v, data + e->begin + 8 * i, 8);
-      }
-      if (!std::isfinite(v))
-        bad(file, "tensor '" + e->name + "' holds a non-finite value at index " + std::to_string(i));
-      into.push_back(v);
+// The tensor's values, refusing non-finite ones.
+void read_values(const char* data, const TensorEntry& e, TensorType dtype, const std::string& file,
+                 std::vector<double>& into) {
+  const std::uint64_t width = dtype_size(dtype), count = (e.end - e.begin) / width;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    double v;
+    if (dtype == TensorType::f32) {
+      float f;
+      std::memcpy(&f, data + e.begin + 4 * i, 4);
+      v = f;
+    } else {
+      std::memcpy(&v, data + e.begin + 8 * i, 8);
     }
+    if (!std::isfinite(v)) bad(file, "tensor '" + e.name + "' holds a non-finite value at index " + std::to_string(i));
+    into.push_back(v);
   }
+}
+
+}  // namespace
+
+ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
+  if (bytes.size() < 8) bad(file, "too short for a safetensors header (" + std::to_string(bytes.size()) + " bytes)");
+  std::uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  if (n > kMaxHeaderBytes) bad(file, "header length " + std::to_string(n) + " is absurdly large (limit 100 MB)");
+  if (n > bytes.size() - 8)
+    bad(file, "header length " + std::to_string(n) + " runs past the end of the " + std::to_string(bytes.size()) +
+                  "-byte file");
+  ModelFile m;
+  const TensorMap tensors = read_header(bytes, n, file, m);
+  std::vector<const TensorEntry*> ordered = net_tensors(tensors, file, m);
+  const std::size_t main_tensors = ordered.size();
+  add_velocity_tensors(tensors, file, ordered);
+  check_offsets(ordered, dtype_size(m.dtype), bytes.size() - 8 - n, file);
+  for (std::size_t t = 0; t < ordered.size(); ++t)
+    read_values(bytes.data() + 8 + n, *ordered[t], m.dtype, file, t < main_tensors ? m.params : m.velocity);
   return m;
 }
 
