@@ -5,8 +5,8 @@
 #include <random>
 #include <vector>
 
-#include "ptrain/aligned.hpp"
-#include "ptrain/kernels.hpp"
+#include "ptrain/core/aligned.hpp"
+#include "ptrain/engine/kernels.hpp"
 
 namespace {
 

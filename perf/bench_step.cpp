@@ -4,9 +4,9 @@
 
 #include <random>
 
-#include "ptrain/parallel_engine.hpp"
-#include "ptrain/reference.hpp"
-#include "ptrain/threads.hpp"
+#include "ptrain/engine/parallel_engine.hpp"
+#include "ptrain/engine/reference.hpp"
+#include "ptrain/core/threads.hpp"
 
 namespace {
 

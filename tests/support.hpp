@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "ptrain/dataset.hpp"
-#include "ptrain/network.hpp"
-#include "ptrain/parallel_engine.hpp"
+#include "ptrain/io/dataset.hpp"
+#include "ptrain/core/network.hpp"
+#include "ptrain/engine/parallel_engine.hpp"
 #include <gtest/gtest.h>
 
 namespace ptrain::test {

@@ -6,9 +6,9 @@
 #include <fstream>
 
 #include "cli_support.hpp"
-#include "ptrain/dataset.hpp"
-#include "ptrain/model_file.hpp"
-#include "ptrain/reference.hpp"
+#include "ptrain/io/dataset.hpp"
+#include "ptrain/io/model_file.hpp"
+#include "ptrain/engine/reference.hpp"
 
 namespace ptrain {
 namespace {

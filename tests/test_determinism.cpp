@@ -8,10 +8,10 @@
 #include <cstring>
 #include <thread>
 
-#include "ptrain/parallel_engine.hpp"
-#include "ptrain/parallel_tasks.hpp"
-#include "ptrain/threads.hpp"
-#include "ptrain/trainer.hpp"
+#include "ptrain/engine/parallel_engine.hpp"
+#include "ptrain/core/parallel_tasks.hpp"
+#include "ptrain/core/threads.hpp"
+#include "ptrain/run/trainer.hpp"
 #include "support.hpp"
 
 namespace ptrain {

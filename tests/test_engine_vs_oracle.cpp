@@ -3,9 +3,9 @@
 // multiples of the chunk size and batches smaller than one chunk.
 #include <gtest/gtest.h>
 
-#include "ptrain/parallel_engine.hpp"
-#include "ptrain/reference.hpp"
-#include "ptrain/threads.hpp"
+#include "ptrain/engine/parallel_engine.hpp"
+#include "ptrain/engine/reference.hpp"
+#include "ptrain/core/threads.hpp"
 #include "support.hpp"
 
 namespace ptrain {

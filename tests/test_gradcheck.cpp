@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "ptrain/reference.hpp"
+#include "ptrain/engine/reference.hpp"
 #include "support.hpp"
 
 namespace ptrain {

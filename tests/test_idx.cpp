@@ -7,9 +7,9 @@
 
 #include <fstream>
 
-#include "ptrain/dataset.hpp"
-#include "ptrain/errors.hpp"
-#include "ptrain/idx.hpp"
+#include "ptrain/io/dataset.hpp"
+#include "ptrain/core/errors.hpp"
+#include "ptrain/io/idx.hpp"
 #include "support.hpp"
 
 namespace ptrain {

@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "ptrain/kernels.hpp"
+#include "ptrain/engine/kernels.hpp"
 
 namespace ptrain {
 namespace {

@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "ptrain/errors.hpp"
-#include "ptrain/model_file.hpp"
-#include "ptrain/network.hpp"
+#include "ptrain/core/errors.hpp"
+#include "ptrain/io/model_file.hpp"
+#include "ptrain/core/network.hpp"
 #include "support.hpp"
 
 namespace ptrain {

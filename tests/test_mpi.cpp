@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "cli_support.hpp"
-#include "ptrain/model_file.hpp"
+#include "ptrain/io/model_file.hpp"
 
 namespace ptrain::test {
 namespace {

@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "ptrain/engine_factory.hpp"
-#include "ptrain/threads.hpp"
-#include "ptrain/trainer.hpp"
+#include "ptrain/run/engine_factory.hpp"
+#include "ptrain/core/threads.hpp"
+#include "ptrain/run/trainer.hpp"
 #include "support.hpp"
 
 namespace ptrain {

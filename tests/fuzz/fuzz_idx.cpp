@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <string>
 
-#include "ptrain/errors.hpp"
-#include "ptrain/idx.hpp"
+#include "ptrain/core/errors.hpp"
+#include "ptrain/io/idx.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const std::string path = "/tmp/ptrain-fuzz-idx-" + std::to_string(getpid());

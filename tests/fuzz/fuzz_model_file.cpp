@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string>
 
-#include "ptrain/errors.hpp"
-#include "ptrain/model_file.hpp"
+#include "ptrain/core/errors.hpp"
+#include "ptrain/io/model_file.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

@@ -2,8 +2,8 @@
 #include <cstdint>
 #include <string>
 
-#include "ptrain/errors.hpp"
-#include "ptrain/pgm.hpp"
+#include "ptrain/core/errors.hpp"
+#include "ptrain/io/pgm.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

@@ -1,0 +1,211 @@
+#pragma once
+// A run's configuration, typed. Every choice is an enum with one name table, used alike by the
+// command line, the model files' metadata, resume and eval. Every default is a member
+// initialiser below. The recipe — the fields that decide a run's arithmetic — is described once
+// (recipe_fields): that table drives the options' help, what a checkpoint stores, what a resume
+// adopts and what counts as a contradiction. A new recipe option is a member here, a row in the
+// table (config.cpp), the engines that implement it, and its tests.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ptrain/core/errors.hpp"
+
+namespace ptrain {
+
+// Hidden-layer units.
+enum class Activation { sigmoid, tanh, relu };
+// mse: sigmoid outputs, loss ½‖a − t‖² (the blog's). xent: softmax outputs, cross-entropy
+// −log softmax(z)_label, whose output delta is softmax − target.
+enum class Loss { mse, xent };
+// blog: uniform [−0.5, 0.5), biases 1. xavier: uniform ±√(6/(in+out)), he: uniform ±√(6/in),
+// biases 0 for both.
+enum class Init { blog, xavier, he };
+// scalar: the float64 reference oracle. parallel: float32, oneTBB chunks, SIMD kernels.
+enum class EngineKind { scalar, parallel };
+// seed: all images shuffled, 70% train, 10% validation, 20% test. standard: the training file
+// trains (its last val_size validate), the test file tests.
+enum class SplitKind { seed, standard };
+// cosine: epoch e trains at lr·½(1 + cos(π(e−1)/epochs)).
+enum class LrDecay { none, cosine };
+// blog: the post's arithmetic (raw 0–255 pixels, sigmoid's derivative taken twice, lr 0.1).
+enum class Preset { none, blog };
+
+// The spelling of each value of E, and the option that takes it.
+template <class E>
+struct Names;
+template <class E, std::size_t N>
+struct NameTable {
+  std::string_view option;
+  std::array<std::pair<E, std::string_view>, N> names;
+};
+template <>
+struct Names<Activation> {
+  static constexpr NameTable<Activation, 3> table{
+      "activation", {{{Activation::sigmoid, "sigmoid"}, {Activation::tanh, "tanh"}, {Activation::relu, "relu"}}}};
+};
+template <>
+struct Names<Loss> {
+  static constexpr NameTable<Loss, 2> table{"loss", {{{Loss::mse, "mse"}, {Loss::xent, "xent"}}}};
+};
+template <>
+struct Names<Init> {
+  static constexpr NameTable<Init, 3> table{"init", {{{Init::blog, "blog"}, {Init::xavier, "xavier"}, {Init::he, "he"}}}};
+};
+template <>
+struct Names<EngineKind> {
+  static constexpr NameTable<EngineKind, 2> table{
+      "engine", {{{EngineKind::parallel, "parallel"}, {EngineKind::scalar, "scalar"}}}};
+};
+template <>
+struct Names<SplitKind> {
+  static constexpr NameTable<SplitKind, 2> table{"split", {{{SplitKind::seed, "seed"}, {SplitKind::standard, "standard"}}}};
+};
+template <>
+struct Names<LrDecay> {
+  static constexpr NameTable<LrDecay, 2> table{"lr-decay", {{{LrDecay::none, "none"}, {LrDecay::cosine, "cosine"}}}};
+};
+template <>
+struct Names<Preset> {
+  static constexpr NameTable<Preset, 2> table{"preset", {{{Preset::none, "none"}, {Preset::blog, "blog"}}}};
+};
+
+template <class E>
+std::string name_of(E value) {
+  for (const auto& [v, name] : Names<E>::table.names)
+    if (v == value) return std::string(name);
+  return "?";
+}
+
+// The value spelled `text`; otherwise a UsageError such as "--loss 'hinge': expected mse or xent".
+template <class E>
+E parse_choice(std::string_view text) {
+  const auto& t = Names<E>::table;
+  std::string expected;
+  for (std::size_t i = 0; i < t.names.size(); ++i) {
+    if (t.names[i].second == text) return t.names[i].first;
+    expected += (i == 0 ? "" : i + 1 == t.names.size() ? " or " : ", ") + std::string(t.names[i].second);
+  }
+  throw UsageError("--" + std::string(t.option) + " '" + std::string(text) + "': expected " + expected);
+}
+
+// Pixels are bytes; the blog's fix feeds them scaled to [0, 1].
+inline constexpr double kPixelScale = 1.0 / 255.0;
+// Examples per parallel task: balances two threads best at batch 32 (8 chunks).
+inline constexpr int kDefaultChunkSize = 4;
+// The learning rate --preset blog uses when --lr is not given (the post names none).
+inline constexpr double kBlogLr = 0.1;
+
+// All hardware threads (at least 1), and the MNIST folder of this checkout: the defaults of
+// --threads and --data-dir.
+int hardware_threads();
+std::string default_data_dir();
+
+// The network and the arithmetic of its units. `blog_derivative` reproduces the post's defect
+// of taking sigmoid's derivative of the activation again, σ(a)(1−σ(a)) instead of a(1−a).
+struct NetSpec {
+  std::vector<int> sizes{784, 112, 16, 10};
+  double input_scale = kPixelScale;  // 1.0 feeds raw 0–255 pixels, as the post does
+  bool blog_derivative = false;
+  Activation hidden = Activation::sigmoid;
+  Loss loss = Loss::mse;
+
+  int num_layers() const { return static_cast<int>(sizes.size()) - 1; }
+  int inputs() const { return sizes.front(); }
+  int classes() const { return sizes.back(); }
+  std::string describe() const;  // "784-112-16-10"
+};
+
+struct TrainConfig {
+  // The recipe (recipe_fields below).
+  NetSpec spec;
+  EngineKind engine = EngineKind::parallel;
+  std::uint64_t seed = 42;
+  Preset preset = Preset::none;
+  int batch_size = 32;
+  double lr = 3.0;
+  SplitKind split = SplitKind::seed;
+  std::size_t val_size = 5000;  // --split standard only
+  Init init = Init::blog;
+  double momentum = 0;  // classical momentum μ, 0 ≤ μ < 1
+  LrDecay lr_decay = LrDecay::none;
+  int epochs = 10;  // part of the recipe only under a cosine decay, which spans them
+
+  // How the run is carried out: none of these changes the weights.
+  std::string data_dir = default_data_dir();
+  int threads = hardware_threads();
+  int chunk_size = kDefaultChunkSize;  // examples per parallel task
+  std::string metrics_path;    // JSON Lines; empty: none
+  bool profile = false;        // per-epoch phase times (parallel engine)
+  std::string save_path;       // final model (F32 safetensors); empty: none
+  std::string init_from;       // start from this model file's weights
+  int checkpoint_every = 0;    // epochs; 0: no checkpoints
+  std::string checkpoint_dir;  // where checkpoints go
+  std::string resume;          // checkpoint file, or a folder whose newest checkpoint is taken
+  bool exact_reduce = false;   // MPI: the ranks combine gradients in one process's order
+  double rank_timeout = 120;   // MPI: seconds a rank waits for the others before giving up
+  bool quiet = false;          // only errors and the final result
+  bool progress_bar = false;   // redraw a progress line (stdout is a terminal)
+  std::set<std::string> explicit_options;  // given on the command line or in --config
+};
+
+// `ptrain eval` and `ptrain predict`: a saved model used on data.
+struct InferenceConfig {
+  std::string model;
+  std::string data_dir = default_data_dir();
+  SplitKind split = SplitKind::seed;
+  std::optional<std::size_t> val_size;  // default: the model's own
+  std::optional<std::uint64_t> seed;    // default: the model's own, so its split is the training run's
+  int threads = hardware_threads();
+  std::string metrics_path;             // eval: a JSON object
+  std::string image;                    // predict: a PGM file
+  std::optional<std::uint64_t> index;   // predict: an index into the test set
+};
+
+// One field of the recipe: its option, its model-file metadata key, its value as text (stored,
+// compared and shown as the default) and how that text is read back (a UsageError naming the
+// option when it is invalid). A field without help is set by another option (decay_epochs by
+// --epochs) and is not an option of its own.
+struct RecipeField {
+  std::string_view option, key, help;
+  std::string (*text)(const TrainConfig&);
+  void (*adopt)(TrainConfig&, const std::string&);
+};
+std::span<const RecipeField> recipe_fields();
+const RecipeField& recipe_field(std::string_view option);
+
+// The recipe as metadata: one entry per field.
+std::map<std::string, std::string> recipe_metadata(const TrainConfig& cfg);
+
+// Makes cfg follow the recipe stored in `metadata` (of the file `path`). A field given
+// explicitly with another value is a UsageError naming both; a missing key is a DataError when
+// `all_required` (a checkpoint), else cfg keeps its value (a model from another tool); an
+// invalid stored value is a DataError naming `path`.
+void adopt_recipe(TrainConfig& cfg, const std::map<std::string, std::string>& metadata, const std::string& path,
+                  bool all_required);
+
+// Sets a preset's arithmetic on cfg.spec.
+void set_preset(TrainConfig& cfg, Preset preset);
+
+// Numbers in option text; each throws UsageError naming the option and the value.
+long long parse_integer(std::string_view option, const std::string& text, long long min, long long max);
+double parse_positive_real(std::string_view option, const std::string& text);
+
+// The value of a double that reads back to the same bits ("%.17g").
+std::string round_trip_text(double v);
+
+// "784,112,16,10" with separator ','; "784-112-16-10" with '-'.
+std::string format_sizes(const std::vector<int>& sizes, char separator);
+
+// Parses "784,112,16,10"; throws UsageError naming the problem.
+std::vector<int> parse_layers(const std::string& text);
+
+}  // namespace ptrain

@@ -1,0 +1,14 @@
+#pragma once
+// The float32 arithmetic of the parallel engine, as twins with one signature:
+// `simd::` (xsimd; what the engine runs) and `plain::` (obvious loops; what the kernel tests
+// and benchmarks compare against). A "chunk" holds K examples as K rows.
+#include <cstddef>
+
+namespace ptrain::kernels {
+namespace simd {
+#include "ptrain/engine/kernel_signatures.inc"
+}
+namespace plain {
+#include "ptrain/engine/kernel_signatures.inc"
+}
+}  // namespace ptrain::kernels

@@ -1,0 +1,106 @@
+#pragma once
+// The parallel engine: float32, oneTBB, xsimd. A step has two parallel phases:
+//  1. the batch is cut into fixed-size chunks (boundaries depend only on the batch and the
+//     chunk size); each chunk is a task that runs forward and backward for its examples
+//     together and leaves each layer's per-example gradient in factored form, dZ and the layer
+//     input A (W's gradient is dZ ⊗ A), in the chunk's own rows of the batch buffers;
+//  2. one pass over the parameters, split by rows, sums those gradients over the batch in
+//     example order, averages them and applies the update — reduction, mean and update fused,
+//     each weight read and written once, no per-chunk copy of the parameters.
+// No result depends on which thread ran what, so the weights are bitwise the same for any
+// thread count. The layer math is in the kernels (kernels.hpp); this class orchestrates them.
+//
+// The phases are public so that the distributed engine (distributed_engine.hpp) can run phase 1
+// for one rank's share of the chunks and combine the ranks' gradients before phase 2.
+#include <utility>
+#include <vector>
+
+#include "ptrain/core/aligned.hpp"
+#include "ptrain/engine/engine.hpp"
+#include "ptrain/core/profile.hpp"
+
+namespace ptrain {
+
+class ParallelEngine final : public Engine {
+ public:
+  // `initial` is canonical float32; `momentum` 0 is plain SGD. When `profile` is given, every
+  // step adds its phase times to it.
+  ParallelEngine(const NetSpec& spec, std::span<const float> initial, int chunk_size, double momentum = 0,
+                 StepTimes* profile = nullptr);
+
+  std::string describe() const override;
+  double train_step(const Dataset& data, Indices batch, double lr) override;
+  std::vector<float> outputs(const Dataset& data, Indices examples) override;
+  std::vector<float> parameters() const override { return to_canonical(params_); }
+  EngineState state() const override;
+  void restore(const EngineState& state) override;
+  Precision precision() const override { return Precision::float32; }
+
+  // Phase 1 for chunks [c_begin, c_end) of `batch`, and the chunks' losses added in order.
+  int chunk_count(std::size_t batch) const { return static_cast<int>((batch + chunk_size_ - 1) / chunk_size_); }
+  int chunk_size() const { return chunk_size_; }
+  void run_chunks(const Dataset& data, Indices batch, int c_begin, int c_end);
+  double loss_sum(int c_begin, int c_end) const;
+  // Phase 2 over rows [0, B) of the batch buffers: the fused reduction, averaging and update.
+  void reduce_and_update(int B, double lr);
+
+  // The fast reduction's pieces: Σ over rows [r_begin, r_end) of their gradients, dense, in the
+  // padded layout (overwrites `sum`); and the update from such a sum over B examples.
+  void sum_gradients(int r_begin, int r_end, AlignedVector<float>& sum);
+  void apply_gradient_sum(const AlignedVector<float>& sum, int B, double lr);
+
+  // The exact reduction's pieces: the batch buffers a rank sends for its rows (each hidden
+  // layer's activations and every layer's dZ, as (buffer, floats per row)); the chunks' losses;
+  // and the input rows of chunks [c_begin, c_end), converted from the images.
+  std::vector<std::pair<float*, int>> exchanged_rows();
+  std::span<double> chunk_losses() { return chunk_loss_; }
+  void convert_inputs(const Dataset& data, Indices batch, int c_begin, int c_end);
+
+  // Between the canonical (packed) order and this engine's padded layout.
+  std::vector<float> to_canonical(const AlignedVector<float>& padded) const;
+  StepTimes* profile() const { return profile_; }
+
+ private:
+  // Row-major matrices with one row per example; a chunk writes only its own rows.
+  struct Activations {
+    std::vector<AlignedVector<float>> a;   // a[l]: rows × sizes[l]; a[0] is the input
+    std::vector<AlignedVector<float>> dz;  // dz[l]: rows × sizes[l+1], ∂loss/∂z of layer l
+    std::vector<float> logits, log_norm;   // xent: the output layer's z, and log Σ exp(z) per row
+    std::vector<int> labels;               // the rows' labels
+    std::size_t rows = 0;
+    void resize(const std::vector<int>& sizes, std::size_t rows);
+  };
+  struct ChunkTimes {
+    double convert = 0, forward = 0, backward = 0;
+  };
+  // Rows [j_begin, j_end) of layer `layer`: one task of phase 2.
+  struct RowBlock {
+    int layer, j_begin, j_end;
+  };
+
+  // a[0] rows from the images' pixels, and the rows' labels.
+  void load_inputs(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const;
+  // a[l+1] = f(W_l a[l] + b_l), f the hidden units, or at the output sigmoid (mse) or softmax
+  // (xent). Fills times->convert and times->forward when `times` is given.
+  void forward(const Dataset& data, Indices examples, Activations& buf, std::size_t row,
+               ChunkTimes* times = nullptr) const;
+  // The output delta and loss, then dZ back through every layer; returns the chunk's summed loss.
+  double backward(Activations& buf, std::size_t row, int K) const;
+  void hidden_backward(const float* a, float* d, std::size_t n) const;
+  void record_chunk_phase(int c_begin, int c_end, double wall);
+  void from_canonical(std::span<const double> canonical, AlignedVector<float>& padded) const;
+
+  NetSpec spec_;
+  ParamLayout layout_;  // 64-byte aligned tensors
+  int chunk_size_;
+  AlignedVector<float> params_;
+  float momentum_ = 0;
+  AlignedVector<float> velocity_;     // padded like params_; empty while momentum_ is 0
+  Activations batch_;                 // reused across steps: no allocation in the step loop
+  std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
+  std::vector<RowBlock> row_blocks_;  // phase 2's tasks
+  StepTimes* profile_ = nullptr;
+  std::vector<ChunkTimes> chunk_times_;  // indexed by chunk, filled only when profiling
+};
+
+}  // namespace ptrain

@@ -1,0 +1,53 @@
+#pragma once
+// Model files and checkpoints as a training run sees them: what goes into __metadata__, and
+// where a run starts — a checkpoint it continues, a model's weights, or the initialisation.
+//
+// The training state is small because every source of randomness is a stream derived from the
+// seed: the initial weights, the split, and epoch e's shuffle (its own stream, seeded by seed
+// and e). So "where the run is" — epochs done and batches done in the current epoch — fixes
+// the random-number position exactly; nothing is replayed or skipped on resume. The learning
+// rate's state is the recipe and the epoch; momentum's is the velocity, saved as tensors
+// beside the parameters.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ptrain/core/config.hpp"
+#include "ptrain/engine/engine.hpp"
+#include "ptrain/io/model_file.hpp"
+
+namespace ptrain {
+
+// Where a run is.
+struct RunPosition {
+  int epochs_done = 0;                 // completed epochs
+  std::uint64_t batches_in_epoch = 0;  // batches done in epoch epochs_done + 1
+  std::uint64_t steps = 0;             // SGD steps since the start
+};
+
+// Where a run starts: empty engine state means the engine's own initial weights.
+struct StartPoint {
+  RunPosition position;
+  EngineState state;
+  std::string note;  // "resumed from …", "weights from …", or empty
+};
+
+// From --resume (which also makes cfg continue the checkpoint's recipe: an option given
+// explicitly with another value is a UsageError naming both), from --init-from, or nothing.
+StartPoint start_point(TrainConfig& cfg);
+
+// A model file of the engine's parameters with the run's metadata. A checkpoint also holds
+// the position and the velocity, at the engine's own precision (F64 for the float64 oracle, so
+// its resume is exact); a final model is always F32.
+ModelFile make_model_file(const TrainConfig& cfg, const Engine& engine, const RunPosition& position, bool checkpoint);
+
+// DIR/checkpoint-<steps>.safetensors: names sort in training order.
+std::string checkpoint_path(const std::string& dir, std::uint64_t steps);
+
+// `path` itself, or the newest checkpoint in it when it is a folder.
+std::string find_checkpoint(const std::string& path);
+
+// Checks that a model file's net matches `sizes`; throws UsageError naming both.
+void require_same_net(const ModelFile& model, const std::vector<int>& sizes, const std::string& path);
+
+}  // namespace ptrain

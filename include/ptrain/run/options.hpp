@@ -1,0 +1,24 @@
+#pragma once
+// The command line (Boost.Program_options): `ptrain [train] [options]`, `ptrain eval …`,
+// `ptrain predict …`, turned into the configuration of one command.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "ptrain/core/config.hpp"
+
+namespace ptrain {
+
+enum class CommandKind { train, eval, predict, help, version };
+
+struct CommandLine {
+  CommandKind kind = CommandKind::train;
+  std::string help_text;
+  TrainConfig train;
+  InferenceConfig inference;  // eval and predict
+};
+
+// Throws UsageError with one line naming the bad option and value.
+CommandLine parse_command_line(int argc, const char* const* argv);
+
+}  // namespace ptrain

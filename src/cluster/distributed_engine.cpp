@@ -1,0 +1,95 @@
+#include "ptrain/cluster/distributed_engine.hpp"
+
+#include <algorithm>
+
+namespace ptrain {
+
+DistributedEngine::DistributedEngine(std::unique_ptr<ParallelEngine> engine, Cluster& cluster, Reduce mode)
+    : engine_(std::move(engine)), cluster_(cluster), mode_(mode) {}
+
+double DistributedEngine::train_step(const Dataset& data, Indices batch, double lr) {
+  return mode_ == Reduce::exact ? exact_step(data, batch, lr) : fast_step(data, batch, lr);
+}
+
+DistributedEngine::Share DistributedEngine::share_of(int rank, int n_chunks, int B) const {
+  const ShareBounds chunks = share_bounds(n_chunks, rank, cluster_.size());
+  const int K = engine_->chunk_size();
+  Share s;
+  s.c_begin = static_cast<int>(chunks.first);
+  s.c_end = static_cast<int>(chunks.last);
+  s.r_begin = std::min(B, s.c_begin * K);
+  s.r_end = std::min(B, s.c_end * K);
+  return s;
+}
+
+void DistributedEngine::record_exchange(ProfileClock::time_point start) const {
+  if (StepTimes* p = engine_->profile()) p->exchange_wall += seconds_between(start, ProfileClock::now());
+}
+
+double DistributedEngine::exact_step(const Dataset& data, Indices batch, double lr) {
+  const int B = static_cast<int>(batch.size()), n_chunks = engine_->chunk_count(batch.size());
+  const int ranks = cluster_.size(), me = cluster_.rank();
+  std::vector<Share> shares(ranks);
+  for (int r = 0; r < ranks; ++r) shares[r] = share_of(r, n_chunks, B);
+  const Share& mine = shares[me];
+  engine_->run_chunks(data, batch, mine.c_begin, mine.c_end);
+
+  const auto start = ProfileClock::now();
+  const auto bufs = engine_->exchanged_rows();
+  int per_row = 0;
+  for (const auto& b : bufs) per_row += b.second;
+  rows_out_.clear();
+  for (const auto& [buf, width] : bufs)
+    rows_out_.insert(rows_out_.end(), buf + std::size_t(mine.r_begin) * width, buf + std::size_t(mine.r_end) * width);
+  std::vector<int> row_counts(ranks), loss_counts(ranks);
+  for (int r = 0; r < ranks; ++r) {
+    row_counts[r] = (shares[r].r_end - shares[r].r_begin) * per_row;
+    loss_counts[r] = shares[r].c_end - shares[r].c_begin;
+  }
+  rows_in_.resize(std::size_t(B) * per_row);
+  losses_in_.resize(n_chunks);
+  std::span<double> losses = engine_->chunk_losses();
+  cluster_.gather(rows_out_, rows_in_, row_counts);
+  cluster_.gather(losses.subspan(mine.c_begin, loss_counts[me]), losses_in_, loss_counts);
+  // The other ranks' rows go into the batch buffers, where phase 1 would have left them.
+  const float* in = rows_in_.data();
+  for (int r = 0; r < ranks; ++r) {
+    const Share& s = shares[r];
+    for (const auto& [buf, width] : bufs) {
+      const std::size_t n = std::size_t(s.r_end - s.r_begin) * width;
+      if (r != me) std::copy_n(in, n, buf + std::size_t(s.r_begin) * width);
+      in += n;
+    }
+  }
+  std::copy(losses_in_.begin(), losses_in_.end(), losses.begin());
+  engine_->convert_inputs(data, batch, 0, mine.c_begin);  // the other ranks' inputs, from the pixels
+  engine_->convert_inputs(data, batch, mine.c_end, n_chunks);
+  record_exchange(start);
+
+  engine_->reduce_and_update(B, lr);
+  return engine_->loss_sum(0, n_chunks);
+}
+
+double DistributedEngine::fast_step(const Dataset& data, Indices batch, double lr) {
+  const int B = static_cast<int>(batch.size()), n_chunks = engine_->chunk_count(batch.size());
+  const Share mine = share_of(cluster_.rank(), n_chunks, B);
+  engine_->run_chunks(data, batch, mine.c_begin, mine.c_end);
+
+  StepTimes* profile = engine_->profile();
+  auto start = ProfileClock::now();
+  engine_->sum_gradients(mine.r_begin, mine.r_end, gradient_);
+  double loss = engine_->loss_sum(mine.c_begin, mine.c_end);
+  if (profile) profile->update_wall += seconds_between(start, ProfileClock::now());
+
+  start = ProfileClock::now();
+  cluster_.sum(gradient_);
+  cluster_.sum(std::span<double>(&loss, 1));
+  record_exchange(start);
+
+  start = ProfileClock::now();
+  engine_->apply_gradient_sum(gradient_, B, lr);
+  if (profile) profile->update_wall += seconds_between(start, ProfileClock::now());
+  return loss;
+}
+
+}  // namespace ptrain

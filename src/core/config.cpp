@@ -1,0 +1,195 @@
+#include "ptrain/core/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <stdexcept>
+#include <thread>
+
+namespace ptrain {
+namespace {
+
+std::string text_of_momentum(const TrainConfig& c) { return round_trip_text(c.momentum); }
+
+void adopt_momentum(TrainConfig& c, const std::string& t) {
+  double v = -1;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (ec != std::errc() || end != t.data() + t.size() || t.empty() || !(v >= 0 && v < 1))
+    throw UsageError("--momentum " + t + ": must be a number from 0 up to (not including) 1");
+  c.momentum = v;
+}
+
+// A cosine schedule spans the run's epochs, so under it they are part of the arithmetic.
+std::string text_of_decay_epochs(const TrainConfig& c) {
+  return c.lr_decay == LrDecay::cosine ? std::to_string(c.epochs) : "none";
+}
+
+void adopt_decay_epochs(TrainConfig& c, const std::string& t) {
+  if (c.lr_decay == LrDecay::cosine) c.epochs = static_cast<int>(parse_integer("epochs", t, 1, 1'000'000));
+}
+
+constexpr long long kMaxSeed = std::numeric_limits<long long>::max();
+
+// clang-format off
+const RecipeField kRecipe[] = {
+  {"layers", "layers", "layer sizes, inputs first; the first must equal the image size and the last the 10 classes",
+   [](const TrainConfig& c) { return format_sizes(c.spec.sizes, ','); },
+   [](TrainConfig& c, const std::string& t) { c.spec.sizes = parse_layers(t); }},
+  {"engine", "engine",
+   "parallel: float32, oneTBB chunks, SIMD; scalar: the float64 reference oracle, one example at a time",
+   [](const TrainConfig& c) { return name_of(c.engine); },
+   [](TrainConfig& c, const std::string& t) { c.engine = parse_choice<EngineKind>(t); }},
+  {"seed", "seed", "seed for the initial weights, the split and the shuffles",
+   [](const TrainConfig& c) { return std::to_string(c.seed); },
+   [](TrainConfig& c, const std::string& t) { c.seed = static_cast<std::uint64_t>(parse_integer("seed", t, 0, kMaxSeed)); }},
+  {"preset", "preset", "blog: the post's own arithmetic (raw 0-255 pixels, sigmoid's derivative applied twice, lr 0.1)",
+   [](const TrainConfig& c) { return name_of(c.preset); },
+   [](TrainConfig& c, const std::string& t) { set_preset(c, parse_choice<Preset>(t)); }},
+  {"batch-size", "batch_size", "examples per SGD step",
+   [](const TrainConfig& c) { return std::to_string(c.batch_size); },
+   [](TrainConfig& c, const std::string& t) { c.batch_size = static_cast<int>(parse_integer("batch-size", t, 1, 1'000'000)); }},
+  {"lr", "lr", "learning rate (0.1 with --preset blog)",
+   [](const TrainConfig& c) { return round_trip_text(c.lr); },
+   [](TrainConfig& c, const std::string& t) { c.lr = parse_positive_real("lr", t); }},
+  {"split", "split",
+   "seed: all 70,000 images shuffled, 70% train / 10% validation / 20% test; "
+   "standard: the 60,000-image file trains (its last --val-size validate), the 10,000-image file tests",
+   [](const TrainConfig& c) { return name_of(c.split); },
+   [](TrainConfig& c, const std::string& t) { c.split = parse_choice<SplitKind>(t); }},
+  {"val-size", "val_size", "validation images for --split standard (0 allowed)",
+   [](const TrainConfig& c) { return std::to_string(c.val_size); },
+   [](TrainConfig& c, const std::string& t) { c.val_size = static_cast<std::size_t>(parse_integer("val-size", t, 0, 1'000'000'000)); }},
+  {"activation", "activation", "hidden units: sigmoid, tanh or relu",
+   [](const TrainConfig& c) { return name_of(c.spec.hidden); },
+   [](TrainConfig& c, const std::string& t) { c.spec.hidden = parse_choice<Activation>(t); }},
+  {"loss", "loss", "mse: sigmoid outputs, ½‖a−t‖² (the blog's); xent: softmax outputs, cross-entropy",
+   [](const TrainConfig& c) { return name_of(c.spec.loss); },
+   [](TrainConfig& c, const std::string& t) { c.spec.loss = parse_choice<Loss>(t); }},
+  {"init", "init",
+   "blog: uniform [-0.5, 0.5), biases 1; xavier: uniform ±√(6/(in+out)); he: uniform ±√(6/in); biases 0 for both",
+   [](const TrainConfig& c) { return name_of(c.init); },
+   [](TrainConfig& c, const std::string& t) { c.init = parse_choice<Init>(t); }},
+  {"momentum", "momentum", "classical momentum μ in [0, 1): v = μv + g, w -= lr·v", text_of_momentum, adopt_momentum},
+  {"lr-decay", "lr_decay", "none, or cosine: epoch e trains at lr·½(1 + cos(π(e−1)/epochs))",
+   [](const TrainConfig& c) { return name_of(c.lr_decay); },
+   [](TrainConfig& c, const std::string& t) { c.lr_decay = parse_choice<LrDecay>(t); }},
+  {"epochs", "decay_epochs", "", text_of_decay_epochs, adopt_decay_epochs},
+};
+// clang-format on
+
+std::string contradiction(const RecipeField& f, const std::string& given, const std::string& stored,
+                          const std::string& path) {
+  const std::string what = f.key == "decay_epochs" ? "whose cosine lr decay runs over " + stored + " epochs"
+                                                   : "which has " + stored;
+  return "--" + std::string(f.option) + " " + given + " contradicts the checkpoint " + path + ", " + what;
+}
+
+}  // namespace
+
+std::span<const RecipeField> recipe_fields() { return kRecipe; }
+
+const RecipeField& recipe_field(std::string_view option) {
+  for (const RecipeField& f : kRecipe)
+    if (f.option == option) return f;
+  throw std::logic_error("no recipe field --" + std::string(option));
+}
+
+int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+std::string default_data_dir() { return PTRAIN_DEFAULT_DATA_DIR; }
+
+std::map<std::string, std::string> recipe_metadata(const TrainConfig& cfg) {
+  std::map<std::string, std::string> m;
+  for (const RecipeField& f : kRecipe) m.emplace(f.key, f.text(cfg));
+  return m;
+}
+
+void adopt_recipe(TrainConfig& cfg, const std::map<std::string, std::string>& metadata, const std::string& path,
+                  bool all_required) {
+  // In table order, so a field read later (decay_epochs) sees the ones it depends on.
+  for (const RecipeField& f : kRecipe) {
+    auto it = metadata.find(std::string(f.key));
+    if (it == metadata.end()) {
+      if (all_required) throw DataError(path + ": checkpoint metadata lacks '" + std::string(f.key) + "'");
+      continue;
+    }
+    const std::string given = f.text(cfg);
+    if (cfg.explicit_options.count(std::string(f.option)) && given != it->second)
+      throw UsageError(contradiction(f, given, it->second, path));
+    try {
+      f.adopt(cfg, it->second);
+    } catch (const UsageError& e) {
+      throw DataError(path + ": metadata '" + std::string(f.key) + "': " + e.what());
+    }
+  }
+}
+
+void set_preset(TrainConfig& cfg, Preset preset) {
+  cfg.preset = preset;
+  cfg.spec.input_scale = preset == Preset::blog ? 1.0 : kPixelScale;  // the post feeds raw 0–255 pixels
+  cfg.spec.blog_derivative = preset == Preset::blog;
+}
+
+// Whole numbers are read as text and parsed here: Boost's unsigned conversion wraps "-1".
+long long parse_integer(std::string_view option, const std::string& text, long long min, long long max) {
+  const std::string name = "--" + std::string(option);
+  long long v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  const bool whole = ec == std::errc() && end == text.data() + text.size() && !text.empty();
+  if (ec == std::errc::result_out_of_range || (whole && (v < min || v > max)))
+    throw UsageError(name + " " + text + ": must be between " + std::to_string(min) + " and " + std::to_string(max));
+  if (!whole) throw UsageError(name + " '" + text + "': not a whole number");
+  return v;
+}
+
+double parse_positive_real(std::string_view option, const std::string& text) {
+  const std::string name = "--" + std::string(option);
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+    throw UsageError(name + " '" + text + "': not a number");
+  if (!std::isfinite(v) || v <= 0) throw UsageError(name + " " + text + ": must be a finite positive number");
+  return v;
+}
+
+std::string round_trip_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string format_sizes(const std::vector<int>& sizes, char separator) {
+  std::string s;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    if (i) s += separator;
+    s += std::to_string(sizes[i]);
+  }
+  return s;
+}
+
+std::string NetSpec::describe() const { return format_sizes(sizes, '-'); }
+
+std::vector<int> parse_layers(const std::string& text) {
+  std::vector<int> sizes;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty()) throw UsageError("--layers '" + text + "': empty item; expected sizes like 784,112,16,10");
+    long long v = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec == std::errc::invalid_argument || end != item.data() + item.size())
+      throw UsageError("--layers '" + text + "': '" + item + "' is not a whole number");
+    if (ec == std::errc::result_out_of_range || v <= 0 || v > 1'000'000)
+      throw UsageError("--layers '" + text + "': size " + item + " must be between 1 and 1000000");
+    sizes.push_back(static_cast<int>(v));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (sizes.size() < 2) throw UsageError("--layers '" + text + "': needs at least two sizes (inputs and outputs)");
+  return sizes;
+}
+
+}  // namespace ptrain

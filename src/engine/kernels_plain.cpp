@@ -1,0 +1,162 @@
+// The plain twins of the SIMD kernels: obvious loops accumulating in double, the yardstick
+// the kernel tests and benchmarks measure the `simd::` versions against.
+#include <algorithm>
+#include <cmath>
+
+#include "ptrain/engine/kernels.hpp"
+
+namespace ptrain::kernels::plain {
+
+float dot(const float* a, const float* b, std::size_t n) {
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += double{a[i]} * b[i];
+  return static_cast<float>(s);
+}
+
+void axpy(float alpha, const float* x, float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<float>(y[i] + double{alpha} * x[i]);
+}
+
+void linear_forward(const float* W, const float* b, const float* A, float* Z, int out, int in, int K) {
+  for (int k = 0; k < K; ++k)
+    for (int j = 0; j < out; ++j) {
+      double s = b[j];
+      for (int i = 0; i < in; ++i) s += double{W[j * in + i]} * A[k * in + i];
+      Z[k * out + j] = static_cast<float>(s);
+    }
+}
+
+void linear_backward_weights(const float* dZ, const float* A, float* dW, float* db, int out, int in, int K) {
+  for (int j = 0; j < out; ++j) {
+    double sb = 0;
+    for (int k = 0; k < K; ++k) sb += dZ[k * out + j];
+    db[j] = static_cast<float>(sb);
+    for (int i = 0; i < in; ++i) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += double{dZ[k * out + j]} * A[k * in + i];
+      dW[j * in + i] = static_cast<float>(s);
+    }
+  }
+}
+
+void linear_backward_input(const float* W, const float* dZ, float* dA, int out, int in, int K) {
+  for (int k = 0; k < K; ++k)
+    for (int i = 0; i < in; ++i) {
+      double s = 0;
+      for (int j = 0; j < out; ++j) s += double{dZ[k * out + j]} * W[j * in + i];
+      dA[k * in + i] = static_cast<float>(s);
+    }
+}
+
+void sigmoid_forward(const float* z, float* a, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<float>(1.0 / (1.0 + std::exp(-double{z[i]})));
+}
+
+void tanh_forward(const float* z, float* a, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<float>(std::tanh(double{z[i]}));
+}
+
+void relu_forward(const float* z, float* a, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = z[i] > 0.0f ? z[i] : 0.0f;
+}
+
+namespace {
+
+double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
+
+}  // namespace
+
+void sigmoid_backward(const float* a, float* d, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) d[i] = static_cast<float>(d[i] * (double{a[i]} * (1.0 - a[i])));
+}
+
+void sigmoid_backward_blog(const float* a, float* d, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) d[i] = static_cast<float>(d[i] * (sigmoid(a[i]) * (1.0 - sigmoid(a[i]))));
+}
+
+void tanh_backward(const float* a, float* d, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) d[i] = static_cast<float>(d[i] * (1.0 - double{a[i]} * a[i]));
+}
+
+void relu_backward(const float* a, float* d, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) d[i] = a[i] > 0.0f ? d[i] : 0.0f;
+}
+
+void softmax_forward(float* Z, float* logits, float* log_norm, int K, int n) {
+  for (int k = 0; k < K; ++k) {
+    float* row = Z + k * n;
+    double m = row[0], sum = 0;
+    for (int j = 1; j < n; ++j) m = std::max(m, double{row[j]});
+    for (int j = 0; j < n; ++j) sum += std::exp(row[j] - m);
+    for (int j = 0; j < n; ++j) logits[k * n + j] = row[j];
+    for (int j = 0; j < n; ++j) row[j] = static_cast<float>(std::exp(row[j] - m) / sum);
+    log_norm[k] = static_cast<float>(m + std::log(sum));
+  }
+}
+
+double mse_output_backward(const float* A, const int* labels, float* dZ, int K, int n, bool blog_derivative) {
+  double loss = 0;
+  for (int k = 0; k < K; ++k)
+    for (int j = 0; j < n; ++j) {
+      const double a = A[k * n + j], diff = a - (j == labels[k] ? 1.0 : 0.0);
+      const double slope = blog_derivative ? sigmoid(a) * (1.0 - sigmoid(a)) : a * (1.0 - a);
+      loss += 0.5 * diff * diff;
+      dZ[k * n + j] = static_cast<float>(diff * slope);
+    }
+  return loss;
+}
+
+double xent_output_backward(const float* P, const float* logits, const float* log_norm, const int* labels, float* dZ,
+                            int K, int n) {
+  double loss = 0;
+  for (int k = 0; k < K; ++k) {
+    for (int j = 0; j < n; ++j) dZ[k * n + j] = static_cast<float>(double{P[k * n + j]} - (j == labels[k] ? 1.0 : 0.0));
+    loss += double{log_norm[k]} - logits[k * n + labels[k]];
+  }
+  return loss;
+}
+
+void sgd_rank_k_step(const float* dZ, const float* A, float* W, float* b, int out, int in, int K, float scale,
+                     int j_begin, int j_end) {
+  for (int j = j_begin; j < j_end; ++j) {
+    double sb = 0;
+    for (int k = 0; k < K; ++k) sb += dZ[k * out + j];
+    b[j] = static_cast<float>(b[j] - double{scale} * sb);
+    for (int i = 0; i < in; ++i) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += double{dZ[k * out + j]} * A[k * in + i];
+      W[j * in + i] = static_cast<float>(W[j * in + i] - double{scale} * s);
+    }
+  }
+}
+
+void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* W, float* b, float* V, float* Vb, int out, int in,
+                              int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
+  auto step = [&](float& w, float& v, double sum) {
+    v = static_cast<float>(double{momentum} * v + sum * inv_batch);
+    w = static_cast<float>(w - double{lr} * v);
+  };
+  for (int j = j_begin; j < j_end; ++j) {
+    double sb = 0;
+    for (int k = 0; k < K; ++k) sb += dZ[k * out + j];
+    step(b[j], Vb[j], sb);
+    for (int i = 0; i < in; ++i) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += double{dZ[k * out + j]} * A[k * in + i];
+      step(W[j * in + i], V[j * in + i], s);
+    }
+  }
+}
+
+void sgd_step(const float* dW, float* W, std::size_t n, float scale) {
+  for (std::size_t i = 0; i < n; ++i) W[i] = static_cast<float>(W[i] - double{scale} * dW[i]);
+}
+
+void sgd_momentum_step(const float* dW, float* W, float* V, std::size_t n, float inv_batch, float lr, float momentum) {
+  for (std::size_t i = 0; i < n; ++i) {
+    V[i] = static_cast<float>(double{momentum} * V[i] + double{dW[i]} * inv_batch);
+    W[i] = static_cast<float>(W[i] - double{lr} * V[i]);
+  }
+}
+
+}  // namespace ptrain::kernels::plain

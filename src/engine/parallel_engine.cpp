@@ -1,0 +1,302 @@
+#include "ptrain/engine/parallel_engine.hpp"
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "ptrain/engine/kernels.hpp"
+#include "ptrain/core/parallel_tasks.hpp"
+#include "ptrain/core/simd.hpp"
+
+namespace ptrain {
+namespace {
+
+namespace k = kernels::simd;
+constexpr std::size_t kAlignFloats = kCacheLine / sizeof(float);
+// Multiply-adds per phase-2 task (at batch 32): enough to amortise a task, small enough that
+// the first layer splits into ~14 tasks, so phase 2 scales past the number of chunks.
+constexpr std::size_t kRowBlockWork = 8 * 784;
+
+// Chunk i of `all`: examples [i·K, min((i+1)·K, n)).
+Indices chunk_of(Indices all, int i, int K) {
+  const std::size_t begin = std::size_t(i) * K;
+  return all.subspan(begin, std::min<std::size_t>(K, all.size() - begin));
+}
+
+}  // namespace
+
+void ParallelEngine::Activations::resize(const std::vector<int>& sizes, std::size_t n) {
+  if (n <= rows) return;
+  rows = n;
+  a.resize(sizes.size());
+  dz.resize(sizes.size() - 1);
+  for (std::size_t l = 0; l < sizes.size(); ++l) a[l].assign(n * sizes[l], 0.0f);
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) dz[l].assign(n * sizes[l + 1], 0.0f);
+  logits.assign(n * sizes.back(), 0.0f);
+  log_norm.assign(n, 0.0f);
+  labels.assign(n, 0);
+}
+
+ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initial, int chunk_size, double momentum,
+                               StepTimes* profile)
+    : spec_(spec),
+      layout_(spec.sizes, kAlignFloats),
+      chunk_size_(chunk_size),
+      momentum_(static_cast<float>(momentum)),
+      profile_(profile) {
+  from_canonical(std::vector<double>(initial.begin(), initial.end()), params_);
+  velocity_.assign(momentum == 0 ? 0 : layout_.total, 0.0f);
+  // Blocks of whole 4-row tiles, about kRowBlockWork multiply-adds each.
+  for (int l = 0; l < spec_.num_layers(); ++l) {
+    const LayerSlot& s = layout_.layers[l];
+    const int rows = std::max(4, static_cast<int>(kRowBlockWork / s.in) / 4 * 4);
+    for (int j = 0; j < s.out; j += rows) row_blocks_.push_back({l, j, std::min(s.out, j + rows)});
+  }
+}
+
+std::string ParallelEngine::describe() const {
+  return "parallel (float32, chunks of " + std::to_string(chunk_size_) + ", " + simd::instruction_set() + ")";
+}
+
+void ParallelEngine::load_inputs(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const {
+  const int K = static_cast<int>(examples.size());
+  const int n_in = spec_.inputs();
+  const float scale = static_cast<float>(spec_.input_scale);
+  // Images sit at random places in 55 MB: ask for every chunk image's cache lines up front so
+  // their memory latencies overlap instead of adding up.
+  for (int e = 0; e < K; ++e)
+    for (int i = 0; i < n_in; i += static_cast<int>(kCacheLine)) __builtin_prefetch(data.image(examples[e]) + i);
+  for (int e = 0; e < K; ++e) {
+    const std::uint8_t* px = data.image(examples[e]);
+    float* x = buf.a[0].data() + (row + e) * n_in;
+    for (int i = 0; i < n_in; ++i) x[i] = static_cast<float>(px[i]) * scale;
+    buf.labels[row + e] = data.labels[examples[e]];
+  }
+}
+
+void ParallelEngine::forward(const Dataset& data, Indices examples, Activations& buf, std::size_t row,
+                             ChunkTimes* times) const {
+  const auto start = times ? ProfileClock::now() : ProfileClock::time_point{};
+  const int K = static_cast<int>(examples.size());
+  load_inputs(data, examples, buf, row);
+  const auto converted = times ? ProfileClock::now() : ProfileClock::time_point{};
+  const int L = spec_.num_layers();
+  for (int l = 0; l < L; ++l) {
+    const LayerSlot& s = layout_.layers[l];
+    float* z = buf.a[l + 1].data() + row * s.out;
+    k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, buf.a[l].data() + row * s.in, z, s.out,
+                      s.in, K);
+    const std::size_t n = std::size_t(K) * s.out;
+    if (l == L - 1 && spec_.loss == Loss::xent)
+      k::softmax_forward(z, buf.logits.data() + row * s.out, buf.log_norm.data() + row, K, s.out);
+    else if (l == L - 1 || spec_.hidden == Activation::sigmoid)
+      k::sigmoid_forward(z, z, n);
+    else if (spec_.hidden == Activation::tanh)
+      k::tanh_forward(z, z, n);
+    else
+      k::relu_forward(z, z, n);
+  }
+  if (times) {
+    times->convert = seconds_between(start, converted);
+    times->forward = seconds_between(converted, ProfileClock::now());
+  }
+}
+
+// dZ of the output layer from the loss, then dZ_{l−1} = (dZ_l · W_l) · f'(a_l) down to layer 0.
+double ParallelEngine::backward(Activations& buf, std::size_t row, int K) const {
+  const int L = spec_.num_layers();
+  const int n_out = spec_.classes();
+  const float* a_out = buf.a[L].data() + row * n_out;
+  float* dz_out = buf.dz[L - 1].data() + row * n_out;
+  const int* labels = buf.labels.data() + row;
+  const double loss =
+      spec_.loss == Loss::xent
+          ? k::xent_output_backward(a_out, buf.logits.data() + row * n_out, buf.log_norm.data() + row, labels, dz_out,
+                                    K, n_out)
+          : k::mse_output_backward(a_out, labels, dz_out, K, n_out, spec_.blog_derivative);
+  for (int l = L - 1; l >= 1; --l) {  // the input layer needs no dZ
+    const LayerSlot& s = layout_.layers[l];
+    float* da = buf.dz[l - 1].data() + row * s.in;
+    k::linear_backward_input(params_.data() + s.weight, buf.dz[l].data() + row * s.out, da, s.out, s.in, K);
+    hidden_backward(buf.a[l].data() + row * s.in, da, std::size_t(K) * s.in);
+  }
+  return loss;
+}
+
+void ParallelEngine::hidden_backward(const float* a, float* d, std::size_t n) const {
+  switch (spec_.hidden) {
+    case Activation::sigmoid:
+      return spec_.blog_derivative ? k::sigmoid_backward_blog(a, d, n) : k::sigmoid_backward(a, d, n);
+    case Activation::tanh: return k::tanh_backward(a, d, n);
+    case Activation::relu: return k::relu_backward(a, d, n);
+  }
+}
+
+void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin, int c_end) {
+  const int n_chunks = chunk_count(batch.size());
+  batch_.resize(spec_.sizes, batch.size());  // allocates only when a larger batch first arrives
+  chunk_loss_.resize(std::max<std::size_t>(chunk_loss_.size(), n_chunks));
+  if (profile_) chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));
+  const auto start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
+  parallel_tasks(c_end - c_begin, [&](std::size_t i) {
+    const int c = c_begin + static_cast<int>(i);
+    Indices examples = chunk_of(batch, c, chunk_size_);
+    const std::size_t row = std::size_t(c) * chunk_size_;
+    ChunkTimes* times = profile_ ? &chunk_times_[c] : nullptr;
+    forward(data, examples, batch_, row, times);
+    const auto backward_start = times ? ProfileClock::now() : ProfileClock::time_point{};
+    chunk_loss_[c] = backward(batch_, row, static_cast<int>(examples.size()));
+    if (times) times->backward = seconds_between(backward_start, ProfileClock::now());
+  });
+  if (profile_) record_chunk_phase(c_begin, c_end, seconds_between(start, ProfileClock::now()));
+}
+
+double ParallelEngine::loss_sum(int c_begin, int c_end) const {
+  double loss = 0;
+  for (int c = c_begin; c < c_end; ++c) loss += chunk_loss_[c];
+  return loss;
+}
+
+void ParallelEngine::record_chunk_phase(int c_begin, int c_end, double wall) {
+  double cpu = 0;
+  for (int c = c_begin; c < c_end; ++c) {
+    const ChunkTimes& t = chunk_times_[c];
+    profile_->convert_cpu += t.convert;
+    profile_->forward_cpu += t.forward;
+    profile_->backward_cpu += t.backward;
+    cpu += t.convert + t.forward + t.backward;
+  }
+  const int workers = std::max(1, std::min(c_end - c_begin, tbb::this_task_arena::max_concurrency()));
+  profile_->chunks_wall += wall;
+  profile_->sync_wall += std::max(0.0, wall - cpu / workers);
+}
+
+double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr) {
+  const int n_chunks = chunk_count(batch.size());
+  run_chunks(data, batch, 0, n_chunks);
+  reduce_and_update(static_cast<int>(batch.size()), lr);
+  return loss_sum(0, n_chunks);
+}
+
+void ParallelEngine::reduce_and_update(int B, double lr) {
+  const float scale = static_cast<float>(lr / B);
+  const auto start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
+  parallel_tasks(row_blocks_.size(), [&](std::size_t t) {
+    const RowBlock& blk = row_blocks_[t];
+    const LayerSlot& s = layout_.layers[blk.layer];
+    const float* dZ = batch_.dz[blk.layer].data();
+    const float* A = batch_.a[blk.layer].data();
+    if (velocity_.empty())
+      k::sgd_rank_k_step(dZ, A, params_.data() + s.weight, params_.data() + s.bias, s.out, s.in, B, scale, blk.j_begin,
+                         blk.j_end);
+    else
+      k::sgd_momentum_rank_k_step(dZ, A, params_.data() + s.weight, params_.data() + s.bias,
+                                  velocity_.data() + s.weight, velocity_.data() + s.bias, s.out, s.in, B,
+                                  1.0f / static_cast<float>(B), static_cast<float>(lr), momentum_, blk.j_begin,
+                                  blk.j_end);
+  });
+  if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
+}
+
+// The rank-K step with scale −1 on zeros leaves exactly Σ_k dZ[k] ⊗ A[k].
+void ParallelEngine::sum_gradients(int r_begin, int r_end, AlignedVector<float>& sum) {
+  sum.assign(layout_.total, 0.0f);
+  const int rows = r_end - r_begin;
+  if (rows <= 0) return;
+  parallel_tasks(row_blocks_.size(), [&](std::size_t t) {
+    const RowBlock& blk = row_blocks_[t];
+    const LayerSlot& s = layout_.layers[blk.layer];
+    k::sgd_rank_k_step(batch_.dz[blk.layer].data() + std::size_t(r_begin) * s.out,
+                       batch_.a[blk.layer].data() + std::size_t(r_begin) * s.in, sum.data() + s.weight,
+                       sum.data() + s.bias, s.out, s.in, rows, -1.0f, blk.j_begin, blk.j_end);
+  });
+}
+
+// w ← w − lr·Σ/B, or with momentum v ← μv + Σ/B, w ← w − lr·v, each task on its rows.
+void ParallelEngine::apply_gradient_sum(const AlignedVector<float>& sum, int B, double lr) {
+  const float inv_batch = 1.0f / static_cast<float>(B), scale = static_cast<float>(lr / B);
+  parallel_tasks(row_blocks_.size(), [&](std::size_t t) {
+    const RowBlock& blk = row_blocks_[t];
+    const LayerSlot& s = layout_.layers[blk.layer];
+    const std::size_t rows = blk.j_end - blk.j_begin;
+    for (auto [offset, n] : {std::pair{s.weight + std::size_t(blk.j_begin) * s.in, rows * s.in},
+                             std::pair{s.bias + std::size_t(blk.j_begin), rows}}) {
+      if (velocity_.empty())
+        k::sgd_step(sum.data() + offset, params_.data() + offset, n, scale);
+      else
+        k::sgd_momentum_step(sum.data() + offset, params_.data() + offset, velocity_.data() + offset, n, inv_batch,
+                             static_cast<float>(lr), momentum_);
+    }
+  });
+}
+
+std::vector<std::pair<float*, int>> ParallelEngine::exchanged_rows() {
+  std::vector<std::pair<float*, int>> bufs;
+  for (int l = 1; l < spec_.num_layers(); ++l) bufs.emplace_back(batch_.a[l].data(), spec_.sizes[l]);
+  for (int l = 0; l < spec_.num_layers(); ++l) bufs.emplace_back(batch_.dz[l].data(), spec_.sizes[l + 1]);
+  return bufs;
+}
+
+void ParallelEngine::convert_inputs(const Dataset& data, Indices batch, int c_begin, int c_end) {
+  parallel_tasks(c_end - c_begin, [&](std::size_t i) {
+    const int c = c_begin + static_cast<int>(i);
+    load_inputs(data, chunk_of(batch, c, chunk_size_), batch_, std::size_t(c) * chunk_size_);
+  });
+}
+
+void ParallelEngine::from_canonical(std::span<const double> canonical, AlignedVector<float>& padded) const {
+  padded.assign(layout_.total, 0.0f);
+  ParamLayout packed(spec_.sizes, 1);
+  for (std::size_t l = 0; l < layout_.layers.size(); ++l) {
+    const LayerSlot &from = packed.layers[l], &to = layout_.layers[l];
+    std::copy_n(canonical.begin() + from.weight, std::size_t(to.in) * to.out, padded.begin() + to.weight);
+    std::copy_n(canonical.begin() + from.bias, to.out, padded.begin() + to.bias);
+  }
+}
+
+std::vector<float> ParallelEngine::to_canonical(const AlignedVector<float>& padded) const {
+  std::vector<float> out;
+  out.reserve(canonical_param_count(spec_.sizes));
+  for (const LayerSlot& s : layout_.layers) {
+    out.insert(out.end(), padded.begin() + s.weight, padded.begin() + s.weight + std::size_t(s.in) * s.out);
+    out.insert(out.end(), padded.begin() + s.bias, padded.begin() + s.bias + s.out);
+  }
+  return out;
+}
+
+EngineState ParallelEngine::state() const {
+  EngineState st;
+  const std::vector<float> p = parameters();
+  st.params.assign(p.begin(), p.end());
+  if (!velocity_.empty()) {
+    const std::vector<float> v = to_canonical(velocity_);
+    st.velocity.assign(v.begin(), v.end());
+  }
+  return st;
+}
+
+void ParallelEngine::restore(const EngineState& st) {
+  from_canonical(st.params, params_);
+  if (!velocity_.empty() && !st.velocity.empty()) from_canonical(st.velocity, velocity_);
+}
+
+std::vector<float> ParallelEngine::outputs(const Dataset& data, Indices examples) {
+  const int n_out = spec_.classes();
+  std::vector<float> out(examples.size() * n_out);
+  tbb::enumerable_thread_specific<Activations> workspaces([this] {
+    Activations a;
+    a.resize(spec_.sizes, chunk_size_);
+    return a;
+  });
+  parallel_tasks(chunk_count(examples.size()), [&](std::size_t c) {
+    Activations& buf = workspaces.local();
+    Indices part = chunk_of(examples, static_cast<int>(c), chunk_size_);
+    forward(data, part, buf, 0);
+    std::copy_n(buf.a.back().data(), part.size() * n_out, out.begin() + std::size_t(c) * chunk_size_ * n_out);
+  });
+  return out;
+}
+
+}  // namespace ptrain

@@ -1,0 +1,163 @@
+// THE REFERENCE. Plain loops in double, one example at a time: the oracle every faster
+// path is checked against. Clarity is its only goal; do not optimise it.
+#include "ptrain/engine/reference.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ptrain {
+namespace {
+
+double sigmoid(double z) {
+  if (z >= 0) return 1.0 / (1.0 + std::exp(-z));
+  double e = std::exp(z);  // z < 0: e^z cannot overflow
+  return e / (1.0 + e);
+}
+
+}  // namespace
+
+ReferenceEngine::ReferenceEngine(const NetSpec& spec, std::span<const float> initial, double momentum)
+    : spec_(spec),
+      layout_(spec.sizes, 1),
+      w_(initial.begin(), initial.end()),
+      momentum_(momentum),
+      v_(momentum == 0 ? 0 : w_.size(), 0.0) {}
+
+void ReferenceEngine::restore(const EngineState& state) {
+  w_ = state.params;
+  if (momentum_ != 0 && !state.velocity.empty()) v_ = state.velocity;
+}
+
+double ReferenceEngine::activate(double z, bool output) const {
+  if (output || spec_.hidden == Activation::sigmoid) return sigmoid(z);
+  if (spec_.hidden == Activation::tanh) return std::tanh(z);
+  return z > 0 ? z : 0.0;
+}
+
+// Layer l: z = W a + b, a' = f(z) with f the hidden activation, or at the output sigmoid (mse)
+// or softmax (xent). Shapes: W [out][in], a [in], a' [out]. `logits` gets the output layer's z.
+void ReferenceEngine::forward(const std::vector<double>& w, const std::uint8_t* image,
+                              std::vector<std::vector<double>>& acts, std::vector<double>& logits) const {
+  const int L = spec_.num_layers();
+  acts.assign(spec_.sizes.size(), {});
+  acts[0].resize(spec_.inputs());
+  for (int i = 0; i < spec_.inputs(); ++i) acts[0][i] = image[i] * spec_.input_scale;
+  for (int l = 0; l < L; ++l) {
+    const LayerSlot& s = layout_.layers[l];
+    acts[l + 1].resize(s.out);
+    if (l == L - 1) logits.resize(s.out);
+    for (int j = 0; j < s.out; ++j) {
+      double z = w[s.bias + j];
+      for (int i = 0; i < s.in; ++i) z += w[s.weight + static_cast<std::size_t>(j) * s.in + i] * acts[l][i];
+      if (l == L - 1) logits[j] = z;
+      acts[l + 1][j] = activate(z, l == L - 1);
+    }
+  }
+  if (spec_.loss == Loss::xent) {
+    const double m = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (double z : logits) sum += std::exp(z - m);
+    for (std::size_t j = 0; j < logits.size(); ++j) acts[L][j] = std::exp(logits[j] - m) / sum;
+  }
+}
+
+// The derivative of a unit's output with respect to its input, in terms of its output a.
+// The blog's post applies σ to a again.
+double ReferenceEngine::activation_slope(double a, bool output) const {
+  if (output || spec_.hidden == Activation::sigmoid)
+    return spec_.blog_derivative ? sigmoid(a) * (1.0 - sigmoid(a)) : a * (1.0 - a);
+  if (spec_.hidden == Activation::tanh) return 1.0 - a * a;
+  return a > 0 ? 1.0 : 0.0;
+}
+
+// mse: ½‖a − t‖²; xent: −log softmax(z)_label = logsumexp(z) − z_label, computed stably.
+double ReferenceEngine::loss_of(const std::vector<double>& out, const std::vector<double>& logits, int label) const {
+  double loss = 0;
+  if (spec_.loss == Loss::xent) {
+    const double m = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (double z : logits) sum += std::exp(z - m);
+    return m + std::log(sum) - logits[label];
+  }
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    const double target = static_cast<int>(j) == label ? 1.0 : 0.0;
+    loss += 0.5 * (out[j] - target) * (out[j] - target);
+  }
+  return loss;
+}
+
+// δ_L = (a_L − t)·σ'(a_L) for mse, softmax − t for xent; δ_l = (W_{l+1}ᵀ δ_{l+1})·f'(a_l);
+// dW_l += δ_l ⊗ a_{l−1}; db_l += δ_l.
+double ReferenceEngine::backward(const std::vector<std::vector<double>>& acts, const std::vector<double>& logits,
+                                 int label, std::vector<double>& grad) const {
+  const int L = spec_.num_layers();
+  const std::vector<double>& out = acts[L];
+  std::vector<double> delta(out.size());
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    const double target = static_cast<int>(j) == label ? 1.0 : 0.0;
+    delta[j] = spec_.loss == Loss::xent ? out[j] - target : (out[j] - target) * activation_slope(out[j], true);
+  }
+  for (int l = L - 1; l >= 0; --l) {
+    const LayerSlot& s = layout_.layers[l];
+    for (int j = 0; j < s.out; ++j) {
+      grad[s.bias + j] += delta[j];
+      for (int i = 0; i < s.in; ++i) grad[s.weight + static_cast<std::size_t>(j) * s.in + i] += delta[j] * acts[l][i];
+    }
+    if (l == 0) break;
+    std::vector<double> previous(s.in, 0.0);
+    for (int i = 0; i < s.in; ++i) {
+      for (int j = 0; j < s.out; ++j) previous[i] += w_[s.weight + static_cast<std::size_t>(j) * s.in + i] * delta[j];
+      previous[i] *= activation_slope(acts[l][i], false);
+    }
+    delta = std::move(previous);
+  }
+  return loss_of(out, logits, label);
+}
+
+std::vector<double> ReferenceEngine::mean_gradient(const Dataset& data, Indices batch, double* loss_sum) const {
+  std::vector<double> grad(layout_.total, 0.0);
+  std::vector<std::vector<double>> acts;
+  std::vector<double> logits;
+  double loss = 0;
+  for (std::uint32_t e : batch) {
+    forward(w_, data.image(e), acts, logits);
+    loss += backward(acts, logits, data.labels[e], grad);
+  }
+  for (double& g : grad) g /= static_cast<double>(batch.size());
+  if (loss_sum) *loss_sum += loss;
+  return grad;
+}
+
+double ReferenceEngine::train_step(const Dataset& data, Indices batch, double lr) {
+  double loss = 0;
+  std::vector<double> grad = mean_gradient(data, batch, &loss);
+  if (momentum_ == 0) {
+    for (std::size_t i = 0; i < w_.size(); ++i) w_[i] -= lr * grad[i];
+    return loss;
+  }
+  for (std::size_t i = 0; i < w_.size(); ++i) {
+    v_[i] = momentum_ * v_[i] + grad[i];
+    w_[i] -= lr * v_[i];
+  }
+  return loss;
+}
+
+std::vector<float> ReferenceEngine::outputs(const Dataset& data, Indices examples) {
+  std::vector<std::vector<double>> acts;
+  std::vector<double> logits;
+  std::vector<float> out;
+  for (std::uint32_t e : examples) {
+    forward(w_, data.image(e), acts, logits);
+    out.insert(out.end(), acts.back().begin(), acts.back().end());
+  }
+  return out;
+}
+
+double ReferenceEngine::example_loss(const std::vector<double>& w, const std::uint8_t* image, int label) const {
+  std::vector<std::vector<double>> acts;
+  std::vector<double> logits;
+  forward(w, image, acts, logits);
+  return loss_of(acts.back(), logits, label);
+}
+
+}  // namespace ptrain

@@ -1,0 +1,276 @@
+#include "ptrain/io/model_file.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "ptrain/io/atomic_file.hpp"
+#include "ptrain/core/errors.hpp"
+#include "ptrain/core/network.hpp"
+
+namespace ptrain {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "model files are little-endian, as is this host");
+
+using nlohmann::json;
+
+constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;  // safetensors' own limit is 100 MB
+constexpr std::uint64_t kMaxFileBytes = 1ull << 30;
+
+const char* dtype_name(TensorType t) { return t == TensorType::f32 ? "F32" : "F64"; }
+std::size_t dtype_size(TensorType t) { return t == TensorType::f32 ? 4 : 8; }
+
+std::string tensor_name(std::size_t layer, const char* kind, const std::string& prefix = "") {
+  return prefix + "layers." + std::to_string(layer) + "." + kind;
+}
+
+constexpr const char* kVelocityPrefix = "velocity.";
+
+struct TensorEntry {
+  std::string name;
+  std::vector<std::uint64_t> shape;
+  std::uint64_t begin = 0, end = 0;
+};
+
+[[noreturn]] void bad(const std::string& name, const std::string& problem) { throw DataError(name + ": " + problem); }
+
+// One tensor's header entry, checked for form; its place in the net is checked later.
+TensorEntry parse_entry(const std::string& file, const std::string& key, const json& v, TensorType& dtype,
+                        bool& dtype_seen) {
+  if (!v.is_object()) bad(file, "tensor '" + key + "' is not a JSON object");
+  if (!v.contains("dtype") || !v["dtype"].is_string()) bad(file, "tensor '" + key + "' has no dtype");
+  const std::string d = v["dtype"];
+  TensorType t;
+  if (d == "F32")
+    t = TensorType::f32;
+  else if (d == "F64")
+    t = TensorType::f64;
+  else
+    bad(file, "tensor '" + key + "' has dtype " + d + "; ptrain reads F32 and F64");
+  if (dtype_seen && t != dtype) bad(file, "tensors mix dtypes F32 and F64");
+  dtype = t;
+  dtype_seen = true;
+  TensorEntry e;
+  e.name = key;
+  if (!v.contains("shape") || !v["shape"].is_array()) bad(file, "tensor '" + key + "' has no shape");
+  for (const json& s : v["shape"]) {
+    if (!s.is_number_unsigned()) bad(file, "tensor '" + key + "' has a shape that is not non-negative integers");
+    e.shape.push_back(s.get<std::uint64_t>());
+  }
+  const json* off = v.contains("data_offsets") ? &v["data_offsets"] : nullptr;
+  if (!off || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
+      !(*off)[1].is_number_unsigned())
+    bad(file, "tensor '" + key + "' has no valid data_offsets [begin, end]");
+  e.begin = (*off)[0].get<std::uint64_t>();
+  e.end = (*off)[1].get<std::uint64_t>();
+  if (e.end < e.begin) bad(file, "tensor '" + key + "' has data_offsets that end before they begin");
+  return e;
+}
+
+}  // namespace
+
+std::string encode_model_file(const ModelFile& model) {
+  ParamLayout layout(model.sizes, 1);
+  if (model.params.size() != layout.total || (!model.velocity.empty() && model.velocity.size() != layout.total))
+    throw std::logic_error("encode_model_file: parameter count mismatch");
+  const std::size_t width = dtype_size(model.dtype);
+  json header = json::object();
+  json meta = json::object();
+  for (const auto& [k, v] : model.metadata) meta[k] = v;
+  header["__metadata__"] = meta;
+  auto describe = [&](const std::string& prefix, std::size_t base) {
+    for (std::size_t l = 0; l < layout.layers.size(); ++l) {
+      const LayerSlot& s = layout.layers[l];
+      const std::size_t w = base + s.weight, b = base + s.bias;
+      header[tensor_name(l, "weight", prefix)] = {{"dtype", dtype_name(model.dtype)},
+                                                   {"shape", {s.out, s.in}},
+                                                   {"data_offsets", {w * width, (w + std::size_t(s.out) * s.in) * width}}};
+      header[tensor_name(l, "bias", prefix)] = {{"dtype", dtype_name(model.dtype)},
+                                                 {"shape", {s.out}},
+                                                 {"data_offsets", {b * width, (b + s.out) * width}}};
+    }
+  };
+  describe("", 0);
+  if (!model.velocity.empty()) describe(kVelocityPrefix, layout.total);
+  std::vector<double> values = model.params;
+  values.insert(values.end(), model.velocity.begin(), model.velocity.end());
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::string out(8, '\0');
+  const std::uint64_t n = text.size();
+  std::memcpy(out.data(), &n, 8);
+  out += text;
+  const std::size_t data_start = out.size();
+  out.resize(data_start + values.size() * width);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (model.dtype == TensorType::f32) {
+      const float f = static_cast<float>(values[i]);
+      std::memcpy(out.data() + data_start + 4 * i, &f, 4);
+    } else {
+      std::memcpy(out.data() + data_start + 8 * i, &values[i], 8);
+    }
+  }
+  return out;
+}
+
+void save_model_file(const std::string& path, const ModelFile& model, const std::string& what) {
+  write_file_atomically(path, encode_model_file(model), what);
+}
+
+namespace {
+
+using TensorMap = std::map<std::string, TensorEntry>;
+
+// The JSON header after the 8-byte length `n`; its metadata into m, its tensor entries returned.
+TensorMap read_header(const std::string& bytes, std::uint64_t n, const std::string& file, ModelFile& m) {
+  json header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n), nullptr, false);
+  if (header.is_discarded()) bad(file, "header is not valid JSON");
+  if (!header.is_object()) bad(file, "header is not a JSON object");
+  bool dtype_seen = false;
+  TensorMap tensors;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") {
+      if (!it->is_object()) bad(file, "__metadata__ is not a JSON object");
+      for (auto mt = it->begin(); mt != it->end(); ++mt) {
+        if (!mt->is_string()) bad(file, "__metadata__ value '" + mt.key() + "' is not a string");
+        m.metadata[mt.key()] = mt->get<std::string>();
+      }
+      continue;
+    }
+    tensors[it.key()] = parse_entry(file, it.key(), *it, m.dtype, dtype_seen);
+  }
+  if (tensors.empty()) bad(file, "holds no tensors");
+  return tensors;
+}
+
+// The net: layers.0 .. layers.L-1, each weight [out, in] and bias [out], chained; m.sizes from
+// their shapes. Returns them in canonical order.
+std::vector<const TensorEntry*> net_tensors(const TensorMap& tensors, const std::string& file, ModelFile& m) {
+  std::vector<const TensorEntry*> ordered;
+  for (std::size_t l = 0;; ++l) {
+    auto w = tensors.find(tensor_name(l, "weight"));
+    auto b = tensors.find(tensor_name(l, "bias"));
+    if (w == tensors.end() && b == tensors.end()) break;
+    if (w == tensors.end()) bad(file, "missing tensor " + tensor_name(l, "weight"));
+    if (b == tensors.end()) bad(file, "missing tensor " + tensor_name(l, "bias"));
+    const auto& ws = w->second.shape;
+    const auto& bs = b->second.shape;
+    if (ws.size() != 2 || ws[0] == 0 || ws[1] == 0 || ws[0] > 1'000'000 || ws[1] > 1'000'000)
+      bad(file, tensor_name(l, "weight") + " must have shape [out, in] with sizes from 1 to 1000000");
+    if (bs.size() != 1 || bs[0] != ws[0])
+      bad(file, tensor_name(l, "bias") + " must have shape [" + std::to_string(ws[0]) + "]");
+    if (l == 0) m.sizes.push_back(static_cast<int>(ws[1]));
+    if (static_cast<std::uint64_t>(m.sizes.back()) != ws[1])
+      bad(file, tensor_name(l, "weight") + " takes " + std::to_string(ws[1]) + " inputs but the layer before gives " +
+                    std::to_string(m.sizes.back()));
+    m.sizes.push_back(static_cast<int>(ws[0]));
+    ordered.push_back(&w->second);
+    ordered.push_back(&b->second);
+  }
+  if (ordered.empty()) bad(file, "missing tensor layers.0.weight");
+  return ordered;
+}
+
+// A checkpoint of a run with momentum also holds the velocity, tensor for tensor: appended to
+// `ordered`. Any other tensor is refused.
+void add_velocity_tensors(const TensorMap& tensors, const std::string& file, std::vector<const TensorEntry*>& ordered) {
+  const std::size_t main_tensors = ordered.size();
+  if (tensors.count(std::string(kVelocityPrefix) + "layers.0.weight")) {
+    for (std::size_t t = 0; t < main_tensors; ++t) {
+      const std::string name = kVelocityPrefix + ordered[t]->name;
+      auto v = tensors.find(name);
+      if (v == tensors.end()) bad(file, "missing tensor " + name);
+      if (v->second.shape != ordered[t]->shape) bad(file, name + " must have the shape of " + ordered[t]->name);
+      ordered.push_back(&v->second);
+    }
+  }
+  if (ordered.size() == tensors.size()) return;
+  for (const auto& named : tensors)
+    if (std::none_of(ordered.begin(), ordered.end(), [&](const TensorEntry* e) { return e == &named.second; }))
+      bad(file, "unexpected tensor '" + named.first + "' (ptrain writes layers.<l>.weight and layers.<l>.bias)");
+}
+
+// Offsets: each tensor exactly its size, together tiling the `buffer` bytes, which end the file.
+void check_offsets(std::vector<const TensorEntry*> by_offset, std::uint64_t width, std::uint64_t buffer,
+                   const std::string& file) {
+  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
+  std::uint64_t expected = 0;
+  for (const TensorEntry* e : by_offset) {
+    std::uint64_t count = 1;
+    for (std::uint64_t d : e->shape) count *= d;  // each factor ≤ 10⁶, two factors: no overflow
+    if (e->end - e->begin != count * width)
+      bad(file, "tensor '" + e->name + "' has " + std::to_string(e->end - e->begin) + " bytes of data; its shape needs " +
+                    std::to_string(count * width));
+    if (e->begin != expected)
+      bad(file, "tensor '" + e->name + "' starts at byte " + std::to_string(e->begin) + " of the data; expected " +
+                    std::to_string(expected) + " (tensors must be contiguous, without overlap)");
+    expected = e->end;
+  }
+  if (expected > buffer)
+    bad(file, "data is shorter than declared: " + std::to_string(buffer) + " bytes, tensors need " +
+                  std::to_string(expected));
+  if (expected < buffer)
+    bad(file, std::to_string(buffer - expected) + " bytes after the last tensor (the data must end the file)");
+}
+
+// The tensor's values, refusing non-finite ones.
+void read_values(const char* data, const TensorEntry& e, TensorType dtype, const std::string& file,
+                 std::vector<double>& into) {
+  const std::uint64_t width = dtype_size(dtype), count = (e.end - e.begin) / width;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    double v;
+    if (dtype == TensorType::f32) {
+      float f;
+      std::memcpy(&f, data + e.begin + 4 * i, 4);
+      v = f;
+    } else {
+      std::memcpy(&v, data + e.begin + 8 * i, 8);
+    }
+    if (!std::isfinite(v)) bad(file, "tensor '" + e.name + "' holds a non-finite value at index " + std::to_string(i));
+    into.push_back(v);
+  }
+}
+
+}  // namespace
+
+ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
+  if (bytes.size() < 8) bad(file, "too short for a safetensors header (" + std::to_string(bytes.size()) + " bytes)");
+  std::uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  if (n > kMaxHeaderBytes) bad(file, "header length " + std::to_string(n) + " is absurdly large (limit 100 MB)");
+  if (n > bytes.size() - 8)
+    bad(file, "header length " + std::to_string(n) + " runs past the end of the " + std::to_string(bytes.size()) +
+                  "-byte file");
+  ModelFile m;
+  const TensorMap tensors = read_header(bytes, n, file, m);
+  std::vector<const TensorEntry*> ordered = net_tensors(tensors, file, m);
+  const std::size_t main_tensors = ordered.size();
+  add_velocity_tensors(tensors, file, ordered);
+  check_offsets(ordered, dtype_size(m.dtype), bytes.size() - 8 - n, file);
+  for (std::size_t t = 0; t < ordered.size(); ++t)
+    read_values(bytes.data() + 8 + n, *ordered[t], m.dtype, file, t < main_tensors ? m.params : m.velocity);
+  return m;
+}
+
+ModelFile load_model_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw DataError(path + ": model file not found");
+  if (fs::is_directory(path, ec)) throw DataError(path + ": is a folder, expected a model file");
+  const std::uint64_t size = fs::file_size(path, ec);
+  if (ec) throw DataError(path + ": cannot read its size: " + ec.message());
+  if (size > kMaxFileBytes) throw DataError(path + ": " + std::to_string(size) + " bytes is too large for a model file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(path + ": cannot open: " + std::strerror(errno));
+  std::string bytes(size, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  if (static_cast<std::uint64_t>(in.gcount()) != size) throw DataError(path + ": read failed");
+  return decode_model_file(bytes, path);
+}
+
+}  // namespace ptrain

@@ -1,0 +1,165 @@
+#include "ptrain/run/commands.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <ostream>
+
+#include "ptrain/io/dataset.hpp"
+#include "ptrain/run/engine_factory.hpp"
+#include "ptrain/core/errors.hpp"
+#include "ptrain/run/metrics.hpp"
+#include "ptrain/io/model_file.hpp"
+#include "ptrain/io/pgm.hpp"
+#include "ptrain/core/threads.hpp"
+
+namespace ptrain {
+namespace {
+
+// A loaded model, ready to run: its net and recipe come from the file's metadata, read by the
+// same recipe table as a resume; what a model from another tool leaves out keeps its default.
+struct LoadedModel {
+  ModelFile file;
+  TrainConfig recipe;
+  std::unique_ptr<Engine> engine;
+  const NetSpec& spec() const { return recipe.spec; }
+};
+
+LoadedModel load_model(const std::string& path) {
+  LoadedModel m;
+  m.file = load_model_file(path);
+  m.recipe.spec.sizes = m.file.sizes;
+  adopt_recipe(m.recipe, m.file.metadata, path, false);
+  if (m.recipe.spec.sizes != m.file.sizes) throw DataError(path + ": metadata layers disagree with the tensors' shapes");
+  m.recipe.spec.input_scale = metadata_number<double>(m.file, "input_scale", path).value_or(m.recipe.spec.input_scale);
+  if (!std::isfinite(m.recipe.spec.input_scale) || m.recipe.spec.input_scale <= 0)
+    throw DataError(path + ": metadata input_scale must be a positive number");
+  const std::vector<float> as_float(m.file.params.begin(), m.file.params.end());
+  m.engine = make_engine(m.spec(), as_float, {m.recipe.engine});
+  m.engine->restore({m.file.params, {}});  // exact, for a float64 checkpoint
+  return m;
+}
+
+struct TestSet {
+  MnistData mnist;
+  Split split;
+};
+
+// The model's data and split: the seed and validation size default to the model's own, so the
+// test set is the one its training run reported on.
+TestSet load_test_set(const InferenceConfig& cfg, const LoadedModel& m) {
+  TestSet t;
+  t.mnist = load_mnist(cfg.data_dir, m.spec().classes());
+  if (t.mnist.all.image_size != m.spec().inputs())
+    throw UsageError(cfg.model + " takes " + std::to_string(m.spec().inputs()) + " inputs but the images in " +
+                     cfg.data_dir + " have " + std::to_string(t.mnist.all.image_size) + " pixels");
+  const std::uint64_t seed = cfg.seed.value_or(m.recipe.seed);
+  const std::size_t val = cfg.val_size.value_or(m.recipe.val_size);
+  t.split = cfg.split == SplitKind::standard ? standard_split(t.mnist.train_file_count, t.mnist.test_file_count, val)
+                                             : seed_split(t.mnist.all.size(), seed);
+  return t;
+}
+
+std::size_t argmax(const float* v, int n) { return static_cast<std::size_t>(std::max_element(v, v + n) - v); }
+
+// Two characters per pixel keep the picture's aspect in a terminal.
+void draw(std::ostream& out, const std::uint8_t* pixels, int width, int height) {
+  static const char ramp[] = " .:-=+*#%@";
+  for (int y = 0; y < height; ++y) {
+    out << "  |";
+    for (int x = 0; x < width; ++x) {
+      const char c = ramp[pixels[y * width + x] * 9 / 255];
+      out << c << c;
+    }
+    out << "|\n";
+  }
+}
+
+}  // namespace
+
+void run_eval(const InferenceConfig& cfg, std::ostream& out) {
+  LoadedModel m = load_model(cfg.model);
+  TestSet t = load_test_set(cfg, m);
+  const std::vector<std::uint32_t>& test = t.split.test;
+  if (test.empty()) throw DataError(cfg.data_dir + ": the test set is empty");
+  ThreadLimit threads(cfg.threads);
+  const std::vector<float> scores = threads.run([&] { return m.engine->outputs(t.mnist.all, test); });
+  const int classes = m.spec().classes();
+  std::vector<std::vector<std::uint64_t>> confusion(classes, std::vector<std::uint64_t>(classes, 0));
+  std::uint64_t correct = 0;
+  for (std::size_t e = 0; e < test.size(); ++e) {
+    const std::size_t truth = t.mnist.all.labels[test[e]], guess = argmax(scores.data() + e * classes, classes);
+    ++confusion[truth][guess];
+    correct += truth == guess;
+  }
+  const double accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(test.size());
+  nlohmann::json per_class = nlohmann::json::array();
+  out << "model " << cfg.model << ": net " << m.spec().describe() << ", split " << name_of(cfg.split) << ", " << test.size()
+      << " test images\n"
+      << "test accuracy " << std::fixed << std::setprecision(2) << accuracy << "% (" << correct << "/" << test.size()
+      << ")\n\nclass  accuracy  images\n";
+  for (int c = 0; c < classes; ++c) {
+    std::uint64_t n = 0;
+    for (std::uint64_t v : confusion[c]) n += v;
+    const double a = n ? 100.0 * static_cast<double>(confusion[c][c]) / static_cast<double>(n) : 0.0;
+    per_class.push_back(n ? nlohmann::json(a) : nlohmann::json());
+    out << std::setw(5) << c << "  " << std::setw(7) << (n ? a : 0.0) << "%  " << std::setw(6) << n << "\n";
+  }
+  out << "\nconfusion matrix (rows: true label, columns: predicted)\n      ";
+  for (int c = 0; c < classes; ++c) out << std::setw(6) << c;
+  out << "\n";
+  for (int r = 0; r < classes; ++r) {
+    out << std::setw(6) << r;
+    for (int c = 0; c < classes; ++c) out << std::setw(6) << confusion[r][c];
+    out << "\n";
+  }
+  MetricsFile(cfg.metrics_path)
+      .write({{"test_accuracy", accuracy},
+              {"test_images", test.size()},
+              {"per_class_accuracy", per_class},
+              {"confusion_matrix", confusion}});
+}
+
+void run_predict(const InferenceConfig& cfg, std::ostream& out) {
+  LoadedModel m = load_model(cfg.model);
+  Dataset one;
+  one.image_size = m.spec().inputs();
+  int width = 0, height = 0;
+  std::string source;
+  std::optional<int> truth;
+  if (!cfg.image.empty()) {
+    GreyImage img = read_pgm(cfg.image);
+    if (img.width * img.height != m.spec().inputs())
+      throw DataError(cfg.image + ": a " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                      " image, but the model takes " + std::to_string(m.spec().inputs()) + " pixels");
+    width = img.width;
+    height = img.height;
+    one.pixels = std::move(img.pixels);
+    source = cfg.image;
+  } else {
+    TestSet t = load_test_set(cfg, m);
+    if (*cfg.index >= t.split.test.size())
+      throw UsageError("--index " + std::to_string(*cfg.index) + ": the test set has " +
+                       std::to_string(t.split.test.size()) + " images (0 to " + std::to_string(t.split.test.size() - 1) + ")");
+    const std::uint32_t i = t.split.test[*cfg.index];
+    one.pixels.assign(t.mnist.all.image(i), t.mnist.all.image(i) + one.image_size);
+    truth = t.mnist.all.labels[i];
+    const int side = static_cast<int>(std::lround(std::sqrt(one.image_size)));
+    width = side * side == one.image_size ? side : one.image_size;
+    height = one.image_size / width;
+    source = "test image " + std::to_string(*cfg.index) + " of split " + name_of(cfg.split);
+  }
+  one.labels = {0};
+  const std::vector<std::uint32_t> index{0};
+  const std::vector<float> scores = m.engine->outputs(one, index);
+  const int classes = m.spec().classes();
+  out << source << " (" << width << "x" << height << "):\n";
+  draw(out, one.pixels.data(), width, height);
+  out << "predicted " << argmax(scores.data(), classes);
+  if (truth) out << " (label " << *truth << ")";
+  out << "\nscores ";
+  for (int c = 0; c < classes; ++c) out << " " << c << ":" << std::fixed << std::setprecision(4) << scores[c];
+  out << "\n";
+}
+
+}  // namespace ptrain

@@ -1,0 +1,240 @@
+#include "ptrain/run/options.hpp"
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "ptrain/core/errors.hpp"
+
+namespace ptrain {
+namespace {
+
+namespace po = boost::program_options;
+
+bool given(const po::variables_map& vm, const char* name) { return vm.count(name) && !vm[name].defaulted(); }
+
+std::string text(const po::variables_map& vm, const char* name) { return vm[name].as<std::string>(); }
+
+std::string text(const po::variables_map& vm, std::string_view name) { return text(vm, std::string(name).c_str()); }
+
+void add_option(po::options_description& d, std::string_view name, const std::string& default_text,
+                std::string_view help) {
+  d.add_options()(std::string(name).c_str(), po::value<std::string>()->default_value(default_text),
+                  std::string(help).c_str());
+}
+
+// Options shared by every command that reads MNIST.
+void add_data_options(po::options_description& d) {
+  // clang-format off
+  d.add_options()
+    ("data-dir", po::value<std::string>()->default_value(default_data_dir()), "folder with the four MNIST IDX files")
+    ("threads", po::value<std::string>()->default_value(std::to_string(hardware_threads())),
+     "threads in total (default: all hardware threads; more than the cores is allowed)");
+  // clang-format on
+}
+
+// The split options of a command that does not train: as the recipe describes them.
+void add_split_options(po::options_description& d) {
+  const TrainConfig defaults;
+  for (std::string_view option : {"split", "val-size"}) {
+    const RecipeField& f = recipe_field(option);
+    add_option(d, f.option, f.text(defaults), f.help);
+  }
+}
+
+po::variables_map parse(const po::options_description& desc, int argc, const char* const* argv,
+                        const po::positional_options_description* positional = nullptr) {
+  po::variables_map vm;
+  try {
+    auto parser = po::command_line_parser(argc, argv).options(desc);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream file(path);
+      if (!file) throw UsageError("--config " + path + ": cannot open");
+      try {
+        po::store(po::parse_config_file(file, desc), vm);  // stored second: the command line wins
+      } catch (const po::error& e) {
+        throw UsageError("--config " + path + ": " + e.what());
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see --help)");
+  }
+  return vm;
+}
+
+// A command line of `kind` whose help text is `desc`; --help turns it into a help request.
+CommandLine command(CommandKind kind, const po::options_description& desc, const po::variables_map& vm) {
+  CommandLine cl;
+  std::ostringstream help;
+  help << desc;
+  cl.help_text = help.str();
+  cl.kind = vm.count("help") ? CommandKind::help : kind;
+  return cl;
+}
+
+po::options_description train_options() {
+  po::options_description desc(
+      "ptrain: trains the blog's MNIST network (784-112-16-10, sigmoid, squared error, SGD) on every core\n"
+      "Usage: ptrain [train] [options]      train (the default command)\n"
+      "       ptrain eval --model FILE      accuracy, per-class accuracy, confusion matrix\n"
+      "       ptrain predict --model FILE (IMAGE.pgm | --index N)\n"
+      "Options");
+  const TrainConfig defaults;
+  desc.add_options()("help,h", "show this help and exit")("version", "show the version and exit");
+  add_option(desc, "epochs", std::to_string(defaults.epochs), "passes over the training set (0 only evaluates)");
+  for (const RecipeField& f : recipe_fields())
+    if (!f.help.empty()) add_option(desc, f.option, f.text(defaults), f.help);
+  add_option(desc, "chunk-size", std::to_string(defaults.chunk_size),
+             "examples per parallel task (a tuning knob: the results depend on neither it nor --threads)");
+  add_option(desc, "rank-timeout", std::to_string(static_cast<int>(defaults.rank_timeout)),
+             "under mpirun: seconds a rank waits for the others before it stops the run");
+  // clang-format off
+  desc.add_options()
+    ("metrics", po::value<std::string>(), "write JSON Lines: one object per epoch and a final one with weights_hash")
+    ("profile", po::bool_switch(), "print each epoch's time per phase: data, forward, backward, sync (fork/join and "
+     "imbalance), exchange (MPI), reduce+update, evaluation (parallel engine)")
+    ("save", po::value<std::string>(), "write the final model to FILE (safetensors, F32)")
+    ("init-from", po::value<std::string>(), "start from the weights of a model FILE (its net must match --layers)")
+    ("checkpoint-every", po::value<std::string>(), "write a checkpoint every N epochs (needs --checkpoint-dir)")
+    ("checkpoint-dir", po::value<std::string>(), "folder for checkpoints (checkpoint-<step>.safetensors)")
+    ("resume", po::value<std::string>(), "continue from a checkpoint FILE, or the newest in a folder, up to --epochs")
+    ("exact-reduce", po::bool_switch(), "under mpirun: combine the ranks' gradients in one process's order, so the "
+     "weights equal a one-process run's (default: MPI_Allreduce of each rank's sum, faster)")
+    ("quiet,q", po::bool_switch(), "print only errors and the final result")
+    ("config", po::value<std::string>(), "read options from an INI-style FILE (name = value); the command line wins");
+  // clang-format on
+  add_data_options(desc);
+  return desc;
+}
+
+// The recipe: every field from its option, then the checks that span several.
+void read_recipe(const po::variables_map& vm, TrainConfig& c) {
+  for (const RecipeField& f : recipe_fields())
+    if (!f.help.empty()) f.adopt(c, text(vm, f.option));
+  if (c.preset == Preset::blog && !given(vm, "lr")) c.lr = kBlogLr;
+  if (c.spec.classes() != 10)
+    throw UsageError("--layers " + text(vm, "layers") + ": the last size must be 10, the number of classes");
+  if (given(vm, "val-size") && c.split != SplitKind::standard)
+    throw UsageError("--val-size applies only to --split standard (the seed split is always 70/10/20)");
+}
+
+void read_files(const po::variables_map& vm, TrainConfig& c) {
+  if (vm.count("metrics")) c.metrics_path = text(vm, "metrics");
+  if (vm.count("save")) c.save_path = text(vm, "save");
+  if (vm.count("init-from")) c.init_from = text(vm, "init-from");
+  if (vm.count("resume")) c.resume = text(vm, "resume");
+  if (!c.resume.empty() && !c.init_from.empty())
+    throw UsageError("--resume and --init-from contradict each other: a checkpoint already holds the weights");
+  if (vm.count("checkpoint-dir")) {
+    c.checkpoint_dir = text(vm, "checkpoint-dir");
+    c.checkpoint_every = 1;
+  }
+  if (vm.count("checkpoint-every")) {
+    c.checkpoint_every = static_cast<int>(parse_integer("checkpoint-every", text(vm, "checkpoint-every"), 1, 1'000'000));
+    if (c.checkpoint_dir.empty()) throw UsageError("--checkpoint-every needs --checkpoint-dir");
+  }
+}
+
+CommandLine parse_train(int argc, const char* const* argv) {
+  const po::options_description desc = train_options();
+  const po::variables_map vm = parse(desc, argc, argv);
+  CommandLine cl = command(vm.count("version") ? CommandKind::version : CommandKind::train, desc, vm);
+  if (cl.kind != CommandKind::train) return cl;
+
+  TrainConfig& c = cl.train;
+  for (const auto& [name, value] : vm)
+    if (!value.defaulted()) c.explicit_options.insert(name);
+  c.threads = static_cast<int>(parse_integer("threads", text(vm, "threads"), 1, 4096));
+  c.epochs = static_cast<int>(parse_integer("epochs", text(vm, "epochs"), 0, 1'000'000));
+  c.chunk_size = static_cast<int>(parse_integer("chunk-size", text(vm, "chunk-size"), 1, 4096));
+  c.data_dir = text(vm, "data-dir");
+  c.profile = vm["profile"].as<bool>();
+  c.quiet = vm["quiet"].as<bool>();
+  c.exact_reduce = vm["exact-reduce"].as<bool>();
+  c.rank_timeout = parse_positive_real("rank-timeout", text(vm, "rank-timeout"));
+  read_recipe(vm, c);
+  read_files(vm, c);
+  return cl;
+}
+
+po::options_description inference_options(bool predict) {
+  po::options_description desc(predict ? "Usage: ptrain predict --model FILE (IMAGE.pgm | --index N) [options]\nOptions"
+                                       : "Usage: ptrain eval --model FILE [options]\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "show this help and exit")
+    ("model", po::value<std::string>(), "the model file (safetensors, as --save writes it)")
+    ("seed", po::value<std::string>(), "seed of the split (default: the model's own, so its test set is the training run's)")
+    ("config", po::value<std::string>(), "read options from an INI-style FILE; the command line wins");
+  if (predict)
+    desc.add_options()
+      ("image", po::value<std::string>(), "a PGM image (P2 or P5) of the model's input size, e.g. 28x28")
+      ("index", po::value<std::string>(), "the N-th image of the test set instead");
+  else
+    desc.add_options()("metrics", po::value<std::string>(), "write a JSON object: test_accuracy, per-class accuracy, "
+                                                           "confusion matrix");
+  // clang-format on
+  add_data_options(desc);
+  add_split_options(desc);
+  return desc;
+}
+
+CommandLine parse_inference(CommandKind kind, int argc, const char* const* argv) {
+  const bool predict = kind == CommandKind::predict;
+  const po::options_description desc = inference_options(predict);
+  po::positional_options_description positional;
+  if (predict) positional.add("image", 1);
+  const po::variables_map vm = parse(desc, argc, argv, predict ? &positional : nullptr);
+
+  CommandLine cl = command(kind, desc, vm);
+  if (cl.kind == CommandKind::help) return cl;
+  InferenceConfig& u = cl.inference;
+  if (!vm.count("model")) throw UsageError(std::string(predict ? "predict" : "eval") + " needs --model FILE");
+  u.model = text(vm, "model");
+  u.data_dir = text(vm, "data-dir");
+  u.threads = static_cast<int>(parse_integer("threads", text(vm, "threads"), 1, 4096));
+  TrainConfig split;  // read by the recipe's own fields
+  recipe_field("split").adopt(split, text(vm, "split"));
+  recipe_field("val-size").adopt(split, text(vm, "val-size"));
+  if (given(vm, "val-size") && split.split != SplitKind::standard)
+    throw UsageError("--val-size applies only to --split standard (the seed split is always 70/10/20)");
+  u.split = split.split;
+  if (given(vm, "val-size")) u.val_size = split.val_size;
+  if (vm.count("seed")) {
+    recipe_field("seed").adopt(split, text(vm, "seed"));
+    u.seed = split.seed;
+  }
+  if (vm.count("metrics")) u.metrics_path = text(vm, "metrics");
+  if (predict) {
+    if (vm.count("image")) u.image = text(vm, "image");
+    if (vm.count("index"))
+      u.index = static_cast<std::uint64_t>(parse_integer("index", text(vm, "index"), 0, 1'000'000'000));
+    if (u.image.empty() == !u.index.has_value())
+      throw UsageError("predict needs exactly one of an IMAGE.pgm and --index N");
+  }
+  return cl;
+}
+
+}  // namespace
+
+CommandLine parse_command_line(int argc, const char* const* argv) {
+  const std::string first = argc > 1 ? argv[1] : "";
+  // The command word is dropped; Boost sees argv[0] and the options.
+  auto shifted = [&](CommandKind kind) {
+    std::vector<const char*> rest{argv[0]};
+    rest.insert(rest.end(), argv + 2, argv + argc);
+    return kind == CommandKind::train ? parse_train(static_cast<int>(rest.size()), rest.data())
+                                      : parse_inference(kind, static_cast<int>(rest.size()), rest.data());
+  };
+  if (first == "train") return shifted(CommandKind::train);
+  if (first == "eval") return shifted(CommandKind::eval);
+  if (first == "predict") return shifted(CommandKind::predict);
+  if (!first.empty() && first[0] != '-') throw UsageError("unknown command '" + first + "'; expected train, eval or predict");
+  return parse_train(argc, argv);
+}
+
+}  // namespace ptrain

@@ -1,0 +1,339 @@
+#include "ptrain/run/trainer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include "ptrain/run/checkpoint.hpp"
+#include "ptrain/run/engine_factory.hpp"
+#include "ptrain/core/errors.hpp"
+#include "ptrain/run/metrics.hpp"
+#include "ptrain/run/progress.hpp"
+#include "ptrain/run/rank_agreement.hpp"
+#include "ptrain/core/rng.hpp"
+#include "ptrain/core/simd.hpp"
+#include "ptrain/run/stop_signal.hpp"
+#include "ptrain/core/threads.hpp"
+
+namespace ptrain {
+namespace {
+
+double seconds_since(ProfileClock::time_point start) { return seconds_between(start, ProfileClock::now()); }
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+std::string percent(const std::optional<double>& v) { return v ? fixed(*v, 2) + "%" : "n/a"; }
+
+std::string shortest(double v) { return (std::ostringstream() << v).str(); }
+
+bool all_finite(const std::vector<float>& v) {
+  return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+}
+
+const char* const kDrift = "the MPI reduction did not give every rank the same sum";
+
+// The three lines a run starts with: machine and engine, data and split, net and recipe.
+std::string run_header(const TrainConfig& cfg, const Engine& engine, const Dataset& data, const Split& split,
+                       int threads) {
+  std::ostringstream head;
+  head << "ptrain " << PTRAIN_VERSION << ": " << threads << " threads, SIMD " << simd::instruction_set() << " (xsimd "
+       << XSIMD_VERSION_MAJOR << "." << XSIMD_VERSION_MINOR << "." << XSIMD_VERSION_PATCH << "), engine "
+       << engine.describe() << "\n"
+       << "data " << cfg.data_dir << ": " << data.size() << " images of " << data.image_size << " pixels; split "
+       << name_of(cfg.split) << ": train " << split.train.size() << ", validation " << split.val.size() << ", test "
+       << split.test.size() << "\n"
+       << "net " << cfg.spec.describe() << ", " << name_of(cfg.spec.hidden) << " hidden units, "
+       << (cfg.spec.loss == Loss::mse ? "sigmoid outputs, loss ½‖a−t‖²" : "softmax outputs, cross-entropy loss")
+       << (cfg.spec.blog_derivative ? " (blog preset)" : "") << ", " << name_of(cfg.init) << " init"
+       << "; batch " << cfg.batch_size << ", lr " << cfg.lr << (cfg.lr_decay == LrDecay::cosine ? " (cosine decay)" : "")
+       << (cfg.momentum > 0 ? ", momentum " + shortest(cfg.momentum) : "") << ", " << cfg.epochs << " epochs, seed "
+       << cfg.seed;
+  return head.str();
+}
+
+// One run of the train command, as named steps. Every rank runs it; rank 0 alone prints and
+// writes files. Failures follow all_or_none (set-up, writes) and fail_together (what every rank
+// sees alike: divergence, drift, signals).
+class TrainingRun {
+ public:
+  TrainingRun(const TrainConfig& options, std::ostream& out, Cluster& cluster);
+  void run() {
+    set_up();
+    announce();
+    train();
+    finish();
+  }
+
+ private:
+  void set_up();
+  void announce();
+  void train();
+  EpochResult train_one_epoch(int epoch, double& shuffle_seconds);
+  void report_epoch(int epoch, const EpochResult& r, double shuffle_seconds, ProfileClock::time_point epoch_start);
+  [[noreturn]] void stop_for(const Interrupted& stop, int epoch);
+  void finish();
+  std::string save_checkpoint();
+  DataError diverged(int epoch, const std::string& what) const;
+
+  TrainConfig cfg_;
+  Cluster& cluster_;
+  const bool spread_;
+  std::ostream silent_{nullptr};  // what ranks other than 0 print to
+  Progress progress_;
+  RankAgreement ranks_;
+  const ProfileClock::time_point run_start_ = ProfileClock::now();
+  std::optional<MetricsFile> metrics_;
+  StartPoint start_;
+  RunPosition& position_ = start_.position;
+  std::optional<MnistData> mnist_;
+  Split split_;
+  std::optional<ThreadLimit> threads_;
+  StepTimes step_times_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TrainingRun::TrainingRun(const TrainConfig& options, std::ostream& out, Cluster& cluster)
+    : cfg_(options),
+      cluster_(cluster),
+      spread_(cluster.size() > 1),
+      progress_(cluster.leader() ? out : silent_, options.progress_bar, options.quiet),
+      ranks_(cluster) {
+  cluster_.set_timeout(cfg_.rank_timeout);
+  // Ranks sharing a host share its cores unless --threads says otherwise.
+  if (spread_ && !cfg_.explicit_options.count("threads")) cfg_.threads = std::max(1, cfg_.threads / cluster.local_size());
+}
+
+// Options, files, data and engine, agreed among the ranks: if any fails, every rank stops here.
+void TrainingRun::set_up() {
+  all_or_none(cluster_, [&] {
+    metrics_.emplace(cluster_.leader() ? cfg_.metrics_path : "");  // fails before the long part if it cannot be written
+    start_ = start_point(cfg_);
+    if (cfg_.checkpoint_every > 0 && cluster_.leader()) {
+      std::error_code ec;
+      std::filesystem::create_directories(cfg_.checkpoint_dir, ec);
+      if (ec) throw DataError("--checkpoint-dir " + cfg_.checkpoint_dir + ": cannot create: " + ec.message());
+    }
+    mnist_ = load_mnist(cfg_.data_dir, cfg_.spec.classes());
+    if (mnist_->all.image_size != cfg_.spec.inputs())
+      throw UsageError("--layers starts with " + std::to_string(cfg_.spec.inputs()) + " inputs but the images in " +
+                       cfg_.data_dir + " have " + std::to_string(mnist_->all.image_size) + " pixels");
+    split_ = cfg_.split == SplitKind::standard
+                 ? standard_split(mnist_->train_file_count, mnist_->test_file_count, cfg_.val_size)
+                 : seed_split(mnist_->all.size(), cfg_.seed);
+    threads_.emplace(cfg_.threads);
+    // Every rank draws the same initial weights from the shared seed; announce() and every
+    // epoch confirm that they start, and stay, equal.
+    const std::vector<float> initial = init_params(cfg_.spec.sizes, cfg_.init, cfg_.seed);
+    engine_ = make_engine(cfg_.spec, initial,
+                          {cfg_.engine, cfg_.chunk_size, cfg_.momentum, cfg_.profile ? &step_times_ : nullptr,
+                           &cluster_, cfg_.exact_reduce ? Reduce::exact : Reduce::fast});
+    if (!start_.state.params.empty()) engine_->restore(start_.state);
+  });
+}
+
+void TrainingRun::announce() {
+  std::string head = run_header(cfg_, *engine_, mnist_->all, split_, threads_->threads());
+  if (spread_)
+    head += "\nranks " + std::to_string(cluster_.size()) + " (MPI) × " + std::to_string(threads_->threads()) +
+            " threads each, " +
+            (cfg_.exact_reduce ? "exact reduction (same weights as one process)" : "fast reduction (MPI_Allreduce)");
+  progress_.line(head + (start_.note.empty() ? "" : "\n" + start_.note));
+  // A --resume or --init-from path may name different files on different hosts.
+  if (spread_)
+    ranks_.equal_weights(engine_->parameters(), "at the start",
+                         "do --resume and --init-from name the same file on every host?");
+}
+
+// Epochs until the last; a signal stops them after a whole step, a failure seen by every rank
+// alike stops every rank.
+void TrainingRun::train() {
+  StopOnSignal stop_on_signal;
+  int epoch = position_.epochs_done + 1;
+  try {
+    for (; epoch <= cfg_.epochs; ++epoch) {
+      const auto epoch_start = ProfileClock::now();
+      double shuffle_seconds = 0;
+      const EpochResult r = train_one_epoch(epoch, shuffle_seconds);
+      report_epoch(epoch, r, shuffle_seconds, epoch_start);
+    }
+  } catch (const Interrupted& stop) {
+    stop_for(stop, epoch);
+  } catch (const AgreedFailure&) {
+    throw;
+  } catch (const SilentFailure&) {
+    throw;
+  } catch (...) {
+    fail_together(cluster_, std::current_exception());
+  }
+}
+
+EpochResult TrainingRun::train_one_epoch(int epoch, double& shuffle_seconds) {
+  const auto start = ProfileClock::now();
+  step_times_ = StepTimes{};
+  const std::vector<std::uint32_t> order = epoch_order(split_.train, cfg_.seed, epoch);
+  shuffle_seconds = seconds_since(start);
+  const std::size_t first_batch = position_.batches_in_epoch;
+  progress_.start_epoch(epoch, cfg_.epochs, std::min(order.size(), first_batch * cfg_.batch_size), order.size());
+  const EpochResult r = threads_->run([&] {
+    return train_epoch(*engine_, mnist_->all, order, cfg_.batch_size, epoch_lr(cfg_, epoch), first_batch,
+                       [&](std::size_t done, double loss) {
+                         ++position_.steps;
+                         ++position_.batches_in_epoch;
+                         if (!std::isfinite(loss)) throw diverged(epoch, "the batch loss is " + fixed(loss, 4));
+                         if (int signal = ranks_.stop_signal(position_.steps))
+                           throw Interrupted(signal_name(signal), signal);
+                         progress_.step(done);
+                       });
+  });
+  if (!all_finite(engine_->parameters())) throw diverged(epoch, "a weight is not finite");
+  if (spread_) ranks_.equal_weights(engine_->parameters(), "after epoch " + std::to_string(epoch), kDrift);
+  position_.epochs_done = epoch;
+  position_.batches_in_epoch = 0;
+  return r;
+}
+
+// The epoch's line and metrics record after its validation pass, and its checkpoint when due.
+void TrainingRun::report_epoch(int epoch, const EpochResult& r, double shuffle_seconds,
+                               ProfileClock::time_point epoch_start) {
+  const auto eval_start = ProfileClock::now();
+  const std::optional<double> val =
+      threads_->run([&] { return accuracy_percent(*engine_, mnist_->all, split_.val, &cluster_); });
+  const double eval_seconds = seconds_since(eval_start), seconds = seconds_since(epoch_start);
+  const double rate = r.seconds > 0 ? static_cast<double>(r.examples) / r.seconds : 0.0;
+  std::ostringstream line;
+  line << "epoch " << std::setw(3) << epoch << "/" << cfg_.epochs << "  loss " << fixed(r.mean_loss, 4) << "  val "
+       << percent(val) << "  " << fixed(rate, 0) << " examples/s  " << fixed(seconds, 2) << " s";
+  nlohmann::json record{{"epoch", epoch},
+                        {"train_loss", r.mean_loss},
+                        {"val_accuracy", json_or_null(val)},
+                        {"examples_per_sec", rate},
+                        {"seconds", seconds}};
+  if (cfg_.profile) {
+    nlohmann::json phases;
+    line << "\n  profile:";
+    for (const auto& [name, secs] : epoch_phases(step_times_, shuffle_seconds, eval_seconds, seconds)) {
+      line << "  " << name << " " << fixed(secs * 1e3, 1) << " ms (" << fixed(100 * secs / seconds, 1) << "%)";
+      phases[name] = secs;
+    }
+    record["phase_seconds"] = phases;
+  }
+  all_or_none(cluster_, [&] {  // rank 0 writes; the others learn whether it could
+    if (cfg_.checkpoint_every > 0 && epoch % cfg_.checkpoint_every == 0) line << "\n  checkpoint " << save_checkpoint();
+    progress_.line(line.str());
+    metrics_->write(record);
+  });
+}
+
+// The step in progress finished on every rank; keep it if there is somewhere to keep it.
+void TrainingRun::stop_for(const Interrupted& stop, int epoch) {
+  std::string how = "after epoch " + std::to_string(epoch - 1) + " and " + std::to_string(position_.batches_in_epoch) +
+                    " batches of epoch " + std::to_string(epoch) + " (step " + std::to_string(position_.steps) + ")";
+  if (cfg_.checkpoint_every > 0) {
+    all_or_none(cluster_, [&] { save_checkpoint(); });
+    how += "; resume with: ptrain --resume " + cfg_.checkpoint_dir + " --epochs " + std::to_string(cfg_.epochs);
+  } else {
+    how += "; nothing saved (no --checkpoint-dir)";
+  }
+  progress_.clear_bar();
+  const std::string what = "stopped by " + std::string(stop.what()) + " " + how;
+  fail_together(cluster_, std::make_exception_ptr(Interrupted(what, stop.signal)));
+}
+
+// Test accuracy, the ranks' final agreement, the model, the final line and record.
+void TrainingRun::finish() {
+  const std::optional<double> test =
+      threads_->run([&] { return accuracy_percent(*engine_, mnist_->all, split_.test, &cluster_); });
+  const std::vector<std::uint64_t> hashes = ranks_.equal_weights(engine_->parameters(), "at the end", kDrift);
+  all_or_none(cluster_, [&] {
+    if (!cluster_.leader()) return;
+    if (!cfg_.save_path.empty())
+      save_model_file(cfg_.save_path, make_model_file(cfg_, *engine_, position_, false), "--save " + cfg_.save_path);
+    const double total = seconds_since(run_start_);
+    progress_.result("test accuracy " + percent(test) + "  total " + fixed(total, 2) + " s  weights_hash " +
+                     hash_hex(hashes[0]) + (cfg_.save_path.empty() ? "" : "  saved " + cfg_.save_path));
+    nlohmann::json rank_hashes = nlohmann::json::array();
+    for (std::uint64_t h : hashes) rank_hashes.push_back(hash_hex(h));
+    metrics_->write({{"test_accuracy", json_or_null(test)},
+                     {"total_seconds", total},
+                     {"weights_hash", hash_hex(hashes[0])},
+                     {"ranks", cluster_.size()},
+                     {"rank_hashes", rank_hashes}});
+  });
+}
+
+std::string TrainingRun::save_checkpoint() {
+  const std::string path = checkpoint_path(cfg_.checkpoint_dir, position_.steps);
+  if (cluster_.leader()) save_model_file(path, make_model_file(cfg_, *engine_, position_, true), "checkpoint " + path);
+  return path;
+}
+
+DataError TrainingRun::diverged(int epoch, const std::string& what) const {
+  return DataError("training diverged in epoch " + std::to_string(epoch) + " at step " +
+                   std::to_string(position_.steps) + " (" + what + "); try a smaller --lr (now " + shortest(cfg_.lr) +
+                   "); no model was written from this run's non-finite weights");
+}
+
+}  // namespace
+
+std::vector<std::uint32_t> epoch_order(const std::vector<std::uint32_t>& train, std::uint64_t seed, int epoch) {
+  std::vector<std::uint32_t> order = train;
+  auto rng = make_stream(seed, Stream::shuffle, static_cast<std::uint64_t>(epoch));
+  shuffle(order, rng);
+  return order;
+}
+
+EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& order, int batch_size,
+                        double lr, std::size_t first_batch, const StepCallback& after_step) {
+  const auto start = ProfileClock::now();
+  double loss = 0;
+  Indices all(order);
+  std::size_t trained = 0;
+  for (std::size_t begin = first_batch * batch_size; begin < all.size(); begin += batch_size) {
+    Indices batch = all.subspan(begin, std::min<std::size_t>(batch_size, all.size() - begin));
+    const double batch_loss = engine.train_step(data, batch, lr);
+    loss += batch_loss;
+    trained += batch.size();
+    if (after_step) after_step(begin + batch.size(), batch_loss);
+  }
+  EpochResult r;
+  r.seconds = seconds_since(start);
+  r.examples = trained;
+  r.mean_loss = trained == 0 ? 0.0 : loss / static_cast<double>(trained);
+  return r;
+}
+
+std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& examples,
+                                       Cluster* cluster) {
+  if (examples.empty()) return std::nullopt;
+  if (!cluster || cluster->size() == 1)
+    return 100.0 * static_cast<double>(count_correct(engine, data, examples)) / static_cast<double>(examples.size());
+  const ShareBounds mine = share_bounds(examples.size(), cluster->rank(), cluster->size());
+  Indices share = Indices(examples).subspan(mine.first, mine.last - mine.first);
+  double correct = static_cast<double>(count_correct(engine, data, share));  // whole numbers: the sum is exact
+  cluster->sum(std::span<double>(&correct, 1));
+  return 100.0 * correct / static_cast<double>(examples.size());
+}
+
+double epoch_lr(const TrainConfig& cfg, int epoch) {
+  if (cfg.lr_decay != LrDecay::cosine) return cfg.lr;
+  constexpr double kPi = 3.14159265358979323846;
+  return cfg.lr * 0.5 * (1.0 + std::cos(kPi * (epoch - 1) / cfg.epochs));
+}
+
+void run_training(const TrainConfig& config, std::ostream& out) {
+  Cluster one_process;
+  run_training(config, out, one_process);
+}
+
+void run_training(const TrainConfig& config, std::ostream& out, Cluster& cluster) {
+  TrainingRun(config, out, cluster).run();
+}
+
+}  // namespace ptrain
