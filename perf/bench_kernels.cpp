@@ -20,16 +20,6 @@ AlignedVector<float> random_floats(std::size_t n, unsigned seed) {
   return v;
 }
 
-template <float (*Dot)(const float*, const float*, std::size_t)>
-void BM_dot(benchmark::State& state) {
-  const std::size_t n = state.range(0);
-  auto a = random_floats(n, 1), b = random_floats(n, 2);
-  for (auto _ : state) benchmark::DoNotOptimize(Dot(a.data(), b.data(), n));
-  state.SetItemsProcessed(state.iterations() * n);
-}
-BENCHMARK(BM_dot<kernels::plain::dot>)->Name("dot/plain")->Arg(112)->Arg(784)->UseRealTime();
-BENCHMARK(BM_dot<kernels::simd::dot>)->Name("dot/simd")->Arg(112)->Arg(784)->UseRealTime();
-
 // Args: out, in, K (examples in the chunk).
 template <void (*Forward)(const float*, const float*, const float*, float*, int, int, int)>
 void BM_linear_forward(benchmark::State& state) {

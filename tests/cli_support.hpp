@@ -33,8 +33,9 @@ class CliTest : public ::testing::Test {
   static std::filesystem::path data() { return dir_->path() / "mnist"; }
   static std::filesystem::path dir() { return dir_->path(); }
 
-  // `ptrain ARGS`, after the shell words in `prefix` (e.g. "ulimit -f 64;").
-  Result run(const std::string& args, const std::string& prefix = "");
+  // `ptrain ARGS`, after the shell words in `prefix` (e.g. "ulimit -f 64;"); another build of
+  // the program when `binary` names one.
+  Result run(const std::string& args, const std::string& prefix = "", const std::string& binary = PTRAIN_BINARY);
   // The fake data in batches of 16 (22 steps an epoch), and a path in the suite's folder.
   static std::string base() { return "--data-dir " + data().string() + " --batch-size 16"; }
   static std::string path(const std::string& name) { return (dir() / name).string(); }

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 tools/install_packages.sh --sanitizers
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTRAIN_FUZZ=ON \
-  -DPTRAIN_BUILD_TESTS=OFF -DPTRAIN_BUILD_PERF=OFF >/dev/null
+  -DPTRAIN_BUILD_TESTS=OFF -DPTRAIN_BUILD_PERF=OFF -DPTRAIN_WIDTH_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_idx fuzz_model_file fuzz_pgm >/dev/null
 for target in idx model_file pgm; do
   corpus_seed="tests/fuzz/corpus/${target%_file}"

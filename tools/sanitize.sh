@@ -8,7 +8,7 @@ tools/install_packages.sh --sanitizers
 jobs=$(nproc)
 
 CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTRAIN_SANITIZE=address,undefined \
-  -DPTRAIN_BUILD_PERF=OFF >/dev/null
+  -DPTRAIN_BUILD_PERF=OFF -DPTRAIN_WIDTH_TESTS=OFF >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
 echo "sanitize: the whole suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -22,7 +22,7 @@ if ctest --test-dir build-asan -N -R '^MpiTest\.' | grep -q "MpiTest"; then
 fi
 
 CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTRAIN_SANITIZE=thread \
-  -DPTRAIN_BUILD_PERF=OFF >/dev/null
+  -DPTRAIN_BUILD_PERF=OFF -DPTRAIN_WIDTH_TESTS=OFF >/dev/null
 cmake --build build-tsan -j"$jobs" --target test_determinism test_engine_vs_oracle test_training >/dev/null
 echo "sanitize: the parallel-engine tests under ThreadSanitizer"
 TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1" \

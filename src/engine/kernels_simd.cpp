@@ -1,130 +1,99 @@
-// The SIMD kernels of the linear layers and the updates. Each output element is computed by
-// the same sequence of operations whichever tile it falls in, so results never depend on how
-// work was divided. Unaligned loads throughout: rows of odd lengths start anywhere. The
+// The SIMD kernels of the linear layers and the updates. Every product here is an outer
+// product: one operand is broadcast, the other loaded as a vector of consecutive outputs, and
+// each output element sums its terms in a fixed order (input order, or example order) in its
+// own lane, with FMAs only. The scalar tail does the same operations with std::fma, so a
+// result depends on neither the vector width nor the tiling. Unaligned loads throughout. The
 // elementwise units, softmax and output deltas are in kernels_simd_units.cpp.
 #include <algorithm>
 #include <cmath>
+#include <string>
 
-#include "ptrain/engine/kernels.hpp"
 #include "ptrain/core/simd.hpp"
+#include "ptrain/engine/kernels.hpp"
 
 namespace ptrain::kernels::simd {
 namespace {
 
 using ptrain::simd::fma;
-using ptrain::simd::horizontal_sum;
 using ptrain::simd::kWidth;
 using ptrain::simd::vfloat;
 
 vfloat load(const float* p) { return vfloat::load_unaligned(p); }
 
-// R weight rows against KB input rows: R·KB independent accumulators hide the FMA latency
-// (4 cycles × 2 ports needs ≥ 8 in flight) and each loaded vector feeds several FMAs.
-template <int R, int KB>
-void forward_tile(const float* W, const float* b, const float* A, float* Z, int out, int in, int j0, int k0) {
-  vfloat acc[R][KB];
-  for (auto& row : acc)
-    for (auto& a : row) a = vfloat(0.0f);
-  const int vec_end = in - in % kWidth;
-  for (int i = 0; i < vec_end; i += kWidth) {
-    vfloat x[KB];
-    for (int kb = 0; kb < KB; ++kb) x[kb] = load(A + static_cast<std::size_t>(k0 + kb) * in + i);
-    for (int r = 0; r < R; ++r) {
-      vfloat w = load(W + static_cast<std::size_t>(j0 + r) * in + i);
-      for (int kb = 0; kb < KB; ++kb) acc[r][kb] = fma(w, x[kb], acc[r][kb]);
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int kb = 0; kb < KB; ++kb) {
-      const float* w = W + static_cast<std::size_t>(j0 + r) * in;
-      const float* x = A + static_cast<std::size_t>(k0 + kb) * in;
-      float s = horizontal_sum(acc[r][kb]);
-      for (int i = vec_end; i < in; ++i) s = std::fma(w[i], x[i], s);
-      Z[static_cast<std::size_t>(k0 + kb) * out + j0 + r] = s + b[j0 + r];
-    }
-}
+// Rows of X (r) against columns of Y (j), summed over t:
+//   acc[r][j] = init(r, j), then acc[r][j] = fma(X[r·xr + t·xt], Y[t·yt + j], acc) for t = 0..T−1,
+// for an R-row × V-vector tile at row r0 and column j0. R·V accumulators hide the FMA latency
+// (4 cycles × 2 ports needs ≥ 8 in flight); each vector load feeds R FMAs, each broadcast V.
+struct Operands {
+  const float* X;
+  std::size_t xr, xt;
+  const float* Y;
+  std::size_t yt;
+  int T;
+};
 
-template <int R>
-void forward_rows(const float* W, const float* b, const float* A, float* Z, int out, int in, int K, int j0) {
-  int k0 = 0;
-  for (; k0 + 3 <= K; k0 += 3) forward_tile<R, 3>(W, b, A, Z, out, in, j0, k0);
-  switch (K - k0) {
-    case 2: forward_tile<R, 2>(W, b, A, Z, out, in, j0, k0); break;
-    case 1: forward_tile<R, 1>(W, b, A, Z, out, in, j0, k0); break;
-    default: break;
-  }
-}
-
-// Σ_k dZ[k][j]·A[k][i] for an R-row × V-vector tile: per example, V input loads and R
-// broadcasts feed R·V FMAs. The examples are summed in order 0..K-1 in every lane and in the
-// scalar tail alike, so each element's value is independent of the tiling. `sink(j, i, acc)`
-// receives each finished vector; `sink_one(j, i, sum)` each tail element.
-template <int R, int V, class Sink>
-void rank_k_tile(const float* dZ, const float* A, int out, int in, int K, int j0, int i, Sink&& sink) {
+template <int R, int V, class Init, class Sink>
+void outer_tile(const Operands& o, int r0, int j0, Init&& init, Sink&& sink) {
   vfloat acc[R][V];
-  for (auto& row : acc)
-    for (auto& a : row) a = vfloat(0.0f);
-  for (int k = 0; k < K; ++k) {
-    vfloat x[V];
-    for (int v = 0; v < V; ++v) x[v] = load(A + static_cast<std::size_t>(k) * in + i + v * kWidth);
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) acc[r][v] = init(r0 + r, j0 + v * kWidth);
+  for (int t = 0; t < o.T; ++t) {
+    vfloat y[V];
+    for (int v = 0; v < V; ++v) y[v] = load(o.Y + t * o.yt + j0 + v * kWidth);
     for (int r = 0; r < R; ++r) {
-      vfloat d(dZ[static_cast<std::size_t>(k) * out + j0 + r]);
-      for (int v = 0; v < V; ++v) acc[r][v] = fma(d, x[v], acc[r][v]);
+      const vfloat x(o.X[(r0 + r) * o.xr + t * o.xt]);
+      for (int v = 0; v < V; ++v) acc[r][v] = fma(x, y[v], acc[r][v]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) sink(j0 + r, i + v * kWidth, acc[r][v]);
+    for (int v = 0; v < V; ++v) sink(r0 + r, j0 + v * kWidth, acc[r][v]);
 }
 
-template <int V, class Sink>
-void rank_k_rows(const float* dZ, const float* A, int out, int in, int K, int i, int j_begin, int j_end, Sink&& sink) {
-  int j = j_begin;
-  for (; j + 4 <= j_end; j += 4) rank_k_tile<4, V>(dZ, A, out, in, K, j, i, sink);
-  switch (j_end - j) {
-    case 3: rank_k_tile<3, V>(dZ, A, out, in, K, j, i, sink); break;
-    case 2: rank_k_tile<2, V>(dZ, A, out, in, K, j, i, sink); break;
-    case 1: rank_k_tile<1, V>(dZ, A, out, in, K, j, i, sink); break;
-    default: break;
-  }
+template <int R, class Init, class Sink>
+void outer_rows(const Operands& o, int r0, int cols, Init&& init, Sink&& sink) {
+  int j = 0;
+  for (; j + 3 * kWidth <= cols; j += 3 * kWidth) outer_tile<R, 3>(o, r0, j, init, sink);
+  for (; j + kWidth <= cols; j += kWidth) outer_tile<R, 1>(o, r0, j, init, sink);
 }
 
-// Rows [j_begin, j_end) of the rank-K product Dᵀ·A, handed to the sinks. Input columns are the
-// outer loop, so a slice of A (K × 16 floats) stays in L1 while every row tile passes over it.
-template <class Sink, class SinkOne>
-void rank_k_product(const float* dZ, const float* A, int out, int in, int K, int j_begin, int j_end, Sink&& sink,
-                    SinkOne&& sink_one) {
-  int i = 0;
-  for (; i + 3 * kWidth <= in; i += 3 * kWidth) rank_k_rows<3>(dZ, A, out, in, K, i, j_begin, j_end, sink);
-  for (; i + 2 * kWidth <= in; i += 2 * kWidth) rank_k_rows<2>(dZ, A, out, in, K, i, j_begin, j_end, sink);
-  for (; i + kWidth <= in; i += kWidth) rank_k_rows<1>(dZ, A, out, in, K, i, j_begin, j_end, sink);
-  for (; i < in; ++i)
-    for (int j = j_begin; j < j_end; ++j) {
-      float s = 0.0f;
-      for (int k = 0; k < K; ++k)
-        s = std::fma(dZ[static_cast<std::size_t>(k) * out + j], A[static_cast<std::size_t>(k) * in + i], s);
-      sink_one(j, i, s);
+// The whole product for rows [r_begin, r_end) and `cols` columns; the columns past the last
+// whole vector go through `init_one`/`sink_one` with the same operations in scalar form.
+template <class Init, class Sink, class InitOne, class SinkOne>
+void outer_product(const Operands& o, int r_begin, int r_end, int cols, Init&& init, Sink&& sink, InitOne&& init_one,
+                   SinkOne&& sink_one) {
+  int r = r_begin;
+  for (; r + 4 <= r_end; r += 4) outer_rows<4>(o, r, cols, init, sink);
+  for (; r < r_end; ++r) outer_rows<1>(o, r, cols, init, sink);
+  for (int j = cols - cols % kWidth; j < cols; ++j)
+    for (int row = r_begin; row < r_end; ++row) {
+      float s = init_one(row, j);
+      for (int t = 0; t < o.T; ++t) s = std::fma(o.X[row * o.xr + t * o.xt], o.Y[t * o.yt + j], s);
+      sink_one(row, j, s);
     }
 }
 
-float column_sum(const float* dZ, int out, int K, int j) {
-  float s = 0.0f;
-  for (int k = 0; k < K; ++k) s += dZ[static_cast<std::size_t>(k) * out + j];
-  return s;
+// Σ_k dZ[k][j] for every j, in example order, vector and tail alike, handed to the sinks.
+template <class Sink, class SinkOne>
+void column_sums(const float* dZ, int out, int K, Sink&& sink, SinkOne&& sink_one) {
+  int j = 0;
+  for (; j + kWidth <= out; j += kWidth) {
+    vfloat s(0.0f);
+    for (int k = 0; k < K; ++k) s = s + load(dZ + std::size_t(k) * out + j);
+    sink(j, s);
+  }
+  for (; j < out; ++j) {
+    float s = 0.0f;
+    for (int k = 0; k < K; ++k) s = s + dZ[std::size_t(k) * out + j];
+    sink_one(j, s);
+  }
+}
+
+// The operands of Σ_k A[k][i]·dZ[k][j] for rows i of an input-major weight matrix.
+Operands weight_gradient_operands(const float* dZ, const float* A, int out, int in, int K) {
+  return {A, 1, std::size_t(in), dZ, std::size_t(out), K};
 }
 
 }  // namespace
-
-float dot(const float* a, const float* b, std::size_t n) {
-  // Four accumulators: one would serialise on the FMA latency.
-  vfloat acc[4] = {vfloat(0.0f), vfloat(0.0f), vfloat(0.0f), vfloat(0.0f)};
-  std::size_t i = 0;
-  for (; i + 4 * kWidth <= n; i += 4 * kWidth)
-    for (int u = 0; u < 4; ++u) acc[u] = fma(load(a + i + u * kWidth), load(b + i + u * kWidth), acc[u]);
-  for (; i + kWidth <= n; i += kWidth) acc[0] = fma(load(a + i), load(b + i), acc[0]);
-  float s = horizontal_sum((acc[0] + acc[1]) + (acc[2] + acc[3]));
-  for (; i < n; ++i) s = std::fma(a[i], b[i], s);
-  return s;
-}
 
 void axpy(float alpha, const float* x, float* y, std::size_t n) {
   const vfloat va(alpha);
@@ -133,40 +102,12 @@ void axpy(float alpha, const float* x, float* y, std::size_t n) {
   for (; i < n; ++i) y[i] = std::fma(alpha, x[i], y[i]);
 }
 
-void linear_forward(const float* W, const float* b, const float* A, float* Z, int out, int in, int K) {
-  // Weight rows outermost: a tile of 4 rows stays in L1 while every example of the chunk passes.
-  int j0 = 0;
-  for (; j0 + 4 <= out; j0 += 4) forward_rows<4>(W, b, A, Z, out, in, K, j0);
-  switch (out - j0) {
-    case 3: forward_rows<3>(W, b, A, Z, out, in, K, j0); break;
-    case 2: forward_rows<2>(W, b, A, Z, out, in, K, j0); break;
-    case 1: forward_rows<1>(W, b, A, Z, out, in, K, j0); break;
-    default: break;
-  }
-}
-
-void linear_backward_weights(const float* dZ, const float* A, float* dW, float* db, int out, int in, int K) {
-  rank_k_product(
-      dZ, A, out, in, K, 0, out,
-      [&](int j, int i, const vfloat& acc) { acc.store_unaligned(dW + static_cast<std::size_t>(j) * in + i); },
-      [&](int j, int i, float sum) { dW[static_cast<std::size_t>(j) * in + i] = sum; });
-  for (int j = 0; j < out; ++j) db[j] = column_sum(dZ, out, K, j);
-}
-
-void sgd_rank_k_step(const float* dZ, const float* A, float* W, float* b, int out, int in, int K, float scale,
-                     int j_begin, int j_end) {
-  const vfloat vminus(-scale);  // w + (−scale)·g: the expression axpy and sgd_step use too
-  rank_k_product(
-      dZ, A, out, in, K, j_begin, j_end,
-      [&](int j, int i, const vfloat& acc) {
-        float* w = W + static_cast<std::size_t>(j) * in + i;
-        fma(vminus, acc, load(w)).store_unaligned(w);
-      },
-      [&](int j, int i, float sum) {
-        float* w = W + static_cast<std::size_t>(j) * in + i;
-        *w = std::fma(-scale, sum, *w);
-      });
-  for (int j = j_begin; j < j_end; ++j) b[j] = std::fma(-scale, column_sum(dZ, out, K, j), b[j]);
+void linear_forward(const float* Wt, const float* b, const float* A, float* Z, int out, int in, int K) {
+  const Operands o{A, std::size_t(in), 1, Wt, std::size_t(out), in};
+  outer_product(
+      o, 0, K, out, [&](int, int j) { return load(b + j); },
+      [&](int k, int j, const vfloat& acc) { acc.store_unaligned(Z + std::size_t(k) * out + j); },
+      [&](int, int j) { return b[j]; }, [&](int k, int j, float s) { Z[std::size_t(k) * out + j] = s; });
 }
 
 void linear_backward_input(const float* W, const float* dZ, float* dA, int out, int in, int K) {
@@ -178,26 +119,64 @@ void linear_backward_input(const float* W, const float* dZ, float* dA, int out, 
   }
 }
 
-void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* W, float* b, float* V, float* Vb, int out, int in,
-                              int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
-  const vfloat vinv(inv_batch), vminus_lr(-lr), vmu(momentum);
-  rank_k_product(
-      dZ, A, out, in, K, j_begin, j_end,
-      [&](int j, int i, const vfloat& acc) {
-        const std::size_t at = static_cast<std::size_t>(j) * in + i;
-        const vfloat v = fma(vmu, load(V + at), acc * vinv);
-        v.store_unaligned(V + at);
-        fma(vminus_lr, v, load(W + at)).store_unaligned(W + at);
+void linear_backward_weights(const float* dZ, const float* A, float* dWt, float* db, int out, int in, int K) {
+  outer_product(
+      weight_gradient_operands(dZ, A, out, in, K), 0, in, out, [](int, int) { return vfloat(0.0f); },
+      [&](int i, int j, const vfloat& acc) { acc.store_unaligned(dWt + std::size_t(i) * out + j); },
+      [](int, int) { return 0.0f; }, [&](int i, int j, float s) { dWt[std::size_t(i) * out + j] = s; });
+  column_sums(
+      dZ, out, K, [&](int j, const vfloat& sum) { sum.store_unaligned(db + j); }, [&](int j, float sum) { db[j] = sum; });
+}
+
+void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int out, int in, int K, float scale,
+                     int i_begin, int i_end) {
+  const vfloat vminus(-scale);  // w + (−scale)·g: the expression axpy and sgd_step use too
+  outer_product(
+      weight_gradient_operands(dZ, A, out, in, K), i_begin, i_end, out, [](int, int) { return vfloat(0.0f); },
+      [&](int i, int j, const vfloat& acc) {
+        float* w = Wt + std::size_t(i) * out + j;
+        fma(vminus, acc, load(w)).store_unaligned(w);
       },
-      [&](int j, int i, float sum) {
-        const std::size_t at = static_cast<std::size_t>(j) * in + i;
-        V[at] = std::fma(momentum, V[at], sum * inv_batch);
-        W[at] = std::fma(-lr, V[at], W[at]);
+      [](int, int) { return 0.0f; },
+      [&](int i, int j, float s) {
+        float* w = Wt + std::size_t(i) * out + j;
+        *w = std::fma(-scale, s, *w);
       });
-  for (int j = j_begin; j < j_end; ++j) {
-    Vb[j] = std::fma(momentum, Vb[j], column_sum(dZ, out, K, j) * inv_batch);
-    b[j] = std::fma(-lr, Vb[j], b[j]);
-  }
+  if (!b) return;
+  column_sums(
+      dZ, out, K, [&](int j, const vfloat& sum) { fma(vminus, sum, load(b + j)).store_unaligned(b + j); },
+      [&](int j, float sum) { b[j] = std::fma(-scale, sum, b[j]); });
+}
+
+void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
+                              int in, int K, float inv_batch, float lr, float momentum, int i_begin, int i_end) {
+  const vfloat vinv(inv_batch), vminus_lr(-lr), vmu(momentum);
+  outer_product(
+      weight_gradient_operands(dZ, A, out, in, K), i_begin, i_end, out, [](int, int) { return vfloat(0.0f); },
+      [&](int i, int j, const vfloat& acc) {
+        const std::size_t at = std::size_t(i) * out + j;
+        const vfloat v = fma(vmu, load(Vt + at), acc * vinv);
+        v.store_unaligned(Vt + at);
+        fma(vminus_lr, v, load(Wt + at)).store_unaligned(Wt + at);
+      },
+      [](int, int) { return 0.0f; },
+      [&](int i, int j, float s) {
+        const std::size_t at = std::size_t(i) * out + j;
+        Vt[at] = std::fma(momentum, Vt[at], s * inv_batch);
+        Wt[at] = std::fma(-lr, Vt[at], Wt[at]);
+      });
+  if (!b) return;
+  column_sums(
+      dZ, out, K,
+      [&](int j, const vfloat& sum) {
+        const vfloat v = fma(vmu, load(Vb + j), sum * vinv);
+        v.store_unaligned(Vb + j);
+        fma(vminus_lr, v, load(b + j)).store_unaligned(b + j);
+      },
+      [&](int j, float sum) {
+        Vb[j] = std::fma(momentum, Vb[j], sum * inv_batch);
+        b[j] = std::fma(-lr, Vb[j], b[j]);
+      });
 }
 
 void sgd_step(const float* dW, float* W, std::size_t n, float scale) { axpy(-scale, dW, W, n); }
@@ -214,6 +193,13 @@ void sgd_momentum_step(const float* dW, float* W, float* V, std::size_t n, float
     V[i] = std::fma(momentum, V[i], dW[i] * inv_batch);
     W[i] = std::fma(-lr, V[i], W[i]);
   }
+}
+
+const char* instruction_set() { return ptrain::simd::Arch::name(); }
+
+std::string library_version() {
+  return "xsimd " + std::to_string(XSIMD_VERSION_MAJOR) + "." + std::to_string(XSIMD_VERSION_MINOR) + "." +
+         std::to_string(XSIMD_VERSION_PATCH);
 }
 
 }  // namespace ptrain::kernels::simd

@@ -8,7 +8,6 @@
 
 #include "ptrain/engine/kernels.hpp"
 #include "ptrain/core/parallel_tasks.hpp"
-#include "ptrain/core/simd.hpp"
 
 namespace ptrain {
 namespace {
@@ -46,18 +45,22 @@ ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initi
       chunk_size_(chunk_size),
       momentum_(static_cast<float>(momentum)),
       profile_(profile) {
-  from_canonical(std::vector<double>(initial.begin(), initial.end()), params_);
-  velocity_.assign(momentum == 0 ? 0 : layout_.total, 0.0f);
-  // Blocks of whole 4-row tiles, about kRowBlockWork multiply-adds each.
   for (int l = 0; l < spec_.num_layers(); ++l) {
     const LayerSlot& s = layout_.layers[l];
-    const int rows = std::max(4, static_cast<int>(kRowBlockWork / s.in) / 4 * 4);
-    for (int j = 0; j < s.out; j += rows) row_blocks_.push_back({l, j, std::min(s.out, j + rows)});
+    output_major_at_.push_back(output_major_.size());
+    if (l > 0) output_major_.resize(output_major_.size() + (std::size_t(s.in) * s.out + kAlignFloats - 1) /
+                                                               kAlignFloats * kAlignFloats);
+    // Blocks of whole 4-row tiles of Wᵀ, about kRowBlockWork multiply-adds each.
+    const int rows = std::max(4, static_cast<int>(kRowBlockWork / s.out) / 4 * 4);
+    for (int i = 0; i < s.in; i += rows) row_blocks_.push_back({l, i, std::min(s.in, i + rows)});
   }
+  from_canonical(std::vector<double>(initial.begin(), initial.end()), params_);
+  refresh_output_major();
+  velocity_.assign(momentum == 0 ? 0 : layout_.total, 0.0f);
 }
 
 std::string ParallelEngine::describe() const {
-  return "parallel (float32, chunks of " + std::to_string(chunk_size_) + ", " + simd::instruction_set() + ")";
+  return "parallel (float32, chunks of " + std::to_string(chunk_size_) + ", " + k::instruction_set() + ")";
 }
 
 void ParallelEngine::load_inputs(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const {
@@ -119,7 +122,8 @@ double ParallelEngine::backward(Activations& buf, std::size_t row, int K) const 
   for (int l = L - 1; l >= 1; --l) {  // the input layer needs no dZ
     const LayerSlot& s = layout_.layers[l];
     float* da = buf.dz[l - 1].data() + row * s.in;
-    k::linear_backward_input(params_.data() + s.weight, buf.dz[l].data() + row * s.out, da, s.out, s.in, K);
+    k::linear_backward_input(output_major_.data() + output_major_at_[l], buf.dz[l].data() + row * s.out, da, s.out,
+                             s.in, K);
     hidden_backward(buf.a[l].data() + row * s.in, da, std::size_t(K) * s.in);
   }
   return loss;
@@ -188,15 +192,15 @@ void ParallelEngine::reduce_and_update(int B, double lr) {
     const LayerSlot& s = layout_.layers[blk.layer];
     const float* dZ = batch_.dz[blk.layer].data();
     const float* A = batch_.a[blk.layer].data();
+    float* b = blk.i_begin == 0 ? params_.data() + s.bias : nullptr;
     if (velocity_.empty())
-      k::sgd_rank_k_step(dZ, A, params_.data() + s.weight, params_.data() + s.bias, s.out, s.in, B, scale, blk.j_begin,
-                         blk.j_end);
+      k::sgd_rank_k_step(dZ, A, params_.data() + s.weight, b, s.out, s.in, B, scale, blk.i_begin, blk.i_end);
     else
-      k::sgd_momentum_rank_k_step(dZ, A, params_.data() + s.weight, params_.data() + s.bias,
-                                  velocity_.data() + s.weight, velocity_.data() + s.bias, s.out, s.in, B,
-                                  1.0f / static_cast<float>(B), static_cast<float>(lr), momentum_, blk.j_begin,
-                                  blk.j_end);
+      k::sgd_momentum_rank_k_step(dZ, A, params_.data() + s.weight, b, velocity_.data() + s.weight,
+                                  velocity_.data() + s.bias, s.out, s.in, B, 1.0f / static_cast<float>(B),
+                                  static_cast<float>(lr), momentum_, blk.i_begin, blk.i_end);
   });
+  refresh_output_major();
   if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
 }
 
@@ -210,7 +214,8 @@ void ParallelEngine::sum_gradients(int r_begin, int r_end, AlignedVector<float>&
     const LayerSlot& s = layout_.layers[blk.layer];
     k::sgd_rank_k_step(batch_.dz[blk.layer].data() + std::size_t(r_begin) * s.out,
                        batch_.a[blk.layer].data() + std::size_t(r_begin) * s.in, sum.data() + s.weight,
-                       sum.data() + s.bias, s.out, s.in, rows, -1.0f, blk.j_begin, blk.j_end);
+                       blk.i_begin == 0 ? sum.data() + s.bias : nullptr, s.out, s.in, rows, -1.0f, blk.i_begin,
+                       blk.i_end);
   });
 }
 
@@ -220,9 +225,10 @@ void ParallelEngine::apply_gradient_sum(const AlignedVector<float>& sum, int B, 
   parallel_tasks(row_blocks_.size(), [&](std::size_t t) {
     const RowBlock& blk = row_blocks_[t];
     const LayerSlot& s = layout_.layers[blk.layer];
-    const std::size_t rows = blk.j_end - blk.j_begin;
-    for (auto [offset, n] : {std::pair{s.weight + std::size_t(blk.j_begin) * s.in, rows * s.in},
-                             std::pair{s.bias + std::size_t(blk.j_begin), rows}}) {
+    const std::size_t rows = blk.i_end - blk.i_begin;
+    const std::size_t bias = blk.i_begin == 0 ? std::size_t(s.out) : 0;
+    for (auto [offset, n] : {std::pair{s.weight + std::size_t(blk.i_begin) * s.out, rows * s.out},
+                             std::pair{s.bias, bias}}) {
       if (velocity_.empty())
         k::sgd_step(sum.data() + offset, params_.data() + offset, n, scale);
       else
@@ -230,6 +236,7 @@ void ParallelEngine::apply_gradient_sum(const AlignedVector<float>& sum, int B, 
                              static_cast<float>(lr), momentum_);
     }
   });
+  refresh_output_major();
 }
 
 std::vector<std::pair<float*, int>> ParallelEngine::exchanged_rows() {
@@ -246,12 +253,15 @@ void ParallelEngine::convert_inputs(const Dataset& data, Indices batch, int c_be
   });
 }
 
+// Canonical W is output-major: element (j, i) at j·in + i; here it sits at i·out + j.
 void ParallelEngine::from_canonical(std::span<const double> canonical, AlignedVector<float>& padded) const {
   padded.assign(layout_.total, 0.0f);
   ParamLayout packed(spec_.sizes, 1);
   for (std::size_t l = 0; l < layout_.layers.size(); ++l) {
     const LayerSlot &from = packed.layers[l], &to = layout_.layers[l];
-    std::copy_n(canonical.begin() + from.weight, std::size_t(to.in) * to.out, padded.begin() + to.weight);
+    for (int j = 0; j < to.out; ++j)
+      for (int i = 0; i < to.in; ++i)
+        padded[to.weight + std::size_t(i) * to.out + j] = static_cast<float>(canonical[from.weight + std::size_t(j) * to.in + i]);
     std::copy_n(canonical.begin() + from.bias, to.out, padded.begin() + to.bias);
   }
 }
@@ -260,10 +270,20 @@ std::vector<float> ParallelEngine::to_canonical(const AlignedVector<float>& padd
   std::vector<float> out;
   out.reserve(canonical_param_count(spec_.sizes));
   for (const LayerSlot& s : layout_.layers) {
-    out.insert(out.end(), padded.begin() + s.weight, padded.begin() + s.weight + std::size_t(s.in) * s.out);
+    for (int j = 0; j < s.out; ++j)
+      for (int i = 0; i < s.in; ++i) out.push_back(padded[s.weight + std::size_t(i) * s.out + j]);
     out.insert(out.end(), padded.begin() + s.bias, padded.begin() + s.bias + s.out);
   }
   return out;
+}
+
+void ParallelEngine::refresh_output_major() {
+  for (int l = 1; l < spec_.num_layers(); ++l) {
+    const LayerSlot& s = layout_.layers[l];
+    float* W = output_major_.data() + output_major_at_[l];
+    for (int i = 0; i < s.in; ++i)
+      for (int j = 0; j < s.out; ++j) W[std::size_t(j) * s.in + i] = params_[s.weight + std::size_t(i) * s.out + j];
+  }
 }
 
 EngineState ParallelEngine::state() const {
@@ -279,6 +299,7 @@ EngineState ParallelEngine::state() const {
 
 void ParallelEngine::restore(const EngineState& st) {
   from_canonical(st.params, params_);
+  refresh_output_major();
   if (!velocity_.empty() && !st.velocity.empty()) from_canonical(st.velocity, velocity_);
 }
 

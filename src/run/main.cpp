@@ -32,6 +32,11 @@ int report(const std::exception_ptr& failure) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Built for x86-64-v3 or later; say so on an older CPU instead of dying on an instruction.
+  if (!__builtin_cpu_supports("fma") || !__builtin_cpu_supports("avx2")) {
+    std::cerr << "ptrain: this CPU lacks AVX2 and FMA, which ptrain needs (x86-64-v3 or later)\n";
+    return 1;
+  }
   // A write past a file-size limit then fails with EFBIG, reported like a full disk, instead of
   // killing the process mid-save.
   std::signal(SIGXFSZ, SIG_IGN);

@@ -8,13 +8,13 @@
 #include <sstream>
 
 #include "ptrain/run/checkpoint.hpp"
+#include "ptrain/engine/kernels.hpp"
 #include "ptrain/run/engine_factory.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/run/metrics.hpp"
 #include "ptrain/run/progress.hpp"
 #include "ptrain/run/rank_agreement.hpp"
 #include "ptrain/core/rng.hpp"
-#include "ptrain/core/simd.hpp"
 #include "ptrain/run/stop_signal.hpp"
 #include "ptrain/core/threads.hpp"
 
@@ -43,8 +43,8 @@ const char* const kDrift = "the MPI reduction did not give every rank the same s
 std::string run_header(const TrainConfig& cfg, const Engine& engine, const Dataset& data, const Split& split,
                        int threads) {
   std::ostringstream head;
-  head << "ptrain " << PTRAIN_VERSION << ": " << threads << " threads, SIMD " << simd::instruction_set() << " (xsimd "
-       << XSIMD_VERSION_MAJOR << "." << XSIMD_VERSION_MINOR << "." << XSIMD_VERSION_PATCH << "), engine "
+  head << "ptrain " << PTRAIN_VERSION << ": " << threads << " threads, SIMD " << kernels::simd::instruction_set()
+       << " (" << kernels::simd::library_version() << "), engine "
        << engine.describe() << "\n"
        << "data " << cfg.data_dir << ": " << data.size() << " images of " << data.image_size << " pixels; split "
        << name_of(cfg.split) << ": train " << split.train.size() << ", validation " << split.val.size() << ", test "

@@ -1,27 +1,44 @@
 #pragma once
-// The one place that knows which xsimd this is. xsimd 8.1 (Debian 12) names its horizontal
-// sum `hadd`; later releases call it `reduce_add`. Everything else uses these aliases.
+// The one place that knows which xsimd this is, and which instruction set the kernels use.
+// Only the SIMD kernels' translation units include it.
+//
+// The instruction set is xsimd's best for the build's flags, or PTRAIN_SIMD_ARCH when the build
+// names one (the width tests build xsimd::sse4_2, 4 lanes, and xsimd::fma3<xsimd::avx2>, 8
+// lanes, beside the native one). Each output element of every kernel is a fixed sequence of
+// IEEE operations whatever the width, so every width gives the same bits.
 #include <xsimd/xsimd.hpp>
+
+#include <cstdint>
+#include <type_traits>
+
+#if !defined(__FMA__)
+#error "ptrain needs FMA instructions (x86-64-v3: AVX2 and FMA, or later); build on such a CPU or with -march=x86-64-v3"
+#endif
 
 namespace ptrain::simd {
 
-using vfloat = xsimd::batch<float>;
+#ifdef PTRAIN_SIMD_ARCH
+using Arch = PTRAIN_SIMD_ARCH;
+#else
+using Arch = xsimd::default_arch;
+#endif
+using vfloat = xsimd::batch<float, Arch>;
+using vint = xsimd::batch<std::int32_t, Arch>;
 inline constexpr int kWidth = static_cast<int>(vfloat::size);
 
-inline float horizontal_sum(const vfloat& v) {
-#if XSIMD_VERSION_MAJOR >= 9
-  return xsimd::reduce_add(v);
-#else
-  return xsimd::hadd(v);
-#endif
+// a·b + c in every lane, rounded once. xsimd 8.1 fuses only for its fma3 architectures (and
+// has no fma3 for 4 lanes once AVX is on); for AVX-512 it computes a·b then + c. So the
+// instruction is called directly for each register width.
+template <class A>
+xsimd::batch<float, A> fma(const xsimd::batch<float, A>& a, const xsimd::batch<float, A>& b,
+                           const xsimd::batch<float, A>& c) {
+  constexpr std::size_t lanes = xsimd::batch<float, A>::size;
+  if constexpr (lanes == 16)
+    return _mm512_fmadd_ps(a, b, c);
+  else if constexpr (lanes == 8)
+    return _mm256_fmadd_ps(a, b, c);
+  else
+    return _mm_fmadd_ps(a, b, c);
 }
-
-// a·b + c for every lane. xsimd 8.1 has a fused kernel for fma3 (AVX2) but not for AVX-512,
-// where it computes a·b then + c; GCC contracts that into one FMA (-ffp-contract=fast, its
-// C++ default) and clang does not. Kernels use this one spelling everywhere, so two kernels
-// that apply the same update round alike under any compiler.
-inline vfloat fma(const vfloat& a, const vfloat& b, const vfloat& c) { return xsimd::fma(a, b, c); }
-
-inline const char* instruction_set() { return xsimd::default_arch::name(); }
 
 }  // namespace ptrain::simd

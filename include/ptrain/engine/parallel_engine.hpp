@@ -10,6 +10,10 @@
 // No result depends on which thread ran what, so the weights are bitwise the same for any
 // thread count. The layer math is in the kernels (kernels.hpp); this class orchestrates them.
 //
+// Each weight matrix is kept input-major (Wᵀ, [in][out]), which the forward pass and the
+// update read; layers after the first also keep an output-major copy (W, [out][in]) for the
+// error sent back to their inputs, refreshed after every update.
+//
 // The phases are public so that the distributed engine (distributed_engine.hpp) can run phase 1
 // for one rank's share of the chunks and combine the ranks' gradients before phase 2.
 #include <utility>
@@ -73,9 +77,10 @@ class ParallelEngine final : public Engine {
   struct ChunkTimes {
     double convert = 0, forward = 0, backward = 0;
   };
-  // Rows [j_begin, j_end) of layer `layer`: one task of phase 2.
+  // Input rows [i_begin, i_end) of layer `layer`'s Wᵀ (and its bias when i_begin is 0): one
+  // task of phase 2.
   struct RowBlock {
-    int layer, j_begin, j_end;
+    int layer, i_begin, i_end;
   };
 
   // a[0] rows from the images' pixels, and the rows' labels.
@@ -89,11 +94,15 @@ class ParallelEngine final : public Engine {
   void hidden_backward(const float* a, float* d, std::size_t n) const;
   void record_chunk_phase(int c_begin, int c_end, double wall);
   void from_canonical(std::span<const double> canonical, AlignedVector<float>& padded) const;
+  // The output-major copies of layers 1.. from their input-major weights.
+  void refresh_output_major();
 
   NetSpec spec_;
   ParamLayout layout_;  // 64-byte aligned tensors
   int chunk_size_;
-  AlignedVector<float> params_;
+  AlignedVector<float> params_;         // input-major weights and biases, 64-byte aligned tensors
+  AlignedVector<float> output_major_;   // W of layers 1.., at output_major_at_[l]
+  std::vector<std::size_t> output_major_at_;
   float momentum_ = 0;
   AlignedVector<float> velocity_;     // padded like params_; empty while momentum_ is 0
   Activations batch_;                 // reused across steps: no allocation in the step loop
