@@ -30,6 +30,7 @@ struct Operands {
   const float* Y;
   std::size_t yt;
   int T;
+  const float* x(int r, int t) const { return X + std::size_t(r) * xr + std::size_t(t) * xt; }
 };
 
 template <int R, int V, class Init, class Sink>
@@ -41,7 +42,7 @@ void outer_tile(const Operands& o, int r0, int j0, Init&& init, Sink&& sink) {
     vfloat y[V];
     for (int v = 0; v < V; ++v) y[v] = load(o.Y + t * o.yt + j0 + v * kWidth);
     for (int r = 0; r < R; ++r) {
-      const vfloat x(o.X[(r0 + r) * o.xr + t * o.xt]);
+      const vfloat x(*o.x(r0 + r, t));
       for (int v = 0; v < V; ++v) acc[r][v] = fma(x, y[v], acc[r][v]);
     }
   }
@@ -49,25 +50,39 @@ void outer_tile(const Operands& o, int r0, int j0, Init&& init, Sink&& sink) {
     for (int v = 0; v < V; ++v) sink(r0 + r, j0 + v * kWidth, acc[r][v]);
 }
 
-template <int R, class Init, class Sink>
-void outer_rows(const Operands& o, int r0, int cols, Init&& init, Sink&& sink) {
-  int j = 0;
-  for (; j + 3 * kWidth <= cols; j += 3 * kWidth) outer_tile<R, 3>(o, r0, j, init, sink);
-  for (; j + kWidth <= cols; j += kWidth) outer_tile<R, 1>(o, r0, j, init, sink);
+// Tiles as large as the register file allows: R·V accumulators, V loads and a broadcast in 32
+// registers (AVX-512: 24 accumulators) or 16 (12).
+constexpr int kAccumulators = ptrain::simd::kWidth == 16 ? 24 : 12;
+constexpr int rows_for(int V) { return std::min(8, kAccumulators / V); }
+
+// Rows [r_begin, r_end) of one column tile of V vectors at j.
+template <int V, class Init, class Sink>
+void outer_column(const Operands& o, int r_begin, int r_end, int j, Init&& init, Sink&& sink) {
+  constexpr int R = rows_for(V);
+  int r = r_begin;
+  for (; r + R <= r_end; r += R) outer_tile<R, V>(o, r, j, init, sink);
+  if constexpr (R > 4)
+    for (; r + 4 <= r_end; r += 4) outer_tile<4, V>(o, r, j, init, sink);
+  for (; r + 2 <= r_end; r += 2) outer_tile<2, V>(o, r, j, init, sink);
+  for (; r < r_end; ++r) outer_tile<1, V>(o, r, j, init, sink);
 }
 
-// The whole product for rows [r_begin, r_end) and `cols` columns; the columns past the last
-// whole vector go through `init_one`/`sink_one` with the same operations in scalar form.
+// The whole product for rows [r_begin, r_end) and `cols` columns, a column tile at a time; the
+// columns past the last whole vector go through `init_one`/`sink_one` with the same operations
+// in scalar form.
 template <class Init, class Sink, class InitOne, class SinkOne>
 void outer_product(const Operands& o, int r_begin, int r_end, int cols, Init&& init, Sink&& sink, InitOne&& init_one,
                    SinkOne&& sink_one) {
-  int r = r_begin;
-  for (; r + 4 <= r_end; r += 4) outer_rows<4>(o, r, cols, init, sink);
-  for (; r < r_end; ++r) outer_rows<1>(o, r, cols, init, sink);
-  for (int j = cols - cols % kWidth; j < cols; ++j)
+  int j = 0;
+  if constexpr (kAccumulators >= 24)
+    for (; j + 4 * kWidth <= cols; j += 4 * kWidth) outer_column<4>(o, r_begin, r_end, j, init, sink);
+  for (; j + 3 * kWidth <= cols; j += 3 * kWidth) outer_column<3>(o, r_begin, r_end, j, init, sink);
+  for (; j + 2 * kWidth <= cols; j += 2 * kWidth) outer_column<2>(o, r_begin, r_end, j, init, sink);
+  for (; j + kWidth <= cols; j += kWidth) outer_column<1>(o, r_begin, r_end, j, init, sink);
+  for (; j < cols; ++j)
     for (int row = r_begin; row < r_end; ++row) {
       float s = init_one(row, j);
-      for (int t = 0; t < o.T; ++t) s = std::fma(o.X[row * o.xr + t * o.xt], o.Y[t * o.yt + j], s);
+      for (int t = 0; t < o.T; ++t) s = std::fma(*o.x(row, t), o.Y[t * o.yt + j], s);
       sink_one(row, j, s);
     }
 }

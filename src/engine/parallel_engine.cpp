@@ -50,8 +50,9 @@ ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initi
     output_major_at_.push_back(output_major_.size());
     if (l > 0) output_major_.resize(output_major_.size() + (std::size_t(s.in) * s.out + kAlignFloats - 1) /
                                                                kAlignFloats * kAlignFloats);
-    // Blocks of whole 4-row tiles of Wᵀ, about kRowBlockWork multiply-adds each.
-    const int rows = std::max(4, static_cast<int>(kRowBlockWork / s.out) / 4 * 4);
+    // Blocks of about kRowBlockWork multiply-adds, in multiples of 24 rows of Wᵀ: whole tiles
+    // of the update kernel (6 or 8 rows on AVX-512, 4 on AVX2).
+    const int rows = std::max(24, static_cast<int>(kRowBlockWork / s.out) / 24 * 24);
     for (int i = 0; i < s.in; i += rows) row_blocks_.push_back({l, i, std::min(s.in, i + rows)});
   }
   from_canonical(std::vector<double>(initial.begin(), initial.end()), params_);

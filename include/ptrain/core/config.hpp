@@ -99,8 +99,9 @@ E parse_choice(std::string_view text) {
 
 // Pixels are bytes; the blog's fix feeds them scaled to [0, 1].
 inline constexpr double kPixelScale = 1.0 / 255.0;
-// Examples per parallel task: balances two threads best at batch 32 (8 chunks).
-inline constexpr int kDefaultChunkSize = 4;
+// Examples per parallel task: 8 fill a tile of the forward kernel on AVX-512 (4 on AVX2) and
+// give two threads two chunks each at batch 32.
+inline constexpr int kDefaultChunkSize = 8;
 // The learning rate --preset blog uses when --lr is not given (the post names none).
 inline constexpr double kBlogLr = 0.1;
 
