@@ -21,20 +21,20 @@ AlignedVector<float> random_floats(std::size_t n, unsigned seed) {
 }
 
 // Args: out, in, K (examples in the chunk).
-template <void (*Forward)(const float*, const float*, const float*, float*, int, int, int)>
+template <void (*Forward)(const float*, const float*, const float*, float*, int, int, int, int, int)>
 void BM_linear_forward(benchmark::State& state) {
   const int out = state.range(0), in = state.range(1), K = state.range(2);
   auto W = random_floats(std::size_t(out) * in, 1), b = random_floats(out, 2), A = random_floats(std::size_t(K) * in, 3);
   AlignedVector<float> Z(std::size_t(K) * out);
   for (auto _ : state) {
-    Forward(W.data(), b.data(), A.data(), Z.data(), out, in, K);
+    Forward(W.data(), b.data(), A.data(), Z.data(), out, in, K, 0, out);
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
 BENCHMARK(BM_linear_forward<kernels::plain::linear_forward>)->Name("linear_forward/plain")->Args({112, 784, 8})->UseRealTime();
 BENCHMARK(BM_linear_forward<kernels::simd::linear_forward>)->Name("linear_forward/simd")
-    ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 16})->Args({16, 112, 8})->UseRealTime();
+    ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 32})->Args({16, 112, 8})->UseRealTime();
 
 template <void (*Gradient)(const float*, const float*, float*, float*, int, int, int)>
 void BM_linear_backward_weights(benchmark::State& state) {
@@ -65,7 +65,7 @@ void BM_linear_backward_input(benchmark::State& state) {
 BENCHMARK(BM_linear_backward_input<kernels::plain::linear_backward_input>)->Name("linear_backward_input/plain")->Args({16, 112, 8})->UseRealTime();
 BENCHMARK(BM_linear_backward_input<kernels::simd::linear_backward_input>)->Name("linear_backward_input/simd")->Args({16, 112, 8})->UseRealTime();
 
-// The fused gradient-sum-and-step of phase 2. Args: out, in, batch.
+// The fused gradient-sum-and-step of phase 3. Args: out, in, batch.
 template <void (*Step)(const float*, const float*, float*, float*, int, int, int, float, int, int)>
 void BM_sgd_rank_k_step(benchmark::State& state) {
   const int out = state.range(0), in = state.range(1), K = state.range(2);

@@ -77,8 +77,8 @@ TEST(Kernels, LinearForwardMatchesPlainLoop) {
     const int m = s.in % 3;
     Buffer W(std::size_t(s.out) * s.in, m, rng), b(s.out, 1, rng), A(std::size_t(s.K) * s.in, 2 - m, rng);
     Buffer Z(std::size_t(s.K) * s.out, 1, rng), Z_plain = Z;
-    simd::linear_forward(W.data(), b.data(), A.data(), Z.data(), s.out, s.in, s.K);
-    plain::linear_forward(W.data(), b.data(), A.data(), Z_plain.data(), s.out, s.in, s.K);
+    simd::linear_forward(W.data(), b.data(), A.data(), Z.data(), s.out, s.in, s.K, 0, s.out);
+    plain::linear_forward(W.data(), b.data(), A.data(), Z_plain.data(), s.out, s.in, s.K, 0, s.out);
     for (int k = 0; k < s.K; ++k)
       for (int j = 0; j < s.out; ++j) {
         double bound = std::fabs(b[j]);
@@ -177,9 +177,9 @@ TEST(Kernels, SgdMomentumRankKStepMatchesPlainLoop) {
     Buffer W_plain = W, b_plain = b, V_plain = V, Vb_plain = Vb;
     const float inv = 1.0f / s.K, lr = 0.3f, mu = 0.9f;
     simd::sgd_momentum_rank_k_step(D.data(), A.data(), W.data(), b.data(), V.data(), Vb.data(), s.out, s.in, s.K, inv,
-                                   lr, mu, 0, s.in);
+                                   lr, mu, 0, s.out);
     plain::sgd_momentum_rank_k_step(D.data(), A.data(), W_plain.data(), b_plain.data(), V_plain.data(), Vb_plain.data(),
-                                    s.out, s.in, s.K, inv, lr, mu, 0, s.in);
+                                    s.out, s.in, s.K, inv, lr, mu, 0, s.out);
     for (int j = 0; j < s.out; ++j)
       for (int i = 0; i < s.in; ++i) {
         double g = 0;
@@ -201,8 +201,8 @@ TEST(Kernels, SgdRankKStepMatchesPlainLoop) {
     Buffer D(std::size_t(s.K) * s.out, 2, rng), A(std::size_t(s.K) * s.in, s.in % 3, rng);
     Buffer W(std::size_t(s.out) * s.in, 1, rng), b(s.out, 3, rng), W_plain = W, b_plain = b;
     const float scale = 0.3f;
-    simd::sgd_rank_k_step(D.data(), A.data(), W.data(), b.data(), s.out, s.in, s.K, scale, 0, s.in);
-    plain::sgd_rank_k_step(D.data(), A.data(), W_plain.data(), b_plain.data(), s.out, s.in, s.K, scale, 0, s.in);
+    simd::sgd_rank_k_step(D.data(), A.data(), W.data(), b.data(), s.out, s.in, s.K, scale, 0, s.out);
+    plain::sgd_rank_k_step(D.data(), A.data(), W_plain.data(), b_plain.data(), s.out, s.in, s.K, scale, 0, s.out);
     for (int j = 0; j < s.out; ++j) {
       double bias_bound = std::fabs(b_plain[j]);
       for (int k = 0; k < s.K; ++k) bias_bound += scale * std::fabs(D[k * s.out + j]);
@@ -218,30 +218,48 @@ TEST(Kernels, SgdRankKStepMatchesPlainLoop) {
   }
 }
 
-TEST(Kernels, SgdRankKStepIsTheSameWhateverTheSplitOfTheRows) {
-  // The engine splits a layer's input rows into tasks, the bias going with the first; every
-  // weight must come out bitwise the same, and equal to the unfused gradient followed by
+TEST(Kernels, SgdRankKStepIsTheSameWhateverTheSplitOfTheColumns) {
+  // The engine gives each thread a block of the first layer's output columns; every weight must
+  // come out bitwise the same for any split, and equal to the unfused gradient followed by
   // w − scale·g.
   std::mt19937 rng(8);
-  const int out = 23, in = 37, K = 9;
+  const int out = 43, in = 37, K = 9;
   const float scale = 0.1f;
   Buffer D(std::size_t(K) * out, 0, rng), A(std::size_t(K) * in, 1, rng);
   Buffer W(std::size_t(in) * out, 0, rng), b(out, 0, rng), W_pieces = W, b_pieces = b, W_unfused = W, b_unfused = b;
-  simd::sgd_rank_k_step(D.data(), A.data(), W.data(), b.data(), out, in, K, scale, 0, in);
-  const std::vector<int> cuts{0, 5, 6, 13, 17, in};
+  simd::sgd_rank_k_step(D.data(), A.data(), W.data(), b.data(), out, in, K, scale, 0, out);
+  const std::vector<int> cuts{0, 5, 8, 13, 24, 40, out};
   for (std::size_t c = 0; c + 1 < cuts.size(); ++c)
-    simd::sgd_rank_k_step(D.data(), A.data(), W_pieces.data(), c == 0 ? b_pieces.data() : nullptr, out, in, K, scale,
-                          cuts[c], cuts[c + 1]);
-  // Unfused: the gradient, then w + (−scale)·g by axpy row by row. Both apply the same FMA at
-  // the same positions (vectors from each row's start, a scalar std::fma tail).
+    simd::sgd_rank_k_step(D.data(), A.data(), W_pieces.data(), b_pieces.data(), out, in, K, scale, cuts[c],
+                          cuts[c + 1]);
+  // Unfused: the gradient, then w + (−scale)·g elementwise. Every element takes one FMA of
+  // the same operands whichever path and lane it falls in.
   std::vector<float> dW(std::size_t(in) * out), db(out);
   simd::linear_backward_weights(D.data(), A.data(), dW.data(), db.data(), out, in, K);
-  for (int i = 0; i < in; ++i) simd::axpy(-scale, dW.data() + i * out, W_unfused.data() + i * out, out);
-  simd::axpy(-scale, db.data(), b_unfused.data(), out);
+  for (std::size_t e = 0; e < dW.size(); ++e) W_unfused.data()[e] = std::fma(-scale, dW[e], W_unfused[e]);
+  for (int j = 0; j < out; ++j) b_unfused.data()[j] = std::fma(-scale, db[j], b_unfused[j]);
   EXPECT_EQ(W.values(), W_pieces.values());
   EXPECT_EQ(b.values(), b_pieces.values());
   EXPECT_EQ(W.values(), W_unfused.values());
   EXPECT_EQ(b.values(), b_unfused.values());
+}
+
+TEST(Kernels, LinearForwardIsTheSameWhateverTheSplitOfTheColumns) {
+  std::mt19937 rng(15);
+  const int out = 43, in = 37, K = 11;
+  Buffer W(std::size_t(in) * out, 0, rng), b(out, 1, rng), A(std::size_t(K) * in, 2, rng);
+  Buffer Z(std::size_t(K) * out, 0, rng), Z_pieces = Z;
+  simd::linear_forward(W.data(), b.data(), A.data(), Z.data(), out, in, K, 0, out);
+  for (auto [j0, j1] : {std::pair{0, 8}, {8, 9}, {9, 25}, {25, 43}})
+    simd::linear_forward(W.data(), b.data(), A.data(), Z_pieces.data(), out, in, K, j0, j1);
+  EXPECT_EQ(Z.values(), Z_pieces.values());
+  // Column j of example k is the chain b[j], then fma over the inputs in order.
+  for (int k : {0, 5, 10})
+    for (int j : {0, 7, 16, 42}) {
+      float s = b[j];
+      for (int i = 0; i < in; ++i) s = std::fma(A[k * in + i], W[i * out + j], s);
+      EXPECT_EQ(Z[k * out + j], s) << "k=" << k << " j=" << j;
+    }
 }
 
 TEST(Kernels, ActivationBackwardsMatchPlainLoops) {

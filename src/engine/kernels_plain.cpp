@@ -11,9 +11,10 @@ void axpy(float alpha, const float* x, float* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<float>(y[i] + double{alpha} * x[i]);
 }
 
-void linear_forward(const float* Wt, const float* b, const float* A, float* Z, int out, int in, int K) {
+void linear_forward(const float* Wt, const float* b, const float* A, float* Z, int out, int in, int K, int j_begin,
+                    int j_end) {
   for (int k = 0; k < K; ++k)
-    for (int j = 0; j < out; ++j) {
+    for (int j = j_begin; j < j_end; ++j) {
       double s = b[j];
       for (int i = 0; i < in; ++i) s += double{Wt[i * out + j]} * A[k * in + i];
       Z[k * out + j] = static_cast<float>(s);
@@ -111,14 +112,12 @@ double xent_output_backward(const float* P, const float* logits, const float* lo
 }
 
 void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int out, int in, int K, float scale,
-                     int i_begin, int i_end) {
-  for (int j = 0; j < out; ++j) {
-    if (b) {
-      double sb = 0;
-      for (int k = 0; k < K; ++k) sb += dZ[k * out + j];
-      b[j] = static_cast<float>(b[j] - double{scale} * sb);
-    }
-    for (int i = i_begin; i < i_end; ++i) {
+                     int j_begin, int j_end) {
+  for (int j = j_begin; j < j_end; ++j) {
+    double sb = 0;
+    for (int k = 0; k < K; ++k) sb += dZ[k * out + j];
+    b[j] = static_cast<float>(b[j] - double{scale} * sb);
+    for (int i = 0; i < in; ++i) {
       double s = 0;
       for (int k = 0; k < K; ++k) s += double{dZ[k * out + j]} * A[k * in + i];
       Wt[i * out + j] = static_cast<float>(Wt[i * out + j] - double{scale} * s);
@@ -127,18 +126,16 @@ void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int o
 }
 
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
-                              int in, int K, float inv_batch, float lr, float momentum, int i_begin, int i_end) {
+                              int in, int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
   auto step = [&](float& w, float& v, double sum) {
     v = static_cast<float>(double{momentum} * v + sum * inv_batch);
     w = static_cast<float>(w - double{lr} * v);
   };
-  for (int j = 0; j < out; ++j) {
-    if (b) {
-      double sb = 0;
-      for (int k = 0; k < K; ++k) sb += dZ[k * out + j];
-      step(b[j], Vb[j], sb);
-    }
-    for (int i = i_begin; i < i_end; ++i) {
+  for (int j = j_begin; j < j_end; ++j) {
+    double sb = 0;
+    for (int k = 0; k < K; ++k) sb += dZ[k * out + j];
+    step(b[j], Vb[j], sb);
+    for (int i = 0; i < in; ++i) {
       double s = 0;
       for (int k = 0; k < K; ++k) s += double{dZ[k * out + j]} * A[k * in + i];
       step(Wt[i * out + j], Vt[i * out + j], s);

@@ -1,9 +1,10 @@
 // The SIMD kernels of the linear layers and the updates. Every product here is an outer
 // product: one operand is broadcast, the other loaded as a vector of consecutive outputs, and
 // each output element sums its terms in a fixed order (input order, or example order) in its
-// own lane, with FMAs only. The scalar tail does the same operations with std::fma, so a
-// result depends on neither the vector width nor the tiling. Unaligned loads throughout. The
-// elementwise units, softmax and output deltas are in kernels_simd_units.cpp.
+// own lane, with FMAs only. The columns past the last whole vector do the same operations (in
+// a half-width vector on AVX-512, then in scalar code with std::fma), so a result depends on
+// neither the vector width nor the tiling nor the column ranges. Unaligned loads throughout.
+// The elementwise units, softmax and output deltas are in kernels_simd_units.cpp.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -17,13 +18,20 @@ namespace {
 using ptrain::simd::fma;
 using ptrain::simd::kWidth;
 using ptrain::simd::vfloat;
+// The narrower vector an AVX-512 build uses for 8 leftover columns (none below 16 lanes).
+using vhalf = xsimd::batch<float, std::conditional_t<kWidth == 16, xsimd::fma3<xsimd::avx2>, ptrain::simd::Arch>>;
+constexpr bool kHalfTiles = kWidth == 16;
 
-vfloat load(const float* p) { return vfloat::load_unaligned(p); }
+template <class Vec>
+Vec load(const float* p) {
+  return Vec::load_unaligned(p);
+}
 
 // Rows of X (r) against columns of Y (j), summed over t:
 //   acc[r][j] = init(r, j), then acc[r][j] = fma(X[r·xr + t·xt], Y[t·yt + j], acc) for t = 0..T−1,
 // for an R-row × V-vector tile at row r0 and column j0. R·V accumulators hide the FMA latency
 // (4 cycles × 2 ports needs ≥ 8 in flight); each vector load feeds R FMAs, each broadcast V.
+// `init` and `sink` are generic in the vector type; `init_one`/`sink_one` handle one float.
 struct Operands {
   const float* X;
   std::size_t xr, xt;
@@ -33,53 +41,54 @@ struct Operands {
   const float* x(int r, int t) const { return X + std::size_t(r) * xr + std::size_t(t) * xt; }
 };
 
-template <int R, int V, class Init, class Sink>
+template <class Vec, int R, int V, class Init, class Sink>
 void outer_tile(const Operands& o, int r0, int j0, Init&& init, Sink&& sink) {
-  vfloat acc[R][V];
+  constexpr int w = static_cast<int>(Vec::size);
+  Vec acc[R][V];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) acc[r][v] = init(r0 + r, j0 + v * kWidth);
+    for (int v = 0; v < V; ++v) acc[r][v] = init(Vec{}, r0 + r, j0 + v * w);
   for (int t = 0; t < o.T; ++t) {
-    vfloat y[V];
-    for (int v = 0; v < V; ++v) y[v] = load(o.Y + t * o.yt + j0 + v * kWidth);
+    Vec y[V];
+    for (int v = 0; v < V; ++v) y[v] = load<Vec>(o.Y + t * o.yt + j0 + v * w);
     for (int r = 0; r < R; ++r) {
-      const vfloat x(*o.x(r0 + r, t));
+      const Vec x(*o.x(r0 + r, t));
       for (int v = 0; v < V; ++v) acc[r][v] = fma(x, y[v], acc[r][v]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) sink(r0 + r, j0 + v * kWidth, acc[r][v]);
+    for (int v = 0; v < V; ++v) sink(r0 + r, j0 + v * w, acc[r][v]);
 }
 
 // Tiles as large as the register file allows: R·V accumulators, V loads and a broadcast in 32
 // registers (AVX-512: 24 accumulators) or 16 (12).
-constexpr int kAccumulators = ptrain::simd::kWidth == 16 ? 24 : 12;
+constexpr int kAccumulators = kWidth == 16 ? 24 : 12;
 constexpr int rows_for(int V) { return std::min(8, kAccumulators / V); }
 
 // Rows [r_begin, r_end) of one column tile of V vectors at j.
-template <int V, class Init, class Sink>
+template <class Vec, int V, class Init, class Sink>
 void outer_column(const Operands& o, int r_begin, int r_end, int j, Init&& init, Sink&& sink) {
   constexpr int R = rows_for(V);
   int r = r_begin;
-  for (; r + R <= r_end; r += R) outer_tile<R, V>(o, r, j, init, sink);
+  for (; r + R <= r_end; r += R) outer_tile<Vec, R, V>(o, r, j, init, sink);
   if constexpr (R > 4)
-    for (; r + 4 <= r_end; r += 4) outer_tile<4, V>(o, r, j, init, sink);
-  for (; r + 2 <= r_end; r += 2) outer_tile<2, V>(o, r, j, init, sink);
-  for (; r < r_end; ++r) outer_tile<1, V>(o, r, j, init, sink);
+    for (; r + 4 <= r_end; r += 4) outer_tile<Vec, 4, V>(o, r, j, init, sink);
+  for (; r + 2 <= r_end; r += 2) outer_tile<Vec, 2, V>(o, r, j, init, sink);
+  for (; r < r_end; ++r) outer_tile<Vec, 1, V>(o, r, j, init, sink);
 }
 
-// The whole product for rows [r_begin, r_end) and `cols` columns, a column tile at a time; the
-// columns past the last whole vector go through `init_one`/`sink_one` with the same operations
-// in scalar form.
+// Rows [r_begin, r_end) × columns [j_begin, j_end) of the product, a column tile at a time.
 template <class Init, class Sink, class InitOne, class SinkOne>
-void outer_product(const Operands& o, int r_begin, int r_end, int cols, Init&& init, Sink&& sink, InitOne&& init_one,
-                   SinkOne&& sink_one) {
-  int j = 0;
+void outer_product(const Operands& o, int r_begin, int r_end, int j_begin, int j_end, Init&& init, Sink&& sink,
+                   InitOne&& init_one, SinkOne&& sink_one) {
+  int j = j_begin;
   if constexpr (kAccumulators >= 24)
-    for (; j + 4 * kWidth <= cols; j += 4 * kWidth) outer_column<4>(o, r_begin, r_end, j, init, sink);
-  for (; j + 3 * kWidth <= cols; j += 3 * kWidth) outer_column<3>(o, r_begin, r_end, j, init, sink);
-  for (; j + 2 * kWidth <= cols; j += 2 * kWidth) outer_column<2>(o, r_begin, r_end, j, init, sink);
-  for (; j + kWidth <= cols; j += kWidth) outer_column<1>(o, r_begin, r_end, j, init, sink);
-  for (; j < cols; ++j)
+    for (; j + 4 * kWidth <= j_end; j += 4 * kWidth) outer_column<vfloat, 4>(o, r_begin, r_end, j, init, sink);
+  for (; j + 3 * kWidth <= j_end; j += 3 * kWidth) outer_column<vfloat, 3>(o, r_begin, r_end, j, init, sink);
+  for (; j + 2 * kWidth <= j_end; j += 2 * kWidth) outer_column<vfloat, 2>(o, r_begin, r_end, j, init, sink);
+  for (; j + kWidth <= j_end; j += kWidth) outer_column<vfloat, 1>(o, r_begin, r_end, j, init, sink);
+  if constexpr (kHalfTiles)
+    for (; j + int(vhalf::size) <= j_end; j += int(vhalf::size)) outer_column<vhalf, 1>(o, r_begin, r_end, j, init, sink);
+  for (; j < j_end; ++j)
     for (int row = r_begin; row < r_end; ++row) {
       float s = init_one(row, j);
       for (int t = 0; t < o.T; ++t) s = std::fma(*o.x(row, t), o.Y[t * o.yt + j], s);
@@ -87,19 +96,25 @@ void outer_product(const Operands& o, int r_begin, int r_end, int cols, Init&& i
     }
 }
 
-// Σ_k dZ[k][j] for every j, in example order, vector and tail alike, handed to the sinks.
+// Σ_k dZ[k][j] for j in [j_begin, j_end), in example order, handed to `sink` (a vector) or
+// `sink_one` (a float).
 template <class Sink, class SinkOne>
-void column_sums(const float* dZ, int out, int K, Sink&& sink, SinkOne&& sink_one) {
-  int j = 0;
-  for (; j + kWidth <= out; j += kWidth) {
-    vfloat s(0.0f);
-    for (int k = 0; k < K; ++k) s = s + load(dZ + std::size_t(k) * out + j);
-    sink(j, s);
-  }
-  for (; j < out; ++j) {
+void column_sums(const float* dZ, int out, int K, int j_begin, int j_end, Sink&& sink, SinkOne&& sink_one) {
+  auto vectors = [&](auto zero) {
+    using Vec = decltype(zero);
+    constexpr int w = static_cast<int>(Vec::size);
+    for (; j_begin + w <= j_end; j_begin += w) {
+      Vec s = zero;
+      for (int k = 0; k < K; ++k) s = s + load<Vec>(dZ + std::size_t(k) * out + j_begin);
+      sink(j_begin, s);
+    }
+  };
+  vectors(vfloat(0.0f));
+  if constexpr (kHalfTiles) vectors(vhalf(0.0f));
+  for (; j_begin < j_end; ++j_begin) {
     float s = 0.0f;
-    for (int k = 0; k < K; ++k) s = s + dZ[std::size_t(k) * out + j];
-    sink_one(j, s);
+    for (int k = 0; k < K; ++k) s = s + dZ[std::size_t(k) * out + j_begin];
+    sink_one(j_begin, s);
   }
 }
 
@@ -108,20 +123,26 @@ Operands weight_gradient_operands(const float* dZ, const float* A, int out, int 
   return {A, 1, std::size_t(in), dZ, std::size_t(out), K};
 }
 
+template <class Vec>
+Vec zero_like(const Vec&) {
+  return Vec(0.0f);
+}
+
 }  // namespace
 
 void axpy(float alpha, const float* x, float* y, std::size_t n) {
   const vfloat va(alpha);
   std::size_t i = 0;
-  for (; i + kWidth <= n; i += kWidth) fma(va, load(x + i), load(y + i)).store_unaligned(y + i);
+  for (; i + kWidth <= n; i += kWidth) fma(va, load<vfloat>(x + i), load<vfloat>(y + i)).store_unaligned(y + i);
   for (; i < n; ++i) y[i] = std::fma(alpha, x[i], y[i]);
 }
 
-void linear_forward(const float* Wt, const float* b, const float* A, float* Z, int out, int in, int K) {
+void linear_forward(const float* Wt, const float* b, const float* A, float* Z, int out, int in, int K, int j_begin,
+                    int j_end) {
   const Operands o{A, std::size_t(in), 1, Wt, std::size_t(out), in};
   outer_product(
-      o, 0, K, out, [&](int, int j) { return load(b + j); },
-      [&](int k, int j, const vfloat& acc) { acc.store_unaligned(Z + std::size_t(k) * out + j); },
+      o, 0, K, j_begin, j_end, [&](auto v, int, int j) { return load<decltype(v)>(b + j); },
+      [&](int k, int j, const auto& acc) { acc.store_unaligned(Z + std::size_t(k) * out + j); },
       [&](int, int j) { return b[j]; }, [&](int k, int j, float s) { Z[std::size_t(k) * out + j] = s; });
 }
 
@@ -136,62 +157,60 @@ void linear_backward_input(const float* W, const float* dZ, float* dA, int out, 
 
 void linear_backward_weights(const float* dZ, const float* A, float* dWt, float* db, int out, int in, int K) {
   outer_product(
-      weight_gradient_operands(dZ, A, out, in, K), 0, in, out, [](int, int) { return vfloat(0.0f); },
-      [&](int i, int j, const vfloat& acc) { acc.store_unaligned(dWt + std::size_t(i) * out + j); },
+      weight_gradient_operands(dZ, A, out, in, K), 0, in, 0, out, [](auto v, int, int) { return zero_like(v); },
+      [&](int i, int j, const auto& acc) { acc.store_unaligned(dWt + std::size_t(i) * out + j); },
       [](int, int) { return 0.0f; }, [&](int i, int j, float s) { dWt[std::size_t(i) * out + j] = s; });
   column_sums(
-      dZ, out, K, [&](int j, const vfloat& sum) { sum.store_unaligned(db + j); }, [&](int j, float sum) { db[j] = sum; });
+      dZ, out, K, 0, out, [&](int j, const auto& sum) { sum.store_unaligned(db + j); },
+      [&](int j, float sum) { db[j] = sum; });
 }
 
 void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int out, int in, int K, float scale,
-                     int i_begin, int i_end) {
-  const vfloat vminus(-scale);  // w + (−scale)·g: the expression axpy and sgd_step use too
+                     int j_begin, int j_end) {
+  // w + (−scale)·g: the expression axpy and sgd_step use too.
+  auto step = [&](float* w, const auto& g) {
+    using Vec = std::decay_t<decltype(g)>;
+    fma(Vec(-scale), g, load<Vec>(w)).store_unaligned(w);
+  };
   outer_product(
-      weight_gradient_operands(dZ, A, out, in, K), i_begin, i_end, out, [](int, int) { return vfloat(0.0f); },
-      [&](int i, int j, const vfloat& acc) {
-        float* w = Wt + std::size_t(i) * out + j;
-        fma(vminus, acc, load(w)).store_unaligned(w);
-      },
-      [](int, int) { return 0.0f; },
+      weight_gradient_operands(dZ, A, out, in, K), 0, in, j_begin, j_end, [](auto v, int, int) { return zero_like(v); },
+      [&](int i, int j, const auto& acc) { step(Wt + std::size_t(i) * out + j, acc); }, [](int, int) { return 0.0f; },
       [&](int i, int j, float s) {
         float* w = Wt + std::size_t(i) * out + j;
         *w = std::fma(-scale, s, *w);
       });
-  if (!b) return;
   column_sums(
-      dZ, out, K, [&](int j, const vfloat& sum) { fma(vminus, sum, load(b + j)).store_unaligned(b + j); },
+      dZ, out, K, j_begin, j_end, [&](int j, const auto& sum) { step(b + j, sum); },
       [&](int j, float sum) { b[j] = std::fma(-scale, sum, b[j]); });
 }
 
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
-                              int in, int K, float inv_batch, float lr, float momentum, int i_begin, int i_end) {
-  const vfloat vinv(inv_batch), vminus_lr(-lr), vmu(momentum);
+                              int in, int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
+  // v ← μ·v + g·(1/B), w ← w + (−lr)·v.
+  auto step = [&](float* w, float* vel, const auto& g) {
+    using Vec = std::decay_t<decltype(g)>;
+    const Vec v = fma(Vec(momentum), load<Vec>(vel), g * Vec(inv_batch));
+    v.store_unaligned(vel);
+    fma(Vec(-lr), v, load<Vec>(w)).store_unaligned(w);
+  };
+  auto step_one = [&](float& w, float& vel, float g) {
+    vel = std::fma(momentum, vel, g * inv_batch);
+    w = std::fma(-lr, vel, w);
+  };
   outer_product(
-      weight_gradient_operands(dZ, A, out, in, K), i_begin, i_end, out, [](int, int) { return vfloat(0.0f); },
-      [&](int i, int j, const vfloat& acc) {
+      weight_gradient_operands(dZ, A, out, in, K), 0, in, j_begin, j_end, [](auto v, int, int) { return zero_like(v); },
+      [&](int i, int j, const auto& acc) {
         const std::size_t at = std::size_t(i) * out + j;
-        const vfloat v = fma(vmu, load(Vt + at), acc * vinv);
-        v.store_unaligned(Vt + at);
-        fma(vminus_lr, v, load(Wt + at)).store_unaligned(Wt + at);
+        step(Wt + at, Vt + at, acc);
       },
       [](int, int) { return 0.0f; },
       [&](int i, int j, float s) {
         const std::size_t at = std::size_t(i) * out + j;
-        Vt[at] = std::fma(momentum, Vt[at], s * inv_batch);
-        Wt[at] = std::fma(-lr, Vt[at], Wt[at]);
+        step_one(Wt[at], Vt[at], s);
       });
-  if (!b) return;
   column_sums(
-      dZ, out, K,
-      [&](int j, const vfloat& sum) {
-        const vfloat v = fma(vmu, load(Vb + j), sum * vinv);
-        v.store_unaligned(Vb + j);
-        fma(vminus_lr, v, load(b + j)).store_unaligned(b + j);
-      },
-      [&](int j, float sum) {
-        Vb[j] = std::fma(momentum, Vb[j], sum * inv_batch);
-        b[j] = std::fma(-lr, Vb[j], b[j]);
-      });
+      dZ, out, K, j_begin, j_end, [&](int j, const auto& sum) { step(b + j, Vb + j, sum); },
+      [&](int j, float sum) { step_one(b[j], Vb[j], sum); });
 }
 
 void sgd_step(const float* dW, float* W, std::size_t n, float scale) { axpy(-scale, dW, W, n); }
@@ -200,9 +219,9 @@ void sgd_momentum_step(const float* dW, float* W, float* V, std::size_t n, float
   const vfloat vinv(inv_batch), vminus_lr(-lr), vmu(momentum);
   std::size_t i = 0;
   for (; i + kWidth <= n; i += kWidth) {
-    const vfloat v = fma(vmu, load(V + i), load(dW + i) * vinv);
+    const vfloat v = fma(vmu, load<vfloat>(V + i), load<vfloat>(dW + i) * vinv);
     v.store_unaligned(V + i);
-    fma(vminus_lr, v, load(W + i)).store_unaligned(W + i);
+    fma(vminus_lr, v, load<vfloat>(W + i)).store_unaligned(W + i);
   }
   for (; i < n; ++i) {
     V[i] = std::fma(momentum, V[i], dW[i] * inv_batch);

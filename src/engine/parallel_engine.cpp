@@ -1,27 +1,32 @@
 #include "ptrain/engine/parallel_engine.hpp"
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "ptrain/engine/kernels.hpp"
 #include "ptrain/core/parallel_tasks.hpp"
+#include "ptrain/engine/kernels.hpp"
 
 namespace ptrain {
 namespace {
 
 namespace k = kernels::simd;
 constexpr std::size_t kAlignFloats = kCacheLine / sizeof(float);
-// Multiply-adds per phase-2 task (at batch 32): enough to amortise a task, small enough that
-// the first layer splits into ~14 tasks, so phase 2 scales past the number of chunks.
-constexpr std::size_t kRowBlockWork = 8 * 784;
+// The first layer's columns are split in groups of 8: a vector of AVX2, half one of AVX-512.
+constexpr int kOwnerColumns = 8;
 
 // Chunk i of `all`: examples [i·K, min((i+1)·K, n)).
 Indices chunk_of(Indices all, int i, int K) {
   const std::size_t begin = std::size_t(i) * K;
   return all.subspan(begin, std::min<std::size_t>(K, all.size() - begin));
+}
+
+template <class Clock = ProfileClock>
+typename Clock::time_point now_if(bool wanted) {
+  return wanted ? Clock::now() : typename Clock::time_point{};
 }
 
 }  // namespace
@@ -50,10 +55,6 @@ ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initi
     output_major_at_.push_back(output_major_.size());
     if (l > 0) output_major_.resize(output_major_.size() + (std::size_t(s.in) * s.out + kAlignFloats - 1) /
                                                                kAlignFloats * kAlignFloats);
-    // Blocks of about kRowBlockWork multiply-adds, in multiples of 24 rows of Wᵀ: whole tiles
-    // of the update kernel (6 or 8 rows on AVX-512, 4 on AVX2).
-    const int rows = std::max(24, static_cast<int>(kRowBlockWork / s.out) / 24 * 24);
-    for (int i = 0; i < s.in; i += rows) row_blocks_.push_back({l, i, std::min(s.in, i + rows)});
   }
   from_canonical(std::vector<double>(initial.begin(), initial.end()), params_);
   refresh_output_major();
@@ -64,47 +65,46 @@ std::string ParallelEngine::describe() const {
   return "parallel (float32, chunks of " + std::to_string(chunk_size_) + ", " + k::instruction_set() + ")";
 }
 
-void ParallelEngine::load_inputs(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const {
-  const int K = static_cast<int>(examples.size());
+void ParallelEngine::convert(const Dataset& data, Indices examples, float* rows) const {
   const int n_in = spec_.inputs();
   const float scale = static_cast<float>(spec_.input_scale);
-  // Images sit at random places in 55 MB: ask for every chunk image's cache lines up front so
-  // their memory latencies overlap instead of adding up.
-  for (int e = 0; e < K; ++e)
-    for (int i = 0; i < n_in; i += static_cast<int>(kCacheLine)) __builtin_prefetch(data.image(examples[e]) + i);
-  for (int e = 0; e < K; ++e) {
+  // Images sit at random places in 55 MB: ask for every image's cache lines up front so their
+  // memory latencies overlap instead of adding up.
+  for (std::uint32_t e : examples)
+    for (int i = 0; i < n_in; i += static_cast<int>(kCacheLine)) __builtin_prefetch(data.image(e) + i);
+  for (std::size_t e = 0; e < examples.size(); ++e) {
     const std::uint8_t* px = data.image(examples[e]);
-    float* x = buf.a[0].data() + (row + e) * n_in;
+    float* x = rows + e * n_in;
     for (int i = 0; i < n_in; ++i) x[i] = static_cast<float>(px[i]) * scale;
-    buf.labels[row + e] = data.labels[examples[e]];
   }
 }
 
-void ParallelEngine::forward(const Dataset& data, Indices examples, Activations& buf, std::size_t row,
-                             ChunkTimes* times) const {
-  const auto start = times ? ProfileClock::now() : ProfileClock::time_point{};
+void ParallelEngine::linear(int l, const float* inputs, Activations& buf, std::size_t row, int K) const {
+  const LayerSlot& s = layout_.layers[l];
+  k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, inputs, buf.a[l + 1].data() + row * s.out,
+                    s.out, s.in, K, 0, s.out);
+}
+
+void ParallelEngine::activate(int l, Activations& buf, std::size_t row, int K) const {
+  const int L = spec_.num_layers(), n_out = spec_.sizes[l + 1];
+  float* z = buf.a[l + 1].data() + row * n_out;
+  const std::size_t n = std::size_t(K) * n_out;
+  if (l == L - 1 && spec_.loss == Loss::xent)
+    k::softmax_forward(z, buf.logits.data() + row * n_out, buf.log_norm.data() + row, K, n_out);
+  else if (l == L - 1 || spec_.hidden == Activation::sigmoid)
+    k::sigmoid_forward(z, z, n);
+  else if (spec_.hidden == Activation::tanh)
+    k::tanh_forward(z, z, n);
+  else
+    k::relu_forward(z, z, n);
+}
+
+void ParallelEngine::forward(const Dataset& data, Indices examples, Activations& buf) const {
   const int K = static_cast<int>(examples.size());
-  load_inputs(data, examples, buf, row);
-  const auto converted = times ? ProfileClock::now() : ProfileClock::time_point{};
-  const int L = spec_.num_layers();
-  for (int l = 0; l < L; ++l) {
-    const LayerSlot& s = layout_.layers[l];
-    float* z = buf.a[l + 1].data() + row * s.out;
-    k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, buf.a[l].data() + row * s.in, z, s.out,
-                      s.in, K);
-    const std::size_t n = std::size_t(K) * s.out;
-    if (l == L - 1 && spec_.loss == Loss::xent)
-      k::softmax_forward(z, buf.logits.data() + row * s.out, buf.log_norm.data() + row, K, s.out);
-    else if (l == L - 1 || spec_.hidden == Activation::sigmoid)
-      k::sigmoid_forward(z, z, n);
-    else if (spec_.hidden == Activation::tanh)
-      k::tanh_forward(z, z, n);
-    else
-      k::relu_forward(z, z, n);
-  }
-  if (times) {
-    times->convert = seconds_between(start, converted);
-    times->forward = seconds_between(converted, ProfileClock::now());
+  convert(data, examples, buf.a[0].data());
+  for (int l = 0; l < spec_.num_layers(); ++l) {
+    linear(l, buf.a[l].data(), buf, 0, K);
+    activate(l, buf, 0, K);
   }
 }
 
@@ -139,23 +139,90 @@ void ParallelEngine::hidden_backward(const float* a, float* d, std::size_t n) co
   }
 }
 
+// As even a split as whole 8-column groups allow, at most one owner a thread.
+void ParallelEngine::assign_owners(int threads) {
+  const int columns = spec_.sizes[1], groups = (columns + kOwnerColumns - 1) / kOwnerColumns;
+  const int n = std::max(1, std::min(threads, groups));
+  if (static_cast<int>(owners_.size()) == n) return;
+  owners_.resize(n);
+  for (int o = 0; o < n; ++o) {
+    owners_[o].j_begin = std::min(columns, groups * o / n * kOwnerColumns);
+    owners_[o].j_end = std::min(columns, groups * (o + 1) / n * kOwnerColumns);
+  }
+}
+
+// The owner's rows of inputs, then its columns of the first layer for them. The activation
+// follows at once unless the first layer is the output layer (softmax needs whole rows).
+void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, Indices batch, int r_begin, int r_end) {
+  const auto start = now_if(profile_);
+  const int n_in = spec_.inputs(), K = r_end - r_begin;
+  owner.inputs.resize(std::max<std::size_t>(owner.inputs.size(), batch.size() * n_in));
+  float* inputs = owner.inputs.data() + std::size_t(r_begin) * n_in;
+  convert(data, batch.subspan(r_begin, K), inputs);
+  const auto converted = now_if(profile_);
+  const LayerSlot& s = layout_.layers[0];
+  float* z = batch_.a[1].data() + std::size_t(r_begin) * s.out;
+  k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, inputs, z, s.out, s.in, K, owner.j_begin,
+                    owner.j_end);
+  if (spec_.num_layers() > 1)
+    for (int r = 0; r < K; ++r) {
+      float* row = z + std::size_t(r) * s.out + owner.j_begin;
+      const std::size_t n = owner.j_end - owner.j_begin;
+      if (spec_.hidden == Activation::sigmoid)
+        k::sigmoid_forward(row, row, n);
+      else if (spec_.hidden == Activation::tanh)
+        k::tanh_forward(row, row, n);
+      else
+        k::relu_forward(row, row, n);
+    }
+  if (profile_) {
+    owner.times.convert = seconds_between(start, converted);
+    owner.times.forward = seconds_between(converted, ProfileClock::now());
+    owner.times.backward = 0;
+  }
+}
+
 void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin, int c_end) {
-  const int n_chunks = chunk_count(batch.size());
+  const int n_chunks = chunk_count(batch.size()), B = static_cast<int>(batch.size());
   batch_.resize(spec_.sizes, batch.size());  // allocates only when a larger batch first arrives
   chunk_loss_.resize(std::max<std::size_t>(chunk_loss_.size(), n_chunks));
   if (profile_) chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));
-  const auto start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
+  assign_owners(tbb::this_task_arena::max_concurrency());
+  const int r_begin = std::min(B, c_begin * chunk_size_), r_end = std::min(B, c_end * chunk_size_);
+
+  auto start = now_if(profile_);
+  parallel_tasks(
+      owners_.size(), [&](std::size_t o) { owner_forward(owners_[o], data, batch, r_begin, r_end); },
+      owner_affinity_);
+  if (profile_) {
+    std::vector<TaskTimes*> tasks;
+    for (Owner& o : owners_) tasks.push_back(&o.times);
+    record_phase(tasks, seconds_between(start, ProfileClock::now()));
+  }
+
+  start = now_if(profile_);
   parallel_tasks(c_end - c_begin, [&](std::size_t i) {
     const int c = c_begin + static_cast<int>(i);
     Indices examples = chunk_of(batch, c, chunk_size_);
+    const int K = static_cast<int>(examples.size());
     const std::size_t row = std::size_t(c) * chunk_size_;
-    ChunkTimes* times = profile_ ? &chunk_times_[c] : nullptr;
-    forward(data, examples, batch_, row, times);
-    const auto backward_start = times ? ProfileClock::now() : ProfileClock::time_point{};
-    chunk_loss_[c] = backward(batch_, row, static_cast<int>(examples.size()));
-    if (times) times->backward = seconds_between(backward_start, ProfileClock::now());
+    const auto chunk_start = now_if(profile_);
+    for (int e = 0; e < K; ++e) batch_.labels[row + e] = data.labels[examples[e]];
+    if (spec_.num_layers() == 1) activate(0, batch_, row, K);
+    for (int l = 1; l < spec_.num_layers(); ++l) {
+      linear(l, batch_.a[l].data() + row * spec_.sizes[l], batch_, row, K);
+      activate(l, batch_, row, K);
+    }
+    const auto backward_start = now_if(profile_);
+    chunk_loss_[c] = backward(batch_, row, K);
+    if (profile_)
+      chunk_times_[c] = {0, seconds_between(chunk_start, backward_start), seconds_between(backward_start, ProfileClock::now())};
   });
-  if (profile_) record_chunk_phase(c_begin, c_end, seconds_between(start, ProfileClock::now()));
+  if (profile_) {
+    std::vector<TaskTimes*> tasks;
+    for (int c = c_begin; c < c_end; ++c) tasks.push_back(&chunk_times_[c]);
+    record_phase(tasks, seconds_between(start, ProfileClock::now()));
+  }
 }
 
 double ParallelEngine::loss_sum(int c_begin, int c_end) const {
@@ -164,16 +231,17 @@ double ParallelEngine::loss_sum(int c_begin, int c_end) const {
   return loss;
 }
 
-void ParallelEngine::record_chunk_phase(int c_begin, int c_end, double wall) {
+// A phase's CPU time by part; its wall time beyond that CPU time spread over the threads that
+// could run it is fork, join and imbalance ("sync").
+void ParallelEngine::record_phase(const std::vector<TaskTimes*>& tasks, double wall) {
   double cpu = 0;
-  for (int c = c_begin; c < c_end; ++c) {
-    const ChunkTimes& t = chunk_times_[c];
-    profile_->convert_cpu += t.convert;
-    profile_->forward_cpu += t.forward;
-    profile_->backward_cpu += t.backward;
-    cpu += t.convert + t.forward + t.backward;
+  for (const TaskTimes* t : tasks) {
+    profile_->convert_cpu += t->convert;
+    profile_->forward_cpu += t->forward;
+    profile_->backward_cpu += t->backward;
+    cpu += t->convert + t->forward + t->backward;
   }
-  const int workers = std::max(1, std::min(c_end - c_begin, tbb::this_task_arena::max_concurrency()));
+  const int workers = std::max(1, std::min(static_cast<int>(tasks.size()), tbb::this_task_arena::max_concurrency()));
   profile_->chunks_wall += wall;
   profile_->sync_wall += std::max(0.0, wall - cpu / workers);
 }
@@ -185,57 +253,65 @@ double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr)
   return loss_sum(0, n_chunks);
 }
 
+// body(layer, inputs A, j_begin, j_end) for each owner's columns of the first layer, on the
+// owner's thread; the later layers, small, go whole to the owners in turn.
+template <class Body>
+void ParallelEngine::for_each_update_task(Body&& body) {
+  const std::size_t owners = owners_.size();
+  parallel_tasks(
+      owners,
+      [&](std::size_t o) {
+        body(0, owners_[o].inputs.data(), owners_[o].j_begin, owners_[o].j_end);
+        for (int l = 1 + static_cast<int>(o); l < spec_.num_layers(); l += static_cast<int>(owners))
+          body(l, batch_.a[l].data(), 0, spec_.sizes[l + 1]);
+      },
+      owner_affinity_);
+}
+
 void ParallelEngine::reduce_and_update(int B, double lr) {
   const float scale = static_cast<float>(lr / B);
-  const auto start = profile_ ? ProfileClock::now() : ProfileClock::time_point{};
-  parallel_tasks(row_blocks_.size(), [&](std::size_t t) {
-    const RowBlock& blk = row_blocks_[t];
-    const LayerSlot& s = layout_.layers[blk.layer];
-    const float* dZ = batch_.dz[blk.layer].data();
-    const float* A = batch_.a[blk.layer].data();
-    float* b = blk.i_begin == 0 ? params_.data() + s.bias : nullptr;
+  const auto start = now_if(profile_);
+  for_each_update_task([&](int l, const float* A, int j_begin, int j_end) {
+    const LayerSlot& s = layout_.layers[l];
+    const float* dZ = batch_.dz[l].data();
     if (velocity_.empty())
-      k::sgd_rank_k_step(dZ, A, params_.data() + s.weight, b, s.out, s.in, B, scale, blk.i_begin, blk.i_end);
+      k::sgd_rank_k_step(dZ, A, params_.data() + s.weight, params_.data() + s.bias, s.out, s.in, B, scale, j_begin,
+                         j_end);
     else
-      k::sgd_momentum_rank_k_step(dZ, A, params_.data() + s.weight, b, velocity_.data() + s.weight,
-                                  velocity_.data() + s.bias, s.out, s.in, B, 1.0f / static_cast<float>(B),
-                                  static_cast<float>(lr), momentum_, blk.i_begin, blk.i_end);
+      k::sgd_momentum_rank_k_step(dZ, A, params_.data() + s.weight, params_.data() + s.bias,
+                                  velocity_.data() + s.weight, velocity_.data() + s.bias, s.out, s.in, B,
+                                  1.0f / static_cast<float>(B), static_cast<float>(lr), momentum_, j_begin, j_end);
   });
   refresh_output_major();
   if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
 }
 
-// The rank-K step with scale −1 on zeros leaves exactly Σ_k dZ[k] ⊗ A[k].
+// The rank-K step with scale −1 on zeros leaves exactly Σ_k A[k] ⊗ dZ[k].
 void ParallelEngine::sum_gradients(int r_begin, int r_end, AlignedVector<float>& sum) {
   sum.assign(layout_.total, 0.0f);
   const int rows = r_end - r_begin;
   if (rows <= 0) return;
-  parallel_tasks(row_blocks_.size(), [&](std::size_t t) {
-    const RowBlock& blk = row_blocks_[t];
-    const LayerSlot& s = layout_.layers[blk.layer];
-    k::sgd_rank_k_step(batch_.dz[blk.layer].data() + std::size_t(r_begin) * s.out,
-                       batch_.a[blk.layer].data() + std::size_t(r_begin) * s.in, sum.data() + s.weight,
-                       blk.i_begin == 0 ? sum.data() + s.bias : nullptr, s.out, s.in, rows, -1.0f, blk.i_begin,
-                       blk.i_end);
+  for_each_update_task([&](int l, const float* A, int j_begin, int j_end) {
+    const LayerSlot& s = layout_.layers[l];
+    k::sgd_rank_k_step(batch_.dz[l].data() + std::size_t(r_begin) * s.out, A + std::size_t(r_begin) * s.in,
+                       sum.data() + s.weight, sum.data() + s.bias, s.out, s.in, rows, -1.0f, j_begin, j_end);
   });
 }
 
-// w ← w − lr·Σ/B, or with momentum v ← μv + Σ/B, w ← w − lr·v, each task on its rows.
+// w ← w − lr·Σ/B, or with momentum v ← μv + Σ/B, w ← w − lr·v, each task on its columns.
 void ParallelEngine::apply_gradient_sum(const AlignedVector<float>& sum, int B, double lr) {
   const float inv_batch = 1.0f / static_cast<float>(B), scale = static_cast<float>(lr / B);
-  parallel_tasks(row_blocks_.size(), [&](std::size_t t) {
-    const RowBlock& blk = row_blocks_[t];
-    const LayerSlot& s = layout_.layers[blk.layer];
-    const std::size_t rows = blk.i_end - blk.i_begin;
-    const std::size_t bias = blk.i_begin == 0 ? std::size_t(s.out) : 0;
-    for (auto [offset, n] : {std::pair{s.weight + std::size_t(blk.i_begin) * s.out, rows * s.out},
-                             std::pair{s.bias, bias}}) {
-      if (velocity_.empty())
-        k::sgd_step(sum.data() + offset, params_.data() + offset, n, scale);
-      else
-        k::sgd_momentum_step(sum.data() + offset, params_.data() + offset, velocity_.data() + offset, n, inv_batch,
-                             static_cast<float>(lr), momentum_);
-    }
+  auto step = [&](std::size_t offset, std::size_t n) {
+    if (velocity_.empty())
+      k::sgd_step(sum.data() + offset, params_.data() + offset, n, scale);
+    else
+      k::sgd_momentum_step(sum.data() + offset, params_.data() + offset, velocity_.data() + offset, n, inv_batch,
+                           static_cast<float>(lr), momentum_);
+  };
+  for_each_update_task([&](int l, const float*, int j_begin, int j_end) {
+    const LayerSlot& s = layout_.layers[l];
+    for (int i = 0; i < s.in; ++i) step(s.weight + std::size_t(i) * s.out + j_begin, std::size_t(j_end - j_begin));
+    step(s.bias + j_begin, std::size_t(j_end - j_begin));
   });
   refresh_output_major();
 }
@@ -248,10 +324,17 @@ std::vector<std::pair<float*, int>> ParallelEngine::exchanged_rows() {
 }
 
 void ParallelEngine::convert_inputs(const Dataset& data, Indices batch, int c_begin, int c_end) {
-  parallel_tasks(c_end - c_begin, [&](std::size_t i) {
-    const int c = c_begin + static_cast<int>(i);
-    load_inputs(data, chunk_of(batch, c, chunk_size_), batch_, std::size_t(c) * chunk_size_);
-  });
+  const int B = static_cast<int>(batch.size());
+  const int r_begin = std::min(B, c_begin * chunk_size_), r_end = std::min(B, c_end * chunk_size_);
+  if (r_end <= r_begin) return;
+  parallel_tasks(
+      owners_.size(),
+      [&](std::size_t o) {
+        Owner& owner = owners_[o];
+        owner.inputs.resize(std::max<std::size_t>(owner.inputs.size(), batch.size() * spec_.inputs()));
+        convert(data, batch.subspan(r_begin, r_end - r_begin), owner.inputs.data() + std::size_t(r_begin) * spec_.inputs());
+      },
+      owner_affinity_);
 }
 
 // Canonical W is output-major: element (j, i) at j·in + i; here it sits at i·out + j.
@@ -315,7 +398,7 @@ std::vector<float> ParallelEngine::outputs(const Dataset& data, Indices examples
   parallel_tasks(chunk_count(examples.size()), [&](std::size_t c) {
     Activations& buf = workspaces.local();
     Indices part = chunk_of(examples, static_cast<int>(c), chunk_size_);
-    forward(data, part, buf, 0);
+    forward(data, part, buf);
     std::copy_n(buf.a.back().data(), part.size() * n_out, out.begin() + std::size_t(c) * chunk_size_ * n_out);
   });
   return out;

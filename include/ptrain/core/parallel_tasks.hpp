@@ -1,6 +1,9 @@
 #pragma once
 // One task per index, on the current oneTBB arena: the single way the parallel engine forks
-// and joins. The task boundaries depend only on n, never on the thread count.
+// and joins. The task boundaries depend only on n, never on the thread count. The default
+// partitioner balances by stealing; tbb::static_partitioner gives task i to the same thread on
+// every call, and a tbb::affinity_partitioner kept between calls replays where each task ran
+// (for work that should stay in one core's cache from step to step).
 //
 // Under ThreadSanitizer it also declares the ordering oneTBB guarantees but TSan cannot see,
 // because Debian's libtbb is not instrumented: what precedes the call happens-before every
@@ -26,8 +29,8 @@
 
 namespace ptrain {
 
-template <class Body>
-void parallel_tasks(std::size_t n, Body&& body) {
+template <class Body, class Partitioner = const tbb::simple_partitioner>
+void parallel_tasks(std::size_t n, Body&& body, Partitioner&& partitioner = tbb::simple_partitioner()) {
 #ifdef PTRAIN_TSAN
   char fork, join;  // their addresses name the two hand-offs
   __tsan_release(&fork);
@@ -43,7 +46,7 @@ void parallel_tasks(std::size_t n, Body&& body) {
         __tsan_release(&join);
 #endif
       },
-      tbb::simple_partitioner());
+      partitioner);
 #ifdef PTRAIN_TSAN
   __tsan_acquire(&join);
 #endif

@@ -1,23 +1,32 @@
 #pragma once
-// The parallel engine: float32, oneTBB, xsimd. A step has two parallel phases:
-//  1. the batch is cut into fixed-size chunks (boundaries depend only on the batch and the
-//     chunk size); each chunk is a task that runs forward and backward for its examples
-//     together and leaves each layer's per-example gradient in factored form, dZ and the layer
-//     input A (W's gradient is dZ ⊗ A), in the chunk's own rows of the batch buffers;
-//  2. one pass over the parameters, split by rows, sums those gradients over the batch in
-//     example order, averages them and applies the update — reduction, mean and update fused,
-//     each weight read and written once, no per-chunk copy of the parameters.
-// No result depends on which thread ran what, so the weights are bitwise the same for any
-// thread count. The layer math is in the kernels (kernels.hpp); this class orchestrates them.
+// The parallel engine: float32, oneTBB, xsimd. A step has three parallel phases:
+//  1. owners: the first layer's outputs are split into column blocks, one per thread; each
+//     owner converts the batch's pixels into its own copy of the inputs and computes its
+//     columns of the first layer for every example of the batch;
+//  2. chunks: the batch is cut into fixed-size chunks (boundaries depend only on the batch and
+//     the chunk size); each chunk is a task that runs the remaining layers forward and every
+//     layer backward for its examples together, and leaves each layer's per-example gradient in
+//     factored form, dZ and the layer input A (W's gradient is A ⊗ dZ), in the chunk's own rows;
+//  3. the update: each owner sums its columns' gradients over the batch in example order,
+//     averages them and updates its columns of the first layer in place — reduction, mean and
+//     update fused, each weight read and written once; one task each updates the small layers.
+// The first layer (87,808 of the default net's 89,898 parameters) thus stays in the cache of
+// the core that owns it: only activations and deltas (a few KiB a step) move between cores.
+// No result depends on which thread ran what, or on how the columns are split, so the weights
+// are bitwise the same for any thread count. The layer math is in the kernels (kernels.hpp);
+// this class orchestrates them.
 //
 // Each weight matrix is kept input-major (Wᵀ, [in][out]), which the forward pass and the
 // update read; layers after the first also keep an output-major copy (W, [out][in]) for the
 // error sent back to their inputs, refreshed after every update.
 //
-// The phases are public so that the distributed engine (distributed_engine.hpp) can run phase 1
-// for one rank's share of the chunks and combine the ranks' gradients before phase 2.
+// The phases are public so that the distributed engine (distributed_engine.hpp) can run
+// phases 1 and 2 for one rank's share of the chunks and combine the ranks' gradients before
+// phase 3.
 #include <utility>
 #include <vector>
+
+#include <oneapi/tbb/partitioner.h>
 
 #include "ptrain/core/aligned.hpp"
 #include "ptrain/engine/engine.hpp"
@@ -40,12 +49,12 @@ class ParallelEngine final : public Engine {
   void restore(const EngineState& state) override;
   Precision precision() const override { return Precision::float32; }
 
-  // Phase 1 for chunks [c_begin, c_end) of `batch`, and the chunks' losses added in order.
+  // Phases 1 and 2 for chunks [c_begin, c_end) of `batch`, and the chunks' losses added in order.
   int chunk_count(std::size_t batch) const { return static_cast<int>((batch + chunk_size_ - 1) / chunk_size_); }
   int chunk_size() const { return chunk_size_; }
   void run_chunks(const Dataset& data, Indices batch, int c_begin, int c_end);
   double loss_sum(int c_begin, int c_end) const;
-  // Phase 2 over rows [0, B) of the batch buffers: the fused reduction, averaging and update.
+  // Phase 3 over rows [0, B) of the batch: the fused reduction, averaging and update.
   void reduce_and_update(int B, double lr);
 
   // The fast reduction's pieces: Σ over rows [r_begin, r_end) of their gradients, dense, in the
@@ -55,7 +64,7 @@ class ParallelEngine final : public Engine {
 
   // The exact reduction's pieces: the batch buffers a rank sends for its rows (each hidden
   // layer's activations and every layer's dZ, as (buffer, floats per row)); the chunks' losses;
-  // and the input rows of chunks [c_begin, c_end), converted from the images.
+  // and the owners' input rows of chunks [c_begin, c_end), converted from the images.
   std::vector<std::pair<float*, int>> exchanged_rows();
   std::span<double> chunk_losses() { return chunk_loss_; }
   void convert_inputs(const Dataset& data, Indices batch, int c_begin, int c_end);
@@ -74,25 +83,36 @@ class ParallelEngine final : public Engine {
     std::size_t rows = 0;
     void resize(const std::vector<int>& sizes, std::size_t rows);
   };
-  struct ChunkTimes {
+  struct TaskTimes {
     double convert = 0, forward = 0, backward = 0;
   };
-  // Input rows [i_begin, i_end) of layer `layer`'s Wᵀ (and its bias when i_begin is 0): one
-  // task of phase 2.
-  struct RowBlock {
-    int layer, i_begin, i_end;
+  // A thread's share of the first layer: its output columns [j_begin, j_end) and its own copy
+  // of the batch's inputs, rows × sizes[0].
+  struct Owner {
+    int j_begin = 0, j_end = 0;
+    AlignedVector<float> inputs;
+    TaskTimes times;
   };
 
-  // a[0] rows from the images' pixels, and the rows' labels.
-  void load_inputs(const Dataset& data, Indices examples, Activations& buf, std::size_t row) const;
-  // a[l+1] = f(W_l a[l] + b_l), f the hidden units, or at the output sigmoid (mse) or softmax
-  // (xent). Fills times->convert and times->forward when `times` is given.
-  void forward(const Dataset& data, Indices examples, Activations& buf, std::size_t row,
-               ChunkTimes* times = nullptr) const;
+  // K rows of inputs from the images' pixels, scaled.
+  void convert(const Dataset& data, Indices examples, float* rows) const;
+  // Splits the first layer's columns among `threads` owners (blocks of whole 8-column groups).
+  void assign_owners(int threads);
+  // Phase 1 for one owner, rows [r_begin, r_end) of the batch.
+  void owner_forward(Owner& owner, const Dataset& data, Indices batch, int r_begin, int r_end);
+  // z = W_l a[l] + b_l into a[l+1] for K rows from `row`, all columns.
+  void linear(int l, const float* inputs, Activations& buf, std::size_t row, int K) const;
+  // a[l+1] = f(z): the hidden units, or at the output sigmoid (mse) or softmax (xent).
+  void activate(int l, Activations& buf, std::size_t row, int K) const;
+  // The whole forward pass for K examples (evaluation).
+  void forward(const Dataset& data, Indices examples, Activations& buf) const;
   // The output delta and loss, then dZ back through every layer; returns the chunk's summed loss.
   double backward(Activations& buf, std::size_t row, int K) const;
   void hidden_backward(const float* a, float* d, std::size_t n) const;
-  void record_chunk_phase(int c_begin, int c_end, double wall);
+  void record_phase(const std::vector<TaskTimes*>& tasks, double wall);
+  // The tasks of phase 3: one per owner.
+  template <class Body>
+  void for_each_update_task(Body&& body);
   void from_canonical(std::span<const double> canonical, AlignedVector<float>& padded) const;
   // The output-major copies of layers 1.. from their input-major weights.
   void refresh_output_major();
@@ -107,9 +127,10 @@ class ParallelEngine final : public Engine {
   AlignedVector<float> velocity_;     // padded like params_; empty while momentum_ is 0
   Activations batch_;                 // reused across steps: no allocation in the step loop
   std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
-  std::vector<RowBlock> row_blocks_;  // phase 2's tasks
+  std::vector<Owner> owners_;         // phases 1 and 3 of the first layer
+  tbb::affinity_partitioner owner_affinity_;  // keeps each owner on one thread, step after step
   StepTimes* profile_ = nullptr;
-  std::vector<ChunkTimes> chunk_times_;  // indexed by chunk, filled only when profiling
+  std::vector<TaskTimes> chunk_times_;  // indexed by chunk, filled only when profiling
 };
 
 }  // namespace ptrain
