@@ -146,13 +146,13 @@ void linear_forward(const float* Wt, const float* b, const float* A, float* Z, i
       [&](int, int j) { return b[j]; }, [&](int k, int j, float s) { Z[std::size_t(k) * out + j] = s; });
 }
 
+// dA[k][i] = Σ_j dZ[k][j]·W[j][i]: rows are examples, columns inputs, the sum over outputs.
 void linear_backward_input(const float* W, const float* dZ, float* dA, int out, int in, int K) {
-  for (int k = 0; k < K; ++k) {
-    const float* d = dZ + static_cast<std::size_t>(k) * out;
-    float* da = dA + static_cast<std::size_t>(k) * in;
-    std::fill(da, da + in, 0.0f);
-    for (int j = 0; j < out; ++j) axpy(d[j], W + static_cast<std::size_t>(j) * in, da, in);
-  }
+  const Operands o{dZ, std::size_t(out), 1, W, std::size_t(in), out};
+  outer_product(
+      o, 0, K, 0, in, [](auto v, int, int) { return zero_like(v); },
+      [&](int k, int i, const auto& acc) { acc.store_unaligned(dA + std::size_t(k) * in + i); },
+      [](int, int) { return 0.0f; }, [&](int k, int i, float s) { dA[std::size_t(k) * in + i] = s; });
 }
 
 void linear_backward_weights(const float* dZ, const float* A, float* dWt, float* db, int out, int in, int K) {
