@@ -15,8 +15,10 @@ namespace {
 
 namespace k = kernels::simd;
 constexpr std::size_t kAlignFloats = kCacheLine / sizeof(float);
-// The first layer's columns are split in groups of 8: a vector of AVX2, half one of AVX-512.
-constexpr int kOwnerColumns = 8;
+// The first layer's columns are split in groups of 16 floats: one cache line of each row of
+// Wᵀ (whose rows start on cache lines when the output count is a multiple of 16, as 112 is),
+// so no two owners write the same line in the update.
+constexpr int kOwnerColumns = 16;
 
 // Chunk i of `all`: examples [i·K, min((i+1)·K, n)).
 Indices chunk_of(Indices all, int i, int K) {
@@ -139,7 +141,7 @@ void ParallelEngine::hidden_backward(const float* a, float* d, std::size_t n) co
   }
 }
 
-// As even a split as whole 8-column groups allow, at most one owner a thread.
+// As even a split as whole column groups allow, at most one owner a thread.
 void ParallelEngine::assign_owners(int threads) {
   const int columns = spec_.sizes[1], groups = (columns + kOwnerColumns - 1) / kOwnerColumns;
   const int n = std::max(1, std::min(threads, groups));
