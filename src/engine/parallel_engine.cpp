@@ -15,10 +15,9 @@ namespace {
 
 namespace k = kernels::simd;
 constexpr std::size_t kAlignFloats = kCacheLine / sizeof(float);
-// The first layer's columns are split in groups of 16 floats: one cache line of each row of
-// Wᵀ (whose rows start on cache lines when the output count is a multiple of 16, as 112 is),
-// so no two owners write the same line in the update.
-constexpr int kOwnerColumns = 16;
+// The first layer's columns are split in groups of 8 (an AVX2 vector, half an AVX-512 one);
+// each owner's block of weights is stored apart, so owners share no line of them.
+constexpr int kOwnerColumns = 8;
 
 // Chunk i of `all`: examples [i·K, min((i+1)·K, n)).
 Indices chunk_of(Indices all, int i, int K) {
@@ -58,6 +57,7 @@ ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initi
     if (l > 0) output_major_.resize(output_major_.size() + (std::size_t(s.in) * s.out + kAlignFloats - 1) /
                                                                kAlignFloats * kAlignFloats);
   }
+  place_owners(1);
   from_canonical(std::vector<double>(initial.begin(), initial.end()), params_);
   refresh_output_major();
   velocity_.assign(momentum == 0 ? 0 : layout_.total, 0.0f);
@@ -83,8 +83,38 @@ void ParallelEngine::convert(const Dataset& data, Indices examples, float* rows)
 
 void ParallelEngine::linear(int l, const float* inputs, Activations& buf, std::size_t row, int K) const {
   const LayerSlot& s = layout_.layers[l];
-  k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, inputs, buf.a[l + 1].data() + row * s.out,
-                    s.out, s.in, K, 0, s.out);
+  float* z = buf.a[l + 1].data() + row * s.out;
+  if (l > 0) return k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, inputs, z, s.out, s.in, K, 0, s.out);
+  thread_local std::vector<float> block;  // one owner block's outputs, then into z's columns
+  for (const Owner& o : owners_) {
+    block.resize(std::size_t(K) * o.cols());
+    k::linear_forward(params_.data() + block_weight(o), params_.data() + s.bias + o.j_begin, inputs, block.data(),
+                      o.cols(), s.in, K, 0, o.cols());
+    scatter_columns(block.data(), o, z, s.out, K);
+  }
+}
+
+// The first layer's Wᵀ is stored owner block by owner block, each block [in][cols] contiguous.
+std::size_t ParallelEngine::block_weight(const Owner& o) const {
+  return layout_.layers[0].weight + std::size_t(layout_.layers[0].in) * o.j_begin;
+}
+
+std::size_t ParallelEngine::weight_index(int l, int i, int j) const {
+  const LayerSlot& s = layout_.layers[l];
+  if (l > 0) return s.weight + std::size_t(i) * s.out + j;
+  for (const Owner& o : owners_)
+    if (j < o.j_end) return block_weight(o) + std::size_t(i) * o.cols() + (j - o.j_begin);
+  return 0;  // j is always below the last owner's end
+}
+
+void ParallelEngine::scatter_columns(const float* block, const Owner& o, float* rows, int stride, int K) {
+  for (int k = 0; k < K; ++k)
+    std::copy_n(block + std::size_t(k) * o.cols(), o.cols(), rows + std::size_t(k) * stride + o.j_begin);
+}
+
+void ParallelEngine::gather_columns(const float* rows, int stride, const Owner& o, float* block, int K) {
+  for (int k = 0; k < K; ++k)
+    std::copy_n(rows + std::size_t(k) * stride + o.j_begin, o.cols(), block + std::size_t(k) * o.cols());
 }
 
 void ParallelEngine::activate(int l, Activations& buf, std::size_t row, int K) const {
@@ -142,15 +172,24 @@ void ParallelEngine::hidden_backward(const float* a, float* d, std::size_t n) co
 }
 
 // As even a split as whole column groups allow, at most one owner a thread.
-void ParallelEngine::assign_owners(int threads) {
+void ParallelEngine::place_owners(int n) {
   const int columns = spec_.sizes[1], groups = (columns + kOwnerColumns - 1) / kOwnerColumns;
-  const int n = std::max(1, std::min(threads, groups));
-  if (static_cast<int>(owners_.size()) == n) return;
   owners_.resize(n);
   for (int o = 0; o < n; ++o) {
     owners_[o].j_begin = std::min(columns, groups * o / n * kOwnerColumns);
     owners_[o].j_end = std::min(columns, groups * (o + 1) / n * kOwnerColumns);
   }
+}
+
+// One owner a thread; the first layer's blocks are laid out anew when their number changes.
+void ParallelEngine::assign_owners(int threads) {
+  const int columns = spec_.sizes[1], groups = (columns + kOwnerColumns - 1) / kOwnerColumns;
+  const int n = std::max(1, std::min(threads, groups));
+  if (static_cast<int>(owners_.size()) == n) return;
+  const std::vector<float> params = to_canonical(params_), velocity = velocity_.empty() ? params : to_canonical(velocity_);
+  place_owners(n);
+  from_canonical(std::vector<double>(params.begin(), params.end()), params_);
+  if (!velocity_.empty()) from_canonical(std::vector<double>(velocity.begin(), velocity.end()), velocity_);
 }
 
 // The owner's rows of inputs, then its columns of the first layer for them. The activation
@@ -163,20 +202,21 @@ void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, Indices ba
   convert(data, batch.subspan(r_begin, K), inputs);
   const auto converted = now_if(profile_);
   const LayerSlot& s = layout_.layers[0];
-  float* z = batch_.a[1].data() + std::size_t(r_begin) * s.out;
-  k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, inputs, z, s.out, s.in, K, owner.j_begin,
-                    owner.j_end);
-  if (spec_.num_layers() > 1)
-    for (int r = 0; r < K; ++r) {
-      float* row = z + std::size_t(r) * s.out + owner.j_begin;
-      const std::size_t n = owner.j_end - owner.j_begin;
-      if (spec_.hidden == Activation::sigmoid)
-        k::sigmoid_forward(row, row, n);
-      else if (spec_.hidden == Activation::tanh)
-        k::tanh_forward(row, row, n);
-      else
-        k::relu_forward(row, row, n);
-    }
+  const int cols = owner.cols();
+  owner.block.resize(std::max<std::size_t>(owner.block.size(), batch.size() * cols));
+  float* z = owner.block.data();
+  k::linear_forward(params_.data() + block_weight(owner), params_.data() + s.bias + owner.j_begin, inputs, z, cols,
+                    s.in, K, 0, cols);
+  const std::size_t n = std::size_t(K) * cols;
+  if (spec_.num_layers() > 1) {
+    if (spec_.hidden == Activation::sigmoid)
+      k::sigmoid_forward(z, z, n);
+    else if (spec_.hidden == Activation::tanh)
+      k::tanh_forward(z, z, n);
+    else
+      k::relu_forward(z, z, n);
+  }
+  scatter_columns(z, owner, batch_.a[1].data() + std::size_t(r_begin) * s.out, s.out, K);
   if (profile_) {
     owner.times.convert = seconds_between(start, converted);
     owner.times.forward = seconds_between(converted, ProfileClock::now());
@@ -255,17 +295,27 @@ double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr)
   return loss_sum(0, n_chunks);
 }
 
-// body(layer, inputs A, j_begin, j_end) for each owner's columns of the first layer, on the
-// owner's thread; the later layers, small, go whole to the owners in turn.
+// body(block) for each owner's block of the first layer, on the owner's thread, with the
+// block's deltas of rows [r_begin, r_end) gathered next to it; the later layers, small, go
+// whole to the owners in turn.
 template <class Body>
-void ParallelEngine::for_each_update_task(Body&& body) {
+void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body) {
   const std::size_t owners = owners_.size();
+  const int rows = r_end - r_begin;
   parallel_tasks(
       owners,
       [&](std::size_t o) {
-        body(0, owners_[o].inputs.data(), owners_[o].j_begin, owners_[o].j_end);
-        for (int l = 1 + static_cast<int>(o); l < spec_.num_layers(); l += static_cast<int>(owners))
-          body(l, batch_.a[l].data(), 0, spec_.sizes[l + 1]);
+        Owner& owner = owners_[o];
+        const LayerSlot& s0 = layout_.layers[0];
+        owner.block.resize(std::max<std::size_t>(owner.block.size(), std::size_t(rows) * owner.cols()));
+        gather_columns(batch_.dz[0].data() + std::size_t(r_begin) * s0.out, s0.out, owner, owner.block.data(), rows);
+        body(UpdateBlock{block_weight(owner), s0.bias + owner.j_begin, s0.in, owner.cols(),
+                         owner.inputs.data() + std::size_t(r_begin) * s0.in, owner.block.data()});
+        for (int l = 1 + static_cast<int>(o); l < spec_.num_layers(); l += static_cast<int>(owners)) {
+          const LayerSlot& s = layout_.layers[l];
+          body(UpdateBlock{s.weight, s.bias, s.in, s.out, batch_.a[l].data() + std::size_t(r_begin) * s.in,
+                           batch_.dz[l].data() + std::size_t(r_begin) * s.out});
+        }
       },
       owner_affinity_);
 }
@@ -273,16 +323,14 @@ void ParallelEngine::for_each_update_task(Body&& body) {
 void ParallelEngine::reduce_and_update(int B, double lr) {
   const float scale = static_cast<float>(lr / B);
   const auto start = now_if(profile_);
-  for_each_update_task([&](int l, const float* A, int j_begin, int j_end) {
-    const LayerSlot& s = layout_.layers[l];
-    const float* dZ = batch_.dz[l].data();
+  for_each_update_block(0, B, [&](const UpdateBlock& u) {
     if (velocity_.empty())
-      k::sgd_rank_k_step(dZ, A, params_.data() + s.weight, params_.data() + s.bias, s.out, s.in, B, scale, j_begin,
-                         j_end);
+      k::sgd_rank_k_step(u.dZ, u.A, params_.data() + u.weight, params_.data() + u.bias, u.cols, u.in, B, scale, 0,
+                         u.cols);
     else
-      k::sgd_momentum_rank_k_step(dZ, A, params_.data() + s.weight, params_.data() + s.bias,
-                                  velocity_.data() + s.weight, velocity_.data() + s.bias, s.out, s.in, B,
-                                  1.0f / static_cast<float>(B), static_cast<float>(lr), momentum_, j_begin, j_end);
+      k::sgd_momentum_rank_k_step(u.dZ, u.A, params_.data() + u.weight, params_.data() + u.bias,
+                                  velocity_.data() + u.weight, velocity_.data() + u.bias, u.cols, u.in, B,
+                                  1.0f / static_cast<float>(B), static_cast<float>(lr), momentum_, 0, u.cols);
   });
   refresh_output_major();
   if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
@@ -293,14 +341,12 @@ void ParallelEngine::sum_gradients(int r_begin, int r_end, AlignedVector<float>&
   sum.assign(layout_.total, 0.0f);
   const int rows = r_end - r_begin;
   if (rows <= 0) return;
-  for_each_update_task([&](int l, const float* A, int j_begin, int j_end) {
-    const LayerSlot& s = layout_.layers[l];
-    k::sgd_rank_k_step(batch_.dz[l].data() + std::size_t(r_begin) * s.out, A + std::size_t(r_begin) * s.in,
-                       sum.data() + s.weight, sum.data() + s.bias, s.out, s.in, rows, -1.0f, j_begin, j_end);
+  for_each_update_block(r_begin, r_end, [&](const UpdateBlock& u) {
+    k::sgd_rank_k_step(u.dZ, u.A, sum.data() + u.weight, sum.data() + u.bias, u.cols, u.in, rows, -1.0f, 0, u.cols);
   });
 }
 
-// w ← w − lr·Σ/B, or with momentum v ← μv + Σ/B, w ← w − lr·v, each task on its columns.
+// w ← w − lr·Σ/B, or with momentum v ← μv + Σ/B, w ← w − lr·v, each task on its blocks.
 void ParallelEngine::apply_gradient_sum(const AlignedVector<float>& sum, int B, double lr) {
   const float inv_batch = 1.0f / static_cast<float>(B), scale = static_cast<float>(lr / B);
   auto step = [&](std::size_t offset, std::size_t n) {
@@ -310,10 +356,9 @@ void ParallelEngine::apply_gradient_sum(const AlignedVector<float>& sum, int B, 
       k::sgd_momentum_step(sum.data() + offset, params_.data() + offset, velocity_.data() + offset, n, inv_batch,
                            static_cast<float>(lr), momentum_);
   };
-  for_each_update_task([&](int l, const float*, int j_begin, int j_end) {
-    const LayerSlot& s = layout_.layers[l];
-    for (int i = 0; i < s.in; ++i) step(s.weight + std::size_t(i) * s.out + j_begin, std::size_t(j_end - j_begin));
-    step(s.bias + j_begin, std::size_t(j_end - j_begin));
+  for_each_update_block(0, 0, [&](const UpdateBlock& u) {
+    step(u.weight, std::size_t(u.in) * u.cols);
+    step(u.bias, std::size_t(u.cols));
   });
   refresh_output_major();
 }
@@ -347,7 +392,7 @@ void ParallelEngine::from_canonical(std::span<const double> canonical, AlignedVe
     const LayerSlot &from = packed.layers[l], &to = layout_.layers[l];
     for (int j = 0; j < to.out; ++j)
       for (int i = 0; i < to.in; ++i)
-        padded[to.weight + std::size_t(i) * to.out + j] = static_cast<float>(canonical[from.weight + std::size_t(j) * to.in + i]);
+        padded[weight_index(int(l), i, j)] = static_cast<float>(canonical[from.weight + std::size_t(j) * to.in + i]);
     std::copy_n(canonical.begin() + from.bias, to.out, padded.begin() + to.bias);
   }
 }
@@ -355,9 +400,10 @@ void ParallelEngine::from_canonical(std::span<const double> canonical, AlignedVe
 std::vector<float> ParallelEngine::to_canonical(const AlignedVector<float>& padded) const {
   std::vector<float> out;
   out.reserve(canonical_param_count(spec_.sizes));
-  for (const LayerSlot& s : layout_.layers) {
+  for (int l = 0; l < spec_.num_layers(); ++l) {
+    const LayerSlot& s = layout_.layers[l];
     for (int j = 0; j < s.out; ++j)
-      for (int i = 0; i < s.in; ++i) out.push_back(padded[s.weight + std::size_t(i) * s.out + j]);
+      for (int i = 0; i < s.in; ++i) out.push_back(padded[weight_index(l, i, j)]);
     out.insert(out.end(), padded.begin() + s.bias, padded.begin() + s.bias + s.out);
   }
   return out;

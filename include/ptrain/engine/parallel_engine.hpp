@@ -86,18 +86,35 @@ class ParallelEngine final : public Engine {
   struct TaskTimes {
     double convert = 0, forward = 0, backward = 0;
   };
-  // A thread's share of the first layer: its output columns [j_begin, j_end) and its own copy
-  // of the batch's inputs, rows × sizes[0].
+  // A thread's share of the first layer: its output columns [j_begin, j_end), whose weights it
+  // keeps as one contiguous block of Wᵀ, [in][cols]; its own copy of the batch's inputs, rows ×
+  // sizes[0]; and room for its columns' outputs or deltas, rows × cols.
   struct Owner {
     int j_begin = 0, j_end = 0;
-    AlignedVector<float> inputs;
+    AlignedVector<float> inputs, block;
     TaskTimes times;
+    int cols() const { return j_end - j_begin; }
+  };
+  // What one task of phase 3 updates: a weight matrix (an owner's block of the first layer, or
+  // a later layer whole) at offsets into the parameters, with its inputs and output deltas.
+  struct UpdateBlock {
+    std::size_t weight, bias;
+    int in, cols;
+    const float* A;   // rows × in
+    const float* dZ;  // rows × cols
   };
 
   // K rows of inputs from the images' pixels, scaled.
   void convert(const Dataset& data, Indices examples, float* rows) const;
-  // Splits the first layer's columns among `threads` owners (blocks of whole 8-column groups).
+  // Splits the first layer's columns among n owners in whole 8-column groups; assign_owners
+  // makes that one per thread, laying the blocks out anew when their number changes.
+  void place_owners(int n);
   void assign_owners(int threads);
+  std::size_t block_weight(const Owner& o) const;
+  // Where element (i, j) of layer l's Wᵀ sits in the parameters.
+  std::size_t weight_index(int l, int i, int j) const;
+  static void scatter_columns(const float* block, const Owner& o, float* rows, int stride, int K);
+  static void gather_columns(const float* rows, int stride, const Owner& o, float* block, int K);
   // Phase 1 for one owner, rows [r_begin, r_end) of the batch.
   void owner_forward(Owner& owner, const Dataset& data, Indices batch, int r_begin, int r_end);
   // z = W_l a[l] + b_l into a[l+1] for K rows from `row`, all columns.
@@ -112,7 +129,7 @@ class ParallelEngine final : public Engine {
   void record_phase(const std::vector<TaskTimes*>& tasks, double wall);
   // The tasks of phase 3: one per owner.
   template <class Body>
-  void for_each_update_task(Body&& body);
+  void for_each_update_block(int r_begin, int r_end, Body&& body);
   void from_canonical(std::span<const double> canonical, AlignedVector<float>& padded) const;
   // The output-major copies of layers 1.. from their input-major weights.
   void refresh_output_major();
