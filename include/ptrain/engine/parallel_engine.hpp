@@ -9,9 +9,12 @@
 //     factored form, dZ and the layer input A (W's gradient is A ⊗ dZ), in the chunk's own rows;
 //  3. the update: each owner sums its columns' gradients over the batch in example order,
 //     averages them and updates its columns of the first layer in place — reduction, mean and
-//     update fused, each weight read and written once; one task each updates the small layers.
-// The first layer (87,808 of the default net's 89,898 parameters) thus stays in the cache of
-// the core that owns it: only activations and deltas (a few KiB a step) move between cores.
+//     update fused, each weight read and written once; the owners update the later, small
+//     layers whole, in turn.
+// Each owner's block of the first layer is stored apart and stays on its thread (an affinity
+// partitioner), so the first layer (87,808 of the default net's 89,898 parameters) stays in
+// the cache of the core that owns it: only activations and deltas (a few KiB a step) move
+// between cores.
 // No result depends on which thread ran what, or on how the columns are split, so the weights
 // are bitwise the same for any thread count. The layer math is in the kernels (kernels.hpp);
 // this class orchestrates them.
