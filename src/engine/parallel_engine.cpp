@@ -84,7 +84,8 @@ void ParallelEngine::convert(const Dataset& data, Indices examples, float* rows)
 void ParallelEngine::linear(int l, const float* inputs, Activations& buf, std::size_t row, int K) const {
   const LayerSlot& s = layout_.layers[l];
   float* z = buf.a[l + 1].data() + row * s.out;
-  if (l > 0) return k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, inputs, z, s.out, s.in, K, 0, s.out);
+  if (l > 0)
+    return k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, inputs, z, s.out, s.in, K, 0, s.out);
   thread_local std::vector<float> block;  // one owner block's outputs, then into z's columns
   for (const Owner& o : owners_) {
     block.resize(std::size_t(K) * o.cols());
@@ -121,14 +122,19 @@ void ParallelEngine::activate(int l, Activations& buf, std::size_t row, int K) c
   const int L = spec_.num_layers(), n_out = spec_.sizes[l + 1];
   float* z = buf.a[l + 1].data() + row * n_out;
   const std::size_t n = std::size_t(K) * n_out;
-  if (l == L - 1 && spec_.loss == Loss::xent)
+  if (l < L - 1) return hidden_forward(z, n);
+  if (spec_.loss == Loss::xent)
     k::softmax_forward(z, buf.logits.data() + row * n_out, buf.log_norm.data() + row, K, n_out);
-  else if (l == L - 1 || spec_.hidden == Activation::sigmoid)
-    k::sigmoid_forward(z, z, n);
-  else if (spec_.hidden == Activation::tanh)
-    k::tanh_forward(z, z, n);
   else
-    k::relu_forward(z, z, n);
+    k::sigmoid_forward(z, z, n);
+}
+
+void ParallelEngine::hidden_forward(float* z, std::size_t n) const {
+  switch (spec_.hidden) {
+    case Activation::sigmoid: return k::sigmoid_forward(z, z, n);
+    case Activation::tanh: return k::tanh_forward(z, z, n);
+    case Activation::relu: return k::relu_forward(z, z, n);
+  }
 }
 
 void ParallelEngine::forward(const Dataset& data, Indices examples, Activations& buf) const {
@@ -186,10 +192,15 @@ void ParallelEngine::assign_owners(int threads) {
   const int columns = spec_.sizes[1], groups = (columns + kOwnerColumns - 1) / kOwnerColumns;
   const int n = std::max(1, std::min(threads, groups));
   if (static_cast<int>(owners_.size()) == n) return;
-  const std::vector<float> params = to_canonical(params_), velocity = velocity_.empty() ? params : to_canonical(velocity_);
-  place_owners(n);
-  from_canonical(std::vector<double>(params.begin(), params.end()), params_);
-  if (!velocity_.empty()) from_canonical(std::vector<double>(velocity.begin(), velocity.end()), velocity_);
+  auto relaid = [&](AlignedVector<float>& tensors, auto&& place) {
+    const std::vector<float> canonical = to_canonical(tensors);
+    place();
+    from_canonical(std::vector<double>(canonical.begin(), canonical.end()), tensors);
+  };
+  if (velocity_.empty()) return relaid(params_, [&] { place_owners(n); });
+  const std::vector<float> velocity = to_canonical(velocity_);
+  relaid(params_, [&] { place_owners(n); });
+  from_canonical(std::vector<double>(velocity.begin(), velocity.end()), velocity_);
 }
 
 // The owner's rows of inputs, then its columns of the first layer for them. The activation
@@ -207,15 +218,7 @@ void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, Indices ba
   float* z = owner.block.data();
   k::linear_forward(params_.data() + block_weight(owner), params_.data() + s.bias + owner.j_begin, inputs, z, cols,
                     s.in, K, 0, cols);
-  const std::size_t n = std::size_t(K) * cols;
-  if (spec_.num_layers() > 1) {
-    if (spec_.hidden == Activation::sigmoid)
-      k::sigmoid_forward(z, z, n);
-    else if (spec_.hidden == Activation::tanh)
-      k::tanh_forward(z, z, n);
-    else
-      k::relu_forward(z, z, n);
-  }
+  if (spec_.num_layers() > 1) hidden_forward(z, std::size_t(K) * cols);
   scatter_columns(z, owner, batch_.a[1].data() + std::size_t(r_begin) * s.out, s.out, K);
   if (profile_) {
     owner.times.convert = seconds_between(start, converted);
@@ -243,28 +246,31 @@ void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin,
   }
 
   start = now_if(profile_);
-  parallel_tasks(c_end - c_begin, [&](std::size_t i) {
-    const int c = c_begin + static_cast<int>(i);
-    Indices examples = chunk_of(batch, c, chunk_size_);
-    const int K = static_cast<int>(examples.size());
-    const std::size_t row = std::size_t(c) * chunk_size_;
-    const auto chunk_start = now_if(profile_);
-    for (int e = 0; e < K; ++e) batch_.labels[row + e] = data.labels[examples[e]];
-    if (spec_.num_layers() == 1) activate(0, batch_, row, K);
-    for (int l = 1; l < spec_.num_layers(); ++l) {
-      linear(l, batch_.a[l].data() + row * spec_.sizes[l], batch_, row, K);
-      activate(l, batch_, row, K);
-    }
-    const auto backward_start = now_if(profile_);
-    chunk_loss_[c] = backward(batch_, row, K);
-    if (profile_)
-      chunk_times_[c] = {0, seconds_between(chunk_start, backward_start), seconds_between(backward_start, ProfileClock::now())};
-  });
+  parallel_tasks(c_end - c_begin, [&](std::size_t i) { chunk_pass(data, batch, c_begin + static_cast<int>(i)); });
   if (profile_) {
     std::vector<TaskTimes*> tasks;
     for (int c = c_begin; c < c_end; ++c) tasks.push_back(&chunk_times_[c]);
     record_phase(tasks, seconds_between(start, ProfileClock::now()));
   }
+}
+
+// Phase 2 for chunk c: the later layers forward (the first layer's activation too when it is the
+// output layer), then every layer backward; the chunk's loss goes to its slot.
+void ParallelEngine::chunk_pass(const Dataset& data, Indices batch, int c) {
+  Indices examples = chunk_of(batch, c, chunk_size_);
+  const int K = static_cast<int>(examples.size());
+  const std::size_t row = std::size_t(c) * chunk_size_;
+  const auto start = now_if(profile_);
+  for (int e = 0; e < K; ++e) batch_.labels[row + e] = data.labels[examples[e]];
+  if (spec_.num_layers() == 1) activate(0, batch_, row, K);
+  for (int l = 1; l < spec_.num_layers(); ++l) {
+    linear(l, batch_.a[l].data() + row * spec_.sizes[l], batch_, row, K);
+    activate(l, batch_, row, K);
+  }
+  const auto backward_start = now_if(profile_);
+  chunk_loss_[c] = backward(batch_, row, K);
+  if (profile_)
+    chunk_times_[c] = {0, seconds_between(start, backward_start), seconds_between(backward_start, ProfileClock::now())};
 }
 
 double ParallelEngine::loss_sum(int c_begin, int c_end) const {

@@ -124,6 +124,8 @@ class ParallelEngine final : public Engine {
   void linear(int l, const float* inputs, Activations& buf, std::size_t row, int K) const;
   // a[l+1] = f(z): the hidden units, or at the output sigmoid (mse) or softmax (xent).
   void activate(int l, Activations& buf, std::size_t row, int K) const;
+  void hidden_forward(float* z, std::size_t n) const;
+  void chunk_pass(const Dataset& data, Indices batch, int c);
   // The whole forward pass for K examples (evaluation).
   void forward(const Dataset& data, Indices examples, Activations& buf) const;
   // The output delta and loss, then dZ back through every layer; returns the chunk's summed loss.
