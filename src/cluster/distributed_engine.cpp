@@ -51,7 +51,7 @@ double DistributedEngine::exact_step(const Dataset& data, Indices batch, double 
   std::span<double> losses = engine_->chunk_losses();
   cluster_.gather(rows_out_, rows_in_, row_counts);
   cluster_.gather(losses.subspan(mine.c_begin, loss_counts[me]), losses_in_, loss_counts);
-  // The other ranks' rows go into the batch buffers, where phase 1 would have left them.
+  // The other ranks' rows go into the batch buffers, where phases 1 and 2 would have left them.
   const float* in = rows_in_.data();
   for (int r = 0; r < ranks; ++r) {
     const Share& s = shares[r];

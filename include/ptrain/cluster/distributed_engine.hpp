@@ -1,11 +1,12 @@
 #pragma once
-// A step shared among the ranks of a cluster. Rank r runs the parallel engine's phase 1 for its
-// own consecutive share of the batch's chunks, then the ranks combine their gradients in one of
-// two ways before every rank applies the same update:
+// A step shared among the ranks of a cluster. Rank r runs the parallel engine's phases 1 and 2
+// (the owners' first layer, the chunks) for its own consecutive share of the batch's chunks,
+// then the ranks combine their gradients in one of two ways before every rank applies the same
+// update:
 //  - fast: each rank sums its own examples' gradients densely (351 KiB for the default net) and
 //    MPI_Allreduce adds the ranks' sums; the rounding depends on the number of ranks;
 //  - exact: the ranks exchange their examples' factored gradients (hidden activations and dZ,
-//    about 1 KiB per example; the inputs each rank converts itself) and every rank runs phase 2
+//    about 1 KiB per example; the inputs each rank converts itself) and every rank runs phase 3
 //    over the whole batch in example order, as one process does: the weights are bitwise those
 //    of a one-process run.
 #include <memory>
