@@ -13,12 +13,11 @@ double DistributedEngine::train_step(const Dataset& data, Indices batch, double 
 
 DistributedEngine::Share DistributedEngine::share_of(int rank, int n_chunks, int B) const {
   const ShareBounds chunks = share_bounds(n_chunks, rank, cluster_.size());
-  const int K = engine_->chunk_size();
   Share s;
   s.c_begin = static_cast<int>(chunks.first);
   s.c_end = static_cast<int>(chunks.last);
-  s.r_begin = std::min(B, s.c_begin * K);
-  s.r_end = std::min(B, s.c_end * K);
+  s.r_begin = engine_->chunk_row(s.c_begin, B);
+  s.r_end = engine_->chunk_row(s.c_end, B);
   return s;
 }
 

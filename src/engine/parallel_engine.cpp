@@ -177,9 +177,11 @@ void ParallelEngine::hidden_backward(const float* a, float* d, std::size_t n) co
   }
 }
 
-// As even a split as whole column groups allow, at most one owner a thread.
+int ParallelEngine::column_groups() const { return (spec_.sizes[1] + kOwnerColumns - 1) / kOwnerColumns; }
+
+// As even a split as whole column groups allow.
 void ParallelEngine::place_owners(int n) {
-  const int columns = spec_.sizes[1], groups = (columns + kOwnerColumns - 1) / kOwnerColumns;
+  const int columns = spec_.sizes[1], groups = column_groups();
   owners_.resize(n);
   for (int o = 0; o < n; ++o) {
     owners_[o].j_begin = std::min(columns, groups * o / n * kOwnerColumns);
@@ -189,28 +191,30 @@ void ParallelEngine::place_owners(int n) {
 
 // One owner a thread; the first layer's blocks are laid out anew when their number changes.
 void ParallelEngine::assign_owners(int threads) {
-  const int columns = spec_.sizes[1], groups = (columns + kOwnerColumns - 1) / kOwnerColumns;
-  const int n = std::max(1, std::min(threads, groups));
+  const int n = std::max(1, std::min(threads, column_groups()));
   if (static_cast<int>(owners_.size()) == n) return;
-  auto relaid = [&](AlignedVector<float>& tensors, auto&& place) {
-    const std::vector<float> canonical = to_canonical(tensors);
-    place();
-    from_canonical(std::vector<double>(canonical.begin(), canonical.end()), tensors);
-  };
-  if (velocity_.empty()) return relaid(params_, [&] { place_owners(n); });
-  const std::vector<float> velocity = to_canonical(velocity_);
-  relaid(params_, [&] { place_owners(n); });
-  from_canonical(std::vector<double>(velocity.begin(), velocity.end()), velocity_);
+  const std::vector<float> params = to_canonical(params_);
+  const std::vector<float> velocity = velocity_.empty() ? std::vector<float>{} : to_canonical(velocity_);
+  place_owners(n);
+  from_canonical(std::vector<double>(params.begin(), params.end()), params_);
+  if (!velocity.empty()) from_canonical(std::vector<double>(velocity.begin(), velocity.end()), velocity_);
+}
+
+// Rows [r_begin, r_end) of the owner's own copy of the batch's inputs, from the pixels.
+float* ParallelEngine::convert_rows(Owner& owner, const Dataset& data, Indices batch, int r_begin, int r_end) const {
+  const int n_in = spec_.inputs();
+  owner.inputs.resize(std::max<std::size_t>(owner.inputs.size(), batch.size() * n_in));
+  float* rows = owner.inputs.data() + std::size_t(r_begin) * n_in;
+  convert(data, batch.subspan(r_begin, r_end - r_begin), rows);
+  return rows;
 }
 
 // The owner's rows of inputs, then its columns of the first layer for them. The activation
 // follows at once unless the first layer is the output layer (softmax needs whole rows).
 void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, Indices batch, int r_begin, int r_end) {
   const auto start = now_if(profile_);
-  const int n_in = spec_.inputs(), K = r_end - r_begin;
-  owner.inputs.resize(std::max<std::size_t>(owner.inputs.size(), batch.size() * n_in));
-  float* inputs = owner.inputs.data() + std::size_t(r_begin) * n_in;
-  convert(data, batch.subspan(r_begin, K), inputs);
+  const int K = r_end - r_begin;
+  const float* inputs = convert_rows(owner, data, batch, r_begin, r_end);
   const auto converted = now_if(profile_);
   const LayerSlot& s = layout_.layers[0];
   const int cols = owner.cols();
@@ -233,7 +237,7 @@ void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin,
   chunk_loss_.resize(std::max<std::size_t>(chunk_loss_.size(), n_chunks));
   if (profile_) chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));
   assign_owners(tbb::this_task_arena::max_concurrency());
-  const int r_begin = std::min(B, c_begin * chunk_size_), r_end = std::min(B, c_end * chunk_size_);
+  const int r_begin = chunk_row(c_begin, B), r_end = chunk_row(c_end, B);
 
   auto start = now_if(profile_);
   parallel_tasks(
@@ -378,16 +382,10 @@ std::vector<std::pair<float*, int>> ParallelEngine::exchanged_rows() {
 
 void ParallelEngine::convert_inputs(const Dataset& data, Indices batch, int c_begin, int c_end) {
   const int B = static_cast<int>(batch.size());
-  const int r_begin = std::min(B, c_begin * chunk_size_), r_end = std::min(B, c_end * chunk_size_);
+  const int r_begin = chunk_row(c_begin, B), r_end = chunk_row(c_end, B);
   if (r_end <= r_begin) return;
   parallel_tasks(
-      owners_.size(),
-      [&](std::size_t o) {
-        Owner& owner = owners_[o];
-        owner.inputs.resize(std::max<std::size_t>(owner.inputs.size(), batch.size() * spec_.inputs()));
-        convert(data, batch.subspan(r_begin, r_end - r_begin), owner.inputs.data() + std::size_t(r_begin) * spec_.inputs());
-      },
-      owner_affinity_);
+      owners_.size(), [&](std::size_t o) { convert_rows(owners_[o], data, batch, r_begin, r_end); }, owner_affinity_);
 }
 
 // Canonical W is output-major: element (j, i) at j·in + i; here it sits at i·out + j.

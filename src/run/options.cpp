@@ -111,6 +111,11 @@ po::options_description train_options() {
   return desc;
 }
 
+void refuse_val_size_without_standard_split(const po::variables_map& vm, SplitKind split) {
+  if (given(vm, "val-size") && split != SplitKind::standard)
+    throw UsageError("--val-size applies only to --split standard (the seed split is always 70/10/20)");
+}
+
 // The recipe: every field from its option, then the checks that span several.
 void read_recipe(const po::variables_map& vm, TrainConfig& c) {
   for (const RecipeField& f : recipe_fields())
@@ -118,8 +123,7 @@ void read_recipe(const po::variables_map& vm, TrainConfig& c) {
   if (c.preset == Preset::blog && !given(vm, "lr")) c.lr = kBlogLr;
   if (c.spec.classes() != 10)
     throw UsageError("--layers " + text(vm, "layers") + ": the last size must be 10, the number of classes");
-  if (given(vm, "val-size") && c.split != SplitKind::standard)
-    throw UsageError("--val-size applies only to --split standard (the seed split is always 70/10/20)");
+  refuse_val_size_without_standard_split(vm, c.split);
 }
 
 void read_files(const po::variables_map& vm, TrainConfig& c) {
@@ -200,8 +204,7 @@ CommandLine parse_inference(CommandKind kind, int argc, const char* const* argv)
   TrainConfig split;  // read by the recipe's own fields
   recipe_field("split").adopt(split, text(vm, "split"));
   recipe_field("val-size").adopt(split, text(vm, "val-size"));
-  if (given(vm, "val-size") && split.split != SplitKind::standard)
-    throw UsageError("--val-size applies only to --split standard (the seed split is always 70/10/20)");
+  refuse_val_size_without_standard_split(vm, split.split);
   u.split = split.split;
   if (given(vm, "val-size")) u.val_size = split.val_size;
   if (vm.count("seed")) {

@@ -26,6 +26,7 @@
 // The phases are public so that the distributed engine (distributed_engine.hpp) can run
 // phases 1 and 2 for one rank's share of the chunks and combine the ranks' gradients before
 // phase 3.
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -55,6 +56,8 @@ class ParallelEngine final : public Engine {
   // Phases 1 and 2 for chunks [c_begin, c_end) of `batch`, and the chunks' losses added in order.
   int chunk_count(std::size_t batch) const { return static_cast<int>((batch + chunk_size_ - 1) / chunk_size_); }
   int chunk_size() const { return chunk_size_; }
+  // The first row of chunk c in a batch of B examples (B past the last chunk).
+  int chunk_row(int c, int B) const { return std::min(B, c * chunk_size_); }
   void run_chunks(const Dataset& data, Indices batch, int c_begin, int c_end);
   double loss_sum(int c_begin, int c_end) const;
   // Phase 3 over rows [0, B) of the batch: the fused reduction, averaging and update.
@@ -113,6 +116,8 @@ class ParallelEngine final : public Engine {
   // makes that one per thread, laying the blocks out anew when their number changes.
   void place_owners(int n);
   void assign_owners(int threads);
+  int column_groups() const;
+  float* convert_rows(Owner& owner, const Dataset& data, Indices batch, int r_begin, int r_end) const;
   std::size_t block_weight(const Owner& o) const;
   // Where element (i, j) of layer l's Wᵀ sits in the parameters.
   std::size_t weight_index(int l, int i, int j) const;
