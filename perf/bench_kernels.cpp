@@ -34,7 +34,7 @@ void BM_linear_forward(benchmark::State& state) {
 }
 BENCHMARK(BM_linear_forward<kernels::plain::linear_forward>)->Name("linear_forward/plain")->Args({112, 784, 8})->UseRealTime();
 BENCHMARK(BM_linear_forward<kernels::simd::linear_forward>)->Name("linear_forward/simd")
-    ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 32})->Args({16, 112, 8})->UseRealTime();
+    ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 32})->Args({16, 112, 8})->Args({1024, 1024, 8})->Args({1024, 1024, 128})->UseRealTime();
 
 template <void (*Gradient)(const float*, const float*, float*, float*, int, int, int)>
 void BM_linear_backward_weights(benchmark::State& state) {
@@ -79,7 +79,7 @@ void BM_sgd_rank_k_step(benchmark::State& state) {
 }
 BENCHMARK(BM_sgd_rank_k_step<kernels::plain::sgd_rank_k_step>)->Name("sgd_rank_k_step/plain")->Args({112, 784, 32})->UseRealTime();
 BENCHMARK(BM_sgd_rank_k_step<kernels::simd::sgd_rank_k_step>)->Name("sgd_rank_k_step/simd")
-    ->Args({112, 784, 32})->Args({112, 784, 128})->Args({16, 112, 32})->UseRealTime();
+    ->Args({112, 784, 32})->Args({112, 784, 128})->Args({16, 112, 32})->Args({1024, 1024, 128})->Args({1024, 784, 128})->UseRealTime();
 
 }  // namespace
 

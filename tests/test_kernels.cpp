@@ -262,6 +262,33 @@ TEST(Kernels, LinearForwardIsTheSameWhateverTheSplitOfTheColumns) {
     }
 }
 
+// Rows in eights take 8-row tiles, strides of 128 floats a copy of the operand (kernels_simd.cpp):
+// every element is still the one chain of FMAs in input (or example) order.
+TEST(Kernels, EveryTileShapeAndStrideGivesTheSameChains) {
+  std::mt19937 rng(16);
+  for (int out : {43, 128})
+    for (int in : {37, 256})
+      for (int K : {8, 11, 16}) {
+        Buffer W(std::size_t(in) * out, 0, rng), b(out, 1, rng), A(std::size_t(K) * in, 2, rng);
+        Buffer D(std::size_t(K) * out, 0, rng), Z(std::size_t(K) * out, 0, rng);
+        Buffer dW(std::size_t(in) * out, 0, rng), db(out, 0, rng);
+        simd::linear_forward(W.data(), b.data(), A.data(), Z.data(), out, in, K, 0, out);
+        simd::linear_backward_weights(D.data(), A.data(), dW.data(), db.data(), out, in, K);
+        for (int k : {0, K - 1})
+          for (int j : {0, out - 1}) {
+            float z = b[j];
+            for (int i = 0; i < in; ++i) z = std::fma(A[k * in + i], W[i * out + j], z);
+            ASSERT_EQ(Z[k * out + j], z) << "out=" << out << " in=" << in << " K=" << K;
+          }
+        for (int i : {0, in - 1})
+          for (int j : {0, out / 2, out - 1}) {
+            float g = 0;
+            for (int k = 0; k < K; ++k) g = std::fma(A[k * in + i], D[k * out + j], g);
+            ASSERT_EQ(dW[i * out + j], g) << "out=" << out << " in=" << in << " K=" << K;
+          }
+      }
+}
+
 TEST(Kernels, ActivationBackwardsMatchPlainLoops) {
   using Backward = void (*)(const float*, float*, std::size_t);
   const std::vector<std::pair<Backward, Backward>> twins{{simd::sigmoid_backward, plain::sigmoid_backward},

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "ptrain/core/simd.hpp"
 #include "ptrain/engine/kernels.hpp"
@@ -76,13 +77,19 @@ void outer_column(const Operands& o, int r_begin, int r_end, int j, Init&& init,
   for (; r < r_end; ++r) outer_tile<Vec, 1, V>(o, r, j, init, sink);
 }
 
+// With 24 accumulators a tile is 6 rows × 4 vectors or 8 × 3. Rows of examples (the batch
+// operand read along t) take 8 × 3 when they come in eights, which leaves no short row tile;
+// measured (perf/bench_kernels), rows of inputs run faster as 6 × 4 whatever their count.
+bool prefer_tall(const Operands& o, int rows) { return o.xt == 1 && rows % 8 == 0; }
+
 // Rows [r_begin, r_end) × columns [j_begin, j_end) of the product, a column tile at a time.
 template <class Init, class Sink, class InitOne, class SinkOne>
 void outer_product(const Operands& o, int r_begin, int r_end, int j_begin, int j_end, Init&& init, Sink&& sink,
                    InitOne&& init_one, SinkOne&& sink_one) {
   int j = j_begin;
   if constexpr (kAccumulators >= 24)
-    for (; j + 4 * kWidth <= j_end; j += 4 * kWidth) outer_column<vfloat, 4>(o, r_begin, r_end, j, init, sink);
+    if (!prefer_tall(o, r_end - r_begin))
+      for (; j + 4 * kWidth <= j_end; j += 4 * kWidth) outer_column<vfloat, 4>(o, r_begin, r_end, j, init, sink);
   for (; j + 3 * kWidth <= j_end; j += 3 * kWidth) outer_column<vfloat, 3>(o, r_begin, r_end, j, init, sink);
   for (; j + 2 * kWidth <= j_end; j += 2 * kWidth) outer_column<vfloat, 2>(o, r_begin, r_end, j, init, sink);
   for (; j + kWidth <= j_end; j += kWidth) outer_column<vfloat, 1>(o, r_begin, r_end, j, init, sink);
@@ -118,9 +125,27 @@ void column_sums(const float* dZ, int out, int K, int j_begin, int j_end, Sink&&
   }
 }
 
+// A tile of the weight gradient walks K rows of A and of dZ. With a row stride that is a
+// multiple of 512 bytes those rows fall into at most 8 of L1's 64 sets (4 KiB: one set), which
+// then thrash; such an operand is first copied with a stride one cache line longer.
+constexpr std::size_t kAliasingStride = 128;  // floats
+constexpr std::size_t kLineFloats = 16;
+
+const float* unaliased(const float* M, int rows, std::size_t cols, std::size_t& stride, std::vector<float>& copy) {
+  if (cols % kAliasingStride != 0) return M;
+  stride = cols + kLineFloats;
+  copy.resize(std::size_t(rows) * stride);
+  for (int r = 0; r < rows; ++r) std::copy_n(M + r * cols, cols, copy.data() + r * stride);
+  return copy.data();
+}
+
 // The operands of Σ_k A[k][i]·dZ[k][j] for rows i of an input-major weight matrix.
 Operands weight_gradient_operands(const float* dZ, const float* A, int out, int in, int K) {
-  return {A, 1, std::size_t(in), dZ, std::size_t(out), K};
+  thread_local std::vector<float> a_copy, dz_copy;
+  std::size_t a_stride = in, dz_stride = out;
+  const float* a = unaliased(A, K, in, a_stride, a_copy);
+  const float* dz = unaliased(dZ, K, out, dz_stride, dz_copy);
+  return {a, 1, a_stride, dz, dz_stride, K};
 }
 
 template <class Vec>
