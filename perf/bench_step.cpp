@@ -65,6 +65,26 @@ BENCHMARK(BM_step_parallel)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
+// The wide net the issue measures against oneDNN: 784-1024-1024-10. Args as above.
+void BM_step_wide(benchmark::State& state) {
+  const int batch = state.range(0), threads = state.range(1), chunk = state.range(2);
+  NetSpec spec;
+  spec.sizes = {784, 1024, 1024, 10};
+  ParallelEngine engine(spec, init_blog(spec.sizes, 1), chunk);
+  ThreadLimit limit(threads);
+  auto idx = batch_indices(batch);
+  limit.run([&] {
+    for (auto _ : state) benchmark::DoNotOptimize(engine.train_step(data(), idx, 1e-6));
+  });
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(BM_step_wide)
+    ->Name("step/wide")
+    ->ArgNames({"batch", "threads", "chunk"})
+    ->ArgsProduct({{128}, {1}, {8, 16, 32, 64, 128}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();

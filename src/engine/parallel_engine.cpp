@@ -413,12 +413,17 @@ std::vector<float> ParallelEngine::to_canonical(const AlignedVector<float>& padd
   return out;
 }
 
+// In square tiles, so that neither side's stride walks through memory a line per element.
 void ParallelEngine::refresh_output_major() {
+  constexpr int kTile = 16;
   for (int l = 1; l < spec_.num_layers(); ++l) {
     const LayerSlot& s = layout_.layers[l];
     float* W = output_major_.data() + output_major_at_[l];
-    for (int i = 0; i < s.in; ++i)
-      for (int j = 0; j < s.out; ++j) W[std::size_t(j) * s.in + i] = params_[s.weight + std::size_t(i) * s.out + j];
+    const float* Wt = params_.data() + s.weight;
+    for (int i0 = 0; i0 < s.in; i0 += kTile)
+      for (int j0 = 0; j0 < s.out; j0 += kTile)
+        for (int j = j0; j < std::min(j0 + kTile, s.out); ++j)
+          for (int i = i0; i < std::min(i0 + kTile, s.in); ++i) W[std::size_t(j) * s.in + i] = Wt[std::size_t(i) * s.out + j];
   }
 }
 
