@@ -146,26 +146,27 @@ void ParallelEngine::forward(const Dataset& data, Indices examples, Activations&
   }
 }
 
-// dZ of the output layer from the loss, then dZ_{l−1} = (dZ_l · W_l) · f'(a_l) down to layer 0.
-double ParallelEngine::backward(Activations& buf, std::size_t row, int K) const {
-  const int L = spec_.num_layers();
-  const int n_out = spec_.classes();
+// The output layer's dZ for K rows from `row`, from the loss; returns their summed loss.
+double ParallelEngine::output_delta(Activations& buf, std::size_t row, int K) const {
+  const int L = spec_.num_layers(), n_out = spec_.classes();
   const float* a_out = buf.a[L].data() + row * n_out;
   float* dz_out = buf.dz[L - 1].data() + row * n_out;
   const int* labels = buf.labels.data() + row;
-  const double loss =
-      spec_.loss == Loss::xent
-          ? k::xent_output_backward(a_out, buf.logits.data() + row * n_out, buf.log_norm.data() + row, labels, dz_out,
-                                    K, n_out)
-          : k::mse_output_backward(a_out, labels, dz_out, K, n_out, spec_.blog_derivative);
-  for (int l = L - 1; l >= 1; --l) {  // the input layer needs no dZ
+  return spec_.loss == Loss::xent
+             ? k::xent_output_backward(a_out, buf.logits.data() + row * n_out, buf.log_norm.data() + row, labels,
+                                       dz_out, K, n_out)
+             : k::mse_output_backward(a_out, labels, dz_out, K, n_out, spec_.blog_derivative);
+}
+
+// dZ_{l−1} = (dZ_l · W_l) · f'(a_l) from the output layer down to layer 0.
+void ParallelEngine::backward(Activations& buf, std::size_t row, int K) const {
+  for (int l = spec_.num_layers() - 1; l >= 1; --l) {  // the input layer needs no dZ
     const LayerSlot& s = layout_.layers[l];
     float* da = buf.dz[l - 1].data() + row * s.in;
     k::linear_backward_input(output_major_.data() + output_major_at_[l], buf.dz[l].data() + row * s.out, da, s.out,
                              s.in, K);
     hidden_backward(buf.a[l].data() + row * s.in, da, std::size_t(K) * s.in);
   }
-  return loss;
 }
 
 void ParallelEngine::hidden_backward(const float* a, float* d, std::size_t n) const {
@@ -235,7 +236,7 @@ void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin,
   const int n_chunks = chunk_count(batch.size()), B = static_cast<int>(batch.size());
   batch_.resize(spec_.sizes, batch.size());  // allocates only when a larger batch first arrives
   chunk_loss_.resize(std::max<std::size_t>(chunk_loss_.size(), n_chunks));
-  if (profile_) chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));
+  chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));  // a slot per task, at most one a chunk
   assign_owners(tbb::this_task_arena::max_concurrency());
   const int r_begin = chunk_row(c_begin, B), r_end = chunk_row(c_end, B);
 
@@ -249,32 +250,43 @@ void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin,
     record_phase(tasks, seconds_between(start, ProfileClock::now()));
   }
 
+  // As many tasks as threads, each on a run of whole chunks.
+  const int chunks = c_end - c_begin;
+  const int tasks = std::max(1, std::min(chunks, tbb::this_task_arena::max_concurrency()));
+  auto first_chunk = [&](int t) { return c_begin + chunks * t / tasks; };
   start = now_if(profile_);
-  parallel_tasks(c_end - c_begin, [&](std::size_t i) { chunk_pass(data, batch, c_begin + static_cast<int>(i)); });
+  parallel_tasks(tasks, [&](std::size_t t) {
+    chunk_pass(data, batch, first_chunk(static_cast<int>(t)), first_chunk(static_cast<int>(t) + 1), chunk_times_[t]);
+  });
   if (profile_) {
-    std::vector<TaskTimes*> tasks;
-    for (int c = c_begin; c < c_end; ++c) tasks.push_back(&chunk_times_[c]);
-    record_phase(tasks, seconds_between(start, ProfileClock::now()));
+    std::vector<TaskTimes*> times;
+    for (int t = 0; t < tasks; ++t) times.push_back(&chunk_times_[t]);
+    record_phase(times, seconds_between(start, ProfileClock::now()));
   }
 }
 
-// Phase 2 for chunk c: the later layers forward (the first layer's activation too when it is the
-// output layer), then every layer backward; the chunk's loss goes to its slot.
-void ParallelEngine::chunk_pass(const Dataset& data, Indices batch, int c) {
-  Indices examples = chunk_of(batch, c, chunk_size_);
-  const int K = static_cast<int>(examples.size());
-  const std::size_t row = std::size_t(c) * chunk_size_;
+// Phase 2 for chunks [c_begin, c_end) as one block of rows, so that each later layer's weights
+// pass through the core once for the block, not once a chunk (rows never mix, so the block's
+// size changes no result): the later layers forward (the first layer's activation too when it
+// is the output layer), each chunk's output delta and loss into its slot, every layer backward.
+void ParallelEngine::chunk_pass(const Dataset& data, Indices batch, int c_begin, int c_end, TaskTimes& times) {
+  const int B = static_cast<int>(batch.size());
+  const std::size_t row = chunk_row(c_begin, B);
+  const int K = chunk_row(c_end, B) - static_cast<int>(row);
   const auto start = now_if(profile_);
-  for (int e = 0; e < K; ++e) batch_.labels[row + e] = data.labels[examples[e]];
+  for (int e = 0; e < K; ++e) batch_.labels[row + e] = data.labels[batch[row + e]];
   if (spec_.num_layers() == 1) activate(0, batch_, row, K);
   for (int l = 1; l < spec_.num_layers(); ++l) {
     linear(l, batch_.a[l].data() + row * spec_.sizes[l], batch_, row, K);
     activate(l, batch_, row, K);
   }
   const auto backward_start = now_if(profile_);
-  chunk_loss_[c] = backward(batch_, row, K);
-  if (profile_)
-    chunk_times_[c] = {0, seconds_between(start, backward_start), seconds_between(backward_start, ProfileClock::now())};
+  for (int c = c_begin; c < c_end; ++c) {
+    const int r = chunk_row(c, B);
+    chunk_loss_[c] = output_delta(batch_, r, chunk_row(c + 1, B) - r);
+  }
+  backward(batch_, row, K);
+  if (profile_) times = {0, seconds_between(start, backward_start), seconds_between(backward_start, ProfileClock::now())};
 }
 
 double ParallelEngine::loss_sum(int c_begin, int c_end) const {

@@ -4,9 +4,10 @@
 //     owner converts the batch's pixels into its own copy of the inputs and computes its
 //     columns of the first layer for every example of the batch;
 //  2. chunks: the batch is cut into fixed-size chunks (boundaries depend only on the batch and
-//     the chunk size); each chunk is a task that runs the remaining layers forward and every
-//     layer backward for its examples together, and leaves each layer's per-example gradient in
-//     factored form, dZ and the layer input A (W's gradient is A ⊗ dZ), in the chunk's own rows;
+//     the chunk size); a task a thread takes a run of whole chunks and runs the remaining layers
+//     forward and every layer backward for their examples together (each chunk's loss kept
+//     apart), and leaves each layer's per-example gradient in factored form, dZ and the layer
+//     input A (W's gradient is A ⊗ dZ), in those examples' own rows;
 //  3. the update: each owner sums its columns' gradients over the batch in example order,
 //     averages them and updates its columns of the first layer in place — reduction, mean and
 //     update fused, each weight read and written once; the owners update the later, small
@@ -130,11 +131,12 @@ class ParallelEngine final : public Engine {
   // a[l+1] = f(z): the hidden units, or at the output sigmoid (mse) or softmax (xent).
   void activate(int l, Activations& buf, std::size_t row, int K) const;
   void hidden_forward(float* z, std::size_t n) const;
-  void chunk_pass(const Dataset& data, Indices batch, int c);
+  void chunk_pass(const Dataset& data, Indices batch, int c_begin, int c_end, TaskTimes& times);
   // The whole forward pass for K examples (evaluation).
   void forward(const Dataset& data, Indices examples, Activations& buf) const;
-  // The output delta and loss, then dZ back through every layer; returns the chunk's summed loss.
-  double backward(Activations& buf, std::size_t row, int K) const;
+  // The output layer's dZ from the loss (returns the rows' summed loss); dZ back through the rest.
+  double output_delta(Activations& buf, std::size_t row, int K) const;
+  void backward(Activations& buf, std::size_t row, int K) const;
   void hidden_backward(const float* a, float* d, std::size_t n) const;
   void record_phase(const std::vector<TaskTimes*>& tasks, double wall);
   // The tasks of phase 3: one per owner.
@@ -157,7 +159,7 @@ class ParallelEngine final : public Engine {
   std::vector<Owner> owners_;         // phases 1 and 3 of the first layer
   tbb::affinity_partitioner owner_affinity_;  // keeps each owner on one thread, step after step
   StepTimes* profile_ = nullptr;
-  std::vector<TaskTimes> chunk_times_;  // indexed by chunk, filled only when profiling
+  std::vector<TaskTimes> chunk_times_;  // indexed by phase 2's task, filled only when profiling
 };
 
 }  // namespace ptrain
