@@ -75,6 +75,16 @@ TEST(Determinism, WeightsAreBitwiseIdenticalForEveryChunkSize) {
   }
 }
 
+TEST(Determinism, ALaterLayerTooBigForTheCacheToo) {
+  // 384 × 384 floats (576 KiB) puts phase 2 on a task a thread over runs of chunks.
+  const std::vector<int> sizes{20, 24, 384, 384, 4};
+  std::vector<float> one = train_with_threads(1, sizes, 37, 4);
+  for (int threads : {2, 3})
+    EXPECT_EQ(first_difference(one, train_with_threads(threads, sizes, 37, 4)), one.size()) << threads << " threads";
+  for (int chunk : {1, 8, 37})
+    EXPECT_EQ(first_difference(one, train_with_threads(2, sizes, 37, chunk)), one.size()) << "chunk size " << chunk;
+}
+
 TEST(Determinism, ThreadLimitReallyRunsThatManyThreads) {
   // Guards the test above: oversubscribed counts must really put work on that many threads.
   for (int threads : {1, 3, 8}) {

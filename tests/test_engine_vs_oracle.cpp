@@ -90,6 +90,7 @@ INSTANTIATE_TEST_SUITE_P(Nets, EngineVsOracle,
                                            Case{{9, 1, 4}, 11, 4},
                                            Case{{100, 10}, 17, 5},                 // no hidden layer
                                            Case{{33, 65, 15, 2}, 16, 16},
+                                           Case{{12, 16, 400, 370, 3}, 21, 4},     // a layer past the cache
                                            Case{{784, 112, 16, 10}, 32, 4, false, Activation::relu, Loss::xent, 0.9},
                                            Case{{31, 17, 9, 3}, 20, 3, false, Activation::sigmoid, Loss::xent},
                                            Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::mse},

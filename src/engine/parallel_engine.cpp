@@ -18,6 +18,9 @@ constexpr std::size_t kAlignFloats = kCacheLine / sizeof(float);
 // The first layer's columns are split in groups of 8 (an AVX2 vector, half an AVX-512 one);
 // each owner's block of weights is stored apart, so owners share no line of them.
 constexpr int kOwnerColumns = 8;
+// A later layer with more weights than this is read from L3 or memory in phase 2 (a core's L2
+// is 1-2 MiB on the machines we measure, shared with the owner's block and the activations).
+constexpr std::size_t kCachedWeightBytes = 512 * 1024;
 
 // Chunk i of `all`: examples [i·K, min((i+1)·K, n)).
 Indices chunk_of(Indices all, int i, int K) {
@@ -57,6 +60,8 @@ ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initi
     if (l > 0) output_major_.resize(output_major_.size() + (std::size_t(s.in) * s.out + kAlignFloats - 1) /
                                                                kAlignFloats * kAlignFloats);
   }
+  for (int l = 1; l < spec_.num_layers(); ++l)
+    streams_weights_ |= std::size_t(spec_.sizes[l]) * spec_.sizes[l + 1] * sizeof(float) > kCachedWeightBytes;
   place_owners(1);
   from_canonical(std::vector<double>(initial.begin(), initial.end()), params_);
   refresh_output_major();
@@ -250,9 +255,12 @@ void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin,
     record_phase(tasks, seconds_between(start, ProfileClock::now()));
   }
 
-  // As many tasks as threads, each on a run of whole chunks.
+  // A task a chunk lets a thread that finishes early take another; where a later layer's weights
+  // outgrow the cache each pass over them costs more than that, and a task a thread takes a run
+  // of whole chunks (measured with perf/bench_step: either way loses 10-40% on the other net).
   const int chunks = c_end - c_begin;
-  const int tasks = std::max(1, std::min(chunks, tbb::this_task_arena::max_concurrency()));
+  const int tasks =
+      streams_weights_ ? std::max(1, std::min(chunks, tbb::this_task_arena::max_concurrency())) : chunks;
   auto first_chunk = [&](int t) { return c_begin + chunks * t / tasks; };
   start = now_if(profile_);
   parallel_tasks(tasks, [&](std::size_t t) {

@@ -4,10 +4,11 @@
 //     owner converts the batch's pixels into its own copy of the inputs and computes its
 //     columns of the first layer for every example of the batch;
 //  2. chunks: the batch is cut into fixed-size chunks (boundaries depend only on the batch and
-//     the chunk size); a task a thread takes a run of whole chunks and runs the remaining layers
-//     forward and every layer backward for their examples together (each chunk's loss kept
-//     apart), and leaves each layer's per-example gradient in factored form, dZ and the layer
-//     input A (W's gradient is A ⊗ dZ), in those examples' own rows;
+//     the chunk size); each chunk is a task (or, where a later layer's weights outgrow the cache,
+//     a task a thread takes a run of whole chunks) that runs the remaining layers forward and
+//     every layer backward for its examples together (each chunk's loss kept apart), and
+//     leaves each layer's per-example gradient in factored form, dZ and the layer input A (W's
+//     gradient is A ⊗ dZ), in those examples' own rows;
 //  3. the update: each owner sums its columns' gradients over the batch in example order,
 //     averages them and updates its columns of the first layer in place — reduction, mean and
 //     update fused, each weight read and written once; the owners update the later, small
@@ -149,6 +150,7 @@ class ParallelEngine final : public Engine {
   NetSpec spec_;
   ParamLayout layout_;  // 64-byte aligned tensors
   int chunk_size_;
+  bool streams_weights_ = false;  // a later layer's weights do not stay in a core's cache
   AlignedVector<float> params_;         // input-major weights and biases, 64-byte aligned tensors
   AlignedVector<float> output_major_;   // W of layers 1.., at output_major_at_[l]
   std::vector<std::size_t> output_major_at_;
