@@ -81,7 +81,7 @@ void BM_step_wide(benchmark::State& state) {
 BENCHMARK(BM_step_wide)
     ->Name("step/wide")
     ->ArgNames({"batch", "threads", "chunk"})
-    ->ArgsProduct({{128}, {1}, {8, 16, 32, 64, 128}})
+    ->ArgsProduct({{128}, {1, 2}, {8}})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 

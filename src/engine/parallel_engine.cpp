@@ -433,17 +433,25 @@ std::vector<float> ParallelEngine::to_canonical(const AlignedVector<float>& padd
   return out;
 }
 
-// In square tiles, so that neither side's stride walks through memory a line per element.
+// In square tiles, so that neither side's stride walks through memory a line per element; a
+// task a band of 16 inputs where the layers are big enough to be worth it.
 void ParallelEngine::refresh_output_major() {
   constexpr int kTile = 16;
   for (int l = 1; l < spec_.num_layers(); ++l) {
     const LayerSlot& s = layout_.layers[l];
     float* W = output_major_.data() + output_major_at_[l];
     const float* Wt = params_.data() + s.weight;
-    for (int i0 = 0; i0 < s.in; i0 += kTile)
+    auto band = [&](std::size_t b) {
+      const int i0 = static_cast<int>(b) * kTile, i1 = std::min(i0 + kTile, s.in);
       for (int j0 = 0; j0 < s.out; j0 += kTile)
         for (int j = j0; j < std::min(j0 + kTile, s.out); ++j)
-          for (int i = i0; i < std::min(i0 + kTile, s.in); ++i) W[std::size_t(j) * s.in + i] = Wt[std::size_t(i) * s.out + j];
+          for (int i = i0; i < i1; ++i) W[std::size_t(j) * s.in + i] = Wt[std::size_t(i) * s.out + j];
+    };
+    const std::size_t bands = (s.in + kTile - 1) / kTile;
+    if (streams_weights_)
+      parallel_tasks(bands, band);
+    else
+      for (std::size_t b = 0; b < bands; ++b) band(b);
   }
 }
 
