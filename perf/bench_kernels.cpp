@@ -63,7 +63,10 @@ void BM_linear_backward_input(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
 BENCHMARK(BM_linear_backward_input<kernels::plain::linear_backward_input>)->Name("linear_backward_input/plain")->Args({16, 112, 8})->UseRealTime();
-BENCHMARK(BM_linear_backward_input<kernels::simd::linear_backward_input>)->Name("linear_backward_input/simd")->Args({16, 112, 8})->UseRealTime();
+BENCHMARK(BM_linear_backward_input<kernels::simd::linear_backward_input>)->Name("linear_backward_input/simd")
+    ->Args({16, 112, 8})->Args({1024, 1024, 128})->UseRealTime();
+BENCHMARK(BM_linear_backward_input<kernels::simd::linear_backward_input_from_wt>)
+    ->Name("linear_backward_input_from_wt/simd")->Args({1024, 1024, 64})->Args({1024, 1024, 128})->UseRealTime();
 
 // The fused gradient-sum-and-step of phase 3. Args: out, in, batch.
 template <void (*Step)(const float*, const float*, float*, float*, int, int, int, float, int, int)>

@@ -262,6 +262,29 @@ TEST(Kernels, LinearForwardIsTheSameWhateverTheSplitOfTheColumns) {
     }
 }
 
+TEST(Kernels, BackwardInputFromWtIsTheSameChainAsFromW) {
+  std::mt19937 rng(17);
+  for (const Shape& s : matrix_shapes()) {
+    Buffer Wt(std::size_t(s.out) * s.in, 0, rng), D(std::size_t(s.K) * s.out, 1, rng);
+    std::vector<float> W(std::size_t(s.out) * s.in);
+    for (int i = 0; i < s.in; ++i)
+      for (int j = 0; j < s.out; ++j) W[j * s.in + i] = Wt[i * s.out + j];
+    Buffer G(std::size_t(s.K) * s.in, s.in % 4, rng), G_from_w = G, G_plain = G;
+    simd::linear_backward_input_from_wt(Wt.data(), D.data(), G.data(), s.out, s.in, s.K);
+    simd::linear_backward_input(W.data(), D.data(), G_from_w.data(), s.out, s.in, s.K);
+    plain::linear_backward_input_from_wt(Wt.data(), D.data(), G_plain.data(), s.out, s.in, s.K);
+    ASSERT_EQ(G.values(), G_from_w.values()) << "out=" << s.out << " in=" << s.in << " K=" << s.K;
+    for (int k = 0; k < s.K; ++k)
+      for (int i = 0; i < s.in; ++i) {
+        double bound = 0;
+        for (int j = 0; j < s.out; ++j) bound += std::fabs(double{D[k * s.out + j]} * Wt[i * s.out + j]);
+        ASSERT_NEAR(G[k * s.in + i], G_plain[k * s.in + i], (s.out + 2) * kEps * bound)
+            << "out=" << s.out << " in=" << s.in << " K=" << s.K;
+      }
+    ASSERT_TRUE(G.padding_intact());
+  }
+}
+
 // Rows in eights take 8-row tiles, strides of 128 floats a copy of the operand (kernels_simd.cpp):
 // every element is still the one chain of FMAs in input (or example) order.
 TEST(Kernels, EveryTileShapeAndStrideGivesTheSameChains) {

@@ -43,6 +43,15 @@ void linear_backward_input(const float* W, const float* dZ, float* dA, int out, 
     }
 }
 
+void linear_backward_input_from_wt(const float* Wt, const float* dZ, float* dA, int out, int in, int K) {
+  for (int k = 0; k < K; ++k)
+    for (int i = 0; i < in; ++i) {
+      double s = 0;
+      for (int j = 0; j < out; ++j) s += double{dZ[k * out + j]} * Wt[i * out + j];
+      dA[k * in + i] = static_cast<float>(s);
+    }
+}
+
 void sigmoid_forward(const float* z, float* a, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<float>(1.0 / (1.0 + std::exp(-double{z[i]})));
 }

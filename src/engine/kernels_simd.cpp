@@ -180,6 +180,24 @@ void linear_backward_input(const float* W, const float* dZ, float* dA, int out, 
       [](int, int) { return 0.0f; }, [&](int k, int i, float s) { dA[std::size_t(k) * in + i] = s; });
 }
 
+// As dAᵀ[i][k] = Σ_j Wt[i][j]·dZᵀ[j][k]: rows are inputs, columns examples, so Wt is read as
+// it is stored and only dZ and the result (K rows each, not the layer's weights) are transposed.
+void linear_backward_input_from_wt(const float* Wt, const float* dZ, float* dA, int out, int in, int K) {
+  thread_local std::vector<float> dZt, dAt;
+  dZt.resize(std::size_t(out) * K);
+  dAt.resize(std::size_t(in) * K);
+  for (int k = 0; k < K; ++k)
+    for (int j = 0; j < out; ++j) dZt[std::size_t(j) * K + k] = dZ[std::size_t(k) * out + j];
+  const Operands o{Wt, std::size_t(out), 1, dZt.data(), std::size_t(K), out};
+  float* at = dAt.data();
+  outer_product(
+      o, 0, in, 0, K, [](auto v, int, int) { return zero_like(v); },
+      [&](int i, int k, const auto& acc) { acc.store_unaligned(at + std::size_t(i) * K + k); },
+      [](int, int) { return 0.0f; }, [&](int i, int k, float s) { at[std::size_t(i) * K + k] = s; });
+  for (int k = 0; k < K; ++k)
+    for (int i = 0; i < in; ++i) dA[std::size_t(k) * in + i] = at[std::size_t(i) * K + k];
+}
+
 void linear_backward_weights(const float* dZ, const float* A, float* dWt, float* db, int out, int in, int K) {
   outer_product(
       weight_gradient_operands(dZ, A, out, in, K), 0, in, 0, out, [](auto v, int, int) { return zero_like(v); },

@@ -20,7 +20,10 @@ constexpr std::size_t kAlignFloats = kCacheLine / sizeof(float);
 constexpr int kOwnerColumns = 8;
 // A later layer with more weights than this is read from L3 or memory in phase 2 (a core's L2
 // is 1-2 MiB on the machines we measure, shared with the owner's block and the activations).
+// Such a layer keeps no output-major copy: refreshing it each step costs more than sending the
+// error back from Wᵀ (linear_backward_input_from_wt).
 constexpr std::size_t kCachedWeightBytes = 512 * 1024;
+constexpr std::size_t kNoCopy = ~std::size_t{0};
 
 // Chunk i of `all`: examples [i·K, min((i+1)·K, n)).
 Indices chunk_of(Indices all, int i, int K) {
@@ -56,12 +59,13 @@ ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initi
       profile_(profile) {
   for (int l = 0; l < spec_.num_layers(); ++l) {
     const LayerSlot& s = layout_.layers[l];
-    output_major_at_.push_back(output_major_.size());
-    if (l > 0) output_major_.resize(output_major_.size() + (std::size_t(s.in) * s.out + kAlignFloats - 1) /
-                                                               kAlignFloats * kAlignFloats);
+    const bool big = std::size_t(s.in) * s.out * sizeof(float) > kCachedWeightBytes;
+    if (l > 0) streams_weights_ |= big;
+    output_major_at_.push_back(l > 0 && !big ? output_major_.size() : kNoCopy);
+    if (output_major_at_[l] != kNoCopy)
+      output_major_.resize(output_major_.size() + (std::size_t(s.in) * s.out + kAlignFloats - 1) / kAlignFloats *
+                                                      kAlignFloats);
   }
-  for (int l = 1; l < spec_.num_layers(); ++l)
-    streams_weights_ |= std::size_t(spec_.sizes[l]) * spec_.sizes[l + 1] * sizeof(float) > kCachedWeightBytes;
   place_owners(1);
   from_canonical(std::vector<double>(initial.begin(), initial.end()), params_);
   refresh_output_major();
@@ -168,8 +172,11 @@ void ParallelEngine::backward(Activations& buf, std::size_t row, int K) const {
   for (int l = spec_.num_layers() - 1; l >= 1; --l) {  // the input layer needs no dZ
     const LayerSlot& s = layout_.layers[l];
     float* da = buf.dz[l - 1].data() + row * s.in;
-    k::linear_backward_input(output_major_.data() + output_major_at_[l], buf.dz[l].data() + row * s.out, da, s.out,
-                             s.in, K);
+    const float* dz = buf.dz[l].data() + row * s.out;
+    if (output_major_at_[l] == kNoCopy)
+      k::linear_backward_input_from_wt(params_.data() + s.weight, dz, da, s.out, s.in, K);
+    else
+      k::linear_backward_input(output_major_.data() + output_major_at_[l], dz, da, s.out, s.in, K);
     hidden_backward(buf.a[l].data() + row * s.in, da, std::size_t(K) * s.in);
   }
 }
@@ -433,25 +440,18 @@ std::vector<float> ParallelEngine::to_canonical(const AlignedVector<float>& padd
   return out;
 }
 
-// In square tiles, so that neither side's stride walks through memory a line per element; a
-// task a band of 16 inputs where the layers are big enough to be worth it.
+// In square tiles, so that neither side's stride walks through memory a line per element.
 void ParallelEngine::refresh_output_major() {
   constexpr int kTile = 16;
   for (int l = 1; l < spec_.num_layers(); ++l) {
+    if (output_major_at_[l] == kNoCopy) continue;
     const LayerSlot& s = layout_.layers[l];
     float* W = output_major_.data() + output_major_at_[l];
     const float* Wt = params_.data() + s.weight;
-    auto band = [&](std::size_t b) {
-      const int i0 = static_cast<int>(b) * kTile, i1 = std::min(i0 + kTile, s.in);
+    for (int i0 = 0; i0 < s.in; i0 += kTile)
       for (int j0 = 0; j0 < s.out; j0 += kTile)
         for (int j = j0; j < std::min(j0 + kTile, s.out); ++j)
-          for (int i = i0; i < i1; ++i) W[std::size_t(j) * s.in + i] = Wt[std::size_t(i) * s.out + j];
-    };
-    const std::size_t bands = (s.in + kTile - 1) / kTile;
-    if (streams_weights_)
-      parallel_tasks(bands, band);
-    else
-      for (std::size_t b = 0; b < bands; ++b) band(b);
+          for (int i = i0; i < std::min(i0 + kTile, s.in); ++i) W[std::size_t(j) * s.in + i] = Wt[std::size_t(i) * s.out + j];
   }
 }
 

@@ -23,7 +23,8 @@
 //
 // Each weight matrix is kept input-major (Wᵀ, [in][out]), which the forward pass and the
 // update read; layers after the first also keep an output-major copy (W, [out][in]) for the
-// error sent back to their inputs, refreshed after every update.
+// error sent back to their inputs, refreshed after every update — except layers too big for a
+// core's cache, which send the error back from Wᵀ.
 //
 // The phases are public so that the distributed engine (distributed_engine.hpp) can run
 // phases 1 and 2 for one rank's share of the chunks and combine the ranks' gradients before
@@ -152,7 +153,7 @@ class ParallelEngine final : public Engine {
   int chunk_size_;
   bool streams_weights_ = false;  // a later layer's weights do not stay in a core's cache
   AlignedVector<float> params_;         // input-major weights and biases, 64-byte aligned tensors
-  AlignedVector<float> output_major_;   // W of layers 1.., at output_major_at_[l]
+  AlignedVector<float> output_major_;   // W of the small layers 1.., at output_major_at_[l]
   std::vector<std::size_t> output_major_at_;
   float momentum_ = 0;
   AlignedVector<float> velocity_;     // padded like params_; empty while momentum_ is 0
