@@ -7,6 +7,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <tuple>
 
 #include "ptrain/core/errors.hpp"
 #include "ptrain/io/model_file.hpp"
@@ -24,8 +25,19 @@ ModelFile sample_model(TensorType dtype) {
   std::uniform_real_distribution<double> u(-2, 2);
   for (std::size_t i = 0; i < canonical_param_count(m.sizes); ++i) m.params.push_back(static_cast<float>(u(rng)));
   if (dtype == TensorType::f64) m.params.back() = 0.1;  // not representable in float32
-  m.metadata = {{"format", "ptrain"}, {"seed", "42"}, {"layers", "7,5,3"}};
+  const std::vector<float> as_float(m.params.begin(), m.params.end());
+  m.metadata = {{"format", "ptrain"},
+                {"format_version", kModelFormatVersion},
+                {"seed", "42"},
+                {"layers", "7,5,3"},
+                {"weights_hash", hash_hex(weights_hash(as_float))}};
   return m;
+}
+
+// The metadata as written: the writer adds the payload's checksum.
+std::map<std::string, std::string> without_payload_hash(std::map<std::string, std::string> metadata) {
+  metadata.erase("payload_hash");
+  return metadata;
 }
 
 std::uint64_t u64_le(const std::string& b) {
@@ -83,7 +95,7 @@ TEST(ModelFile, RoundTripsF32AndF64Exactly) {
     const ModelFile back = decode_model_file(encode_model_file(m), "m");
     EXPECT_EQ(back.sizes, m.sizes);
     EXPECT_EQ(back.params, m.params);
-    EXPECT_EQ(back.metadata, m.metadata);
+    EXPECT_EQ(without_payload_hash(back.metadata), m.metadata);
     EXPECT_EQ(back.dtype, t);
   }
 }
@@ -98,6 +110,44 @@ TEST(ModelFile, SaveWritesAtomicallyAndLoadReadsIt) {
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
   EXPECT_EQ(files, 1u) << "no temporary file may be left behind";
   EXPECT_THROW(save_model_file((dir.path() / "m.safetensors" / "x").string(), m, "--save"), DataError);
+}
+
+// One flipped bit anywhere in the tensors, and each metadata field that names the format or the
+// net, set wrong: every one refused with the file's name.
+TEST(ModelFile, ChecksumsAndFormatFieldsAreVerifiedOnLoad) {
+  ModelFile m = sample_model(TensorType::f32);
+  m.velocity.assign(m.params.size(), 0.25);
+  const std::string good = encode_model_file(m);
+  ASSERT_NO_THROW(decode_model_file(good, "good"));
+  const std::uint64_t n = u64_le(good);
+  const std::size_t data = 8 + n, params_bytes = 4 * m.params.size();
+  auto refused = [](const std::string& bytes, const std::string& fragment) {
+    try {
+      decode_model_file(bytes, "f.st");
+      ADD_FAILURE() << "accepted; expected: " << fragment;
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).rfind("f.st: ", 0), 0u) << e.what();
+    }
+  };
+  std::string flipped = good;
+  flipped[data + 5] ^= 0x10;  // a weight
+  refused(flipped, "weights_hash");
+  flipped = good;
+  flipped[data + params_bytes + 9] ^= 0x01;  // a velocity
+  refused(flipped, "payload_hash");
+  for (const auto& [key, value, fragment] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{{"format", "other", "format 'other'"},
+                                                                      {"format_version", "99", "format_version '99'"},
+                                                                      {"layers", "7,6,3", "disagree"}}) {
+    ModelFile wrong = m;
+    wrong.metadata[key] = value;
+    refused(encode_model_file(wrong), fragment);
+  }
+  ModelFile old = m;  // version 1 had no payload_hash and stays readable
+  old.metadata["format_version"] = "1";
+  old.metadata.erase("weights_hash");
+  EXPECT_NO_THROW(decode_model_file(encode_model_file(old), "old"));
 }
 
 // Rewrites the JSON header of a valid file (keeping the data) and expects a refusal.

@@ -47,15 +47,18 @@ std::vector<float> init_params(const std::vector<int>& sizes, Init init, std::ui
   return p;
 }
 
-std::uint64_t weights_hash(std::span<const float> canonical) {
-  static_assert(std::endian::native == std::endian::little, "weights_hash assumes a little-endian host");
+std::uint64_t bytes_hash(std::string_view bytes) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(canonical.data());
-  for (std::size_t i = 0; i < canonical.size_bytes(); ++i) {
-    h ^= bytes[i];
+  for (unsigned char b : bytes) {
+    h ^= b;
     h *= 0x100000001b3ULL;
   }
   return h;
+}
+
+std::uint64_t weights_hash(std::span<const float> canonical) {
+  static_assert(std::endian::native == std::endian::little, "weights_hash assumes a little-endian host");
+  return bytes_hash({reinterpret_cast<const char*>(canonical.data()), canonical.size_bytes()});
 }
 
 std::string hash_hex(std::uint64_t hash) {

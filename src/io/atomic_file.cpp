@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/io/file_checks.hpp"
 
 namespace ptrain {
 namespace {
@@ -19,8 +20,9 @@ namespace {
 
 }  // namespace
 
-void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what) {
+void write_file_atomically(const std::string& given, std::string_view bytes, const std::string& what) {
   namespace fs = std::filesystem;
+  const std::string path = output_target(given);  // through a symbolic link, which stays
   const fs::path target(path);
   const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
   std::string hidden = target.filename().string();

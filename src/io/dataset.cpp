@@ -14,14 +14,23 @@ namespace fs = std::filesystem;
 
 // Mirrors spell the names 'train-images-idx3-ubyte' or 'train-images.idx3-ubyte', and most ship
 // them gzip-compressed with '.gz' added (the reader tells gzip by its magic bytes, not the name).
+// Two spellings of one file present is refused: which one the user meant is not ours to guess.
 std::string find_file(const std::string& dir, const std::string& stem, const std::string& kind) {
+  std::string found;
   for (const std::string& name : {stem + "-" + kind, stem + "." + kind, stem + "-" + kind + ".gz", stem + "." + kind + ".gz"}) {
     fs::path p = fs::path(dir) / name;
     std::error_code ec;
-    if (fs::exists(p, ec)) return p.string();
+    if (!fs::exists(fs::symlink_status(p, ec))) continue;
+    if (!found.empty())
+      throw DataError(dir + ": both " + fs::path(found).filename().string() + " and " + name +
+                      " are there; keep one of them");
+    found = p.string();
   }
-  return (fs::path(dir) / (stem + "-" + kind)).string();  // the reader reports it missing
+  return found.empty() ? (fs::path(dir) / (stem + "-" + kind)).string() : found;  // the reader reports it missing
 }
+
+const char* const kMnistStems[][2] = {{"train-images", "idx3-ubyte"}, {"train-labels", "idx1-ubyte"},
+                                      {"t10k-images", "idx3-ubyte"}, {"t10k-labels", "idx1-ubyte"}};
 
 // Appends one images/labels pair to `d`; returns the images' header.
 IdxShape append_pair(const std::string& dir, const std::string& prefix, int classes, Dataset& d) {
@@ -37,6 +46,12 @@ IdxShape append_pair(const std::string& dir, const std::string& prefix, int clas
 }
 
 }  // namespace
+
+std::vector<std::string> mnist_files(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& [stem, kind] : kMnistStems) files.push_back(find_file(dir, stem, kind));
+  return files;
+}
 
 MnistData load_mnist(const std::string& dir, int classes) {
   std::error_code ec;

@@ -1,5 +1,7 @@
 #include "ptrain/io/model_file.hpp"
 
+#include "ptrain/core/config.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -9,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ptrain/io/atomic_file.hpp"
+#include "ptrain/core/config.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/core/network.hpp"
 
@@ -99,23 +102,22 @@ std::string encode_model_file(const ModelFile& model) {
   if (!model.velocity.empty()) describe(kVelocityPrefix, layout.total);
   std::vector<double> values = model.params;
   values.insert(values.end(), model.velocity.begin(), model.velocity.end());
+  std::string data(values.size() * width, '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (model.dtype == TensorType::f32) {
+      const float f = static_cast<float>(values[i]);
+      std::memcpy(data.data() + 4 * i, &f, 4);
+    } else {
+      std::memcpy(data.data() + 8 * i, &values[i], 8);
+    }
+  }
+  if (is_ptrain_file(model.metadata)) header["__metadata__"]["payload_hash"] = hash_hex(bytes_hash(data));
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string out(8, '\0');
   const std::uint64_t n = text.size();
   std::memcpy(out.data(), &n, 8);
-  out += text;
-  const std::size_t data_start = out.size();
-  out.resize(data_start + values.size() * width);
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (model.dtype == TensorType::f32) {
-      const float f = static_cast<float>(values[i]);
-      std::memcpy(out.data() + data_start + 4 * i, &f, 4);
-    } else {
-      std::memcpy(out.data() + data_start + 8 * i, &values[i], 8);
-    }
-  }
-  return out;
+  return out + text + data;
 }
 
 void save_model_file(const std::string& path, const ModelFile& model, const std::string& what) {
@@ -125,6 +127,33 @@ void save_model_file(const std::string& path, const ModelFile& model, const std:
 namespace {
 
 using TensorMap = std::map<std::string, TensorEntry>;
+
+std::string metadata_text(const ModelFile& m, const std::string& key, const std::string& file) {
+  auto it = m.metadata.find(key);
+  if (it == m.metadata.end()) bad(file, "metadata lacks '" + key + "'");
+  return it->second;
+}
+
+// What ptrain wrote, it can check: the format, the net, and the checksums of the weights and
+// of the whole payload (velocity included), so a flipped bit is found before it is trained on.
+void verify_ptrain_file(const ModelFile& m, std::string_view payload, const std::string& file) {
+  const std::string format = metadata_text(m, "format", file);
+  if (format != "ptrain") bad(file, "metadata format '" + format + "' is not ptrain's");
+  const std::string version = metadata_text(m, "format_version", file);
+  if (version != "1" && version != kModelFormatVersion)
+    bad(file, "format_version '" + version + "' is not one this ptrain reads (1 or " + kModelFormatVersion + ")");
+  auto layers = m.metadata.find("layers");
+  if (layers != m.metadata.end() && layers->second != format_sizes(m.sizes, ','))
+    bad(file, "metadata layers " + layers->second + " disagree with the tensors' shapes " + format_sizes(m.sizes, ','));
+  if (version == "1") return;  // before checksums
+  const std::string stored = metadata_text(m, "weights_hash", file);
+  const std::vector<float> as_float(m.params.begin(), m.params.end());
+  if (stored != hash_hex(weights_hash(as_float)))
+    bad(file, "the weights do not match the stored weights_hash " + stored + " (the file is damaged)");
+  const std::string payload_hash = metadata_text(m, "payload_hash", file);
+  if (payload_hash != hash_hex(bytes_hash(payload)))
+    bad(file, "the tensor data does not match the stored payload_hash " + payload_hash + " (the file is damaged)");
+}
 
 // The JSON header after the 8-byte length `n`; its metadata into m, its tensor entries returned.
 TensorMap read_header(const std::string& bytes, std::uint64_t n, const std::string& file, ModelFile& m) {
@@ -254,6 +283,7 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
   check_offsets(ordered, dtype_size(m.dtype), bytes.size() - 8 - n, file);
   for (std::size_t t = 0; t < ordered.size(); ++t)
     read_values(bytes.data() + 8 + n, *ordered[t], m.dtype, file, t < main_tensors ? m.params : m.velocity);
+  if (is_ptrain_file(m.metadata)) verify_ptrain_file(m, std::string_view(bytes).substr(8 + n), file);
   return m;
 }
 

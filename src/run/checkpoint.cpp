@@ -27,8 +27,7 @@ std::string required_text(const ModelFile& m, const std::string& key, const std:
 StartPoint resume_from(const std::string& given, TrainConfig& cfg) {
   const std::string path = find_checkpoint(given);
   ModelFile m = load_model_file(path);
-  if (required_text(m, "format", path) != "ptrain" || required_text(m, "format_version", path) != kModelFormatVersion)
-    throw DataError(path + ": not a ptrain checkpoint of format version " + kModelFormatVersion);
+  if (!is_ptrain_file(m.metadata)) throw DataError(path + ": not a ptrain checkpoint (no format in its metadata)");
   if (required_text(m, "kind", path) != "checkpoint")
     throw UsageError(path + " is a model file without training state; use --init-from to start from its weights");
   adopt_recipe(cfg, m.metadata, path, true);

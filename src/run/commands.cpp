@@ -9,6 +9,7 @@
 #include "ptrain/run/engine_factory.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/run/metrics.hpp"
+#include "ptrain/run/run_files.hpp"
 #include "ptrain/io/model_file.hpp"
 #include "ptrain/io/pgm.hpp"
 #include "ptrain/core/threads.hpp"
@@ -42,11 +43,12 @@ LoadedModel load_model(const std::string& path) {
 
 struct TestSet {
   MnistData mnist;
+  SplitKind kind;
   Split split;
 };
 
-// The model's data and split: the seed and validation size default to the model's own, so the
-// test set is the one its training run reported on.
+// The model's data and split: the split, its seed and validation size default to the model's
+// own, so the test set is the one its training run reported on.
 TestSet load_test_set(const InferenceConfig& cfg, const LoadedModel& m) {
   TestSet t;
   t.mnist = load_mnist(cfg.data_dir, m.spec().classes());
@@ -55,8 +57,11 @@ TestSet load_test_set(const InferenceConfig& cfg, const LoadedModel& m) {
                      cfg.data_dir + " have " + std::to_string(t.mnist.all.image_size) + " pixels");
   const std::uint64_t seed = cfg.seed.value_or(m.recipe.seed);
   const std::size_t val = cfg.val_size.value_or(m.recipe.val_size);
-  t.split = cfg.split == SplitKind::standard ? standard_split(t.mnist.train_file_count, t.mnist.test_file_count, val)
-                                             : seed_split(t.mnist.all.size(), seed);
+  t.kind = cfg.split.value_or(m.recipe.split);
+  if (t.kind != SplitKind::standard && cfg.val_size)
+    throw UsageError("--val-size applies only to --split standard, and " + cfg.model + " was trained on the seed split");
+  t.split = t.kind == SplitKind::standard ? standard_split(t.mnist.train_file_count, t.mnist.test_file_count, val)
+                                          : seed_split(t.mnist.all.size(), seed);
   return t;
 }
 
@@ -78,6 +83,7 @@ void draw(std::ostream& out, const std::uint8_t* pixels, int width, int height) 
 }  // namespace
 
 void run_eval(const InferenceConfig& cfg, std::ostream& out) {
+  check_eval_files(cfg);
   LoadedModel m = load_model(cfg.model);
   TestSet t = load_test_set(cfg, m);
   const std::vector<std::uint32_t>& test = t.split.test;
@@ -94,7 +100,7 @@ void run_eval(const InferenceConfig& cfg, std::ostream& out) {
   }
   const double accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(test.size());
   nlohmann::json per_class = nlohmann::json::array();
-  out << "model " << cfg.model << ": net " << m.spec().describe() << ", split " << name_of(cfg.split) << ", " << test.size()
+  out << "model " << cfg.model << ": net " << m.spec().describe() << ", split " << name_of(t.kind) << ", " << test.size()
       << " test images\n"
       << "test accuracy " << std::fixed << std::setprecision(2) << accuracy << "% (" << correct << "/" << test.size()
       << ")\n\nclass  accuracy  images\n";
@@ -113,11 +119,11 @@ void run_eval(const InferenceConfig& cfg, std::ostream& out) {
     for (int c = 0; c < classes; ++c) out << std::setw(6) << confusion[r][c];
     out << "\n";
   }
-  MetricsFile(cfg.metrics_path)
-      .write({{"test_accuracy", accuracy},
-              {"test_images", test.size()},
-              {"per_class_accuracy", per_class},
-              {"confusion_matrix", confusion}});
+  write_json_file(cfg.metrics_path,
+                  {{"test_accuracy", accuracy},
+                   {"test_images", test.size()},
+                   {"per_class_accuracy", per_class},
+                   {"confusion_matrix", confusion}});
 }
 
 void run_predict(const InferenceConfig& cfg, std::ostream& out) {
@@ -147,7 +153,7 @@ void run_predict(const InferenceConfig& cfg, std::ostream& out) {
     const int side = static_cast<int>(std::lround(std::sqrt(one.image_size)));
     width = side * side == one.image_size ? side : one.image_size;
     height = one.image_size / width;
-    source = "test image " + std::to_string(*cfg.index) + " of split " + name_of(cfg.split);
+    source = "test image " + std::to_string(*cfg.index) + " of split " + name_of(t.kind);
   }
   one.labels = {0};
   const std::vector<std::uint32_t> index{0};

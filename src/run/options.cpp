@@ -131,6 +131,7 @@ void read_files(const po::variables_map& vm, TrainConfig& c) {
   if (vm.count("save")) c.save_path = text(vm, "save");
   if (vm.count("init-from")) c.init_from = text(vm, "init-from");
   if (vm.count("resume")) c.resume = text(vm, "resume");
+  if (vm.count("config")) c.config_path = text(vm, "config");
   if (!c.resume.empty() && !c.init_from.empty())
     throw UsageError("--resume and --init-from contradict each other: a checkpoint already holds the weights");
   if (vm.count("checkpoint-dir")) {
@@ -204,14 +205,18 @@ CommandLine parse_inference(CommandKind kind, int argc, const char* const* argv)
   TrainConfig split;  // read by the recipe's own fields
   recipe_field("split").adopt(split, text(vm, "split"));
   recipe_field("val-size").adopt(split, text(vm, "val-size"));
-  refuse_val_size_without_standard_split(vm, split.split);
-  u.split = split.split;
+  if (given(vm, "split")) {
+    refuse_val_size_without_standard_split(vm, split.split);
+    u.split = split.split;
+  }
   if (given(vm, "val-size")) u.val_size = split.val_size;
+  if (vm.count("config")) u.config_path = text(vm, "config");
   if (vm.count("seed")) {
     recipe_field("seed").adopt(split, text(vm, "seed"));
     u.seed = split.seed;
   }
   if (vm.count("metrics")) u.metrics_path = text(vm, "metrics");
+  if (vm.count("metrics") && u.metrics_path.empty()) throw UsageError("--metrics: an empty path");
   if (predict) {
     if (vm.count("image")) u.image = text(vm, "image");
     if (vm.count("index"))

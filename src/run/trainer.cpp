@@ -14,6 +14,7 @@
 #include "ptrain/run/metrics.hpp"
 #include "ptrain/run/progress.hpp"
 #include "ptrain/run/rank_agreement.hpp"
+#include "ptrain/run/run_files.hpp"
 #include "ptrain/core/rng.hpp"
 #include "ptrain/run/stop_signal.hpp"
 #include "ptrain/core/threads.hpp"
@@ -113,7 +114,8 @@ TrainingRun::TrainingRun(const TrainConfig& options, std::ostream& out, Cluster&
 // Options, files, data and engine, agreed among the ranks: if any fails, every rank stops here.
 void TrainingRun::set_up() {
   all_or_none(cluster_, [&] {
-    metrics_.emplace(cluster_.leader() ? cfg_.metrics_path : "");  // fails before the long part if it cannot be written
+    if (cluster_.leader()) check_train_files(cfg_);  // every path before any long work
+    metrics_.emplace(cluster_.leader() ? cfg_.metrics_path : "");
     start_ = start_point(cfg_);
     if (cfg_.checkpoint_every > 0 && cluster_.leader()) {
       std::error_code ec;
@@ -135,6 +137,8 @@ void TrainingRun::set_up() {
                           {cfg_.engine, cfg_.chunk_size, cfg_.momentum, cfg_.profile ? &step_times_ : nullptr,
                            &cluster_, cfg_.exact_reduce ? Reduce::exact : Reduce::fast});
     if (!start_.state.params.empty()) engine_->restore(start_.state);
+    // The run starts: only now is an earlier metrics file emptied (or, resumed, continued).
+    metrics_->begin(cfg_.resume.empty() ? std::nullopt : std::optional<int>(position_.epochs_done));
   });
 }
 

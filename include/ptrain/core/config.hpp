@@ -151,6 +151,7 @@ struct TrainConfig {
   int checkpoint_every = 0;    // epochs; 0: no checkpoints
   std::string checkpoint_dir;  // where checkpoints go
   std::string resume;          // checkpoint file, or a folder whose newest checkpoint is taken
+  std::string config_path;     // --config, read before the run (so never one of its outputs)
   bool exact_reduce = false;   // MPI: the ranks combine gradients in one process's order
   double rank_timeout = 120;   // MPI: seconds a rank waits for the others before giving up
   bool quiet = false;          // only errors and the final result
@@ -162,12 +163,13 @@ struct TrainConfig {
 struct InferenceConfig {
   std::string model;
   std::string data_dir = default_data_dir();
-  SplitKind split = SplitKind::seed;
+  std::optional<SplitKind> split;       // default: the model's own
   std::optional<std::size_t> val_size;  // default: the model's own
   std::optional<std::uint64_t> seed;    // default: the model's own, so its split is the training run's
   int threads = hardware_threads();
   std::string metrics_path;             // eval: a JSON object
   std::string image;                    // predict: a PGM file
+  std::string config_path;              // --config
   std::optional<std::uint64_t> index;   // predict: an index into the test set
 };
 

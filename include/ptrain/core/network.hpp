@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ std::vector<float> init_params(const std::vector<int>& sizes, Init init, std::ui
 // FNV-1a 64 over the little-endian bytes of the float32 parameters in canonical order: equal
 // hashes mean bitwise-equal models.
 std::uint64_t weights_hash(std::span<const float> canonical);
+// The same hash (64-bit FNV-1a) of any bytes: model files' payload checksum.
+std::uint64_t bytes_hash(std::string_view bytes);
 
 // A hash as it is printed and stored: 16 lowercase hex digits.
 std::string hash_hex(std::uint64_t hash);

@@ -16,7 +16,14 @@
 
 namespace ptrain {
 
-inline constexpr const char* kModelFormatVersion = "1";
+// 2: with payload_hash (a checksum of all tensor data) beside weights_hash. Version 1 files
+// (without it) are still read.
+inline constexpr const char* kModelFormatVersion = "2";
+
+// Written by ptrain (metadata format = ptrain): checked on load against its own checksums.
+inline bool is_ptrain_file(const std::map<std::string, std::string>& metadata) {
+  return metadata.count("format") != 0;
+}
 
 enum class TensorType { f32, f64 };
 

@@ -10,15 +10,21 @@ namespace ptrain {
 
 class MetricsFile {
  public:
-  // Opens (and empties) `path` now, so a bad path fails before any long work; an empty path
-  // writes nothing. Throws DataError naming the option.
-  explicit MetricsFile(const std::string& path);
+  // Touches nothing yet (run_files.hpp checks the path first); an empty path writes nothing.
+  explicit MetricsFile(const std::string& path) : path_(path) {}
+  // Once the run starts: a new run empties the file; a run resumed after `epochs_done` epochs
+  // keeps its earlier records of those epochs and appends, so the file holds each epoch once.
+  // Throws DataError naming the option.
+  void begin(std::optional<int> epochs_done);
   void write(const nlohmann::json& record);
 
  private:
   std::string path_;
   std::ofstream out_;
 };
+
+// A single JSON object as the whole file, written atomically (eval's --metrics).
+void write_json_file(const std::string& path, const nlohmann::json& object);
 
 // A number, or null when there is none (an accuracy of no examples).
 inline nlohmann::json json_or_null(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }

@@ -1,0 +1,14 @@
+#pragma once
+// Every path a command names, checked before its long work (file_checks.hpp says how): the
+// outputs where they are, and none of them the same file as an input or as another output.
+#include "ptrain/core/config.hpp"
+
+namespace ptrain {
+
+// --save, --metrics and --checkpoint-dir against --init-from, --resume, --config and the data.
+void check_train_files(const TrainConfig& cfg);
+
+// eval's --metrics against --model, --config and the data.
+void check_eval_files(const InferenceConfig& cfg);
+
+}  // namespace ptrain

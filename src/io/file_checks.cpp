@@ -1,0 +1,125 @@
+#include "ptrain/io/file_checks.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+
+#include "ptrain/core/errors.hpp"
+
+namespace ptrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void refuse(const NamedPath& p, const std::string& why) {
+  throw DataError(p.first + " " + p.second + ": " + why);
+}
+
+// What a stat names, for a message: "a folder", "a device"... or empty for a regular file.
+std::string kind_of(const struct stat& st) {
+  if (S_ISREG(st.st_mode)) return "";
+  if (S_ISDIR(st.st_mode)) return "a folder";
+  if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) return "a device";
+  if (S_ISFIFO(st.st_mode)) return "a FIFO";
+  if (S_ISSOCK(st.st_mode)) return "a socket";
+  return "not a regular file";
+}
+
+std::string folder_of(const std::string& path) {
+  const fs::path p(path);
+  return p.has_parent_path() ? p.parent_path().string() : ".";
+}
+
+void check_writable_folder(const NamedPath& p, const std::string& folder) {
+  struct stat st {};
+  if (::stat(folder.c_str(), &st) != 0)
+    refuse(p, "its folder '" + folder + "' " + (errno == ENOENT ? "does not exist" : std::strerror(errno)));
+  if (!S_ISDIR(st.st_mode)) refuse(p, "'" + folder + "' is not a folder");
+  if (::access(folder.c_str(), W_OK | X_OK) != 0) refuse(p, "cannot write in '" + folder + "': " + std::strerror(errno));
+}
+
+struct FileId {
+  dev_t dev;
+  ino_t ino;
+};
+
+std::optional<FileId> id_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileId{st.st_dev, st.st_ino};
+}
+
+}  // namespace
+
+std::string output_target(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_symlink(fs::symlink_status(path, ec))) return path;
+  fs::path target = fs::read_symlink(path, ec);
+  if (ec) return path;
+  if (target.is_relative()) target = fs::path(folder_of(path)) / target;
+  return output_target(target.string());  // a chain of links ends at a file (a loop: stat reports it)
+}
+
+void check_output_file(const NamedPath& p) {
+  if (p.second.empty()) throw UsageError(p.first + ": an empty path");
+  struct stat st {};
+  if (::lstat(p.second.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && ::stat(p.second.c_str(), &st) != 0 &&
+      errno == ELOOP)
+    refuse(p, std::strerror(ELOOP));
+  const std::string target = output_target(p.second);
+  if (::stat(target.c_str(), &st) == 0) {
+    const std::string kind = kind_of(st);
+    if (!kind.empty()) refuse(p, "is " + kind + ", not a file ptrain may replace");
+  } else if (errno != ENOENT) {
+    refuse(p, std::strerror(errno));
+  }
+  check_writable_folder(p, folder_of(target));
+}
+
+void check_output_folder(const NamedPath& p) {
+  if (p.second.empty()) throw UsageError(p.first + ": an empty path");
+  struct stat st {};
+  if (::stat(p.second.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) refuse(p, "exists and is not a folder");
+    if (::access(p.second.c_str(), W_OK | X_OK) != 0) refuse(p, std::string("cannot write in it: ") + std::strerror(errno));
+    return;
+  }
+  if (errno != ENOENT) refuse(p, std::strerror(errno));
+  std::string path = p.second;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  check_writable_folder(p, folder_of(path));
+}
+
+void refuse_shared_files(const std::vector<NamedPath>& outputs, const std::vector<NamedPath>& inputs) {
+  for (std::size_t o = 0; o < outputs.size(); ++o) {
+    const std::string target = output_target(outputs[o].second);
+    const std::optional<FileId> out_id = id_of(target);
+    for (const NamedPath& in : inputs) {
+      const std::optional<FileId> in_id = id_of(in.second);
+      if (out_id && in_id && out_id->dev == in_id->dev && out_id->ino == in_id->ino)
+        refuse(outputs[o], "is the same file as " + in.first + " " + in.second + ", which this run reads");
+    }
+    for (std::size_t other = o + 1; other < outputs.size(); ++other) {
+      const std::string other_target = output_target(outputs[other].second);
+      const std::optional<FileId> other_id = id_of(other_target);
+      const bool same = out_id && other_id ? out_id->dev == other_id->dev && out_id->ino == other_id->ino
+                                           : fs::weakly_canonical(target) == fs::weakly_canonical(other_target);
+      if (same) refuse(outputs[o], "is also " + outputs[other].first + " " + outputs[other].second);
+    }
+  }
+}
+
+void check_input_file(const NamedPath& p) {
+  struct stat st {};
+  if (::stat(p.second.c_str(), &st) != 0)
+    refuse(p, errno == ENOENT ? "file not found" : std::strerror(errno));
+  const std::string kind = kind_of(st);
+  if (!kind.empty()) refuse(p, "is " + kind + ", not a file");
+  if (::access(p.second.c_str(), R_OK) != 0) refuse(p, std::string("cannot read: ") + std::strerror(errno));
+}
+
+}  // namespace ptrain

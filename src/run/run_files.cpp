@@ -1,0 +1,44 @@
+#include "ptrain/run/run_files.hpp"
+
+#include <filesystem>
+
+#include "ptrain/io/dataset.hpp"
+#include "ptrain/io/file_checks.hpp"
+#include "ptrain/run/checkpoint.hpp"
+
+namespace ptrain {
+namespace {
+
+// The data files that exist; a missing one is the reader's to report.
+void add_data(std::vector<NamedPath>& inputs, const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return;
+  for (const std::string& f : mnist_files(dir)) inputs.emplace_back("--data-dir file", f);
+}
+
+}  // namespace
+
+void check_train_files(const TrainConfig& cfg) {
+  std::vector<NamedPath> outputs, inputs;
+  if (cfg.explicit_options.count("save")) outputs.emplace_back("--save", cfg.save_path);
+  if (cfg.explicit_options.count("metrics")) outputs.emplace_back("--metrics", cfg.metrics_path);
+  for (const NamedPath& o : outputs) check_output_file(o);
+  if (cfg.checkpoint_every > 0) check_output_folder({"--checkpoint-dir", cfg.checkpoint_dir});
+  if (!cfg.init_from.empty()) inputs.emplace_back("--init-from", cfg.init_from);
+  if (!cfg.resume.empty()) inputs.emplace_back("--resume", find_checkpoint(cfg.resume));
+  if (!cfg.config_path.empty()) inputs.emplace_back("--config", cfg.config_path);
+  add_data(inputs, cfg.data_dir);
+  refuse_shared_files(outputs, inputs);
+}
+
+void check_eval_files(const InferenceConfig& cfg) {
+  if (cfg.metrics_path.empty()) return;
+  const NamedPath metrics{"--metrics", cfg.metrics_path};
+  check_output_file(metrics);
+  std::vector<NamedPath> inputs{{"--model", cfg.model}};
+  if (!cfg.config_path.empty()) inputs.emplace_back("--config", cfg.config_path);
+  add_data(inputs, cfg.data_dir);
+  refuse_shared_files({metrics}, inputs);
+}
+
+}  // namespace ptrain
