@@ -60,7 +60,8 @@ TEST_F(Checkpoints, CheckpointEveryNEpochsNamedByStep) {
   const std::string ck = path("every");
   ASSERT_EQ(run(base() + " --epochs 4 --checkpoint-every 2 --checkpoint-dir " + ck).exit_code, 0);
   std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(ck)) names.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(ck))
+    if (!e.path().filename().string().starts_with(".")) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   // 350 training images in batches of 16: 22 steps an epoch.
   EXPECT_EQ(names, (std::vector<std::string>{"checkpoint-000000000044.safetensors", "checkpoint-000000000088.safetensors"}));

@@ -22,18 +22,14 @@ using test::slurp;
 
 using Faults = test::CliTest;
 
-TEST_F(Faults, ADivergingRunNamesEpochAndStepAndKeepsTheLastGoodCheckpoint) {
+TEST_F(Faults, ADivergingRunNamesEpochAndStepAndWritesNoModelOrCheckpoint) {
   const std::string ck = path("diverge-ck"), model = path("diverged.safetensors");
-  ASSERT_EQ(run(base() + " --epochs 1 --checkpoint-dir " + ck).exit_code, 0);
-  const std::string good = slurp(ck + "/checkpoint-000000000022.safetensors");
   Result r = run(base() + " --epochs 3 --lr 1e300 --checkpoint-dir " + ck + " --save " + model);
   expect_error(r, 1, "training diverged in epoch 1 at step");
   EXPECT_NE(r.err.find("smaller --lr"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(model)) << "no final model from non-finite weights";
-  std::size_t files = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(ck)) ++files;
-  EXPECT_EQ(files, 1u);
-  EXPECT_EQ(slurp(ck + "/checkpoint-000000000022.safetensors"), good);
+  for (const auto& e : std::filesystem::directory_iterator(ck))
+    EXPECT_EQ(e.path().filename().string().find("checkpoint-"), std::string::npos) << "written: " << e.path();
 }
 
 // Starts ptrain with `args`, waits until its stdout shows `marker`, sends `signal`, and returns

@@ -5,6 +5,7 @@
 
 #include "ptrain/core/errors.hpp"
 #include "ptrain/io/idx.hpp"
+#include "ptrain/core/network.hpp"
 #include "ptrain/core/rng.hpp"
 
 namespace ptrain {
@@ -71,7 +72,27 @@ MnistData load_mnist(const std::string& dir, int classes) {
     throw DataError(dir + ": training images are " + std::to_string(train.rows) + "x" + std::to_string(train.cols) +
                     " but test images are " + std::to_string(test.rows) + "x" + std::to_string(test.cols));
   m.all.image_size = static_cast<int>(train.rows * train.cols);
+  m.rows = train.rows;
+  m.cols = train.cols;
   return m;
+}
+
+std::map<std::string, std::string> data_metadata(const MnistData& data, const std::string& dir) {
+  const std::string_view labels(reinterpret_cast<const char*>(data.all.labels.data()), data.all.labels.size());
+  return {{"data_dir", dir},
+          {"data_images", std::to_string(data.train_file_count) + "+" + std::to_string(data.test_file_count) + " of " +
+                              std::to_string(data.rows) + "x" + std::to_string(data.cols)},
+          {"data_labels_hash", hash_hex(bytes_hash(labels))}};
+}
+
+std::string data_difference(const std::map<std::string, std::string>& recorded,
+                            const std::map<std::string, std::string>& now) {
+  for (const char* key : {"data_images", "data_labels_hash"}) {
+    auto it = recorded.find(key);
+    if (it != recorded.end() && it->second != now.at(key))
+      return std::string(key) + " " + now.at(key) + " (the model's: " + it->second + ")";
+  }
+  return "";
 }
 
 Split seed_split(std::size_t total, std::uint64_t seed) {

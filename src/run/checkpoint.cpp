@@ -1,7 +1,18 @@
 #include "ptrain/run/checkpoint.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <optional>
+#include <random>
+#include <regex>
 
 #include "ptrain/core/errors.hpp"
 
@@ -25,7 +36,8 @@ std::string required_text(const ModelFile& m, const std::string& key, const std:
 
 // Loads the checkpoint and makes cfg continue its run.
 StartPoint resume_from(const std::string& given, TrainConfig& cfg) {
-  const std::string path = find_checkpoint(given);
+  const FoundCheckpoint found = find_checkpoint(given);
+  const std::string& path = found.path;
   ModelFile m = load_model_file(path);
   if (!is_ptrain_file(m.metadata)) throw DataError(path + ": not a ptrain checkpoint (no format in its metadata)");
   if (required_text(m, "kind", path) != "checkpoint")
@@ -42,6 +54,9 @@ StartPoint resume_from(const std::string& given, TrainConfig& cfg) {
   const RunPosition& at = start.position;
   start.note = "resumed from " + path + " after epoch " + std::to_string(at.epochs_done) +
                (at.batches_in_epoch ? " and " + std::to_string(at.batches_in_epoch) + " batches" : "");
+  for (const std::string& why : found.skipped) start.note += "\nwarning: skipped " + why;
+  cfg.run_id = m.metadata.count("run_id") ? m.metadata.at("run_id") : "";  // "": from before run ids
+  start.metadata = std::move(m.metadata);
   return start;
 }
 
@@ -49,6 +64,7 @@ StartPoint resume_from(const std::string& given, TrainConfig& cfg) {
 
 StartPoint start_point(TrainConfig& cfg) {
   if (!cfg.resume.empty()) return resume_from(cfg.resume, cfg);
+  cfg.run_id = new_run_id();
   StartPoint start;
   if (!cfg.init_from.empty()) {
     ModelFile m = load_model_file(cfg.init_from);
@@ -75,7 +91,9 @@ ModelFile make_model_file(const TrainConfig& cfg, const Engine& engine, const Ru
                      {"epoch", std::to_string(position.epochs_done)},
                      {"batches_in_epoch", std::to_string(position.batches_in_epoch)},
                      {"step", std::to_string(position.steps)},
-                     {"weights_hash", hash_hex(weights_hash(engine.parameters()))}});
+                     {"weights_hash", hash_hex(weights_hash(engine.parameters()))},
+                     {"run_id", cfg.run_id}});
+  m.metadata.insert(cfg.data_record.begin(), cfg.data_record.end());
   return m;
 }
 
@@ -85,17 +103,135 @@ std::string checkpoint_path(const std::string& dir, std::uint64_t steps) {
   return (fs::path(dir) / name).string();
 }
 
-std::string find_checkpoint(const std::string& path) {
+namespace {
+
+// The step a checkpoint-<digits>.safetensors name carries, or nullopt for any other name.
+std::optional<std::uint64_t> step_in_name(const std::string& name) {
+  static const std::regex pattern("checkpoint-([0-9]{1,19})\\.safetensors");
+  std::smatch m;
+  if (!std::regex_match(name, m, pattern)) return std::nullopt;
+  return std::stoull(m[1].str());
+}
+
+std::vector<fs::path> checkpoints_in(const std::string& dir) {
+  std::vector<fs::path> found;
   std::error_code ec;
-  if (!fs::is_directory(path, ec)) return path;
-  std::string newest;
-  for (const auto& entry : fs::directory_iterator(path, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with("checkpoint-") && name.ends_with(".safetensors") && entry.path().string() > newest)
-      newest = entry.path().string();
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (step_in_name(entry.path().filename().string())) found.push_back(entry.path());
+  return found;
+}
+
+}  // namespace
+
+FoundCheckpoint find_checkpoint(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return {path, {}};
+  FoundCheckpoint best;
+  std::uint64_t best_step = 0;
+  for (const fs::path& file : checkpoints_in(path)) {
+    try {
+      const ModelFile m = load_model_file(file.string());
+      const std::uint64_t step = required_number<std::uint64_t>(m, "step", file.string());
+      if (best.path.empty() || step > best_step) {
+        best.path = file.string();
+        best_step = step;
+      }
+    } catch (const DataError& e) {
+      best.skipped.push_back(e.what());
+    }
   }
-  if (newest.empty()) throw DataError(path + ": no checkpoint-*.safetensors in this folder");
-  return newest;
+  if (best.path.empty())
+    throw DataError(path + ": no readable checkpoint-<step>.safetensors in this folder" +
+                    (best.skipped.empty() ? "" : " (" + best.skipped.front() + ")"));
+  return best;
+}
+
+namespace {
+
+std::string shell_quoted(const std::string& word) {
+  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::strchr("_./,:=+-@%", c) != nullptr;
+  });
+  if (plain) return word;
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+}  // namespace
+
+std::string resume_command(const TrainConfig& cfg) {
+  std::string command = "ptrain --resume " + shell_quoted(cfg.checkpoint_dir) + " --epochs " + std::to_string(cfg.epochs);
+  auto add = [&](const char* option, const std::string& value) {
+    if (cfg.explicit_options.count(option)) command += " --" + std::string(option) + (value.empty() ? "" : " " + shell_quoted(value));
+  };
+  add("checkpoint-dir", cfg.checkpoint_dir);
+  add("checkpoint-every", std::to_string(cfg.checkpoint_every));
+  add("keep-last", std::to_string(cfg.keep_last));
+  add("save", cfg.save_path);
+  add("metrics", cfg.metrics_path);
+  add("threads", std::to_string(cfg.threads));
+  add("chunk-size", std::to_string(cfg.chunk_size));
+  add("rank-timeout", round_trip_text(cfg.rank_timeout));
+  for (auto [option, on] : {std::pair{"profile", cfg.profile}, {"quiet", cfg.quiet}, {"exact-reduce", cfg.exact_reduce}})
+    if (on) add(option, "");
+  return command;
+}
+
+std::string new_run_id() {
+  std::random_device entropy;
+  return hash_hex(std::uint64_t{entropy()} << 32 | entropy());
+}
+
+CheckpointFolder::CheckpointFolder(const std::string& dir, const std::string& run_id, int keep_last)
+    : dir_(dir), keep_last_(keep_last) {
+  const std::string named = "--checkpoint-dir " + dir;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw DataError(named + ": cannot create: " + ec.message());
+  lock_fd_ = ::open((fs::path(dir) / ".ptrain.lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) throw DataError(named + ": cannot create its lock file: " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd_);
+    throw DataError(named + ": another ptrain run is using this folder");
+  }
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {  // a killed write's leftovers
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(".checkpoint-") && name.find(".safetensors.tmp-") != std::string::npos)
+      fs::remove(entry.path(), ec);
+  }
+  for (const fs::path& file : checkpoints_in(dir)) {
+    std::string owner;
+    try {
+      const ModelFile m = load_model_file(file.string());
+      owner = m.metadata.count("run_id") ? m.metadata.at("run_id") : "";
+    } catch (const DataError&) {
+      continue;  // unreadable: find_checkpoint skipped it with a warning, pruning will remove it
+    }
+    if (owner != run_id) {
+      ::close(lock_fd_);
+      throw DataError(named + ": holds checkpoints of another run (" + file.filename().string() +
+                      "); continue that run with --resume " + dir + ", or choose another folder");
+    }
+  }
+}
+
+CheckpointFolder::~CheckpointFolder() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+std::string CheckpointFolder::save(const ModelFile& checkpoint, std::uint64_t steps) {
+  const std::string path = checkpoint_path(dir_, steps);
+  save_model_file(path, checkpoint, "checkpoint " + path);
+  if (keep_last_ > 0) {
+    std::vector<fs::path> files = checkpoints_in(dir_);
+    std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
+      return *step_in_name(a.filename().string()) > *step_in_name(b.filename().string());
+    });
+    std::error_code ec;
+    for (std::size_t i = static_cast<std::size_t>(keep_last_); i < files.size(); ++i) fs::remove(files[i], ec);
+  }
+  return path;
 }
 
 void require_same_net(const ModelFile& model, const std::vector<int>& sizes, const std::string& path) {

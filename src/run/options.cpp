@@ -100,7 +100,10 @@ po::options_description train_options() {
     ("save", po::value<std::string>(), "write the final model to FILE (safetensors, F32)")
     ("init-from", po::value<std::string>(), "start from the weights of a model FILE (its net must match --layers)")
     ("checkpoint-every", po::value<std::string>(), "write a checkpoint every N epochs (needs --checkpoint-dir)")
-    ("checkpoint-dir", po::value<std::string>(), "folder for checkpoints (checkpoint-<step>.safetensors)")
+    ("checkpoint-dir", po::value<std::string>(), "folder for checkpoints (checkpoint-<step>.safetensors), one run's "
+     "at a time")
+    ("keep-last", po::value<std::string>(), "checkpoints kept in --checkpoint-dir, newest first (default 3: the "
+     "newest and two to fall back on; 0 keeps all)")
     ("resume", po::value<std::string>(), "continue from a checkpoint FILE, or the newest in a folder, up to --epochs")
     ("exact-reduce", po::bool_switch(), "under mpirun: combine the ranks' gradients in one process's order, so the "
      "weights equal a one-process run's (default: MPI_Allreduce of each rank's sum, faster)")
@@ -137,6 +140,10 @@ void read_files(const po::variables_map& vm, TrainConfig& c) {
   if (vm.count("checkpoint-dir")) {
     c.checkpoint_dir = text(vm, "checkpoint-dir");
     c.checkpoint_every = 1;
+  }
+  if (vm.count("keep-last")) {
+    c.keep_last = static_cast<int>(parse_integer("keep-last", text(vm, "keep-last"), 0, 1'000'000));
+    if (c.checkpoint_dir.empty()) throw UsageError("--keep-last needs --checkpoint-dir");
   }
   if (vm.count("checkpoint-every")) {
     c.checkpoint_every = static_cast<int>(parse_integer("checkpoint-every", text(vm, "checkpoint-every"), 1, 1'000'000));

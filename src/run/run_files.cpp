@@ -25,7 +25,7 @@ void check_train_files(const TrainConfig& cfg) {
   for (const NamedPath& o : outputs) check_output_file(o);
   if (cfg.checkpoint_every > 0) check_output_folder({"--checkpoint-dir", cfg.checkpoint_dir});
   if (!cfg.init_from.empty()) inputs.emplace_back("--init-from", cfg.init_from);
-  if (!cfg.resume.empty()) inputs.emplace_back("--resume", find_checkpoint(cfg.resume));
+  if (!cfg.resume.empty()) inputs.emplace_back("--resume", find_checkpoint(cfg.resume).path);
   if (!cfg.config_path.empty()) inputs.emplace_back("--config", cfg.config_path);
   add_data(inputs, cfg.data_dir);
   refuse_shared_files(outputs, inputs);

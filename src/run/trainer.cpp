@@ -74,6 +74,7 @@ class TrainingRun {
 
  private:
   void set_up();
+  void load_data();
   void announce();
   void train();
   EpochResult train_one_epoch(int epoch, double& shuffle_seconds);
@@ -91,6 +92,7 @@ class TrainingRun {
   RankAgreement ranks_;
   const ProfileClock::time_point run_start_ = ProfileClock::now();
   std::optional<MetricsFile> metrics_;
+  std::optional<CheckpointFolder> checkpoints_;  // rank 0's, with --checkpoint-dir
   StartPoint start_;
   RunPosition& position_ = start_.position;
   std::optional<MnistData> mnist_;
@@ -117,15 +119,9 @@ void TrainingRun::set_up() {
     if (cluster_.leader()) check_train_files(cfg_);  // every path before any long work
     metrics_.emplace(cluster_.leader() ? cfg_.metrics_path : "");
     start_ = start_point(cfg_);
-    if (cfg_.checkpoint_every > 0 && cluster_.leader()) {
-      std::error_code ec;
-      std::filesystem::create_directories(cfg_.checkpoint_dir, ec);
-      if (ec) throw DataError("--checkpoint-dir " + cfg_.checkpoint_dir + ": cannot create: " + ec.message());
-    }
-    mnist_ = load_mnist(cfg_.data_dir, cfg_.spec.classes());
-    if (mnist_->all.image_size != cfg_.spec.inputs())
-      throw UsageError("--layers starts with " + std::to_string(cfg_.spec.inputs()) + " inputs but the images in " +
-                       cfg_.data_dir + " have " + std::to_string(mnist_->all.image_size) + " pixels");
+    if (cfg_.checkpoint_every > 0 && cluster_.leader())
+      checkpoints_.emplace(cfg_.checkpoint_dir, cfg_.run_id, cfg_.keep_last);
+    load_data();
     split_ = cfg_.split == SplitKind::standard
                  ? standard_split(mnist_->train_file_count, mnist_->test_file_count, cfg_.val_size)
                  : seed_split(mnist_->all.size(), cfg_.seed);
@@ -140,6 +136,27 @@ void TrainingRun::set_up() {
     // The run starts: only now is an earlier metrics file emptied (or, resumed, continued).
     metrics_->begin(cfg_.resume.empty() ? std::nullopt : std::optional<int>(position_.epochs_done));
   });
+}
+
+// The run's data: a resumed run's own folder unless --data-dir says otherwise, and the same
+// data as its checkpoint records (other data is refused, or only noted when --data-dir asked
+// for it).
+void TrainingRun::load_data() {
+  const auto& recorded = start_.metadata;
+  const bool data_dir_given = cfg_.explicit_options.count("data-dir") != 0;
+  if (!cfg_.resume.empty() && !data_dir_given && recorded.count("data_dir")) cfg_.data_dir = recorded.at("data_dir");
+  mnist_ = load_mnist(cfg_.data_dir, cfg_.spec.classes());
+  if (mnist_->all.image_size != cfg_.spec.inputs())
+    throw UsageError("--layers starts with " + std::to_string(cfg_.spec.inputs()) + " inputs but the images in " +
+                     cfg_.data_dir + " have " + std::to_string(mnist_->all.image_size) + " pixels");
+  cfg_.data_record = data_metadata(*mnist_, cfg_.data_dir);
+  if (cfg_.resume.empty()) return;
+  const std::string differs = data_difference(recorded, cfg_.data_record);
+  if (differs.empty()) return;
+  if (!data_dir_given)
+    throw DataError(cfg_.data_dir + ": not the data " + cfg_.resume + " was trained on: " + differs);
+  start_.note += "\nwarning: " + cfg_.data_dir + " is not the data the checkpoint was trained on (" + differs +
+                 "); continuing on it as --data-dir asks";
 }
 
 void TrainingRun::announce() {
@@ -241,7 +258,7 @@ void TrainingRun::stop_for(const Interrupted& stop, int epoch) {
                     " batches of epoch " + std::to_string(epoch) + " (step " + std::to_string(position_.steps) + ")";
   if (cfg_.checkpoint_every > 0) {
     all_or_none(cluster_, [&] { save_checkpoint(); });
-    how += "; resume with: ptrain --resume " + cfg_.checkpoint_dir + " --epochs " + std::to_string(cfg_.epochs);
+    how += "; resume with: " + resume_command(cfg_);
   } else {
     how += "; nothing saved (no --checkpoint-dir)";
   }
@@ -273,9 +290,8 @@ void TrainingRun::finish() {
 }
 
 std::string TrainingRun::save_checkpoint() {
-  const std::string path = checkpoint_path(cfg_.checkpoint_dir, position_.steps);
-  if (cluster_.leader()) save_model_file(path, make_model_file(cfg_, *engine_, position_, true), "checkpoint " + path);
-  return path;
+  if (!checkpoints_) return checkpoint_path(cfg_.checkpoint_dir, position_.steps);  // ranks other than 0
+  return checkpoints_->save(make_model_file(cfg_, *engine_, position_, true), position_.steps);
 }
 
 DataError TrainingRun::diverged(int epoch, const std::string& what) const {

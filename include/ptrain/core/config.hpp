@@ -152,6 +152,9 @@ struct TrainConfig {
   std::string checkpoint_dir;  // where checkpoints go
   std::string resume;          // checkpoint file, or a folder whose newest checkpoint is taken
   std::string config_path;     // --config, read before the run (so never one of its outputs)
+  int keep_last = 3;           // checkpoints kept: the newest and two to fall back on; 0: all
+  std::string run_id;          // set by start_point: new, or the resumed run's
+  std::map<std::string, std::string> data_record;  // what the data was (data_metadata()), for model files
   bool exact_reduce = false;   // MPI: the ranks combine gradients in one process's order
   double rank_timeout = 120;   // MPI: seconds a rank waits for the others before giving up
   bool quiet = false;          // only errors and the final result

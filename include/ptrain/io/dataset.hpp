@@ -3,6 +3,7 @@
 // index lists that split them into train, validation and test sets.
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,18 @@ struct MnistData {
   Dataset all;
   std::size_t train_file_count = 0;
   std::size_t test_file_count = 0;
+  std::uint32_t rows = 0, cols = 0;  // each image's shape
 };
+
+// What a model file records of its data, to know it again: the folder as given, the images'
+// counts and shape, and a hash of every label ("data_dir", "data_images", "data_labels_hash").
+std::map<std::string, std::string> data_metadata(const MnistData& data, const std::string& dir);
+
+// Where `recorded` (a model file's metadata) and `now` describe different data: "data_images
+// 400+100 of 28x28 (the model's: 60000+10000 of 28x28)"; empty when they agree or the model
+// recorded nothing.
+std::string data_difference(const std::map<std::string, std::string>& recorded,
+                            const std::map<std::string, std::string>& now);
 
 // Reads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
 // t10k-labels-idx1-ubyte (or the '.idx3-ubyte' spellings) from `dir`.

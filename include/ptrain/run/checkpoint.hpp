@@ -9,6 +9,7 @@
 // rate's state is the recipe and the epoch; momentum's is the velocity, saved as tensors
 // beside the parameters.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,8 @@ struct RunPosition {
 struct StartPoint {
   RunPosition position;
   EngineState state;
-  std::string note;  // "resumed from …", "weights from …", or empty
+  std::string note;                             // "resumed from …", "weights from …", or empty
+  std::map<std::string, std::string> metadata;  // the checkpoint's, when resuming
 };
 
 // From --resume (which also makes cfg continue the checkpoint's recipe: an option given
@@ -44,8 +46,40 @@ ModelFile make_model_file(const TrainConfig& cfg, const Engine& engine, const Ru
 // DIR/checkpoint-<steps>.safetensors: names sort in training order.
 std::string checkpoint_path(const std::string& dir, std::uint64_t steps);
 
-// `path` itself, or the newest checkpoint in it when it is a folder.
-std::string find_checkpoint(const std::string& path);
+// `path` itself, or in a folder the checkpoint-<digits>.safetensors whose metadata holds the
+// highest step, among those that load (the others are listed in `skipped`, with the reason).
+struct FoundCheckpoint {
+  std::string path;
+  std::vector<std::string> skipped;
+};
+FoundCheckpoint find_checkpoint(const std::string& path);
+
+// A run's checkpoint folder, made if need be and held for the run: an advisory lock keeps a
+// second run out (released on any exit, even SIGKILL); a folder holding another run's
+// checkpoints is refused; ptrain's own temporary files left by a killed write are removed;
+// after each save only the newest `keep_last` checkpoints stay (0: all).
+class CheckpointFolder {
+ public:
+  CheckpointFolder(const std::string& dir, const std::string& run_id, int keep_last);
+  ~CheckpointFolder();
+  CheckpointFolder(const CheckpointFolder&) = delete;
+  CheckpointFolder& operator=(const CheckpointFolder&) = delete;
+  // Writes the checkpoint of `steps` atomically, then prunes; returns its path.
+  std::string save(const ModelFile& checkpoint, std::uint64_t steps);
+
+ private:
+  std::string dir_;
+  int keep_last_;
+  int lock_fd_ = -1;
+};
+
+// The command that continues this run from its checkpoint folder: --resume, --epochs and every
+// option the user gave that a checkpoint does not record (--save, --metrics, --threads...),
+// each shell-quoted where it needs to be.
+std::string resume_command(const TrainConfig& cfg);
+
+// A new run's identity, kept in its checkpoints and carried on by --resume.
+std::string new_run_id();
 
 // Checks that a model file's net matches `sizes`; throws UsageError naming both.
 void require_same_net(const ModelFile& model, const std::vector<int>& sizes, const std::string& path);
