@@ -160,7 +160,12 @@ TEST_F(Checkpoints, PredictAnIndexOrAPgmFileAlike) {
     EXPECT_EQ(scores(r.out), scores(by_index.out)) << file;
   }
   test::write_file(path("small.pgm"), {'P', '5', ' ', '2', ' ', '2', ' ', '2', '5', '5', ' ', 1, 2, 3, 4});
-  expect_error(run("predict --model " + model + " " + path("small.pgm")), 1, "the model takes 784 pixels");
+  expect_error(run("predict --model " + model + " " + path("small.pgm")), 1, "trained on 28x28 images");
+  // 784 pixels, but not 28 rows of 28.
+  std::vector<std::uint8_t> wide{'P', '5', ' ', '5', '6', ' ', '1', '4', ' ', '2', '5', '5', ' '};
+  wide.resize(wide.size() + 784, 7);
+  test::write_file(path("wide.pgm"), wide);
+  expect_error(run("predict --model " + model + " " + path("wide.pgm")), 1, "a 56x14 image");
   test::write_file(path("junk.pgm"), {'G', 'I', 'F', '8'});
   expect_error(run("predict --model " + model + " " + path("junk.pgm")), 1, "not a PGM image");
   expect_error(run("predict --model " + model), 2, "exactly one of");
@@ -217,7 +222,7 @@ TEST_F(Checkpoints, ConfigFileGivesOptionsAndTheCommandLineWins) {
   EXPECT_EQ(read_metrics(m).size(), 4u);
   std::ofstream(path("bad.ini")) << "bogus = 1\n";
   expect_error(run("--config " + path("bad.ini")), 2, "--config " + path("bad.ini"));
-  expect_error(run("--config " + path("none.ini")), 2, "cannot open");
+  expect_error(run("--config " + path("none.ini")), 2, "--config " + path("none.ini") + ": file not found");
 }
 
 }  // namespace

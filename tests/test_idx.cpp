@@ -175,9 +175,21 @@ TEST_F(Idx, RefusesCorruptOrTruncatedGzip) {
 
 TEST_F(Idx, RefusesGzipWhoseHeaderDisagreesWithItsData) {
   auto short_data = file("short.gz", gzipped(idx_bytes(2051, {10, 28, 28}, std::vector<std::uint8_t>(9 * 784))));
-  expect_refused([&] { read_idx_images(short_data); }, {short_data, "header claims 10 images", "the data ends"});
+  expect_refused([&] { read_idx_images(short_data); }, {short_data, "header claims 10 images", "gzip trailer"});
   auto long_data = file("long.gz", gzipped(idx_bytes(2049, {3}, {1, 2, 3, 4})));
-  expect_refused([&] { read_idx_labels(long_data, 10); }, {long_data, "goes on past"});
+  expect_refused([&] { read_idx_labels(long_data, 10); }, {long_data, "gzip trailer"});
+  // A trailer forged to agree with the false header: the data still runs out, or zlib's own
+  // length check fails, before the claim is met.
+  std::vector<std::uint8_t> forged = gzipped(idx_bytes(2051, {10, 28, 28}, std::vector<std::uint8_t>(9 * 784)));
+  const std::uint32_t claimed = 16 + 10 * 784;
+  for (int b = 0; b < 4; ++b) forged[forged.size() - 4 + b] = static_cast<std::uint8_t>(claimed >> (8 * b));
+  auto forged_file = file("forged.gz", forged);
+  expect_refused([&] { read_idx_images(forged_file); }, {forged_file});
+  // Bytes appended after a valid gzip stream.
+  std::vector<std::uint8_t> appended = gzipped(idx_bytes(2049, {3}, {1, 2, 3}));
+  appended.insert(appended.end(), {'j', 'u', 'n', 'k', '!'});
+  auto appended_file = file("appended.gz", appended);
+  expect_refused([&] { read_idx_labels(appended_file, 10); }, {appended_file, "after the gzip stream"});
   auto billions = file("billions.gz", gzipped(idx_bytes(2051, {3'000'000'000u, 28, 28}, std::vector<std::uint8_t>(784))));
   expect_refused([&] { read_idx_images(billions); }, {billions, "cannot hold that much"});
 }

@@ -82,7 +82,8 @@ std::map<std::string, std::string> data_metadata(const MnistData& data, const st
   return {{"data_dir", dir},
           {"data_images", std::to_string(data.train_file_count) + "+" + std::to_string(data.test_file_count) + " of " +
                               std::to_string(data.rows) + "x" + std::to_string(data.cols)},
-          {"data_labels_hash", hash_hex(bytes_hash(labels))}};
+          {"data_labels_hash", hash_hex(bytes_hash(labels))},
+          {"image_shape", std::to_string(data.rows) + "x" + std::to_string(data.cols)}};
 }
 
 std::string data_difference(const std::map<std::string, std::string>& recorded,

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <optional>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -19,6 +20,18 @@ namespace fs = std::filesystem;
 constexpr std::uint64_t kMaxDeflateRatio = 1032;
 // Payloads are read in steps of this size, so memory grows only as real data arrives.
 constexpr std::uint64_t kReadStep = 4u << 20;
+
+// The last 4 bytes of a gzip file: the uncompressed size mod 2^32 (RFC 1952's ISIZE).
+std::optional<std::uint32_t> gzip_trailer_size(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return std::nullopt;
+  unsigned char tail[4];
+  const bool ok = std::fseek(f, -4, SEEK_END) == 0 && std::fread(tail, 1, 4, f) == 4;
+  std::fclose(f);
+  if (!ok) return std::nullopt;
+  return std::uint32_t{tail[0]} | std::uint32_t{tail[1]} << 8 | std::uint32_t{tail[2]} << 16 |
+         std::uint32_t{tail[3]} << 24;
+}
 
 // An IDX file's bytes, plain or gzip-compressed (told apart by the gzip magic 1f 8b, not by the
 // name). Every failure names the file.
@@ -130,6 +143,14 @@ void read_payload(IdxSource& src, std::uint64_t header, std::uint64_t payload, c
     throw mismatch("the file has " + std::to_string(src.file_length()) + " bytes");
   if (src.gzip() && payload > src.file_length() * kMaxDeflateRatio)
     throw mismatch("a gzip file of " + std::to_string(src.file_length()) + " bytes cannot hold that much");
+  // gzip's trailer holds the data's size mod 2^32: a claim it contradicts (or bytes appended
+  // after the stream, which end the file in something other than the trailer) is refused
+  // before anything is decompressed.
+  if (src.gzip())
+    if (const std::optional<std::uint32_t> isize = gzip_trailer_size(path);
+        isize && *isize != static_cast<std::uint32_t>(header + payload))
+      throw mismatch("its gzip trailer gives the data as " + std::to_string(*isize) +
+                     " bytes (mod 2^32): a false header, or data after the gzip stream");
   const std::size_t start = out.size();
   std::uint64_t done = 0;
   while (done < payload) {
@@ -167,17 +188,12 @@ std::uint64_t idx_size_hint(const std::string& path) {
   if (ec || size < 18) return 0;
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return 0;
-  unsigned char head[2] = {0, 0}, tail[4] = {0, 0, 0, 0};
-  std::uint64_t hint = size;
-  if (std::fread(head, 1, 2, f) == 2 && head[0] == 0x1f && head[1] == 0x8b && std::fseek(f, -4, SEEK_END) == 0 &&
-      std::fread(tail, 1, 4, f) == 4) {
-    // gzip's trailer holds the uncompressed size mod 2^32: a hint, bounded by what deflate can hold.
-    const std::uint64_t isize = std::uint64_t{tail[0]} | std::uint64_t{tail[1]} << 8 | std::uint64_t{tail[2]} << 16 |
-                                std::uint64_t{tail[3]} << 24;
-    hint = std::min(isize, size * kMaxDeflateRatio);
-  }
+  unsigned char head[2] = {0, 0};
+  const bool gzip = std::fread(head, 1, 2, f) == 2 && head[0] == 0x1f && head[1] == 0x8b;
   std::fclose(f);
-  return hint;
+  if (!gzip) return size;
+  // A hint, bounded by what deflate can hold; read_payload checks the claim against it.
+  return std::min<std::uint64_t>(gzip_trailer_size(path).value_or(0), size * kMaxDeflateRatio);
 }
 
 IdxImages read_idx_images(const std::string& path) {

@@ -163,7 +163,9 @@ std::string shell_quoted(const std::string& word) {
 std::string resume_command(const TrainConfig& cfg) {
   std::string command = "ptrain --resume " + shell_quoted(cfg.checkpoint_dir) + " --epochs " + std::to_string(cfg.epochs);
   auto add = [&](const char* option, const std::string& value) {
-    if (cfg.explicit_options.count(option)) command += " --" + std::string(option) + (value.empty() ? "" : " " + shell_quoted(value));
+    if (!cfg.explicit_options.count(option)) return;
+    command.append(" --").append(option);
+    if (!value.empty()) command.append(" ").append(shell_quoted(value));
   };
   add("checkpoint-dir", cfg.checkpoint_dir);
   add("checkpoint-every", std::to_string(cfg.checkpoint_every));

@@ -135,6 +135,12 @@ void run_predict(const InferenceConfig& cfg, std::ostream& out) {
   std::optional<int> truth;
   if (!cfg.image.empty()) {
     GreyImage img = read_pgm(cfg.image);
+    const std::string shape = std::to_string(img.height) + "x" + std::to_string(img.width);  // rows x columns
+    auto recorded = m.file.metadata.find("image_shape");
+    if (recorded != m.file.metadata.end() && recorded->second != shape)
+      throw DataError(cfg.image + ": a " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                      " image (width x height), but the model was trained on " + recorded->second +
+                      " images (rows x columns)");
     if (img.width * img.height != m.spec().inputs())
       throw DataError(cfg.image + ": a " + std::to_string(img.width) + "x" + std::to_string(img.height) +
                       " image, but the model takes " + std::to_string(m.spec().inputs()) + " pixels");

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
   // A write past a file-size limit then fails with EFBIG, reported like a full disk, instead of
   // killing the process mid-save.
   std::signal(SIGXFSZ, SIG_IGN);
+  // A reader of stdout that goes away (`ptrain | head`) must not kill the run: its writes fail
+  // quietly instead, and training, checkpoints and --save go on.
+  std::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<ptrain::Cluster> cluster = ptrain::join_cluster(argc, argv);
   try {
     ptrain::CommandLine cl;

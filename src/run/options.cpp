@@ -1,10 +1,12 @@
 #include "ptrain/run/options.hpp"
 
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/io/file_checks.hpp"
 
 namespace ptrain {
 namespace {
@@ -42,23 +44,45 @@ void add_split_options(po::options_description& d) {
   }
 }
 
+// --config's file: a regular file of at most this size (a config is a few lines; /dev/zero or
+// a folder is a mistake to name, not to read).
+constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
+
+void read_config_file(const std::string& path, const po::options_description& desc, po::variables_map& vm) {
+  try {
+    check_input_file({"--config", path});
+  } catch (const DataError& e) {
+    throw UsageError(e.what());
+  }
+  std::error_code ec;
+  if (std::filesystem::file_size(path, ec) > kMaxConfigBytes)
+    throw UsageError("--config " + path + ": larger than 1 MiB; not a config file");
+  std::ifstream file(path);
+  if (!file) throw UsageError("--config " + path + ": cannot open");
+  try {
+    const po::parsed_options parsed = po::parse_config_file(file, desc);
+    for (const po::option& o : parsed.options)
+      if (o.string_key == "config") throw UsageError("--config " + path + ": a config file cannot name another (config = ...)");
+    po::store(parsed, vm);  // stored second: the command line wins
+  } catch (const po::error& e) {
+    throw UsageError("--config " + path + ": " + e.what());
+  }
+}
+
 po::variables_map parse(const po::options_description& desc, int argc, const char* const* argv,
                         const po::positional_options_description* positional = nullptr) {
+  // Words that are not options: an IMAGE for predict, and beyond it none (refused, named).
+  po::options_description all;
+  all.add(desc).add_options()("stray-word", po::value<std::vector<std::string>>());
+  po::positional_options_description words = positional ? *positional : po::positional_options_description();
+  words.add("stray-word", -1);
   po::variables_map vm;
   try {
-    auto parser = po::command_line_parser(argc, argv).options(desc);
-    if (positional) parser.positional(*positional);
-    po::store(parser.run(), vm);
-    if (vm.count("config")) {
-      const std::string path = vm["config"].as<std::string>();
-      std::ifstream file(path);
-      if (!file) throw UsageError("--config " + path + ": cannot open");
-      try {
-        po::store(po::parse_config_file(file, desc), vm);  // stored second: the command line wins
-      } catch (const po::error& e) {
-        throw UsageError("--config " + path + ": " + e.what());
-      }
-    }
+    po::store(po::command_line_parser(argc, argv).options(all).positional(words).run(), vm);
+    if (vm.count("stray-word"))
+      throw UsageError("unexpected word '" + vm["stray-word"].as<std::vector<std::string>>().front() +
+                       "' on the command line (see --help)");
+    if (vm.count("config")) read_config_file(vm["config"].as<std::string>(), desc, vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw UsageError(std::string(e.what()) + " (see --help)");

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
+#include <new>
 #include <ostream>
 #include <sstream>
 
@@ -79,7 +80,7 @@ class TrainingRun {
   void train();
   EpochResult train_one_epoch(int epoch, double& shuffle_seconds);
   void report_epoch(int epoch, const EpochResult& r, double shuffle_seconds, ProfileClock::time_point epoch_start);
-  [[noreturn]] void stop_for(const Interrupted& stop, int epoch);
+  [[noreturn]] void stop_for(const Interrupted& stop);
   void finish();
   std::string save_checkpoint();
   DataError diverged(int epoch, const std::string& what) const;
@@ -125,13 +126,22 @@ void TrainingRun::set_up() {
     split_ = cfg_.split == SplitKind::standard
                  ? standard_split(mnist_->train_file_count, mnist_->test_file_count, cfg_.val_size)
                  : seed_split(mnist_->all.size(), cfg_.seed);
+    if (split_.train.empty() && cfg_.epochs > 0)
+      throw DataError(cfg_.data_dir + ": the seed split of its " + std::to_string(mnist_->all.size()) +
+                      " images leaves no training images (70% of them, rounded down)");
     threads_.emplace(cfg_.threads);
     // Every rank draws the same initial weights from the shared seed; announce() and every
     // epoch confirm that they start, and stay, equal.
-    const std::vector<float> initial = init_params(cfg_.spec.sizes, cfg_.init, cfg_.seed);
-    engine_ = make_engine(cfg_.spec, initial,
-                          {cfg_.engine, cfg_.chunk_size, cfg_.momentum, cfg_.profile ? &step_times_ : nullptr,
-                           &cluster_, cfg_.exact_reduce ? Reduce::exact : Reduce::fast});
+    try {
+      const std::vector<float> initial = init_params(cfg_.spec.sizes, cfg_.init, cfg_.seed);
+      engine_ = make_engine(cfg_.spec, initial,
+                            {cfg_.engine, cfg_.chunk_size, cfg_.momentum, cfg_.profile ? &step_times_ : nullptr,
+                             &cluster_, cfg_.exact_reduce ? Reduce::exact : Reduce::fast});
+    } catch (const std::bad_alloc&) {
+      const double mb = 4e-6 * static_cast<double>(canonical_param_count(cfg_.spec.sizes));
+      throw UsageError("--layers " + format_sizes(cfg_.spec.sizes, ',') + ": out of memory for its weights (" +
+                       fixed(mb, 0) + " MB a copy; the engine keeps several)");
+    }
     if (!start_.state.params.empty()) engine_->restore(start_.state);
     // The run starts: only now is an earlier metrics file emptied (or, resumed, continued).
     metrics_->begin(cfg_.resume.empty() ? std::nullopt : std::optional<int>(position_.epochs_done));
@@ -145,7 +155,11 @@ void TrainingRun::load_data() {
   const auto& recorded = start_.metadata;
   const bool data_dir_given = cfg_.explicit_options.count("data-dir") != 0;
   if (!cfg_.resume.empty() && !data_dir_given && recorded.count("data_dir")) cfg_.data_dir = recorded.at("data_dir");
-  mnist_ = load_mnist(cfg_.data_dir, cfg_.spec.classes());
+  try {
+    mnist_ = load_mnist(cfg_.data_dir, cfg_.spec.classes());
+  } catch (const std::bad_alloc&) {
+    throw DataError(cfg_.data_dir + ": out of memory reading its images");
+  }
   if (mnist_->all.image_size != cfg_.spec.inputs())
     throw UsageError("--layers starts with " + std::to_string(cfg_.spec.inputs()) + " inputs but the images in " +
                      cfg_.data_dir + " have " + std::to_string(mnist_->all.image_size) + " pixels");
@@ -181,11 +195,19 @@ void TrainingRun::train() {
     for (; epoch <= cfg_.epochs; ++epoch) {
       const auto epoch_start = ProfileClock::now();
       double shuffle_seconds = 0;
+      if (position_.batches_in_epoch * cfg_.batch_size >= split_.train.size() && position_.batches_in_epoch > 0) {
+        position_ = {epoch, 0, position_.steps};  // an older checkpoint taken after the epoch's last step
+        continue;
+      }
       const EpochResult r = train_one_epoch(epoch, shuffle_seconds);
       report_epoch(epoch, r, shuffle_seconds, epoch_start);
+      // A signal during the epoch's last step waits for its report, so the stop (and its
+      // checkpoint) falls on the epoch's boundary and a resume starts the next epoch afresh.
+      if (epoch == cfg_.epochs) break;  // the last: finishing beats stopping
+      if (int signal = ranks_.stop_signal(position_.steps)) throw Interrupted(signal_name(signal), signal);
     }
   } catch (const Interrupted& stop) {
-    stop_for(stop, epoch);
+    stop_for(stop);
   } catch (const AgreedFailure&) {
     throw;
   } catch (const SilentFailure&) {
@@ -208,6 +230,7 @@ EpochResult TrainingRun::train_one_epoch(int epoch, double& shuffle_seconds) {
                          ++position_.steps;
                          ++position_.batches_in_epoch;
                          if (!std::isfinite(loss)) throw diverged(epoch, "the batch loss is " + fixed(loss, 4));
+                         if (done == order.size()) return;  // the epoch's end checks for a signal
                          if (int signal = ranks_.stop_signal(position_.steps))
                            throw Interrupted(signal_name(signal), signal);
                          progress_.step(done);
@@ -253,9 +276,13 @@ void TrainingRun::report_epoch(int epoch, const EpochResult& r, double shuffle_s
 }
 
 // The step in progress finished on every rank; keep it if there is somewhere to keep it.
-void TrainingRun::stop_for(const Interrupted& stop, int epoch) {
-  std::string how = "after epoch " + std::to_string(epoch - 1) + " and " + std::to_string(position_.batches_in_epoch) +
-                    " batches of epoch " + std::to_string(epoch) + " (step " + std::to_string(position_.steps) + ")";
+void TrainingRun::stop_for(const Interrupted& stop) {
+  const RunPosition& at = position_;
+  std::string how = "after epoch " + std::to_string(at.epochs_done) +
+                    (at.batches_in_epoch ? " and " + std::to_string(at.batches_in_epoch) + " batches of epoch " +
+                                               std::to_string(at.epochs_done + 1)
+                                         : "") +
+                    " (step " + std::to_string(at.steps) + ")";
   if (cfg_.checkpoint_every > 0) {
     all_or_none(cluster_, [&] { save_checkpoint(); });
     how += "; resume with: " + resume_command(cfg_);

@@ -27,7 +27,8 @@ struct MnistData {
 };
 
 // What a model file records of its data, to know it again: the folder as given, the images'
-// counts and shape, and a hash of every label ("data_dir", "data_images", "data_labels_hash").
+// counts and shape, and a hash of every label ("data_dir", "data_images", "data_labels_hash"),
+// and the shape a predicted image must have ("image_shape", rows x columns).
 std::map<std::string, std::string> data_metadata(const MnistData& data, const std::string& dir);
 
 // Where `recorded` (a model file's metadata) and `now` describe different data: "data_images

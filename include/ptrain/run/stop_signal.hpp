@@ -1,11 +1,11 @@
 #pragma once
-// SIGINT and SIGTERM ask a training run to stop after the step in progress, so it can keep a
+// SIGINT, SIGTERM and SIGHUP ask a training run to stop after the step in progress, so it can keep a
 // checkpoint and say how to resume.
 #include <memory>
 
 namespace ptrain {
 
-// Catches SIGINT and SIGTERM while alive; a second signal gets the default action (the run has
+// Catches SIGINT, SIGTERM and SIGHUP while alive; a second signal gets the default action (the run has
 // then been asked twice), which the atomic writes make safe.
 class StopOnSignal {
  public:
@@ -22,7 +22,7 @@ class StopOnSignal {
   std::unique_ptr<Saved> saved_;  // the actions before ours, put back at the end
 };
 
-// "SIGINT", "SIGTERM" or "a signal".
+// "SIGINT", "SIGTERM", "SIGHUP" or "a signal".
 const char* signal_name(int signal);
 
 }  // namespace ptrain
