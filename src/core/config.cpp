@@ -148,16 +148,19 @@ double parse_positive_real(std::string_view option, const std::string& text) {
   const std::string name = "--" + std::string(option);
   double v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc::result_out_of_range && end == text.data() + text.size())
+    throw UsageError(name + " " + text + ": out of range for a double (about 1e-308 to 1e308)");
   if (ec != std::errc() || end != text.data() + text.size() || text.empty())
     throw UsageError(name + " '" + text + "': not a number");
   if (!std::isfinite(v) || v <= 0) throw UsageError(name + " " + text + ": must be a finite positive number");
   return v;
 }
 
+// The shortest text that reads back as exactly v (0.9, not 0.90000000000000002).
 std::string round_trip_text(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, ec == std::errc() ? end : buf);
 }
 
 std::string format_sizes(const std::vector<int>& sizes, char separator) {

@@ -113,13 +113,17 @@ void refuse_shared_files(const std::vector<NamedPath>& outputs, const std::vecto
   }
 }
 
-void check_input_file(const NamedPath& p) {
+std::string input_problem(const std::string& path) {
   struct stat st {};
-  if (::stat(p.second.c_str(), &st) != 0)
-    refuse(p, errno == ENOENT ? "file not found" : std::strerror(errno));
+  if (::stat(path.c_str(), &st) != 0) return errno == ENOENT ? "file not found" : std::strerror(errno);
   const std::string kind = kind_of(st);
-  if (!kind.empty()) refuse(p, "is " + kind + ", not a file");
-  if (::access(p.second.c_str(), R_OK) != 0) refuse(p, std::string("cannot read: ") + std::strerror(errno));
+  if (!kind.empty()) return "is " + kind + ", not a file";
+  if (::access(path.c_str(), R_OK) != 0) return std::string("cannot read: ") + std::strerror(errno);
+  return "";
+}
+
+void check_input_file(const NamedPath& p) {
+  if (const std::string problem = input_problem(p.second); !problem.empty()) refuse(p, problem);
 }
 
 }  // namespace ptrain

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/io/file_checks.hpp"
 
 namespace ptrain {
 namespace {
@@ -38,11 +39,8 @@ std::optional<std::uint32_t> gzip_trailer_size(const std::string& path) {
 class IdxSource {
  public:
   explicit IdxSource(const std::string& path) : path_(path) {
+    if (const std::string problem = input_problem(path); !problem.empty()) throw DataError(path + ": " + problem);
     std::error_code ec;
-    fs::file_status st = fs::status(path, ec);
-    if (ec || !fs::exists(st)) throw DataError(path + ": file not found");
-    if (fs::is_directory(st)) throw DataError(path + ": is a folder, expected an IDX file");
-    if (!fs::is_regular_file(st)) throw DataError(path + ": not a regular file");
     length_ = fs::file_size(path, ec);
     if (ec) throw DataError(path + ": cannot read its size: " + ec.message());
     std::FILE* f = std::fopen(path.c_str(), "rb");

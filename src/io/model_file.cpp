@@ -13,6 +13,7 @@
 #include "ptrain/io/atomic_file.hpp"
 #include "ptrain/core/config.hpp"
 #include "ptrain/core/errors.hpp"
+#include "ptrain/io/file_checks.hpp"
 #include "ptrain/core/network.hpp"
 
 namespace ptrain {
@@ -290,8 +291,8 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
 ModelFile load_model_file(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw DataError(path + ": model file not found");
-  if (fs::is_directory(path, ec)) throw DataError(path + ": is a folder, expected a model file");
+  if (const std::string problem = input_problem(path); !problem.empty())
+    throw DataError(path + ": " + (problem == "file not found" ? "model file not found" : problem));
   const std::uint64_t size = fs::file_size(path, ec);
   if (ec) throw DataError(path + ": cannot read its size: " + ec.message());
   if (size > kMaxFileBytes) throw DataError(path + ": " + std::to_string(size) + " bytes is too large for a model file");

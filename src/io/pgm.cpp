@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/io/file_checks.hpp"
 
 namespace ptrain {
 namespace {
@@ -87,8 +88,8 @@ GreyImage decode_pgm(const std::string& bytes, const std::string& name) {
 }
 
 GreyImage read_pgm(const std::string& path) {
+  if (const std::string problem = input_problem(path); !problem.empty()) throw DataError(path + ": " + problem);
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw DataError(path + ": image file not found");
   const auto size = std::filesystem::file_size(path, ec);
   if (ec || size > 64u << 20) throw DataError(path + ": unreadable or too large for a PGM image");
   std::ifstream in(path, std::ios::binary);

@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
+#include <string>
 #include <iostream>
 #include <new>
 
@@ -13,6 +15,22 @@
 
 namespace {
 
+// A message as one line of printable text: control bytes in a value the user gave (a file
+// name with a newline, an escape sequence) are shown as \xNN, not sent to the terminal.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
 // Prints the failure's one line and returns its exit code.
 int report(const std::exception_ptr& failure) {
   try {
@@ -22,7 +40,7 @@ int report(const std::exception_ptr& failure) {
   } catch (const std::bad_alloc&) {
     std::cerr << "ptrain: out of memory\n";
   } catch (const std::exception& e) {
-    std::cerr << "ptrain: " << e.what() << "\n";
+    std::cerr << "ptrain: " << printable(e.what()) << "\n";
   } catch (...) {
     std::cerr << "ptrain: unknown failure\n";
   }

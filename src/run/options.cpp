@@ -194,6 +194,8 @@ CommandLine parse_train(int argc, const char* const* argv) {
   c.rank_timeout = parse_positive_real("rank-timeout", text(vm, "rank-timeout"));
   read_recipe(vm, c);
   read_files(vm, c);
+  if (c.profile && c.engine == EngineKind::scalar)  // before any data is read
+    throw UsageError("--profile measures the parallel engine's phases; the scalar oracle is not instrumented");
   return cl;
 }
 

@@ -33,7 +33,10 @@ std::string fixed(double v, int digits) {
 
 std::string percent(const std::optional<double>& v) { return v ? fixed(*v, 2) + "%" : "n/a"; }
 
-std::string shortest(double v) { return (std::ostringstream() << v).str(); }
+std::string shortest(double v) { return round_trip_text(v); }
+
+// "1 thread", "2 threads".
+std::string counted(long long n, const std::string& noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
 
 bool all_finite(const std::vector<float>& v) {
   return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
@@ -45,7 +48,7 @@ const char* const kDrift = "the MPI reduction did not give every rank the same s
 std::string run_header(const TrainConfig& cfg, const Engine& engine, const Dataset& data, const Split& split,
                        int threads) {
   std::ostringstream head;
-  head << "ptrain " << PTRAIN_VERSION << ": " << threads << " threads, SIMD " << kernels::simd::instruction_set()
+  head << "ptrain " << PTRAIN_VERSION << ": " << counted(threads, "thread") << ", SIMD " << kernels::simd::instruction_set()
        << " (" << kernels::simd::library_version() << "), engine "
        << engine.describe() << "\n"
        << "data " << cfg.data_dir << ": " << data.size() << " images of " << data.image_size << " pixels; split "
@@ -55,7 +58,7 @@ std::string run_header(const TrainConfig& cfg, const Engine& engine, const Datas
        << (cfg.spec.loss == Loss::mse ? "sigmoid outputs, loss ½‖a−t‖²" : "softmax outputs, cross-entropy loss")
        << (cfg.spec.blog_derivative ? " (blog preset)" : "") << ", " << name_of(cfg.init) << " init"
        << "; batch " << cfg.batch_size << ", lr " << cfg.lr << (cfg.lr_decay == LrDecay::cosine ? " (cosine decay)" : "")
-       << (cfg.momentum > 0 ? ", momentum " + shortest(cfg.momentum) : "") << ", " << cfg.epochs << " epochs, seed "
+       << (cfg.momentum > 0 ? ", momentum " + shortest(cfg.momentum) : "") << ", " << counted(cfg.epochs, "epoch") << ", seed "
        << cfg.seed;
   return head.str();
 }

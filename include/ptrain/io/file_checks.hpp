@@ -27,8 +27,11 @@ void check_output_folder(const NamedPath& output);
 // are skipped (their readers report them).
 void refuse_shared_files(const std::vector<NamedPath>& outputs, const std::vector<NamedPath>& inputs);
 
-// A regular file that can be opened for reading, or a DataError naming what it is instead
-// ("a folder", "not found", the system's reason for a symlink loop...).
+// What stops `path` being read as a file: "" for a readable regular file, else "file not
+// found", "is a folder, not a file", or the system's reason (a symbolic link loop...).
+std::string input_problem(const std::string& path);
+
+// The same as a DataError naming the option: "--config x: is a folder, not a file".
 void check_input_file(const NamedPath& input);
 
 }  // namespace ptrain
