@@ -11,6 +11,7 @@
 #include <chrono>
 
 #include "cli_support.hpp"
+#include "ptrain/io/model_file.hpp"
 
 namespace ptrain {
 namespace {
@@ -87,6 +88,28 @@ TEST_F(Faults, SigintFinishesTheStepWritesACheckpointAndResumesExactly) {
   Result r = run(base() + " --epochs 150 --threads 1 --resume " + ck + " --metrics " + resumed);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_metrics(resumed).back()["weights_hash"], read_metrics(straight).back()["weights_hash"]);
+}
+
+TEST_F(Faults, SighupStopsLikeSigtermAndTheHintRepeatsTheOptions) {
+  const std::string ck = path("sighup-ck"), metrics = path("sighup.jsonl");
+  Stopped s = signal_after(base() + " --epochs 150 --threads 1 --checkpoint-dir " + ck + " --metrics " + metrics,
+                           "epoch   2/", SIGHUP, path("sighup.err"));
+  EXPECT_EQ(s.exit_code, 129) << s.err;
+  EXPECT_NE(s.err.find("stopped by SIGHUP"), std::string::npos) << s.err;
+  EXPECT_NE(s.err.find("resume with: ptrain --resume " + ck + " --epochs 150 --checkpoint-dir " + ck + " --metrics " +
+                       metrics + " --threads 1"),
+            std::string::npos)
+      << s.err;
+}
+
+TEST_F(Faults, AClosedStdoutDoesNotLoseTheRun) {
+  const std::string model = path("piped.st");
+  const std::string cmd = "/bin/bash -c '" + std::string(PTRAIN_BINARY) + " " + base() + " --epochs 20 --save " +
+                          model + " | head -c 10 >/dev/null; exit ${PIPESTATUS[0]}'";
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NO_THROW(load_model_file(model));
 }
 
 TEST_F(Faults, SigtermWithoutACheckpointFolderSaysNothingWasSaved) {
