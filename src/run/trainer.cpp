@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <iomanip>
 #include <new>
@@ -293,7 +294,10 @@ void TrainingRun::stop_for(const Interrupted& stop) {
     how += "; nothing saved (no --checkpoint-dir)";
   }
   progress_.clear_bar();
-  const std::string what = "stopped by " + std::string(stop.what()) + " " + how;
+  // Open MPI's mpirun turns Ctrl-C into SIGTERM for the ranks (and itself exits 1).
+  const bool relayed = spread_ && stop.signal == SIGTERM;
+  const std::string what =
+      "stopped by " + std::string(stop.what()) + (relayed ? " (mpirun sends it on Ctrl-C)" : "") + " " + how;
   fail_together(cluster_, std::make_exception_ptr(Interrupted(what, stop.signal)));
 }
 
