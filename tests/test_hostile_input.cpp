@@ -216,6 +216,24 @@ TEST_F(Hostile, MessagesNameTheRealProblem) {
   EXPECT_NE(r.out.find(", 1 epoch,"), std::string::npos) << r.out;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define PTRAIN_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PTRAIN_ASAN 1
+#endif
+#endif
+
+TEST_F(Hostile, OutOfMemoryNamesTheOption) {
+#ifdef PTRAIN_ASAN
+  GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit allows";
+#else
+  // 794 million weights under a 2 GB address-space limit.
+  expect_error(run(base() + " --epochs 1 --layers 784,1000000,10", "ulimit -v 2000000;"), 2,
+               "--layers 784,1000000,10: out of memory for its weights");
+#endif
+}
+
 // A checkpoint taken after an epoch's last step but before its end (as older builds wrote on
 // a signal there) resumes into the next epoch without printing an empty one.
 TEST_F(Hostile, AResumeAtAnEpochsEndPrintsNoEmptyEpoch) {
