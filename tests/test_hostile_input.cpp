@@ -51,6 +51,10 @@ TEST_F(Hostile, OutputsThatCannotBeWrittenAreRefusedBeforeTraining) {
     expect_no_training(r);
   }
   EXPECT_TRUE(fs::is_fifo(fifo));
+  const std::string ck = path("names-ck");
+  fs::create_directories(ck);
+  expect_error(run(base() + " --epochs 1 --checkpoint-dir " + ck + " --save " + ck + "/checkpoint-000000000022.safetensors"),
+               1, "a name the checkpoint folder uses");
   expect_error(run(base() + " --epochs 1 --save \"\""), 2, "--save: an empty path");
 }
 

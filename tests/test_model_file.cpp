@@ -34,9 +34,10 @@ ModelFile sample_model(TensorType dtype) {
   return m;
 }
 
-// The metadata as written: the writer adds the payload's checksum.
-std::map<std::string, std::string> without_payload_hash(std::map<std::string, std::string> metadata) {
+// The metadata as written: the writer adds the payload's and the metadata's checksums.
+std::map<std::string, std::string> without_checksums(std::map<std::string, std::string> metadata) {
   metadata.erase("payload_hash");
+  metadata.erase("metadata_hash");
   return metadata;
 }
 
@@ -95,7 +96,7 @@ TEST(ModelFile, RoundTripsF32AndF64Exactly) {
     const ModelFile back = decode_model_file(encode_model_file(m), "m");
     EXPECT_EQ(back.sizes, m.sizes);
     EXPECT_EQ(back.params, m.params);
-    EXPECT_EQ(without_payload_hash(back.metadata), m.metadata);
+    EXPECT_EQ(without_checksums(back.metadata), m.metadata);
     EXPECT_EQ(back.dtype, t);
   }
 }
@@ -136,6 +137,11 @@ TEST(ModelFile, ChecksumsAndFormatFieldsAreVerifiedOnLoad) {
   flipped = good;
   flipped[data + params_bytes + 9] ^= 0x01;  // a velocity
   refused(flipped, "payload_hash");
+  flipped = good;
+  const std::size_t seed = flipped.find("\"42\"");
+  ASSERT_LT(seed, data);
+  flipped[seed + 2] = '3';  // "seed": "43", in the header
+  refused(flipped, "metadata_hash");
   for (const auto& [key, value, fragment] :
        std::vector<std::tuple<std::string, std::string, std::string>>{{"format", "other", "format 'other'"},
                                                                       {"format_version", "99", "format_version '99'"},

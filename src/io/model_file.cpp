@@ -19,6 +19,15 @@
 namespace ptrain {
 namespace {
 
+// The metadata's own checksum: every other entry as key, NUL, value, NUL, in key order.
+std::uint64_t metadata_hash(const std::map<std::string, std::string>& metadata) {
+  std::string text;
+  for (const auto& [key, value] : metadata)
+    if (key != "metadata_hash" && key != "payload_hash") text.append(key).append(1, '\0').append(value).append(1, '\0');
+  return bytes_hash(text);
+}
+
+
 static_assert(std::endian::native == std::endian::little, "model files are little-endian, as is this host");
 
 using nlohmann::json;
@@ -112,7 +121,10 @@ std::string encode_model_file(const ModelFile& model) {
       std::memcpy(data.data() + 8 * i, &values[i], 8);
     }
   }
-  if (is_ptrain_file(model.metadata)) header["__metadata__"]["payload_hash"] = hash_hex(bytes_hash(data));
+  if (is_ptrain_file(model.metadata)) {
+    header["__metadata__"]["payload_hash"] = hash_hex(bytes_hash(data));
+    header["__metadata__"]["metadata_hash"] = hash_hex(metadata_hash(model.metadata));
+  }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string out(8, '\0');
@@ -154,6 +166,9 @@ void verify_ptrain_file(const ModelFile& m, std::string_view payload, const std:
   const std::string payload_hash = metadata_text(m, "payload_hash", file);
   if (payload_hash != hash_hex(bytes_hash(payload)))
     bad(file, "the tensor data does not match the stored payload_hash " + payload_hash + " (the file is damaged)");
+  const std::string stored_metadata_hash = metadata_text(m, "metadata_hash", file);
+  if (stored_metadata_hash != hash_hex(metadata_hash(m.metadata)))
+    bad(file, "the metadata does not match the stored metadata_hash " + stored_metadata_hash + " (the file is damaged)");
 }
 
 // The JSON header after the 8-byte length `n`; its metadata into m, its tensor entries returned.

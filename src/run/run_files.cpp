@@ -1,7 +1,9 @@
 #include "ptrain/run/run_files.hpp"
 
 #include <filesystem>
+#include <regex>
 
+#include "ptrain/core/errors.hpp"
 #include "ptrain/io/dataset.hpp"
 #include "ptrain/io/file_checks.hpp"
 #include "ptrain/run/checkpoint.hpp"
@@ -16,6 +18,20 @@ void add_data(std::vector<NamedPath>& inputs, const std::string& dir) {
   for (const std::string& f : mnist_files(dir)) inputs.emplace_back("--data-dir file", f);
 }
 
+// The checkpoint folder's own names (checkpoint-<digits>.safetensors, its lock) are its to
+// write and prune: another output there would be replaced or removed.
+void refuse_checkpoint_names(const NamedPath& output, const std::string& checkpoint_dir) {
+  namespace fs = std::filesystem;
+  const fs::path target(output_target(output.second));
+  const std::string name = target.filename().string();
+  static const std::regex reserved("checkpoint-[0-9]+\\.safetensors|\\.ptrain\\.lock");
+  std::error_code ec;
+  if (std::regex_match(name, reserved) &&
+      fs::weakly_canonical(target.parent_path().empty() ? "." : target.parent_path(), ec) ==
+          fs::weakly_canonical(checkpoint_dir, ec))
+    throw DataError(output.first + " " + output.second + ": a name the checkpoint folder uses for its own files");
+}
+
 }  // namespace
 
 void check_train_files(const TrainConfig& cfg) {
@@ -23,7 +39,10 @@ void check_train_files(const TrainConfig& cfg) {
   if (cfg.explicit_options.count("save")) outputs.emplace_back("--save", cfg.save_path);
   if (cfg.explicit_options.count("metrics")) outputs.emplace_back("--metrics", cfg.metrics_path);
   for (const NamedPath& o : outputs) check_output_file(o);
-  if (cfg.checkpoint_every > 0) check_output_folder({"--checkpoint-dir", cfg.checkpoint_dir});
+  if (cfg.checkpoint_every > 0) {
+    check_output_folder({"--checkpoint-dir", cfg.checkpoint_dir});
+    for (const NamedPath& o : outputs) refuse_checkpoint_names(o, cfg.checkpoint_dir);
+  }
   if (!cfg.init_from.empty()) inputs.emplace_back("--init-from", cfg.init_from);
   if (!cfg.resume.empty()) inputs.emplace_back("--resume", find_checkpoint(cfg.resume).path);
   if (!cfg.config_path.empty()) inputs.emplace_back("--config", cfg.config_path);
