@@ -56,8 +56,11 @@ void outer_tile(const Operands& o, int r0, int j0, Init&& init, Sink&& sink) {
       for (int v = 0; v < V; ++v) acc[r][v] = fma(x, y[v], acc[r][v]);
     }
   }
+  // A copy whose address never escapes: a store through the sink's float pointer cannot then
+  // alias what it captured (scale, strides), which would otherwise be reloaded after every store.
+  auto local_sink = sink;
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) sink(r0 + r, j0 + v * w, acc[r][v]);
+    for (int v = 0; v < V; ++v) local_sink(r0 + r, j0 + v * w, acc[r][v]);
 }
 
 // Tiles as large as the register file allows: R·V accumulators, V loads and a broadcast in 32
@@ -211,13 +214,14 @@ void linear_backward_weights(const float* dZ, const float* A, float* dWt, float*
 void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int out, int in, int K, float scale,
                      int j_begin, int j_end) {
   // w + (−scale)·g: the expression axpy and sgd_step use too.
-  auto step = [&](float* w, const auto& g) {
+  auto step = [scale](float* w, const auto& g) {
     using Vec = std::decay_t<decltype(g)>;
     fma(Vec(-scale), g, load<Vec>(w)).store_unaligned(w);
   };
   outer_product(
       weight_gradient_operands(dZ, A, out, in, K), 0, in, j_begin, j_end, [](auto v, int, int) { return zero_like(v); },
-      [&](int i, int j, const auto& acc) { step(Wt + std::size_t(i) * out + j, acc); }, [](int, int) { return 0.0f; },
+      [step, Wt, out](int i, int j, const auto& acc) { step(Wt + std::size_t(i) * out + j, acc); },
+      [](int, int) { return 0.0f; },
       [&](int i, int j, float s) {
         float* w = Wt + std::size_t(i) * out + j;
         *w = std::fma(-scale, s, *w);
@@ -230,7 +234,7 @@ void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int o
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
                               int in, int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
   // v ← μ·v + g·(1/B), w ← w + (−lr)·v.
-  auto step = [&](float* w, float* vel, const auto& g) {
+  auto step = [momentum, inv_batch, lr](float* w, float* vel, const auto& g) {
     using Vec = std::decay_t<decltype(g)>;
     const Vec v = fma(Vec(momentum), load<Vec>(vel), g * Vec(inv_batch));
     v.store_unaligned(vel);
@@ -242,7 +246,7 @@ void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float*
   };
   outer_product(
       weight_gradient_operands(dZ, A, out, in, K), 0, in, j_begin, j_end, [](auto v, int, int) { return zero_like(v); },
-      [&](int i, int j, const auto& acc) {
+      [step, Wt, Vt, out](int i, int j, const auto& acc) {
         const std::size_t at = std::size_t(i) * out + j;
         step(Wt + at, Vt + at, acc);
       },
