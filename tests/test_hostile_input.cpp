@@ -121,13 +121,19 @@ TEST_F(Hostile, ResumeChoosesByTheStepInsideSkipsJunkAndCleansUp) {
   fs::copy_file(dir / "checkpoint-000000000022.safetensors", dir / "checkpoint-backup.safetensors");
   test::write_file(dir / "checkpoint-999999999999.safetensors", {'j', 'u', 'n', 'k'});
   test::write_file(dir / ".checkpoint-000000000066.safetensors.tmp-Ab12Cd", {'x'});
-  Result r = run(base() + " --epochs 3 --resume " + ck + " --checkpoint-dir " + ck);
+  Result r = run(base() + " --epochs 4 --resume " + ck + " --checkpoint-dir " + ck);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("resumed from " + (dir / "checkpoint-000000000044.safetensors").string()), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("warning: skipped " + (dir / "checkpoint-999999999999.safetensors").string()), std::string::npos)
       << r.out;
   EXPECT_FALSE(fs::exists(dir / ".checkpoint-000000000066.safetensors.tmp-Ab12Cd"));
+  // Pruning takes only the run's own checkpoints: the junk and the copy stay, the run's newest 3.
+  EXPECT_EQ(checkpoint_names(ck), (std::vector<std::string>{"checkpoint-000000000044.safetensors",
+                                                             "checkpoint-000000000066.safetensors",
+                                                             "checkpoint-000000000088.safetensors",
+                                                             "checkpoint-999999999999.safetensors",
+                                                             "checkpoint-backup.safetensors"}));
 }
 
 TEST_F(Hostile, KeepLastBoundsTheCheckpoints) {

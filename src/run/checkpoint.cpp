@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <random>
 #include <regex>
@@ -204,17 +205,20 @@ CheckpointFolder::CheckpointFolder(const std::string& dir, const std::string& ru
   }
   for (const fs::path& file : checkpoints_in(dir)) {
     std::string owner;
+    std::uint64_t step = 0;
     try {
       const ModelFile m = load_model_file(file.string());
       owner = m.metadata.count("run_id") ? m.metadata.at("run_id") : "";
+      step = required_number<std::uint64_t>(m, "step", file.string());
     } catch (const DataError&) {
-      continue;  // unreadable: find_checkpoint skipped it with a warning, pruning will remove it
+      continue;  // unreadable: not this run's to prune (find_checkpoint names it when resuming)
     }
     if (owner != run_id) {
       ::close(lock_fd_);
       throw DataError(named + ": holds checkpoints of another run (" + file.filename().string() +
                       "); continue that run with --resume " + dir + ", or choose another folder");
     }
+    kept_.emplace_back(step, file.string());
   }
 }
 
@@ -225,13 +229,14 @@ CheckpointFolder::~CheckpointFolder() {
 std::string CheckpointFolder::save(const ModelFile& checkpoint, std::uint64_t steps) {
   const std::string path = checkpoint_path(dir_, steps);
   save_model_file(path, checkpoint, "checkpoint " + path);
-  if (keep_last_ > 0) {
-    std::vector<fs::path> files = checkpoints_in(dir_);
-    std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
-      return *step_in_name(a.filename().string()) > *step_in_name(b.filename().string());
-    });
-    std::error_code ec;
-    for (std::size_t i = static_cast<std::size_t>(keep_last_); i < files.size(); ++i) fs::remove(files[i], ec);
+  std::erase_if(kept_, [&](const auto& k) { return k.second == path; });
+  kept_.emplace_back(steps, path);
+  // Only this run's own checkpoints are pruned, the oldest first; anything else stays.
+  std::sort(kept_.begin(), kept_.end(), std::greater<>());
+  std::error_code ec;
+  while (keep_last_ > 0 && kept_.size() > static_cast<std::size_t>(keep_last_)) {
+    fs::remove(kept_.back().second, ec);
+    kept_.pop_back();
   }
   return path;
 }

@@ -10,6 +10,7 @@
 // beside the parameters.
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,8 @@ FoundCheckpoint find_checkpoint(const std::string& path);
 // A run's checkpoint folder, made if need be and held for the run: an advisory lock keeps a
 // second run out (released on any exit, even SIGKILL); a folder holding another run's
 // checkpoints is refused; ptrain's own temporary files left by a killed write are removed;
-// after each save only the newest `keep_last` checkpoints stay (0: all).
+// after each save only the run's newest `keep_last` checkpoints stay (0: all); files it cannot
+// read as its own are never removed.
 class CheckpointFolder {
  public:
   CheckpointFolder(const std::string& dir, const std::string& run_id, int keep_last);
@@ -71,6 +73,7 @@ class CheckpointFolder {
   std::string dir_;
   int keep_last_;
   int lock_fd_ = -1;
+  std::vector<std::pair<std::uint64_t, std::string>> kept_;  // this run's checkpoints: (step, path)
 };
 
 // The command that continues this run from its checkpoint folder: --resume, --epochs and every
