@@ -195,8 +195,10 @@ CheckpointFolder::CheckpointFolder(const std::string& dir, const std::string& ru
   lock_fd_ = ::open((fs::path(dir) / ".ptrain.lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
   if (lock_fd_ < 0) throw DataError(named + ": cannot create its lock file: " + std::strerror(errno));
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
     ::close(lock_fd_);
-    throw DataError(named + ": another ptrain run is using this folder");
+    throw DataError(named + (err == EWOULDBLOCK ? std::string(": another ptrain run is using this folder")
+                                                : std::string(": cannot lock it: ") + std::strerror(err)));
   }
   for (const auto& entry : fs::directory_iterator(dir, ec)) {  // a killed write's leftovers
     const std::string name = entry.path().filename().string();
