@@ -56,12 +56,16 @@ std::optional<FileId> id_of(const std::string& path) {
 }  // namespace
 
 std::string output_target(const std::string& path) {
-  std::error_code ec;
-  if (!fs::is_symlink(fs::symlink_status(path, ec))) return path;
-  fs::path target = fs::read_symlink(path, ec);
-  if (ec) return path;
-  if (target.is_relative()) target = fs::path(folder_of(path)) / target;
-  return output_target(target.string());  // a chain of links ends at a file (a loop: stat reports it)
+  std::string at = path;
+  for (int links = 0; links < 40; ++links) {  // as the kernel's own limit; a loop stays a loop
+    std::error_code ec;
+    if (!fs::is_symlink(fs::symlink_status(at, ec))) return at;
+    fs::path target = fs::read_symlink(at, ec);
+    if (ec) return at;
+    if (target.is_relative()) target = fs::path(folder_of(at)) / target;
+    at = target.string();
+  }
+  return path;  // the write then fails with ELOOP, named
 }
 
 void check_output_file(const NamedPath& p) {
