@@ -46,9 +46,10 @@ void BM_step_reference(benchmark::State& state) {
 BENCHMARK(BM_step_reference)->Name("step/scalar")->Arg(32)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // Args: batch, threads, chunk size.
-void BM_step_parallel(benchmark::State& state) {
+void step_parallel(benchmark::State& state, const std::vector<int>& sizes) {
   const int batch = state.range(0), threads = state.range(1), chunk = state.range(2);
   NetSpec spec;
+  spec.sizes = sizes;
   ParallelEngine engine(spec, init_blog(spec.sizes, 1), chunk);
   ThreadLimit limit(threads);
   auto idx = batch_indices(batch);
@@ -57,6 +58,8 @@ void BM_step_parallel(benchmark::State& state) {
   });
   state.SetItemsProcessed(state.iterations() * batch);
 }
+
+void BM_step_parallel(benchmark::State& state) { step_parallel(state, NetSpec{}.sizes); }
 BENCHMARK(BM_step_parallel)
     ->Name("step/parallel")
     ->ArgNames({"batch", "threads", "chunk"})
@@ -66,18 +69,7 @@ BENCHMARK(BM_step_parallel)
     ->Unit(benchmark::kMicrosecond);
 
 // The wide net the issue measures against oneDNN: 784-1024-1024-10. Args as above.
-void BM_step_wide(benchmark::State& state) {
-  const int batch = state.range(0), threads = state.range(1), chunk = state.range(2);
-  NetSpec spec;
-  spec.sizes = {784, 1024, 1024, 10};
-  ParallelEngine engine(spec, init_blog(spec.sizes, 1), chunk);
-  ThreadLimit limit(threads);
-  auto idx = batch_indices(batch);
-  limit.run([&] {
-    for (auto _ : state) benchmark::DoNotOptimize(engine.train_step(data(), idx, 1e-6));
-  });
-  state.SetItemsProcessed(state.iterations() * batch);
-}
+void BM_step_wide(benchmark::State& state) { step_parallel(state, {784, 1024, 1024, 10}); }
 BENCHMARK(BM_step_wide)
     ->Name("step/wide")
     ->ArgNames({"batch", "threads", "chunk"})

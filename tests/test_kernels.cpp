@@ -71,6 +71,19 @@ std::vector<Shape> matrix_shapes() {
   return shapes;
 }
 
+// dA from the SIMD kernel against the plain one, each element within the rounding bound of its
+// terms dZ[k][j]·W[j][i] (W output-major), and nothing written past dA.
+void expect_backward_input_near(const Buffer& G, const Buffer& G_plain, const Buffer& D, const float* W, const Shape& s) {
+  for (int k = 0; k < s.K; ++k)
+    for (int i = 0; i < s.in; ++i) {
+      double bound = 0;
+      for (int j = 0; j < s.out; ++j) bound += std::fabs(double{D[k * s.out + j]} * W[j * s.in + i]);
+      ASSERT_NEAR(G[k * s.in + i], G_plain[k * s.in + i], (s.out + 2) * kEps * bound)
+          << "out=" << s.out << " in=" << s.in << " K=" << s.K;
+    }
+  ASSERT_TRUE(G.padding_intact());
+}
+
 TEST(Kernels, LinearForwardMatchesPlainLoop) {
   std::mt19937 rng(3);
   for (const Shape& s : matrix_shapes()) {
@@ -119,14 +132,7 @@ TEST(Kernels, LinearBackwardInputMatchesPlainLoop) {
     Buffer G(std::size_t(s.K) * s.in, s.in % 4, rng), G_plain = G;
     simd::linear_backward_input(W.data(), D.data(), G.data(), s.out, s.in, s.K);
     plain::linear_backward_input(W.data(), D.data(), G_plain.data(), s.out, s.in, s.K);
-    for (int k = 0; k < s.K; ++k)
-      for (int i = 0; i < s.in; ++i) {
-        double bound = 0;
-        for (int j = 0; j < s.out; ++j) bound += std::fabs(double{D[k * s.out + j]} * W[j * s.in + i]);
-        ASSERT_NEAR(G[k * s.in + i], G_plain[k * s.in + i], (s.out + 2) * kEps * bound)
-            << "out=" << s.out << " in=" << s.in << " K=" << s.K;
-      }
-    ASSERT_TRUE(G.padding_intact());
+    ASSERT_NO_FATAL_FAILURE(expect_backward_input_near(G, G_plain, D, W.data(), s));
   }
 }
 
@@ -274,14 +280,7 @@ TEST(Kernels, BackwardInputFromWtIsTheSameChainAsFromW) {
     simd::linear_backward_input(W.data(), D.data(), G_from_w.data(), s.out, s.in, s.K);
     plain::linear_backward_input_from_wt(Wt.data(), D.data(), G_plain.data(), s.out, s.in, s.K);
     ASSERT_EQ(G.values(), G_from_w.values()) << "out=" << s.out << " in=" << s.in << " K=" << s.K;
-    for (int k = 0; k < s.K; ++k)
-      for (int i = 0; i < s.in; ++i) {
-        double bound = 0;
-        for (int j = 0; j < s.out; ++j) bound += std::fabs(double{D[k * s.out + j]} * Wt[i * s.out + j]);
-        ASSERT_NEAR(G[k * s.in + i], G_plain[k * s.in + i], (s.out + 2) * kEps * bound)
-            << "out=" << s.out << " in=" << s.in << " K=" << s.K;
-      }
-    ASSERT_TRUE(G.padding_intact());
+    ASSERT_NO_FATAL_FAILURE(expect_backward_input_near(G, G_plain, D, W.data(), s));
   }
 }
 

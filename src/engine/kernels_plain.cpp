@@ -34,22 +34,27 @@ void linear_backward_weights(const float* dZ, const float* A, float* dWt, float*
   }
 }
 
-void linear_backward_input(const float* W, const float* dZ, float* dA, int out, int in, int K) {
+namespace {
+
+// dA[k][i] = Σ_j dZ[k][j]·w(j, i), whichever way the weights are stored.
+template <class Weight>
+void backward_input(Weight w, const float* dZ, float* dA, int out, int in, int K) {
   for (int k = 0; k < K; ++k)
     for (int i = 0; i < in; ++i) {
       double s = 0;
-      for (int j = 0; j < out; ++j) s += double{dZ[k * out + j]} * W[j * in + i];
+      for (int j = 0; j < out; ++j) s += double{dZ[k * out + j]} * w(j, i);
       dA[k * in + i] = static_cast<float>(s);
     }
 }
 
+}  // namespace
+
+void linear_backward_input(const float* W, const float* dZ, float* dA, int out, int in, int K) {
+  backward_input([=](int j, int i) { return W[j * in + i]; }, dZ, dA, out, in, K);
+}
+
 void linear_backward_input_from_wt(const float* Wt, const float* dZ, float* dA, int out, int in, int K) {
-  for (int k = 0; k < K; ++k)
-    for (int i = 0; i < in; ++i) {
-      double s = 0;
-      for (int j = 0; j < out; ++j) s += double{dZ[k * out + j]} * Wt[i * out + j];
-      dA[k * in + i] = static_cast<float>(s);
-    }
+  backward_input([=](int j, int i) { return Wt[i * out + j]; }, dZ, dA, out, in, K);
 }
 
 void sigmoid_forward(const float* z, float* a, std::size_t n) {
