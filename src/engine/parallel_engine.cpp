@@ -60,7 +60,6 @@ ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initi
   for (int l = 0; l < spec_.num_layers(); ++l) {
     const LayerSlot& s = layout_.layers[l];
     const bool big = std::size_t(s.in) * s.out * sizeof(float) > kCachedWeightBytes;
-    if (l > 0) streams_weights_ |= big;
     output_major_at_.push_back(l > 0 && !big ? output_major_.size() : kNoCopy);
     if (output_major_at_[l] != kNoCopy)
       output_major_.resize(output_major_.size() + (std::size_t(s.in) * s.out + kAlignFloats - 1) / kAlignFloats *
@@ -190,6 +189,11 @@ void ParallelEngine::hidden_backward(const float* a, float* d, std::size_t n) co
   }
 }
 
+// A later layer too big for a core's cache: it keeps no output-major copy.
+bool ParallelEngine::streams_weights() const {
+  return std::find(output_major_at_.begin() + 1, output_major_at_.end(), kNoCopy) != output_major_at_.end();
+}
+
 int ParallelEngine::column_groups() const { return (spec_.sizes[1] + kOwnerColumns - 1) / kOwnerColumns; }
 
 // As even a split as whole column groups allow.
@@ -267,7 +271,7 @@ void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin,
   // of whole chunks (measured with perf/bench_step: either way loses 10-40% on the other net).
   const int chunks = c_end - c_begin;
   const int tasks =
-      streams_weights_ ? std::max(1, std::min(chunks, tbb::this_task_arena::max_concurrency())) : chunks;
+      streams_weights() ? std::max(1, std::min(chunks, tbb::this_task_arena::max_concurrency())) : chunks;
   auto first_chunk = [&](int t) { return c_begin + chunks * t / tasks; };
   start = now_if(profile_);
   parallel_tasks(tasks, [&](std::size_t t) {

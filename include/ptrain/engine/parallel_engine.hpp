@@ -147,11 +147,11 @@ class ParallelEngine final : public Engine {
   void from_canonical(std::span<const double> canonical, AlignedVector<float>& padded) const;
   // The output-major copies of layers 1.. from their input-major weights.
   void refresh_output_major();
+  bool streams_weights() const;  // a later layer's weights do not stay in a core's cache
 
   NetSpec spec_;
   ParamLayout layout_;  // 64-byte aligned tensors
   int chunk_size_;
-  bool streams_weights_ = false;  // a later layer's weights do not stay in a core's cache
   AlignedVector<float> params_;         // input-major weights and biases, 64-byte aligned tensors
   AlignedVector<float> output_major_;   // W of the small layers 1.., at output_major_at_[l]
   std::vector<std::size_t> output_major_at_;
