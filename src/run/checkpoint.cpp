@@ -35,11 +35,10 @@ std::string required_text(const ModelFile& m, const std::string& key, const std:
   return it->second;
 }
 
-// Loads the checkpoint and makes cfg continue its run.
-StartPoint resume_from(const std::string& given, TrainConfig& cfg) {
-  const FoundCheckpoint found = find_checkpoint(given);
+// Makes cfg continue the checkpoint's run.
+StartPoint resume_from(FoundCheckpoint found, TrainConfig& cfg) {
   const std::string& path = found.path;
-  ModelFile m = load_model_file(path);
+  ModelFile& m = found.model;
   if (!is_ptrain_file(m.metadata)) throw DataError(path + ": not a ptrain checkpoint (no format in its metadata)");
   if (required_text(m, "kind", path) != "checkpoint")
     throw UsageError(path + " is a model file without training state; use --init-from to start from its weights");
@@ -63,8 +62,8 @@ StartPoint resume_from(const std::string& given, TrainConfig& cfg) {
 
 }  // namespace
 
-StartPoint start_point(TrainConfig& cfg) {
-  if (!cfg.resume.empty()) return resume_from(cfg.resume, cfg);
+StartPoint start_point(TrainConfig& cfg, FoundCheckpoint resume) {
+  if (!cfg.resume.empty()) return resume_from(std::move(resume), cfg);
   cfg.run_id = new_run_id();
   StartPoint start;
   if (!cfg.init_from.empty()) {
@@ -122,19 +121,24 @@ std::vector<fs::path> checkpoints_in(const std::string& dir) {
   return found;
 }
 
+constexpr const char* kLockName = ".ptrain.lock";
+
 }  // namespace
+
+bool is_checkpoint_folder_name(const std::string& name) { return name == kLockName || step_in_name(name); }
 
 FoundCheckpoint find_checkpoint(const std::string& path) {
   std::error_code ec;
-  if (!fs::is_directory(path, ec)) return {path, {}};
+  if (!fs::is_directory(path, ec)) return {path, load_model_file(path), {}};
   FoundCheckpoint best;
   std::uint64_t best_step = 0;
   for (const fs::path& file : checkpoints_in(path)) {
     try {
-      const ModelFile m = load_model_file(file.string());
+      ModelFile m = load_model_file(file.string());
       const std::uint64_t step = required_number<std::uint64_t>(m, "step", file.string());
       if (best.path.empty() || step > best_step) {
         best.path = file.string();
+        best.model = std::move(m);
         best_step = step;
       }
     } catch (const DataError& e) {
@@ -192,7 +196,7 @@ CheckpointFolder::CheckpointFolder(const std::string& dir, const std::string& ru
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw DataError(named + ": cannot create: " + ec.message());
-  lock_fd_ = ::open((fs::path(dir) / ".ptrain.lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  lock_fd_ = ::open((fs::path(dir) / kLockName).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
   if (lock_fd_ < 0) throw DataError(named + ": cannot create its lock file: " + std::strerror(errno));
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;

@@ -1,7 +1,6 @@
 #include "ptrain/run/run_files.hpp"
 
 #include <filesystem>
-#include <regex>
 
 #include "ptrain/core/errors.hpp"
 #include "ptrain/io/dataset.hpp"
@@ -23,10 +22,8 @@ void add_data(std::vector<NamedPath>& inputs, const std::string& dir) {
 void refuse_checkpoint_names(const NamedPath& output, const std::string& checkpoint_dir) {
   namespace fs = std::filesystem;
   const fs::path target(output_target(output.second));
-  const std::string name = target.filename().string();
-  static const std::regex reserved("checkpoint-[0-9]+\\.safetensors|\\.ptrain\\.lock");
   std::error_code ec;
-  if (std::regex_match(name, reserved) &&
+  if (is_checkpoint_folder_name(target.filename().string()) &&
       fs::weakly_canonical(target.parent_path().empty() ? "." : target.parent_path(), ec) ==
           fs::weakly_canonical(checkpoint_dir, ec))
     throw DataError(output.first + " " + output.second + ": a name the checkpoint folder uses for its own files");
@@ -34,7 +31,7 @@ void refuse_checkpoint_names(const NamedPath& output, const std::string& checkpo
 
 }  // namespace
 
-void check_train_files(const TrainConfig& cfg) {
+void check_train_files(const TrainConfig& cfg, const std::string& resume_file) {
   std::vector<NamedPath> outputs, inputs;
   if (cfg.explicit_options.count("save")) outputs.emplace_back("--save", cfg.save_path);
   if (cfg.explicit_options.count("metrics")) outputs.emplace_back("--metrics", cfg.metrics_path);
@@ -44,7 +41,7 @@ void check_train_files(const TrainConfig& cfg) {
     for (const NamedPath& o : outputs) refuse_checkpoint_names(o, cfg.checkpoint_dir);
   }
   if (!cfg.init_from.empty()) inputs.emplace_back("--init-from", cfg.init_from);
-  if (!cfg.resume.empty()) inputs.emplace_back("--resume", find_checkpoint(cfg.resume).path);
+  if (!resume_file.empty()) inputs.emplace_back("--resume", resume_file);
   if (!cfg.config_path.empty()) inputs.emplace_back("--config", cfg.config_path);
   add_data(inputs, cfg.data_dir);
   refuse_shared_files(outputs, inputs);

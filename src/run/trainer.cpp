@@ -34,8 +34,6 @@ std::string fixed(double v, int digits) {
 
 std::string percent(const std::optional<double>& v) { return v ? fixed(*v, 2) + "%" : "n/a"; }
 
-std::string shortest(double v) { return round_trip_text(v); }
-
 // "1 thread", "2 threads".
 std::string counted(long long n, const std::string& noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
 
@@ -59,7 +57,7 @@ std::string run_header(const TrainConfig& cfg, const Engine& engine, const Datas
        << (cfg.spec.loss == Loss::mse ? "sigmoid outputs, loss ½‖a−t‖²" : "softmax outputs, cross-entropy loss")
        << (cfg.spec.blog_derivative ? " (blog preset)" : "") << ", " << name_of(cfg.init) << " init"
        << "; batch " << cfg.batch_size << ", lr " << cfg.lr << (cfg.lr_decay == LrDecay::cosine ? " (cosine decay)" : "")
-       << (cfg.momentum > 0 ? ", momentum " + shortest(cfg.momentum) : "") << ", " << counted(cfg.epochs, "epoch") << ", seed "
+       << (cfg.momentum > 0 ? ", momentum " + round_trip_text(cfg.momentum) : "") << ", " << counted(cfg.epochs, "epoch") << ", seed "
        << cfg.seed;
   return head.str();
 }
@@ -121,9 +119,11 @@ TrainingRun::TrainingRun(const TrainConfig& options, std::ostream& out, Cluster&
 // Options, files, data and engine, agreed among the ranks: if any fails, every rank stops here.
 void TrainingRun::set_up() {
   all_or_none(cluster_, [&] {
-    if (cluster_.leader()) check_train_files(cfg_);  // every path before any long work
+    // The checkpoint --resume names, read once for the path checks and the start.
+    FoundCheckpoint resume = cfg_.resume.empty() ? FoundCheckpoint{} : find_checkpoint(cfg_.resume);
+    if (cluster_.leader()) check_train_files(cfg_, resume.path);  // every path before any long work
     metrics_.emplace(cluster_.leader() ? cfg_.metrics_path : "");
-    start_ = start_point(cfg_);
+    start_ = start_point(cfg_, std::move(resume));
     if (cfg_.checkpoint_every > 0 && cluster_.leader())
       checkpoints_.emplace(cfg_.checkpoint_dir, cfg_.run_id, cfg_.keep_last);
     load_data();
@@ -234,9 +234,10 @@ EpochResult TrainingRun::train_one_epoch(int epoch, double& shuffle_seconds) {
                          ++position_.steps;
                          ++position_.batches_in_epoch;
                          if (!std::isfinite(loss)) throw diverged(epoch, "the batch loss is " + fixed(loss, 4));
-                         if (done == order.size()) return;  // the epoch's end checks for a signal
-                         if (int signal = ranks_.stop_signal(position_.steps))
-                           throw Interrupted(signal_name(signal), signal);
+                         // The epoch's last step leaves the signal check to the epoch's end.
+                         if (done < order.size())
+                           if (int signal = ranks_.stop_signal(position_.steps))
+                             throw Interrupted(signal_name(signal), signal);
                          progress_.step(done);
                        });
   });
@@ -330,7 +331,7 @@ std::string TrainingRun::save_checkpoint() {
 
 DataError TrainingRun::diverged(int epoch, const std::string& what) const {
   return DataError("training diverged in epoch " + std::to_string(epoch) + " at step " +
-                   std::to_string(position_.steps) + " (" + what + "); try a smaller --lr (now " + shortest(cfg_.lr) +
+                   std::to_string(position_.steps) + " (" + what + "); try a smaller --lr (now " + round_trip_text(cfg_.lr) +
                    "); no model was written from this run's non-finite weights");
 }
 

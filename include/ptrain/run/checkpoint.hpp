@@ -35,9 +35,20 @@ struct StartPoint {
   std::map<std::string, std::string> metadata;  // the checkpoint's, when resuming
 };
 
-// From --resume (which also makes cfg continue the checkpoint's recipe: an option given
-// explicitly with another value is a UsageError naming both), from --init-from, or nothing.
-StartPoint start_point(TrainConfig& cfg);
+// `path` itself, or in a folder the checkpoint-<digits>.safetensors whose metadata holds the
+// highest step, among those that load (the others are listed in `skipped`, with the reason);
+// loaded, so that it is read once for the path checks and the start.
+struct FoundCheckpoint {
+  std::string path;
+  ModelFile model;
+  std::vector<std::string> skipped;
+};
+FoundCheckpoint find_checkpoint(const std::string& path);
+
+// From --resume, the checkpoint find_checkpoint(cfg.resume) found (which also makes cfg
+// continue its recipe: an option given explicitly with another value is a UsageError naming
+// both), from --init-from, or nothing.
+StartPoint start_point(TrainConfig& cfg, FoundCheckpoint resume);
 
 // A model file of the engine's parameters with the run's metadata. A checkpoint also holds
 // the position and the velocity, at the engine's own precision (F64 for the float64 oracle, so
@@ -47,13 +58,6 @@ ModelFile make_model_file(const TrainConfig& cfg, const Engine& engine, const Ru
 // DIR/checkpoint-<steps>.safetensors: names sort in training order.
 std::string checkpoint_path(const std::string& dir, std::uint64_t steps);
 
-// `path` itself, or in a folder the checkpoint-<digits>.safetensors whose metadata holds the
-// highest step, among those that load (the others are listed in `skipped`, with the reason).
-struct FoundCheckpoint {
-  std::string path;
-  std::vector<std::string> skipped;
-};
-FoundCheckpoint find_checkpoint(const std::string& path);
 
 // A run's checkpoint folder, made if need be and held for the run: an advisory lock keeps a
 // second run out (released on any exit, even SIGKILL); a folder holding another run's
@@ -80,6 +84,9 @@ class CheckpointFolder {
 // option the user gave that a checkpoint does not record (--save, --metrics, --threads...),
 // each shell-quoted where it needs to be.
 std::string resume_command(const TrainConfig& cfg);
+
+// A name the checkpoint folder writes and prunes (checkpoint-<digits>.safetensors) or locks.
+bool is_checkpoint_folder_name(const std::string& name);
 
 // A new run's identity, kept in its checkpoints and carried on by --resume.
 std::string new_run_id();

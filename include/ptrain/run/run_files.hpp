@@ -5,8 +5,9 @@
 
 namespace ptrain {
 
-// --save, --metrics and --checkpoint-dir against --init-from, --resume, --config and the data.
-void check_train_files(const TrainConfig& cfg);
+// --save, --metrics and --checkpoint-dir against --init-from, the checkpoint --resume chose
+// (`resume_file`, empty when none), --config and the data.
+void check_train_files(const TrainConfig& cfg, const std::string& resume_file);
 
 // eval's --metrics against --model, --config and the data.
 void check_eval_files(const InferenceConfig& cfg);
