@@ -79,11 +79,12 @@ MnistData load_mnist(const std::string& dir, int classes) {
 
 std::map<std::string, std::string> data_metadata(const MnistData& data, const std::string& dir) {
   const std::string_view labels(reinterpret_cast<const char*>(data.all.labels.data()), data.all.labels.size());
+  const std::string shape = std::to_string(data.rows) + "x" + std::to_string(data.cols);
   return {{"data_dir", dir},
-          {"data_images", std::to_string(data.train_file_count) + "+" + std::to_string(data.test_file_count) + " of " +
-                              std::to_string(data.rows) + "x" + std::to_string(data.cols)},
+          {"data_images",
+           std::to_string(data.train_file_count) + "+" + std::to_string(data.test_file_count) + " of " + shape},
           {"data_labels_hash", hash_hex(bytes_hash(labels))},
-          {"image_shape", std::to_string(data.rows) + "x" + std::to_string(data.cols)}};
+          {"image_shape", shape}};
 }
 
 std::string data_difference(const std::map<std::string, std::string>& recorded,

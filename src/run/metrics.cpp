@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <sstream>
 
 #include "ptrain/core/errors.hpp"
 #include "ptrain/io/atomic_file.hpp"
