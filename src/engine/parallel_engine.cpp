@@ -79,9 +79,8 @@ void ParallelEngine::convert(const Dataset& data, Indices examples, float* rows)
   const int n_in = spec_.inputs();
   const float scale = static_cast<float>(spec_.input_scale);
   // Images sit at random places in 55 MB: ask for every image's cache lines up front so their
-  // memory latencies overlap instead of adding up.
-  for (std::uint32_t e : examples)
-    for (int i = 0; i < n_in; i += static_cast<int>(kCacheLine)) __builtin_prefetch(data.image(e) + i);
+  // memory latencies overlap instead of adding up (a no-op for those prefetched a step ahead).
+  data.prefetch(examples);
   for (std::size_t e = 0; e < examples.size(); ++e) {
     const std::uint8_t* px = data.image(examples[e]);
     float* x = rows + e * n_in;
@@ -226,6 +225,28 @@ float* ParallelEngine::convert_rows(Owner& owner, const Dataset& data, Indices b
   return rows;
 }
 
+// The owner's columns of the first layer for K rows of inputs, in pieces of 48 columns × 8 rows
+// (the sums do not depend on the pieces), each followed by a share of the next batch's image
+// prefetches: spread out, their cache misses overlap this arithmetic; issued at once, they
+// stalled on full miss buffers (measured: the epoch's data phase fell from 12 to 3.5 ms and the
+// forward phase grew by 4.5 ms). Each owner asks for its own share of the images.
+void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, const float* inputs, float* z,
+                                       int K) const {
+  constexpr int kRows = 8, kCols = 48;
+  const LayerSlot& s = layout_.layers[0];
+  const int cols = owner.cols(), row_pieces = (K + kRows - 1) / kRows, col_pieces = (cols + kCols - 1) / kCols;
+  const std::size_t pieces = std::size_t(row_pieces) * col_pieces * owners_.size();
+  std::size_t piece = std::size_t(row_pieces) * col_pieces * static_cast<std::size_t>(&owner - owners_.data());
+  for (int j0 = 0; j0 < cols; j0 += kCols)  // the kernel's own order: a column slice's weights stay in cache
+    for (int k0 = 0; k0 < K; k0 += kRows, ++piece) {
+      k::linear_forward(params_.data() + block_weight(owner), params_.data() + s.bias + owner.j_begin,
+                        inputs + std::size_t(k0) * s.in, z + std::size_t(k0) * cols, cols, s.in,
+                        std::min(kRows, K - k0), j0, std::min(cols, j0 + kCols));
+      const std::size_t n = next_batch_.size(), first = n * piece / pieces;
+      data.prefetch(next_batch_.subspan(first, n * (piece + 1) / pieces - first));
+    }
+}
+
 // The owner's rows of inputs, then its columns of the first layer for them. The activation
 // follows at once unless the first layer is the output layer (softmax needs whole rows).
 void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, Indices batch, int r_begin, int r_end) {
@@ -237,8 +258,7 @@ void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, Indices ba
   const int cols = owner.cols();
   owner.block.resize(std::max<std::size_t>(owner.block.size(), batch.size() * cols));
   float* z = owner.block.data();
-  k::linear_forward(params_.data() + block_weight(owner), params_.data() + s.bias + owner.j_begin, inputs, z, cols,
-                    s.in, K, 0, cols);
+  first_layer_block(owner, data, inputs, z, K);
   if (spec_.num_layers() > 1) hidden_forward(z, std::size_t(K) * cols);
   scatter_columns(z, owner, batch_.a[1].data() + std::size_t(r_begin) * s.out, s.out, K);
   if (profile_) {
@@ -260,6 +280,7 @@ void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin,
   parallel_tasks(
       owners_.size(), [&](std::size_t o) { owner_forward(owners_[o], data, batch, r_begin, r_end); },
       owner_affinity_);
+  next_batch_ = {};  // a hint for one step: the trainer's order may not outlive it
   if (profile_) {
     std::vector<TaskTimes*> tasks;
     for (Owner& o : owners_) tasks.push_back(&o.times);
@@ -328,6 +349,8 @@ void ParallelEngine::record_phase(const std::vector<TaskTimes*>& tasks, double w
   profile_->chunks_wall += wall;
   profile_->sync_wall += std::max(0.0, wall - cpu / workers);
 }
+
+void ParallelEngine::prefetch(const Dataset&, Indices next_batch) { next_batch_ = next_batch; }
 
 double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr) {
   const int n_chunks = chunk_count(batch.size());
@@ -484,11 +507,15 @@ std::vector<float> ParallelEngine::outputs(const Dataset& data, Indices examples
     a.resize(spec_.sizes, chunk_size_);
     return a;
   });
-  parallel_tasks(chunk_count(examples.size()), [&](std::size_t c) {
+  const int chunks = chunk_count(examples.size());
+  parallel_tasks(chunks, [&](std::size_t t) {
     Activations& buf = workspaces.local();
-    Indices part = chunk_of(examples, static_cast<int>(c), chunk_size_);
+    const int c = static_cast<int>(t);
+    // The next chunk's images come in while this one computes (in order on one thread).
+    if (c + 1 < chunks) data.prefetch(chunk_of(examples, c + 1, chunk_size_));
+    Indices part = chunk_of(examples, c, chunk_size_);
     forward(data, part, buf);
-    std::copy_n(buf.a.back().data(), part.size() * n_out, out.begin() + std::size_t(c) * chunk_size_ * n_out);
+    std::copy_n(buf.a.back().data(), part.size() * n_out, out.begin() + t * chunk_size_ * n_out);
   });
   return out;
 }

@@ -352,6 +352,8 @@ EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<s
   std::size_t trained = 0;
   for (std::size_t begin = first_batch * batch_size; begin < all.size(); begin += batch_size) {
     Indices batch = all.subspan(begin, std::min<std::size_t>(batch_size, all.size() - begin));
+    if (begin + batch_size < all.size())
+      engine.prefetch(data, all.subspan(begin + batch_size, std::min<std::size_t>(batch_size, all.size() - begin - batch_size)));
     const double batch_loss = engine.train_step(data, batch, lr);
     loss += batch_loss;
     trained += batch.size();

@@ -50,6 +50,7 @@ class ParallelEngine final : public Engine {
 
   std::string describe() const override;
   double train_step(const Dataset& data, Indices batch, double lr) override;
+  void prefetch(const Dataset& data, Indices next_batch) override;
   std::vector<float> outputs(const Dataset& data, Indices examples) override;
   std::vector<float> parameters() const override { return to_canonical(params_); }
   EngineState state() const override;
@@ -127,6 +128,7 @@ class ParallelEngine final : public Engine {
   static void scatter_columns(const float* block, const Owner& o, float* rows, int stride, int K);
   static void gather_columns(const float* rows, int stride, const Owner& o, float* block, int K);
   // Phase 1 for one owner, rows [r_begin, r_end) of the batch.
+  void first_layer_block(const Owner& owner, const Dataset& data, const float* inputs, float* z, int K) const;
   void owner_forward(Owner& owner, const Dataset& data, Indices batch, int r_begin, int r_end);
   // z = W_l a[l] + b_l into a[l+1] for K rows from `row`, all columns.
   void linear(int l, const float* inputs, Activations& buf, std::size_t row, int K) const;
@@ -158,7 +160,8 @@ class ParallelEngine final : public Engine {
   float momentum_ = 0;
   AlignedVector<float> velocity_;     // padded like params_; empty while momentum_ is 0
   Activations batch_;                 // reused across steps: no allocation in the step loop
-  std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
+  std::vector<double> chunk_loss_;
+  Indices next_batch_;  // the examples of the step after this one, prefetched during it    // indexed by chunk, never by thread
   std::vector<Owner> owners_;         // phases 1 and 3 of the first layer
   tbb::affinity_partitioner owner_affinity_;  // keeps each owner on one thread, step after step
   StepTimes* profile_ = nullptr;
