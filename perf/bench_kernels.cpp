@@ -84,6 +84,47 @@ BENCHMARK(BM_sgd_rank_k_step<kernels::plain::sgd_rank_k_step>)->Name("sgd_rank_k
 BENCHMARK(BM_sgd_rank_k_step<kernels::simd::sgd_rank_k_step>)->Name("sgd_rank_k_step/simd")
     ->Args({112, 784, 32})->Args({112, 784, 128})->Args({16, 112, 32})->Args({1024, 1024, 128})->Args({1024, 784, 128})->UseRealTime();
 
+// The first layer straight from bytes (`_pixels`): K images of `in` bytes, a 256-entry table.
+struct Pixels {
+  std::vector<std::uint8_t> bytes;
+  std::vector<const std::uint8_t*> images;
+  std::vector<float> to_float;
+  Pixels(int in, int K) : bytes(std::size_t(in) * K), images(K), to_float(256) {
+    std::mt19937 rng(5);
+    for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
+    for (int k = 0; k < K; ++k) images[k] = bytes.data() + std::size_t(k) * in;
+    for (int v = 0; v < 256; ++v) to_float[v] = static_cast<float>(v) * (1.0f / 255.0f);
+  }
+};
+
+void BM_linear_forward_pixels(benchmark::State& state) {
+  const int out = state.range(0), in = state.range(1), K = state.range(2);
+  auto W = random_floats(std::size_t(out) * in, 1), b = random_floats(out, 2);
+  Pixels px(in, K);
+  AlignedVector<float> Z(std::size_t(K) * out);
+  for (auto _ : state) {
+    kernels::simd::linear_forward_pixels(W.data(), b.data(), px.images.data(), px.to_float.data(), Z.data(), out, in,
+                                         K, 0, out);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
+}
+BENCHMARK(BM_linear_forward_pixels)->Name("linear_forward_pixels/simd")->Args({112, 784, 8})->Args({112, 784, 32})->Args({56, 784, 32})->UseRealTime();
+
+void BM_sgd_rank_k_step_pixels(benchmark::State& state) {
+  const int out = state.range(0), in = state.range(1), K = state.range(2);
+  auto D = random_floats(std::size_t(K) * out, 1);
+  auto W = random_floats(std::size_t(out) * in, 3), b = random_floats(out, 4);
+  Pixels px(in, K);
+  for (auto _ : state) {
+    kernels::simd::sgd_rank_k_step_pixels(D.data(), px.images.data(), px.to_float.data(), W.data(), b.data(), out, in,
+                                          K, 1e-9f, 0, out);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
+}
+BENCHMARK(BM_sgd_rank_k_step_pixels)->Name("sgd_rank_k_step_pixels/simd")->Args({112, 784, 32})->Args({112, 784, 128})->UseRealTime();
+
 }  // namespace
 
 BENCHMARK_MAIN();

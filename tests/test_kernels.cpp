@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
 #include <vector>
@@ -222,6 +223,79 @@ TEST(Kernels, SgdRankKStepMatchesPlainLoop) {
     }
     ASSERT_TRUE(W.padding_intact() && b.padding_intact()) << "out=" << s.out << " in=" << s.in << " K=" << s.K;
   }
+}
+
+// K images of `in` bytes, each in an allocation of its own (as a batch's images lie scattered
+// in a data set), the 256-entry table a pixel byte is read through, and the rows a conversion
+// pass would have made of them.
+struct Images {
+  std::vector<std::vector<std::uint8_t>> bytes;
+  std::vector<const std::uint8_t*> rows;
+  std::vector<float> to_float, converted;
+  Images(int in, int K, float scale, std::mt19937& rng) : bytes(K), rows(K), to_float(256) {
+    for (int v = 0; v < 256; ++v) to_float[v] = static_cast<float>(v) * scale;
+    for (int k = 0; k < K; ++k) {
+      for (int i = 0; i < in; ++i) bytes[k].push_back(static_cast<std::uint8_t>(rng()));
+      rows[k] = bytes[k].data();
+      for (std::uint8_t b : bytes[k]) converted.push_back(to_float[b]);
+    }
+  }
+};
+
+TEST(Kernels, PixelKernelsAreTheFloatKernelsOnConvertedRowsBitwise) {
+  std::mt19937 rng(17);
+  for (const Shape& s : matrix_shapes())
+    for (float scale : {1.0f / 255.0f, 1.0f}) {  // the default inputs, and the blog preset's raw bytes
+      const Images px(s.in, s.K, scale, rng);
+      const float* A = px.converted.data();
+      const int cut = s.out / 3;  // the pixel kernels in two column pieces, the float ones whole
+      Buffer W(std::size_t(s.out) * s.in, 1, rng), b(s.out, 0, rng), Z(std::size_t(s.K) * s.out, 0, rng), Z_px = Z;
+      simd::linear_forward(W.data(), b.data(), A, Z.data(), s.out, s.in, s.K, 0, s.out);
+      for (auto [j0, j1] : {std::pair{0, cut}, {cut, s.out}})
+        simd::linear_forward_pixels(W.data(), b.data(), px.rows.data(), px.to_float.data(), Z_px.data(), s.out, s.in,
+                                    s.K, j0, j1);
+      ASSERT_EQ(Z.values(), Z_px.values()) << "forward, out=" << s.out << " in=" << s.in << " K=" << s.K;
+      ASSERT_TRUE(Z_px.padding_intact());
+
+      Buffer D(std::size_t(s.K) * s.out, 2, rng), V(std::size_t(s.out) * s.in, 0, rng), Vb(s.out, 1, rng);
+      Buffer W_px = W, b_px = b, V_px = V, Vb_px = Vb;
+      simd::sgd_rank_k_step(D.data(), A, W.data(), b.data(), s.out, s.in, s.K, 0.3f, 0, s.out);
+      for (auto [j0, j1] : {std::pair{0, cut}, {cut, s.out}})
+        simd::sgd_rank_k_step_pixels(D.data(), px.rows.data(), px.to_float.data(), W_px.data(), b_px.data(), s.out,
+                                     s.in, s.K, 0.3f, j0, j1);
+      ASSERT_EQ(W.values(), W_px.values()) << "sgd, out=" << s.out << " in=" << s.in << " K=" << s.K;
+      ASSERT_EQ(b.values(), b_px.values());
+      simd::sgd_momentum_rank_k_step(D.data(), A, W.data(), b.data(), V.data(), Vb.data(), s.out, s.in, s.K, 0.25f,
+                                     0.3f, 0.9f, 0, s.out);
+      simd::sgd_momentum_rank_k_step_pixels(D.data(), px.rows.data(), px.to_float.data(), W_px.data(), b_px.data(),
+                                            V_px.data(), Vb_px.data(), s.out, s.in, s.K, 0.25f, 0.3f, 0.9f, 0, s.out);
+      ASSERT_EQ(W.values(), W_px.values()) << "momentum, out=" << s.out << " in=" << s.in << " K=" << s.K;
+      ASSERT_EQ(V.values(), V_px.values());
+      ASSERT_TRUE(W_px.padding_intact() && b_px.padding_intact() && V_px.padding_intact() && Vb_px.padding_intact());
+    }
+}
+
+TEST(Kernels, PlainPixelTwinsReadTheBytesThroughTheTable) {
+  std::mt19937 rng(18);
+  const int out = 17, in = 31, K = 5;
+  const Images px(in, K, 1.0f / 255.0f, rng);
+  Buffer W(std::size_t(out) * in, 0, rng), b(out, 0, rng), Z(std::size_t(K) * out, 0, rng), Z_plain = Z;
+  plain::linear_forward_pixels(W.data(), b.data(), px.rows.data(), px.to_float.data(), Z_plain.data(), out, in, K, 0,
+                               out);
+  for (int k = 0; k < K; ++k)  // by hand: b[j] + Σ_i W[i][j]·byte/255, in double
+    for (int j = 0; j < out; ++j) {
+      double z = b[j], bound = std::fabs(b[j]);
+      for (int i = 0; i < in; ++i) {
+        z += double{W[i * out + j]} * px.bytes[k][i] / 255.0;
+        bound += std::fabs(double{W[i * out + j]} * px.bytes[k][i] / 255.0);
+      }
+      ASSERT_NEAR(Z_plain[k * out + j], z, (in + 3) * kEps * bound);
+    }
+  Buffer D(std::size_t(K) * out, 1, rng), b2(out, 0, rng), W_plain = W, b_plain = b2;
+  plain::sgd_rank_k_step_pixels(D.data(), px.rows.data(), px.to_float.data(), W_plain.data(), b_plain.data(), out, in,
+                                K, 0.5f, 0, out);
+  plain::sgd_rank_k_step(D.data(), px.converted.data(), W.data(), b2.data(), out, in, K, 0.5f, 0, out);
+  EXPECT_EQ(W.values(), W_plain.values());
 }
 
 TEST(Kernels, SgdRankKStepIsTheSameWhateverTheSplitOfTheColumns) {

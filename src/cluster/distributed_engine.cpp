@@ -61,8 +61,6 @@ double DistributedEngine::exact_step(const Dataset& data, Indices batch, double 
     }
   }
   std::copy(losses_in_.begin(), losses_in_.end(), losses.begin());
-  engine_->convert_inputs(data, batch, 0, mine.c_begin);  // the other ranks' inputs, from the pixels
-  engine_->convert_inputs(data, batch, mine.c_end, n_chunks);
   record_exchange(start);
 
   engine_->reduce_and_update(B, lr);

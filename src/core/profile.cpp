@@ -7,12 +7,12 @@ namespace ptrain {
 std::vector<std::pair<std::string, double>> epoch_phases(const StepTimes& t, double shuffle, double evaluation,
                                                          double epoch_wall) {
   // Phase 1's wall time, less its sync part, is shared out in proportion to the CPU time of
-  // its three parts: with P threads busy, each part's wall time is about its CPU time / P.
-  const double cpu = t.convert_cpu + t.forward_cpu + t.backward_cpu;
+  // its two parts: with P threads busy, each part's wall time is about its CPU time / P.
+  const double cpu = t.forward_cpu + t.backward_cpu;
   const double busy = std::max(0.0, t.chunks_wall - t.sync_wall);
   auto part = [&](double c) { return cpu > 0 ? busy * c / cpu : 0.0; };
   std::vector<std::pair<std::string, double>> phases{
-      {"data", shuffle + part(t.convert_cpu)},
+      {"data", shuffle},
       {"forward", part(t.forward_cpu)},
       {"backward", part(t.backward_cpu)},
       {"sync", t.sync_wall},

@@ -2,10 +2,22 @@
 // the kernel tests and benchmarks measure the `simd::` versions against.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "ptrain/engine/kernels.hpp"
 
 namespace ptrain::kernels::plain {
+namespace {
+
+// The K rows the `_pixels` kernels read, converted: A[k][i] = to_float[images[k][i]].
+std::vector<float> converted(const std::uint8_t* const* images, const float* to_float, int in, int K) {
+  std::vector<float> A(std::size_t(K) * in);
+  for (int k = 0; k < K; ++k)
+    for (int i = 0; i < in; ++i) A[std::size_t(k) * in + i] = to_float[images[k][i]];
+  return A;
+}
+
+}  // namespace
 
 void axpy(float alpha, const float* x, float* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<float>(y[i] + double{alpha} * x[i]);
@@ -19,6 +31,11 @@ void linear_forward(const float* Wt, const float* b, const float* A, float* Z, i
       for (int i = 0; i < in; ++i) s += double{Wt[i * out + j]} * A[k * in + i];
       Z[k * out + j] = static_cast<float>(s);
     }
+}
+
+void linear_forward_pixels(const float* Wt, const float* b, const std::uint8_t* const* images, const float* to_float,
+                           float* Z, int out, int in, int K, int j_begin, int j_end) {
+  linear_forward(Wt, b, converted(images, to_float, in, K).data(), Z, out, in, K, j_begin, j_end);
 }
 
 void linear_backward_weights(const float* dZ, const float* A, float* dWt, float* db, int out, int in, int K) {
@@ -139,6 +156,11 @@ void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int o
   }
 }
 
+void sgd_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float, float* Wt,
+                            float* b, int out, int in, int K, float scale, int j_begin, int j_end) {
+  sgd_rank_k_step(dZ, converted(images, to_float, in, K).data(), Wt, b, out, in, K, scale, j_begin, j_end);
+}
+
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
                               int in, int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
   auto step = [&](float& w, float& v, double sum) {
@@ -155,6 +177,13 @@ void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float*
       step(Wt[i * out + j], Vt[i * out + j], s);
     }
   }
+}
+
+void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float,
+                                     float* Wt, float* b, float* Vt, float* Vb, int out, int in, int K,
+                                     float inv_batch, float lr, float momentum, int j_begin, int j_end) {
+  sgd_momentum_rank_k_step(dZ, converted(images, to_float, in, K).data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr,
+                           momentum, j_begin, j_end);
 }
 
 void sgd_step(const float* dW, float* W, std::size_t n, float scale) {

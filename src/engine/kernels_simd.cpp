@@ -39,11 +39,27 @@ struct Operands {
   const float* Y;
   std::size_t yt;
   int T;
-  const float* x(int r, int t) const { return X + std::size_t(r) * xr + std::size_t(t) * xt; }
+  float x(int r, int t) const { return X[std::size_t(r) * xr + std::size_t(t) * xt]; }
+  bool rows_are_examples() const { return xt == 1; }  // X read along t: a row is an example's inputs
 };
 
-template <class Vec, int R, int V, class Init, class Sink>
-void outer_tile(const Operands& o, int r0, int j0, Init&& init, Sink&& sink) {
+// The same product with X read from images' bytes: x = to_float[byte], exactly the float a
+// conversion pass would have written, so the sums are bitwise those of Operands over converted
+// rows — without that pass, and with two loads (byte, table) for a broadcast instead of one.
+// ExampleRows: rows are examples, t inputs (forward); otherwise rows are inputs, t examples.
+template <bool ExampleRows>
+struct PixelOperands {
+  const std::uint8_t* const* images;
+  const float* to_float;  // 256 entries
+  const float* Y;
+  std::size_t yt;
+  int T;
+  float x(int r, int t) const { return ExampleRows ? to_float[images[r][t]] : to_float[images[t][r]]; }
+  bool rows_are_examples() const { return ExampleRows; }
+};
+
+template <class Vec, int R, int V, class O, class Init, class Sink>
+void outer_tile(const O& o, int r0, int j0, Init&& init, Sink&& sink) {
   constexpr int w = static_cast<int>(Vec::size);
   Vec acc[R][V];
   for (int r = 0; r < R; ++r)
@@ -52,7 +68,7 @@ void outer_tile(const Operands& o, int r0, int j0, Init&& init, Sink&& sink) {
     Vec y[V];
     for (int v = 0; v < V; ++v) y[v] = load<Vec>(o.Y + t * o.yt + j0 + v * w);
     for (int r = 0; r < R; ++r) {
-      const Vec x(*o.x(r0 + r, t));
+      const Vec x(o.x(r0 + r, t));
       for (int v = 0; v < V; ++v) acc[r][v] = fma(x, y[v], acc[r][v]);
     }
   }
@@ -69,8 +85,8 @@ constexpr int kAccumulators = kWidth == 16 ? 24 : 12;
 constexpr int rows_for(int V) { return std::min(8, kAccumulators / V); }
 
 // Rows [r_begin, r_end) of one column tile of V vectors at j.
-template <class Vec, int V, class Init, class Sink>
-void outer_column(const Operands& o, int r_begin, int r_end, int j, Init&& init, Sink&& sink) {
+template <class Vec, int V, class O, class Init, class Sink>
+void outer_column(const O& o, int r_begin, int r_end, int j, Init&& init, Sink&& sink) {
   constexpr int R = rows_for(V);
   int r = r_begin;
   for (; r + R <= r_end; r += R) outer_tile<Vec, R, V>(o, r, j, init, sink);
@@ -83,11 +99,14 @@ void outer_column(const Operands& o, int r_begin, int r_end, int j, Init&& init,
 // With 24 accumulators a tile is 6 rows × 4 vectors or 8 × 3. Rows of examples (the batch
 // operand read along t) take 8 × 3 when they come in eights, which leaves no short row tile;
 // measured (perf/bench_kernels), rows of inputs run faster as 6 × 4 whatever their count.
-bool prefer_tall(const Operands& o, int rows) { return o.xt == 1 && rows % 8 == 0; }
+template <class O>
+bool prefer_tall(const O& o, int rows) {
+  return o.rows_are_examples() && rows % 8 == 0;
+}
 
 // Rows [r_begin, r_end) × columns [j_begin, j_end) of the product, a column tile at a time.
-template <class Init, class Sink, class InitOne, class SinkOne>
-void outer_product(const Operands& o, int r_begin, int r_end, int j_begin, int j_end, Init&& init, Sink&& sink,
+template <class O, class Init, class Sink, class InitOne, class SinkOne>
+void outer_product(const O& o, int r_begin, int r_end, int j_begin, int j_end, Init&& init, Sink&& sink,
                    InitOne&& init_one, SinkOne&& sink_one) {
   int j = j_begin;
   if constexpr (kAccumulators >= 24)
@@ -101,7 +120,7 @@ void outer_product(const Operands& o, int r_begin, int r_end, int j_begin, int j
   for (; j < j_end; ++j)
     for (int row = r_begin; row < r_end; ++row) {
       float s = init_one(row, j);
-      for (int t = 0; t < o.T; ++t) s = std::fma(*o.x(row, t), o.Y[t * o.yt + j], s);
+      for (int t = 0; t < o.T; ++t) s = std::fma(o.x(row, t), o.Y[t * o.yt + j], s);
       sink_one(row, j, s);
     }
 }
@@ -165,13 +184,26 @@ void axpy(float alpha, const float* x, float* y, std::size_t n) {
   for (; i < n; ++i) y[i] = std::fma(alpha, x[i], y[i]);
 }
 
-void linear_forward(const float* Wt, const float* b, const float* A, float* Z, int out, int in, int K, int j_begin,
-                    int j_end) {
-  const Operands o{A, std::size_t(in), 1, Wt, std::size_t(out), in};
+namespace {
+
+template <class O>
+void forward_product(const O& o, const float* b, float* Z, int out, int K, int j_begin, int j_end) {
   outer_product(
       o, 0, K, j_begin, j_end, [&](auto v, int, int j) { return load<decltype(v)>(b + j); },
       [&](int k, int j, const auto& acc) { acc.store_unaligned(Z + std::size_t(k) * out + j); },
       [&](int, int j) { return b[j]; }, [&](int k, int j, float s) { Z[std::size_t(k) * out + j] = s; });
+}
+
+}  // namespace
+
+void linear_forward(const float* Wt, const float* b, const float* A, float* Z, int out, int in, int K, int j_begin,
+                    int j_end) {
+  forward_product(Operands{A, std::size_t(in), 1, Wt, std::size_t(out), in}, b, Z, out, K, j_begin, j_end);
+}
+
+void linear_forward_pixels(const float* Wt, const float* b, const std::uint8_t* const* images, const float* to_float,
+                           float* Z, int out, int in, int K, int j_begin, int j_end) {
+  forward_product(PixelOperands<true>{images, to_float, Wt, std::size_t(out), in}, b, Z, out, K, j_begin, j_end);
 }
 
 // dA[k][i] = Σ_j dZ[k][j]·W[j][i]: rows are examples, columns inputs, the sum over outputs.
@@ -211,15 +243,19 @@ void linear_backward_weights(const float* dZ, const float* A, float* dWt, float*
       [&](int j, float sum) { db[j] = sum; });
 }
 
-void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int out, int in, int K, float scale,
-                     int j_begin, int j_end) {
+namespace {
+
+// Wt[i][j] −= scale·Σ_k x(k, i)·dZ[k][j] over o's operands, and b[j] −= scale·Σ_k dZ[k][j].
+template <class O>
+void rank_k_step(const O& o, const float* dZ, float* Wt, float* b, int out, int in, int K, float scale, int j_begin,
+                 int j_end) {
   // w + (−scale)·g: the expression axpy and sgd_step use too.
   auto step = [scale](float* w, const auto& g) {
     using Vec = std::decay_t<decltype(g)>;
     fma(Vec(-scale), g, load<Vec>(w)).store_unaligned(w);
   };
   outer_product(
-      weight_gradient_operands(dZ, A, out, in, K), 0, in, j_begin, j_end, [](auto v, int, int) { return zero_like(v); },
+      o, 0, in, j_begin, j_end, [](auto v, int, int) { return zero_like(v); },
       [step, Wt, out](int i, int j, const auto& acc) { step(Wt + std::size_t(i) * out + j, acc); },
       [](int, int) { return 0.0f; },
       [&](int i, int j, float s) {
@@ -231,9 +267,10 @@ void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int o
       [&](int j, float sum) { b[j] = std::fma(-scale, sum, b[j]); });
 }
 
-void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
-                              int in, int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
-  // v ← μ·v + g·(1/B), w ← w + (−lr)·v.
+// The same with classical momentum: v ← μ·v + g·(1/B), w ← w + (−lr)·v.
+template <class O>
+void momentum_rank_k_step(const O& o, const float* dZ, float* Wt, float* b, float* Vt, float* Vb, int out, int in,
+                          int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
   auto step = [momentum, inv_batch, lr](float* w, float* vel, const auto& g) {
     using Vec = std::decay_t<decltype(g)>;
     const Vec v = fma(Vec(momentum), load<Vec>(vel), g * Vec(inv_batch));
@@ -245,7 +282,7 @@ void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float*
     w = std::fma(-lr, vel, w);
   };
   outer_product(
-      weight_gradient_operands(dZ, A, out, in, K), 0, in, j_begin, j_end, [](auto v, int, int) { return zero_like(v); },
+      o, 0, in, j_begin, j_end, [](auto v, int, int) { return zero_like(v); },
       [step, Wt, Vt, out](int i, int j, const auto& acc) {
         const std::size_t at = std::size_t(i) * out + j;
         step(Wt + at, Vt + at, acc);
@@ -258,6 +295,40 @@ void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float*
   column_sums(
       dZ, out, K, j_begin, j_end, [&](int j, const auto& sum) { step(b + j, Vb + j, sum); },
       [&](int j, float sum) { step_one(b[j], Vb[j], sum); });
+}
+
+// The weight gradient's operands with the inputs read from images' bytes (dZ unaliased as above).
+PixelOperands<false> pixel_gradient_operands(const float* dZ, const std::uint8_t* const* images,
+                                             const float* to_float, int out, int K) {
+  thread_local std::vector<float> dz_copy;
+  std::size_t dz_stride = out;
+  const float* dz = unaliased(dZ, K, out, dz_stride, dz_copy);
+  return {images, to_float, dz, dz_stride, K};
+}
+
+}  // namespace
+
+void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int out, int in, int K, float scale,
+                     int j_begin, int j_end) {
+  rank_k_step(weight_gradient_operands(dZ, A, out, in, K), dZ, Wt, b, out, in, K, scale, j_begin, j_end);
+}
+
+void sgd_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float, float* Wt,
+                            float* b, int out, int in, int K, float scale, int j_begin, int j_end) {
+  rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), dZ, Wt, b, out, in, K, scale, j_begin, j_end);
+}
+
+void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
+                              int in, int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
+  momentum_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), dZ, Wt, b, Vt, Vb, out, in, K, inv_batch, lr,
+                       momentum, j_begin, j_end);
+}
+
+void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float,
+                                     float* Wt, float* b, float* Vt, float* Vb, int out, int in, int K,
+                                     float inv_batch, float lr, float momentum, int j_begin, int j_end) {
+  momentum_rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), dZ, Wt, b, Vt, Vb, out, in, K,
+                       inv_batch, lr, momentum, j_begin, j_end);
 }
 
 void sgd_step(const float* dW, float* W, std::size_t n, float scale) { axpy(-scale, dW, W, n); }

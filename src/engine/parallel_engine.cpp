@@ -43,7 +43,7 @@ void ParallelEngine::Activations::resize(const std::vector<int>& sizes, std::siz
   rows = n;
   a.resize(sizes.size());
   dz.resize(sizes.size() - 1);
-  for (std::size_t l = 0; l < sizes.size(); ++l) a[l].assign(n * sizes[l], 0.0f);
+  for (std::size_t l = 1; l < sizes.size(); ++l) a[l].assign(n * sizes[l], 0.0f);
   for (std::size_t l = 0; l + 1 < sizes.size(); ++l) dz[l].assign(n * sizes[l + 1], 0.0f);
   logits.assign(n * sizes.back(), 0.0f);
   log_norm.assign(n, 0.0f);
@@ -66,6 +66,9 @@ ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initi
                                                       kAlignFloats);
   }
   place_owners(1);
+  // The float a conversion pass would write, static_cast<float>(byte) × scale, once per byte value.
+  const float scale = static_cast<float>(spec_.input_scale);
+  for (int v = 0; v < 256; ++v) to_float_[v] = static_cast<float>(v) * scale;
   from_canonical(std::vector<double>(initial.begin(), initial.end()), params_);
   refresh_output_major();
   velocity_.assign(momentum == 0 ? 0 : layout_.total, 0.0f);
@@ -75,30 +78,20 @@ std::string ParallelEngine::describe() const {
   return "parallel (float32, chunks of " + std::to_string(chunk_size_) + ", " + k::instruction_set() + ")";
 }
 
-void ParallelEngine::convert(const Dataset& data, Indices examples, float* rows) const {
-  const int n_in = spec_.inputs();
-  const float scale = static_cast<float>(spec_.input_scale);
-  // Images sit at random places in 55 MB: ask for every image's cache lines up front so their
-  // memory latencies overlap instead of adding up (a no-op for those prefetched a step ahead).
-  data.prefetch(examples);
-  for (std::size_t e = 0; e < examples.size(); ++e) {
-    const std::uint8_t* px = data.image(examples[e]);
-    float* x = rows + e * n_in;
-    for (int i = 0; i < n_in; ++i) x[i] = static_cast<float>(px[i]) * scale;
-  }
-}
-
 void ParallelEngine::linear(int l, const float* inputs, Activations& buf, std::size_t row, int K) const {
   const LayerSlot& s = layout_.layers[l];
-  float* z = buf.a[l + 1].data() + row * s.out;
-  if (l > 0)
-    return k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, inputs, z, s.out, s.in, K, 0, s.out);
+  k::linear_forward(params_.data() + s.weight, params_.data() + s.bias, inputs, buf.a[l + 1].data() + row * s.out,
+                    s.out, s.in, K, 0, s.out);
+}
+
+void ParallelEngine::first_layer(const std::uint8_t* const* images, Activations& buf, int K) const {
+  const LayerSlot& s = layout_.layers[0];
   thread_local std::vector<float> block;  // one owner block's outputs, then into z's columns
   for (const Owner& o : owners_) {
     block.resize(std::size_t(K) * o.cols());
-    k::linear_forward(params_.data() + block_weight(o), params_.data() + s.bias + o.j_begin, inputs, block.data(),
-                      o.cols(), s.in, K, 0, o.cols());
-    scatter_columns(block.data(), o, z, s.out, K);
+    k::linear_forward_pixels(params_.data() + block_weight(o), params_.data() + s.bias + o.j_begin, images,
+                             to_float_.data(), block.data(), o.cols(), s.in, K, 0, o.cols());
+    scatter_columns(block.data(), o, buf.a[1].data(), s.out, K);
   }
 }
 
@@ -146,9 +139,14 @@ void ParallelEngine::hidden_forward(float* z, std::size_t n) const {
 
 void ParallelEngine::forward(const Dataset& data, Indices examples, Activations& buf) const {
   const int K = static_cast<int>(examples.size());
-  convert(data, examples, buf.a[0].data());
+  thread_local std::vector<const std::uint8_t*> images;
+  images.resize(K);
+  for (int e = 0; e < K; ++e) images[e] = data.image(examples[e]);
   for (int l = 0; l < spec_.num_layers(); ++l) {
-    linear(l, buf.a[l].data(), buf, 0, K);
+    if (l == 0)
+      first_layer(images.data(), buf, K);
+    else
+      linear(l, buf.a[l].data(), buf, 0, K);
     activate(l, buf, 0, K);
   }
 }
@@ -216,22 +214,13 @@ void ParallelEngine::assign_owners(int threads) {
   if (!velocity.empty()) from_canonical(std::vector<double>(velocity.begin(), velocity.end()), velocity_);
 }
 
-// Rows [r_begin, r_end) of the owner's own copy of the batch's inputs, from the pixels.
-float* ParallelEngine::convert_rows(Owner& owner, const Dataset& data, Indices batch, int r_begin, int r_end) const {
-  const int n_in = spec_.inputs();
-  owner.inputs.resize(std::max<std::size_t>(owner.inputs.size(), batch.size() * n_in));
-  float* rows = owner.inputs.data() + std::size_t(r_begin) * n_in;
-  convert(data, batch.subspan(r_begin, r_end - r_begin), rows);
-  return rows;
-}
-
 // The owner's columns of the first layer for K rows of inputs, in pieces of 48 columns × 8 rows
 // (the sums do not depend on the pieces), each followed by a share of the next batch's image
 // prefetches: spread out, their cache misses overlap this arithmetic; issued at once, they
 // stalled on full miss buffers (measured: the epoch's data phase fell from 12 to 3.5 ms and the
 // forward phase grew by 4.5 ms). Each owner asks for its own share of the images.
-void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, const float* inputs, float* z,
-                                       int K) const {
+void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, const std::uint8_t* const* images,
+                                       float* z, int K) const {
   constexpr int kRows = 8, kCols = 48;
   const LayerSlot& s = layout_.layers[0];
   const int cols = owner.cols(), row_pieces = (K + kRows - 1) / kRows, col_pieces = (cols + kCols - 1) / kCols;
@@ -239,33 +228,27 @@ void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, 
   std::size_t piece = std::size_t(row_pieces) * col_pieces * static_cast<std::size_t>(&owner - owners_.data());
   for (int j0 = 0; j0 < cols; j0 += kCols)  // the kernel's own order: a column slice's weights stay in cache
     for (int k0 = 0; k0 < K; k0 += kRows, ++piece) {
-      k::linear_forward(params_.data() + block_weight(owner), params_.data() + s.bias + owner.j_begin,
-                        inputs + std::size_t(k0) * s.in, z + std::size_t(k0) * cols, cols, s.in,
-                        std::min(kRows, K - k0), j0, std::min(cols, j0 + kCols));
+      k::linear_forward_pixels(params_.data() + block_weight(owner), params_.data() + s.bias + owner.j_begin,
+                               images + k0, to_float_.data(), z + std::size_t(k0) * cols, cols, s.in,
+                               std::min(kRows, K - k0), j0, std::min(cols, j0 + kCols));
       const std::size_t n = next_batch_.size(), first = n * piece / pieces;
-      data.prefetch(next_batch_.subspan(first, n * (piece + 1) / pieces - first));
+      data.prefetch(Indices(next_batch_).subspan(first, n * (piece + 1) / pieces - first));
     }
 }
 
-// The owner's rows of inputs, then its columns of the first layer for them. The activation
-// follows at once unless the first layer is the output layer (softmax needs whole rows).
-void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, Indices batch, int r_begin, int r_end) {
+// The owner's columns of the first layer for rows [r_begin, r_end). The activation follows at
+// once unless the first layer is the output layer (softmax needs whole rows).
+void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, int r_begin, int r_end) {
   const auto start = now_if(profile_);
   const int K = r_end - r_begin;
-  const float* inputs = convert_rows(owner, data, batch, r_begin, r_end);
-  const auto converted = now_if(profile_);
   const LayerSlot& s = layout_.layers[0];
   const int cols = owner.cols();
-  owner.block.resize(std::max<std::size_t>(owner.block.size(), batch.size() * cols));
+  owner.block.resize(std::max<std::size_t>(owner.block.size(), images_.size() * cols));
   float* z = owner.block.data();
-  first_layer_block(owner, data, inputs, z, K);
+  first_layer_block(owner, data, images_.data() + r_begin, z, K);
   if (spec_.num_layers() > 1) hidden_forward(z, std::size_t(K) * cols);
   scatter_columns(z, owner, batch_.a[1].data() + std::size_t(r_begin) * s.out, s.out, K);
-  if (profile_) {
-    owner.times.convert = seconds_between(start, converted);
-    owner.times.forward = seconds_between(converted, ProfileClock::now());
-    owner.times.backward = 0;
-  }
+  if (profile_) owner.times = {seconds_between(start, ProfileClock::now()), 0};
 }
 
 void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin, int c_end) {
@@ -275,12 +258,13 @@ void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin,
   chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));  // a slot per task, at most one a chunk
   assign_owners(tbb::this_task_arena::max_concurrency());
   const int r_begin = chunk_row(c_begin, B), r_end = chunk_row(c_end, B);
+  images_.resize(batch.size());  // every row's: the exact reduction's phase 3 reads them all
+  for (int e = 0; e < B; ++e) images_[e] = data.image(batch[e]);
 
   auto start = now_if(profile_);
   parallel_tasks(
-      owners_.size(), [&](std::size_t o) { owner_forward(owners_[o], data, batch, r_begin, r_end); },
-      owner_affinity_);
-  next_batch_ = {};  // a hint for one step: the trainer's order may not outlive it
+      owners_.size(), [&](std::size_t o) { owner_forward(owners_[o], data, r_begin, r_end); }, owner_affinity_);
+  next_batch_.clear();  // a hint for one step
   if (profile_) {
     std::vector<TaskTimes*> tasks;
     for (Owner& o : owners_) tasks.push_back(&o.times);
@@ -326,7 +310,7 @@ void ParallelEngine::chunk_pass(const Dataset& data, Indices batch, int c_begin,
     chunk_loss_[c] = output_delta(batch_, r, chunk_row(c + 1, B) - r);
   }
   backward(batch_, row, K);
-  if (profile_) times = {0, seconds_between(start, backward_start), seconds_between(backward_start, ProfileClock::now())};
+  if (profile_) times = {seconds_between(start, backward_start), seconds_between(backward_start, ProfileClock::now())};
 }
 
 double ParallelEngine::loss_sum(int c_begin, int c_end) const {
@@ -340,17 +324,18 @@ double ParallelEngine::loss_sum(int c_begin, int c_end) const {
 void ParallelEngine::record_phase(const std::vector<TaskTimes*>& tasks, double wall) {
   double cpu = 0;
   for (const TaskTimes* t : tasks) {
-    profile_->convert_cpu += t->convert;
     profile_->forward_cpu += t->forward;
     profile_->backward_cpu += t->backward;
-    cpu += t->convert + t->forward + t->backward;
+    cpu += t->forward + t->backward;
   }
   const int workers = std::max(1, std::min(static_cast<int>(tasks.size()), tbb::this_task_arena::max_concurrency()));
   profile_->chunks_wall += wall;
   profile_->sync_wall += std::max(0.0, wall - cpu / workers);
 }
 
-void ParallelEngine::prefetch(const Dataset&, Indices next_batch) { next_batch_ = next_batch; }
+void ParallelEngine::prefetch(const Dataset&, Indices next_batch) {
+  next_batch_.assign(next_batch.begin(), next_batch.end());
+}
 
 double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr) {
   const int n_chunks = chunk_count(batch.size());
@@ -373,11 +358,11 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body) 
         const LayerSlot& s0 = layout_.layers[0];
         owner.block.resize(std::max<std::size_t>(owner.block.size(), std::size_t(rows) * owner.cols()));
         gather_columns(batch_.dz[0].data() + std::size_t(r_begin) * s0.out, s0.out, owner, owner.block.data(), rows);
-        body(UpdateBlock{block_weight(owner), s0.bias + owner.j_begin, s0.in, owner.cols(),
-                         owner.inputs.data() + std::size_t(r_begin) * s0.in, owner.block.data()});
+        body(UpdateBlock{block_weight(owner), s0.bias + owner.j_begin, s0.in, owner.cols(), nullptr,
+                         images_.data() + r_begin, owner.block.data()});
         for (int l = 1 + static_cast<int>(o); l < spec_.num_layers(); l += static_cast<int>(owners)) {
           const LayerSlot& s = layout_.layers[l];
-          body(UpdateBlock{s.weight, s.bias, s.in, s.out, batch_.a[l].data() + std::size_t(r_begin) * s.in,
+          body(UpdateBlock{s.weight, s.bias, s.in, s.out, batch_.a[l].data() + std::size_t(r_begin) * s.in, nullptr,
                            batch_.dz[l].data() + std::size_t(r_begin) * s.out});
         }
       },
@@ -387,14 +372,20 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body) 
 void ParallelEngine::reduce_and_update(int B, double lr) {
   const float scale = static_cast<float>(lr / B);
   const auto start = now_if(profile_);
+  const float inv_batch = 1.0f / static_cast<float>(B);
   for_each_update_block(0, B, [&](const UpdateBlock& u) {
-    if (velocity_.empty())
-      k::sgd_rank_k_step(u.dZ, u.A, params_.data() + u.weight, params_.data() + u.bias, u.cols, u.in, B, scale, 0,
-                         u.cols);
+    float *w = params_.data() + u.weight, *b = params_.data() + u.bias;
+    float *vw = velocity_.data() + u.weight, *vb = velocity_.data() + u.bias;
+    if (velocity_.empty() && u.images)
+      k::sgd_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, u.cols, u.in, B, scale, 0, u.cols);
+    else if (velocity_.empty())
+      k::sgd_rank_k_step(u.dZ, u.A, w, b, u.cols, u.in, B, scale, 0, u.cols);
+    else if (u.images)
+      k::sgd_momentum_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, vw, vb, u.cols, u.in, B, inv_batch,
+                                         static_cast<float>(lr), momentum_, 0, u.cols);
     else
-      k::sgd_momentum_rank_k_step(u.dZ, u.A, params_.data() + u.weight, params_.data() + u.bias,
-                                  velocity_.data() + u.weight, velocity_.data() + u.bias, u.cols, u.in, B,
-                                  1.0f / static_cast<float>(B), static_cast<float>(lr), momentum_, 0, u.cols);
+      k::sgd_momentum_rank_k_step(u.dZ, u.A, w, b, vw, vb, u.cols, u.in, B, inv_batch, static_cast<float>(lr),
+                                  momentum_, 0, u.cols);
   });
   refresh_output_major();
   if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
@@ -406,7 +397,11 @@ void ParallelEngine::sum_gradients(int r_begin, int r_end, AlignedVector<float>&
   const int rows = r_end - r_begin;
   if (rows <= 0) return;
   for_each_update_block(r_begin, r_end, [&](const UpdateBlock& u) {
-    k::sgd_rank_k_step(u.dZ, u.A, sum.data() + u.weight, sum.data() + u.bias, u.cols, u.in, rows, -1.0f, 0, u.cols);
+    float *w = sum.data() + u.weight, *b = sum.data() + u.bias;
+    if (u.images)
+      k::sgd_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, u.cols, u.in, rows, -1.0f, 0, u.cols);
+    else
+      k::sgd_rank_k_step(u.dZ, u.A, w, b, u.cols, u.in, rows, -1.0f, 0, u.cols);
   });
 }
 
@@ -434,13 +429,6 @@ std::vector<std::pair<float*, int>> ParallelEngine::exchanged_rows() {
   return bufs;
 }
 
-void ParallelEngine::convert_inputs(const Dataset& data, Indices batch, int c_begin, int c_end) {
-  const int B = static_cast<int>(batch.size());
-  const int r_begin = chunk_row(c_begin, B), r_end = chunk_row(c_end, B);
-  if (r_end <= r_begin) return;
-  parallel_tasks(
-      owners_.size(), [&](std::size_t o) { convert_rows(owners_[o], data, batch, r_begin, r_end); }, owner_affinity_);
-}
 
 // Canonical W is output-major: element (j, i) at j·in + i; here it sits at i·out + j.
 void ParallelEngine::from_canonical(std::span<const double> canonical, AlignedVector<float>& padded) const {

@@ -6,7 +6,7 @@
 //  - fast: each rank sums its own examples' gradients densely (351 KiB for the default net) and
 //    MPI_Allreduce adds the ranks' sums; the rounding depends on the number of ranks;
 //  - exact: the ranks exchange their examples' factored gradients (hidden activations and dZ,
-//    about 1 KiB per example; the inputs each rank converts itself) and every rank runs phase 3
+//    about 1 KiB per example; each rank reads the inputs from its own copy of the images) and every rank runs phase 3
 //    over the whole batch in example order, as one process does: the weights are bitwise those
 //    of a one-process run.
 #include <memory>
@@ -26,7 +26,7 @@ class DistributedEngine final : public Engine {
 
   std::string describe() const override { return engine_->describe(); }
   double train_step(const Dataset& data, Indices batch, double lr) override;
-  // The whole batch: the exact reduce converts every rank's inputs.
+  // The whole batch: the exact reduction's phase 3 reads every rank's images.
   void prefetch(const Dataset& data, Indices next_batch) override { engine_->prefetch(data, next_batch); }
   std::vector<float> outputs(const Dataset& data, Indices examples) override { return engine_->outputs(data, examples); }
   std::vector<float> parameters() const override { return engine_->parameters(); }

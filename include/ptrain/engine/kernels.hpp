@@ -3,6 +3,7 @@
 // `simd::` (xsimd; what the engine runs) and `plain::` (obvious loops; what the kernel tests
 // and benchmarks compare against). A "chunk" holds K examples as K rows.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace ptrain::kernels {

@@ -1,8 +1,8 @@
 #pragma once
 // The parallel engine: float32, oneTBB, xsimd. A step has three parallel phases:
 //  1. owners: the first layer's outputs are split into column blocks, one per thread; each
-//     owner converts the batch's pixels into its own copy of the inputs and computes its
-//     columns of the first layer for every example of the batch;
+//     owner computes its columns of the first layer for every example of the batch, reading
+//     the images' bytes directly (no float copy of the inputs is made);
 //  2. chunks: the batch is cut into fixed-size chunks (boundaries depend only on the batch and
 //     the chunk size); each chunk is a task (or, where a later layer's weights outgrow the cache,
 //     a task a thread takes a run of whole chunks) that runs the remaining layers forward and
@@ -30,6 +30,8 @@
 // phases 1 and 2 for one rank's share of the chunks and combine the ranks' gradients before
 // phase 3.
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -73,11 +75,10 @@ class ParallelEngine final : public Engine {
   void apply_gradient_sum(const AlignedVector<float>& sum, int B, double lr);
 
   // The exact reduction's pieces: the batch buffers a rank sends for its rows (each hidden
-  // layer's activations and every layer's dZ, as (buffer, floats per row)); the chunks' losses;
-  // and the owners' input rows of chunks [c_begin, c_end), converted from the images.
+  // layer's activations and every layer's dZ, as (buffer, floats per row)), and the chunks'
+  // losses. The inputs are not sent: every rank reads the images itself.
   std::vector<std::pair<float*, int>> exchanged_rows();
   std::span<double> chunk_losses() { return chunk_loss_; }
-  void convert_inputs(const Dataset& data, Indices batch, int c_begin, int c_end);
 
   // Between the canonical (packed) order and this engine's padded layout.
   std::vector<float> to_canonical(const AlignedVector<float>& padded) const;
@@ -86,7 +87,7 @@ class ParallelEngine final : public Engine {
  private:
   // Row-major matrices with one row per example; a chunk writes only its own rows.
   struct Activations {
-    std::vector<AlignedVector<float>> a;   // a[l]: rows × sizes[l]; a[0] is the input
+    std::vector<AlignedVector<float>> a;   // a[l]: rows × sizes[l]; a[0] stays empty (images are read as bytes)
     std::vector<AlignedVector<float>> dz;  // dz[l]: rows × sizes[l+1], ∂loss/∂z of layer l
     std::vector<float> logits, log_norm;   // xent: the output layer's z, and log Σ exp(z) per row
     std::vector<int> labels;               // the rows' labels
@@ -94,14 +95,14 @@ class ParallelEngine final : public Engine {
     void resize(const std::vector<int>& sizes, std::size_t rows);
   };
   struct TaskTimes {
-    double convert = 0, forward = 0, backward = 0;
+    double forward = 0, backward = 0;
   };
   // A thread's share of the first layer: its output columns [j_begin, j_end), whose weights it
-  // keeps as one contiguous block of Wᵀ, [in][cols]; its own copy of the batch's inputs, rows ×
-  // sizes[0]; and room for its columns' outputs or deltas, rows × cols.
+  // keeps as one contiguous block of Wᵀ, [in][cols]; and room for its columns' outputs or
+  // deltas, rows × cols.
   struct Owner {
     int j_begin = 0, j_end = 0;
-    AlignedVector<float> inputs, block;
+    AlignedVector<float> block;
     TaskTimes times;
     int cols() const { return j_end - j_begin; }
   };
@@ -110,27 +111,27 @@ class ParallelEngine final : public Engine {
   struct UpdateBlock {
     std::size_t weight, bias;
     int in, cols;
-    const float* A;   // rows × in
-    const float* dZ;  // rows × cols
+    const float* A;                      // rows × in; null for the first layer, which reads
+    const std::uint8_t* const* images;   // its rows' images instead
+    const float* dZ;                     // rows × cols
   };
-
-  // K rows of inputs from the images' pixels, scaled.
-  void convert(const Dataset& data, Indices examples, float* rows) const;
   // Splits the first layer's columns among n owners in whole 8-column groups; assign_owners
   // makes that one per thread, laying the blocks out anew when their number changes.
   void place_owners(int n);
   void assign_owners(int threads);
   int column_groups() const;
-  float* convert_rows(Owner& owner, const Dataset& data, Indices batch, int r_begin, int r_end) const;
   std::size_t block_weight(const Owner& o) const;
   // Where element (i, j) of layer l's Wᵀ sits in the parameters.
   std::size_t weight_index(int l, int i, int j) const;
   static void scatter_columns(const float* block, const Owner& o, float* rows, int stride, int K);
   static void gather_columns(const float* rows, int stride, const Owner& o, float* block, int K);
   // Phase 1 for one owner, rows [r_begin, r_end) of the batch.
-  void first_layer_block(const Owner& owner, const Dataset& data, const float* inputs, float* z, int K) const;
-  void owner_forward(Owner& owner, const Dataset& data, Indices batch, int r_begin, int r_end);
-  // z = W_l a[l] + b_l into a[l+1] for K rows from `row`, all columns.
+  void first_layer_block(const Owner& owner, const Dataset& data, const std::uint8_t* const* images, float* z,
+                         int K) const;
+  void owner_forward(Owner& owner, const Dataset& data, int r_begin, int r_end);
+  // z = W_0 x + b_0 into a[1] for K examples' images, all columns (evaluation).
+  void first_layer(const std::uint8_t* const* images, Activations& buf, int K) const;
+  // z = W_l a[l] + b_l into a[l+1] for K rows from `row`, all columns, for l ≥ 1.
   void linear(int l, const float* inputs, Activations& buf, std::size_t row, int K) const;
   // a[l+1] = f(z): the hidden units, or at the output sigmoid (mse) or softmax (xent).
   void activate(int l, Activations& buf, std::size_t row, int K) const;
@@ -160,8 +161,10 @@ class ParallelEngine final : public Engine {
   float momentum_ = 0;
   AlignedVector<float> velocity_;     // padded like params_; empty while momentum_ is 0
   Activations batch_;                 // reused across steps: no allocation in the step loop
-  std::vector<double> chunk_loss_;
-  Indices next_batch_;  // the examples of the step after this one, prefetched during it    // indexed by chunk, never by thread
+  std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
+  std::vector<const std::uint8_t*> images_;  // the batch's images, row by row
+  std::array<float, 256> to_float_{};        // a pixel byte's input value: byte × input scale
+  std::vector<std::uint32_t> next_batch_;    // the next step's examples, prefetched during this one
   std::vector<Owner> owners_;         // phases 1 and 3 of the first layer
   tbb::affinity_partitioner owner_affinity_;  // keeps each owner on one thread, step after step
   StepTimes* profile_ = nullptr;
