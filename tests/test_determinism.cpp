@@ -76,13 +76,17 @@ TEST(Determinism, WeightsAreBitwiseIdenticalForEveryChunkSize) {
 }
 
 TEST(Determinism, ALaterLayerTooBigForTheCacheToo) {
-  // 384 × 384 floats (576 KiB) puts phase 2 on a task a thread over runs of chunks.
+  // 384 × 384 floats (576 KiB) puts phase 2 on a task a thread over runs of chunks, and its
+  // update is shared among the owners by columns (cut at 16-float lines: 2 and 3 shares).
   const std::vector<int> sizes{20, 24, 384, 384, 4};
   std::vector<float> one = train_with_threads(1, sizes, 37, 4);
   for (int threads : {2, 3})
     EXPECT_EQ(first_difference(one, train_with_threads(threads, sizes, 37, 4)), one.size()) << threads << " threads";
   for (int chunk : {1, 8, 37})
     EXPECT_EQ(first_difference(one, train_with_threads(2, sizes, 37, chunk)), one.size()) << "chunk size " << chunk;
+  std::vector<float> one_momentum = train_with_threads(1, sizes, 37, 4, 0.9);
+  EXPECT_EQ(first_difference(one_momentum, train_with_threads(3, sizes, 37, 4, 0.9)), one_momentum.size())
+      << "3 threads, momentum 0.9";
 }
 
 TEST(Determinism, ThreadLimitReallyRunsThatManyThreads) {

@@ -84,6 +84,21 @@ TEST_F(MpiTest, FastReduceMatchesOneProcessUpToRounding) {
   }
 }
 
+// A later layer of more than 64 KiB (16 × 1100 floats) is updated by both owners of a rank,
+// each a share of its columns, and the fast reduction applies the summed gradient share by
+// share: the exact reduction still gives one process's weights, and the fast one the same
+// weights with two owners a rank as with one (which updates the layer whole).
+TEST_F(MpiTest, ALargeLaterLayerSharedAmongOwnersKeepsBothReductions) {
+  const std::string recipe = "--epochs 2 --lr 0.5 --layers 784,16,1100,10";
+  const nlohmann::json one = train(recipe + " --threads 2", "", "one_l");
+  const nlohmann::json exact = train(recipe + " --threads 2 --exact-reduce", mpirun(2), "exact_l");
+  EXPECT_EQ(exact["weights_hash"], one["weights_hash"]);
+  const nlohmann::json fast_whole = train(recipe + " --threads 1", mpirun(2), "fast_whole");
+  const nlohmann::json fast_shared = train(recipe + " --threads 2", mpirun(2), "fast_shared");
+  EXPECT_EQ(fast_shared["weights_hash"], fast_whole["weights_hash"]);
+  expect_ranks_agree(fast_shared, 2);
+}
+
 TEST_F(MpiTest, CheckpointAndResumeUnderMpi) {
   const nlohmann::json whole = train("--epochs 4 --threads 1", "", "whole");
   const std::string dir = path("mpi_checkpoints");

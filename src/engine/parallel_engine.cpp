@@ -24,6 +24,9 @@ constexpr int kOwnerColumns = 8;
 // error back from Wᵀ (linear_backward_input_from_wt).
 constexpr std::size_t kCachedWeightBytes = 512 * 1024;
 constexpr std::size_t kNoCopy = ~std::size_t{0};
+// A later layer with more weights than this is updated by all owners, each a share of its
+// columns; a smaller one by one owner whole (splitting it costs more than the imbalance).
+constexpr std::size_t kSplitUpdateBytes = 64 * 1024;
 
 // Chunk i of `all`: examples [i·K, min((i+1)·K, n)).
 Indices chunk_of(Indices all, int i, int K) {
@@ -214,11 +217,11 @@ void ParallelEngine::assign_owners(int threads) {
   if (!velocity.empty()) from_canonical(std::vector<double>(velocity.begin(), velocity.end()), velocity_);
 }
 
-// The owner's columns of the first layer for K rows of inputs, in pieces of 48 columns × 8 rows
+// The owner's columns of the first layer for K rows of images, in pieces of 48 columns × 8 rows
 // (the sums do not depend on the pieces), each followed by a share of the next batch's image
 // prefetches: spread out, their cache misses overlap this arithmetic; issued at once, they
-// stalled on full miss buffers (measured: the epoch's data phase fell from 12 to 3.5 ms and the
-// forward phase grew by 4.5 ms). Each owner asks for its own share of the images.
+// stalled on full miss buffers (measured on one thread: 3.5 ms an epoch issued at once, against
+// 12 ms of misses when the images were first touched in the step). Each owner asks for its share.
 void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, const std::uint8_t* const* images,
                                        float* z, int K) const {
   constexpr int kRows = 8, kCols = 48;
@@ -358,12 +361,21 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body) 
         const LayerSlot& s0 = layout_.layers[0];
         owner.block.resize(std::max<std::size_t>(owner.block.size(), std::size_t(rows) * owner.cols()));
         gather_columns(batch_.dz[0].data() + std::size_t(r_begin) * s0.out, s0.out, owner, owner.block.data(), rows);
-        body(UpdateBlock{block_weight(owner), s0.bias + owner.j_begin, s0.in, owner.cols(), nullptr,
+        body(UpdateBlock{block_weight(owner), s0.bias + owner.j_begin, s0.in, owner.cols(), 0, owner.cols(), nullptr,
                          images_.data() + r_begin, owner.block.data()});
-        for (int l = 1 + static_cast<int>(o); l < spec_.num_layers(); l += static_cast<int>(owners)) {
+        for (int l = 1; l < spec_.num_layers(); ++l) {
           const LayerSlot& s = layout_.layers[l];
-          body(UpdateBlock{s.weight, s.bias, s.in, s.out, batch_.a[l].data() + std::size_t(r_begin) * s.in, nullptr,
-                           batch_.dz[l].data() + std::size_t(r_begin) * s.out});
+          UpdateBlock u{s.weight, s.bias, s.in, s.out, 0, s.out, batch_.a[l].data() + std::size_t(r_begin) * s.in,
+                        nullptr, batch_.dz[l].data() + std::size_t(r_begin) * s.out};
+          if (std::size_t(s.in) * s.out * sizeof(float) > kSplitUpdateBytes) {
+            // Every owner takes a share of the columns, cut at cache lines: no two write one line.
+            auto cut = [&](std::size_t k) { return int(std::size_t(s.out) * k / owners / kAlignFloats * kAlignFloats); };
+            u.j_begin = cut(o);
+            u.j_end = o + 1 == owners ? s.out : cut(o + 1);
+            if (u.j_begin < u.j_end) body(u);
+          } else if ((l - 1) % static_cast<int>(owners) == static_cast<int>(o)) {
+            body(u);  // small: whole, the owners in turn
+          }
         }
       },
       owner_affinity_);
@@ -375,17 +387,21 @@ void ParallelEngine::reduce_and_update(int B, double lr) {
   const float inv_batch = 1.0f / static_cast<float>(B);
   for_each_update_block(0, B, [&](const UpdateBlock& u) {
     float *w = params_.data() + u.weight, *b = params_.data() + u.bias;
+    if (velocity_.empty()) {
+      if (u.images)
+        k::sgd_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, u.out, u.in, B, scale, u.j_begin, u.j_end);
+      else
+        k::sgd_rank_k_step(u.dZ, u.A, w, b, u.out, u.in, B, scale, u.j_begin, u.j_end);
+      return;
+    }
     float *vw = velocity_.data() + u.weight, *vb = velocity_.data() + u.bias;
-    if (velocity_.empty() && u.images)
-      k::sgd_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, u.cols, u.in, B, scale, 0, u.cols);
-    else if (velocity_.empty())
-      k::sgd_rank_k_step(u.dZ, u.A, w, b, u.cols, u.in, B, scale, 0, u.cols);
-    else if (u.images)
-      k::sgd_momentum_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, vw, vb, u.cols, u.in, B, inv_batch,
-                                         static_cast<float>(lr), momentum_, 0, u.cols);
+    const float lr_f = static_cast<float>(lr);
+    if (u.images)
+      k::sgd_momentum_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, vw, vb, u.out, u.in, B, inv_batch,
+                                         lr_f, momentum_, u.j_begin, u.j_end);
     else
-      k::sgd_momentum_rank_k_step(u.dZ, u.A, w, b, vw, vb, u.cols, u.in, B, inv_batch, static_cast<float>(lr),
-                                  momentum_, 0, u.cols);
+      k::sgd_momentum_rank_k_step(u.dZ, u.A, w, b, vw, vb, u.out, u.in, B, inv_batch, lr_f, momentum_, u.j_begin,
+                                  u.j_end);
   });
   refresh_output_major();
   if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
@@ -399,9 +415,9 @@ void ParallelEngine::sum_gradients(int r_begin, int r_end, AlignedVector<float>&
   for_each_update_block(r_begin, r_end, [&](const UpdateBlock& u) {
     float *w = sum.data() + u.weight, *b = sum.data() + u.bias;
     if (u.images)
-      k::sgd_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, u.cols, u.in, rows, -1.0f, 0, u.cols);
+      k::sgd_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, u.out, u.in, rows, -1.0f, u.j_begin, u.j_end);
     else
-      k::sgd_rank_k_step(u.dZ, u.A, w, b, u.cols, u.in, rows, -1.0f, 0, u.cols);
+      k::sgd_rank_k_step(u.dZ, u.A, w, b, u.out, u.in, rows, -1.0f, u.j_begin, u.j_end);
   });
 }
 
@@ -416,8 +432,12 @@ void ParallelEngine::apply_gradient_sum(const AlignedVector<float>& sum, int B, 
                            static_cast<float>(lr), momentum_);
   };
   for_each_update_block(0, 0, [&](const UpdateBlock& u) {
-    step(u.weight, std::size_t(u.in) * u.cols);
-    step(u.bias, std::size_t(u.cols));
+    const std::size_t width = u.j_end - u.j_begin;
+    if (u.whole())
+      step(u.weight, std::size_t(u.in) * u.out);
+    else
+      for (int i = 0; i < u.in; ++i) step(u.weight + std::size_t(i) * u.out + u.j_begin, width);
+    step(u.bias + u.j_begin, width);
   });
   refresh_output_major();
 }

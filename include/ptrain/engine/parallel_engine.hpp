@@ -106,14 +106,16 @@ class ParallelEngine final : public Engine {
     TaskTimes times;
     int cols() const { return j_end - j_begin; }
   };
-  // What one task of phase 3 updates: a weight matrix (an owner's block of the first layer, or
-  // a later layer whole) at offsets into the parameters, with its inputs and output deltas.
+  // What one task of phase 3 updates: columns [j_begin, j_end) of a weight matrix [in][out] at
+  // offsets into the parameters (an owner's block of the first layer, a small later layer whole,
+  // or an owner's share of a large later layer's columns), with its inputs and output deltas.
   struct UpdateBlock {
     std::size_t weight, bias;
-    int in, cols;
+    int in, out, j_begin, j_end;
     const float* A;                      // rows × in; null for the first layer, which reads
     const std::uint8_t* const* images;   // its rows' images instead
-    const float* dZ;                     // rows × cols
+    const float* dZ;                     // rows × out
+    bool whole() const { return j_begin == 0 && j_end == out; }
   };
   // Splits the first layer's columns among n owners in whole 8-column groups; assign_owners
   // makes that one per thread, laying the blocks out anew when their number changes.
