@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ptrain/core/aligned.hpp"
+
 namespace ptrain {
 
 struct Dataset {
@@ -19,10 +21,15 @@ struct Dataset {
   const std::uint8_t* image(std::size_t i) const { return pixels.data() + i * static_cast<std::size_t>(image_size); }
 
   // Asks for the images' cache lines (into L2) without waiting: called a step ahead, their
-  // memory latency hides behind that step's arithmetic.
+  // memory latency hides behind that step's arithmetic. An image need not start on a line, so
+  // its last byte is asked for too.
   void prefetch(std::span<const std::uint32_t> examples) const {
-    for (std::uint32_t e : examples)
-      for (int i = 0; i < image_size; i += 64) __builtin_prefetch(image(e) + i, 0, 2);
+    if (image_size <= 0) return;
+    for (std::uint32_t e : examples) {
+      const std::uint8_t* p = image(e);
+      for (int i = 0; i < image_size; i += static_cast<int>(kCacheLine)) __builtin_prefetch(p + i, 0, 2);
+      __builtin_prefetch(p + image_size - 1, 0, 2);
+    }
   }
 };
 
