@@ -55,14 +55,16 @@ void write_file(const std::filesystem::path& path, const std::vector<std::uint8_
   if (!f) throw std::runtime_error("cannot write " + path.string());
 }
 
-void write_fake_mnist(const std::filesystem::path& dir, std::size_t train, std::size_t test, std::uint64_t seed) {
+void write_fake_mnist(const std::filesystem::path& dir, std::size_t train, std::size_t test, std::uint64_t seed,
+                      std::uint32_t rows, std::uint32_t cols, int classes) {
   std::filesystem::create_directories(dir);
-  Dataset all = synthetic_dataset(train + test, 28 * 28, 10, seed);
+  const std::size_t size = std::size_t(rows) * cols;
+  Dataset all = synthetic_dataset(train + test, static_cast<int>(size), classes, seed);
   auto slice = [&](std::size_t begin, std::size_t n, const std::string& prefix) {
-    std::vector<std::uint8_t> px(all.pixels.begin() + begin * 784, all.pixels.begin() + (begin + n) * 784);
+    std::vector<std::uint8_t> px(all.pixels.begin() + begin * size, all.pixels.begin() + (begin + n) * size);
     std::vector<std::uint8_t> lb(all.labels.begin() + begin, all.labels.begin() + begin + n);
     const auto count = static_cast<std::uint32_t>(n);
-    write_file(dir / (prefix + "-images-idx3-ubyte"), idx_bytes(2051, {count, 28, 28}, px));
+    write_file(dir / (prefix + "-images-idx3-ubyte"), idx_bytes(2051, {count, rows, cols}, px));
     write_file(dir / (prefix + "-labels-idx1-ubyte"), idx_bytes(2049, {count}, lb));
   };
   slice(0, train, "train");

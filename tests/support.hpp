@@ -24,8 +24,10 @@ std::vector<std::uint8_t> idx_bytes(std::uint32_t magic, const std::vector<std::
                                     const std::vector<std::uint8_t>& payload);
 void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes);
 
-// Writes train-/t10k- images and labels (28×28) for `train` and `test` synthetic images.
-void write_fake_mnist(const std::filesystem::path& dir, std::size_t train, std::size_t test, std::uint64_t seed);
+// Writes train-/t10k- images and labels (28×28, 10 classes unless given) for `train` and
+// `test` synthetic images.
+void write_fake_mnist(const std::filesystem::path& dir, std::size_t train, std::size_t test, std::uint64_t seed,
+                      std::uint32_t rows = 28, std::uint32_t cols = 28, int classes = 10);
 
 // A fresh folder under the system's temporary folder, removed when the object dies.
 class TempDir {

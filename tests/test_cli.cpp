@@ -83,6 +83,47 @@ TEST_F(Cli, ProfileReportsPhasesThatAddUpToTheEpoch) {
   expect_error(run(train_args() + " --engine scalar --profile"), 2, "--profile");
 }
 
+// Not MNIST's shape: 8×8 images and 26 classes (EMNIST letters' count). Without --layers the
+// data shapes the net, and eval, predict and --init-from take it from the model.
+TEST_F(Cli, TheDataShapesTheNetForAnyImageSizeAndClassCount) {
+  const auto letters = dir_->path() / "letters";
+  test::write_fake_mnist(letters, 780, 520, 4, 8, 8, 26);
+  const std::string d = " --data-dir " + letters.string() + " --threads 2 --lr 1 --batch-size 16";
+  const std::string model = (dir_->path() / "letters.st").string();
+  Result r = run("--hidden 40 --epochs 8" + d + " --save " + model);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("net 64-40-26,"), std::string::npos) << r.out;
+  const std::size_t at = r.out.find("test accuracy ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  EXPECT_GT(std::stod(r.out.substr(at + 14)), 60.0) << r.out;  // chance is 3.8%
+
+  Result e = run("eval --model " + model + " --data-dir " + letters.string());
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(e.out.find("\n   25 "), std::string::npos) << e.out;  // a row for the last class
+  Result p = run("predict --model " + model + " --index 3 --data-dir " + letters.string());
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_NE(p.out.find(" 25:"), std::string::npos) << p.out;  // a score for every class
+
+  Result again = run("--epochs 1 --init-from " + model + d);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("net 64-40-26,"), std::string::npos) << again.out;
+  expect_error(run("--epochs 1 --hidden 12 --init-from " + model + d), 2, "--hidden shapes a new net");
+  expect_error(run("--epochs 1 --classes 30 --init-from " + model + d), 2, "ends in 26 outputs");
+  Result plain = run("--epochs 1 --hidden none" + d);
+  EXPECT_NE(plain.out.find("net 64-26,"), std::string::npos) << plain.out;
+  Result more = run("--epochs 1 --classes 30" + d);  // room for classes the data has not shown
+  EXPECT_NE(more.out.find("net 64-112-16-30,"), std::string::npos) << more.out;
+
+  // A resume takes the checkpoint's net and lands on the uninterrupted run's weights.
+  const std::string ck = (dir_->path() / "letters_ck").string();
+  Result whole = run("--hidden 40 --epochs 3" + d);
+  ASSERT_EQ(run("--hidden 40 --epochs 1 --checkpoint-dir " + ck + d).exit_code, 0);
+  Result resumed = run("--epochs 3 --resume " + ck + d);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const auto hash = [](const std::string& out) { return out.substr(out.find("weights_hash"), 29); };
+  EXPECT_EQ(hash(resumed.out), hash(whole.out));
+}
+
 TEST_F(Cli, HelpAndVersion) {
   Result h = run("--help");
   EXPECT_EQ(h.exit_code, 0);
@@ -99,7 +140,10 @@ TEST_F(Cli, MissingOrMalformedDataIsExit1WithOneLine) {
   test::write_file(bad / "train-labels-idx1-ubyte", test::idx_bytes(2051, {20}, std::vector<std::uint8_t>(20)));
   expect_error(run("--data-dir " + bad.string()), 1, "train-labels-idx1-ubyte: wrong magic number");
   test::write_file(bad / "train-labels-idx1-ubyte", test::idx_bytes(2049, {20}, std::vector<std::uint8_t>(20, 12)));
-  expect_error(run("--data-dir " + bad.string()), 1, "label 12");
+  expect_error(run("--classes 10 --data-dir " + bad.string()), 2, "train-labels-idx1-ubyte: label 12 at index 0");
+  test::write_file(bad / "train-labels-idx1-ubyte", test::idx_bytes(2049, {20}, std::vector<std::uint8_t>(20, 0)));
+  test::write_file(bad / "t10k-labels-idx1-ubyte", test::idx_bytes(2049, {10}, std::vector<std::uint8_t>(10, 0)));
+  expect_error(run("--data-dir " + bad.string()), 1, "every label is 0");
 }
 
 TEST_F(Cli, BadOptionsAreExit2WithOneLine) {
@@ -118,7 +162,13 @@ TEST_F(Cli, BadOptionsAreExit2WithOneLine) {
   expect_error(run("--lr nan" + d), 2, "--lr nan");
   expect_error(run("--lr inf" + d), 2, "--lr inf");
   expect_error(run("--layers 784,,10" + d), 2, "empty item");
-  expect_error(run("--layers 784,112,9" + d), 2, "last size must be 10");
+  expect_error(run("--layers 784,112,9" + d), 2, "is outside 0-8, the classes of --layers (9 outputs)");
+  expect_error(run("--classes 9" + d), 2, "is outside 0-8, the classes of --classes 9");
+  expect_error(run("--classes 1" + d), 2, "--classes 1");
+  expect_error(run("--classes 300" + d), 2, "--classes 300");
+  expect_error(run("--layers 784,112,10 --classes 12" + d), 2, "--layers ends in 10 outputs but --classes is 12");
+  expect_error(run("--layers 784,112,10 --hidden 30" + d), 2, "--layers and --hidden contradict");
+  expect_error(run("--hidden 30,,4" + d), 2, "--hidden '30,,4': empty item");
   expect_error(run("--layers 784,x,10" + d), 2, "'x' is not a whole number");
   expect_error(run("--layers 10" + d), 2, "at least two sizes");
   expect_error(run("--layers 100,10" + d), 2, "784 pixels");

@@ -207,7 +207,7 @@ TEST_F(Hostile, StrictWhereItWasLenient) {
   expect_error(run("--epochs 1 --data-dir " + both.string()), 1, "both t10k-labels-idx1-ubyte and t10k-labels.idx1-ubyte");
   const fs::path tiny = dir() / "one-image";
   test::write_fake_mnist(tiny, 1, 0, 1);
-  expect_error(run("--epochs 1 --data-dir " + tiny.string()), 1, "leaves no training images");
+  expect_error(run("--epochs 1 --classes 10 --data-dir " + tiny.string()), 1, "leaves no training images");
 }
 
 TEST_F(Hostile, MessagesNameTheRealProblem) {

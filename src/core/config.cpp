@@ -34,7 +34,8 @@ constexpr long long kMaxSeed = std::numeric_limits<long long>::max();
 
 // clang-format off
 const RecipeField kRecipe[] = {
-  {"layers", "layers", "layer sizes, inputs first; the first must equal the image size and the last the 10 classes",
+  {"layers", "layers", "layer sizes, inputs first: the first must be the image size, the last the number of "
+   "classes (default: from the data, with --hidden between)",
    [](const TrainConfig& c) { return format_sizes(c.spec.sizes, ','); },
    [](TrainConfig& c, const std::string& t) { c.spec.sizes = parse_layers(t); }},
   {"engine", "engine",
@@ -174,25 +175,44 @@ std::string format_sizes(const std::vector<int>& sizes, char separator) {
 
 std::string NetSpec::describe() const { return format_sizes(sizes, '-'); }
 
-std::vector<int> parse_layers(const std::string& text) {
+namespace {
+
+// Comma-separated layer sizes for `option`, e.g. "784,112,16,10".
+std::vector<int> parse_sizes(const std::string& option, const std::string& text, const std::string& example) {
   std::vector<int> sizes;
   std::size_t start = 0;
   while (true) {
     std::size_t comma = text.find(',', start);
     std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (item.empty()) throw UsageError("--layers '" + text + "': empty item; expected sizes like 784,112,16,10");
+    if (item.empty()) throw UsageError(option + " '" + text + "': empty item; expected sizes like " + example);
     long long v = 0;
     auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
     if (ec == std::errc::invalid_argument || end != item.data() + item.size())
-      throw UsageError("--layers '" + text + "': '" + item + "' is not a whole number");
+      throw UsageError(option + " '" + text + "': '" + item + "' is not a whole number");
     if (ec == std::errc::result_out_of_range || v <= 0 || v > 1'000'000)
-      throw UsageError("--layers '" + text + "': size " + item + " must be between 1 and 1000000");
+      throw UsageError(option + " '" + text + "': size " + item + " must be between 1 and 1000000");
     sizes.push_back(static_cast<int>(v));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
+  return sizes;
+}
+
+}  // namespace
+
+std::vector<int> parse_layers(const std::string& text) {
+  std::vector<int> sizes = parse_sizes("--layers", text, "784,112,16,10");
   if (sizes.size() < 2) throw UsageError("--layers '" + text + "': needs at least two sizes (inputs and outputs)");
   return sizes;
+}
+
+std::vector<int> parse_hidden(const std::string& text) {
+  if (text == "none") return {};
+  return parse_sizes("--hidden", text, "112,16 (or none)");
+}
+
+bool net_from_data(const TrainConfig& c) {
+  return !c.explicit_options.count("layers") && c.resume.empty() && c.init_from.empty();
 }
 
 }  // namespace ptrain

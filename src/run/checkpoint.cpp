@@ -68,7 +68,10 @@ StartPoint start_point(TrainConfig& cfg, FoundCheckpoint resume) {
   StartPoint start;
   if (!cfg.init_from.empty()) {
     ModelFile m = load_model_file(cfg.init_from);
-    require_same_net(m, cfg.spec.sizes, cfg.init_from);
+    if (cfg.explicit_options.count("layers"))
+      require_same_net(m, cfg.spec.sizes, cfg.init_from);
+    else
+      cfg.spec.sizes = m.sizes;  // the model's net: the data must fit it
     start.state.params = std::move(m.params);
     start.note = "weights from " + cfg.init_from;
   }

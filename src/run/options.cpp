@@ -111,7 +111,15 @@ po::options_description train_options() {
   desc.add_options()("help,h", "show this help and exit")("version", "show the version and exit");
   add_option(desc, "epochs", std::to_string(defaults.epochs), "passes over the training set (0 only evaluates)");
   for (const RecipeField& f : recipe_fields())
-    if (!f.help.empty()) add_option(desc, f.option, f.text(defaults), f.help);
+    if (f.option == "layers")  // its default comes from the data
+      desc.add_options()("layers", po::value<std::string>(), f.help.data());
+    else if (!f.help.empty())
+      add_option(desc, f.option, f.text(defaults), f.help);
+  add_option(desc, "hidden", format_sizes(defaults.hidden, ','),
+             "hidden layer sizes (or none) when --layers is not given: the input and output sizes then come "
+             "from the data");
+  desc.add_options()("classes", po::value<std::string>(),
+                     "number of classes C (2-256; default: the largest label + 1); labels must be below C");
   add_option(desc, "chunk-size", std::to_string(defaults.chunk_size),
              "examples per parallel task (a tuning knob: the results depend on neither it nor --threads)");
   add_option(desc, "rank-timeout", std::to_string(static_cast<int>(defaults.rank_timeout)),
@@ -143,13 +151,24 @@ void refuse_val_size_without_standard_split(const po::variables_map& vm, SplitKi
     throw UsageError("--val-size applies only to --split standard (the seed split is always 70/10/20)");
 }
 
+// --hidden and --classes, which shape the net from the data, and what they contradict.
+void read_net_shape(const po::variables_map& vm, TrainConfig& c) {
+  c.hidden = parse_hidden(text(vm, "hidden"));
+  if (vm.count("classes")) c.classes = static_cast<int>(parse_integer("classes", text(vm, "classes"), 2, kMaxClasses));
+  if (given(vm, "layers") && given(vm, "hidden"))
+    throw UsageError("--layers and --hidden contradict each other: --layers gives every size, --hidden only the "
+                     "hidden ones");
+  if (given(vm, "layers") && c.classes != 0 && c.classes != c.spec.classes())
+    throw UsageError("--layers ends in " + std::to_string(c.spec.classes()) + " outputs but --classes is " +
+                     std::to_string(c.classes));
+}
+
 // The recipe: every field from its option, then the checks that span several.
 void read_recipe(const po::variables_map& vm, TrainConfig& c) {
   for (const RecipeField& f : recipe_fields())
-    if (!f.help.empty()) f.adopt(c, text(vm, f.option));
+    if (!f.help.empty() && vm.count(std::string(f.option))) f.adopt(c, text(vm, f.option));
   if (c.preset == Preset::blog && !given(vm, "lr")) c.lr = kBlogLr;
-  if (c.spec.classes() != 10)
-    throw UsageError("--layers " + text(vm, "layers") + ": the last size must be 10, the number of classes");
+  read_net_shape(vm, c);
   refuse_val_size_without_standard_split(vm, c.split);
 }
 
@@ -194,6 +213,9 @@ CommandLine parse_train(int argc, const char* const* argv) {
   c.rank_timeout = parse_positive_real("rank-timeout", text(vm, "rank-timeout"));
   read_recipe(vm, c);
   read_files(vm, c);
+  if (given(vm, "hidden") && (!c.resume.empty() || !c.init_from.empty()))
+    throw UsageError(std::string("--hidden shapes a new net, but ") + (c.resume.empty() ? "--init-from" : "--resume") +
+                     " brings its own");
   if (c.profile && c.engine == EngineKind::scalar)  // before any data is read
     throw UsageError("--profile measures the parallel engine's phases; the scalar oracle is not instrumented");
   return cl;

@@ -78,6 +78,9 @@ class TrainingRun {
  private:
   void set_up();
   void load_data();
+  void shape_net_from_data();
+  void check_net_fits_data() const;
+  void check_labels_below(int classes, const std::string& why) const;
   void announce();
   void train();
   EpochResult train_one_epoch(int epoch, double& shuffle_seconds);
@@ -159,14 +162,16 @@ void TrainingRun::load_data() {
   const auto& recorded = start_.metadata;
   const bool data_dir_given = cfg_.explicit_options.count("data-dir") != 0;
   if (!cfg_.resume.empty() && !data_dir_given && recorded.count("data_dir")) cfg_.data_dir = recorded.at("data_dir");
+  const bool from_data = net_from_data(cfg_);
   try {
-    mnist_ = load_mnist(cfg_.data_dir, cfg_.spec.classes());
+    mnist_ = load_mnist(cfg_.data_dir, kMaxClasses);  // the labels are checked against the net below
   } catch (const std::bad_alloc&) {
     throw DataError(cfg_.data_dir + ": out of memory reading its images");
   }
-  if (mnist_->all.image_size != cfg_.spec.inputs())
-    throw UsageError("--layers starts with " + std::to_string(cfg_.spec.inputs()) + " inputs but the images in " +
-                     cfg_.data_dir + " have " + std::to_string(mnist_->all.image_size) + " pixels");
+  if (from_data)
+    shape_net_from_data();
+  else
+    check_net_fits_data();
   cfg_.data_record = data_metadata(*mnist_, cfg_.data_dir);
   if (cfg_.resume.empty()) return;
   const std::string differs = data_difference(recorded, cfg_.data_record);
@@ -175,6 +180,49 @@ void TrainingRun::load_data() {
     throw DataError(cfg_.data_dir + ": not the data " + cfg_.resume + " was trained on: " + differs);
   start_.note += "\nwarning: " + cfg_.data_dir + " is not the data the checkpoint was trained on (" + differs +
                  "); continuing on it as --data-dir asks";
+}
+
+// The input layer from the images' size, the output layer from --classes or the largest label,
+// --hidden between.
+void TrainingRun::shape_net_from_data() {
+  const Dataset& d = mnist_->all;
+  int classes = cfg_.classes;
+  if (classes == 0 && !d.labels.empty()) classes = 1 + *std::max_element(d.labels.begin(), d.labels.end());
+  if (classes < 2)
+    throw DataError(cfg_.data_dir + ": every label is 0; a classifier needs two classes or more (--classes C "
+                    "fixes how many)");
+  check_labels_below(classes, "--classes " + std::to_string(classes));
+  cfg_.spec.sizes = {d.image_size};
+  cfg_.spec.sizes.insert(cfg_.spec.sizes.end(), cfg_.hidden.begin(), cfg_.hidden.end());
+  cfg_.spec.sizes.push_back(classes);
+}
+
+// A net given by --layers, or brought by --init-from or --resume, must fit the images (the
+// labels were read against its outputs).
+void TrainingRun::check_net_fits_data() const {
+  const std::string source = cfg_.explicit_options.count("layers") ? "--layers"
+                             : cfg_.resume.empty()                  ? "the net of " + cfg_.init_from
+                                                                    : "the net of " + cfg_.resume;
+  if (mnist_->all.image_size != cfg_.spec.inputs())
+    throw UsageError(source + " starts with " + std::to_string(cfg_.spec.inputs()) + " inputs but the images in " +
+                     cfg_.data_dir + " have " + std::to_string(mnist_->all.image_size) + " pixels");
+  if (cfg_.classes != 0 && cfg_.classes != cfg_.spec.classes())
+    throw UsageError("--classes is " + std::to_string(cfg_.classes) + " but " + source + " ends in " +
+                     std::to_string(cfg_.spec.classes()) + " outputs");
+  check_labels_below(cfg_.spec.classes(), source + " (" + std::to_string(cfg_.spec.classes()) + " outputs)");
+}
+
+// Every label below `classes`, or the first that is not, with its file and index.
+void TrainingRun::check_labels_below(int classes, const std::string& why) const {
+  const std::vector<std::uint8_t>& labels = mnist_->all.labels;
+  const auto bad = std::find_if(labels.begin(), labels.end(), [&](std::uint8_t l) { return l >= classes; });
+  if (bad == labels.end()) return;
+  std::size_t at = static_cast<std::size_t>(bad - labels.begin());
+  const bool train_file = at < mnist_->train_file_count;
+  if (!train_file) at -= mnist_->train_file_count;
+  const std::string file = mnist_files(cfg_.data_dir)[train_file ? 1 : 3];
+  throw UsageError(file + ": label " + std::to_string(*bad) + " at index " + std::to_string(at) +
+                   " is outside 0-" + std::to_string(classes - 1) + ", the classes of " + why);
 }
 
 void TrainingRun::announce() {

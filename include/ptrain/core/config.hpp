@@ -140,6 +140,11 @@ struct TrainConfig {
   LrDecay lr_decay = LrDecay::none;
   int epochs = 10;  // part of the recipe only under a cosine decay, which spans them
 
+  // The net's shape when the data decides it (no --layers): the input layer is the image size,
+  // the output layer `classes` (0: the largest label + 1), these hidden sizes between.
+  std::vector<int> hidden{112, 16};
+  int classes = 0;
+
   // How the run is carried out: none of these changes the weights.
   std::string data_dir = default_data_dir();
   int threads = hardware_threads();
@@ -213,5 +218,12 @@ std::string format_sizes(const std::vector<int>& sizes, char separator);
 
 // Parses "784,112,16,10"; throws UsageError naming the problem.
 std::vector<int> parse_layers(const std::string& text);
+// --hidden: sizes, or "none" for a net with no hidden layer.
+std::vector<int> parse_hidden(const std::string& text);
+// Whether the data decides the net's input and output sizes: no --layers, and no checkpoint or
+// model (--resume, --init-from) that brings its own net.
+bool net_from_data(const TrainConfig& c);
+// Labels are bytes: at most 256 classes.
+inline constexpr int kMaxClasses = 256;
 
 }  // namespace ptrain
