@@ -124,6 +124,63 @@ TEST_F(Cli, TheDataShapesTheNetForAnyImageSizeAndClassCount) {
   EXPECT_EQ(hash(resumed.out), hash(whole.out));
 }
 
+// IDX files named by role (EMNIST's names), not a folder of MNIST's: --train alone is split by
+// the seed; with --test the training file trains less its last 10%; --val names the validation
+// file. A resume, eval and predict find the files in the model; eval --test takes any file whole.
+TEST_F(Cli, FilesByRoleTrainResumeAndEvaluate) {
+  const auto em = dir_->path() / "emnist";
+  test::write_fake_mnist(em, 900, 300, 5, 8, 8, 26);
+  for (const auto& [from, to] : {std::pair{"train-images-idx3-ubyte", "letters-train-images-idx3-ubyte"},
+                                 {"train-labels-idx1-ubyte", "letters-train-labels-idx1-ubyte"},
+                                 {"t10k-images-idx3-ubyte", "letters-test-images-idx3-ubyte"},
+                                 {"t10k-labels-idx1-ubyte", "letters-test-labels-idx1-ubyte"}})
+    std::filesystem::rename(em / from, em / to);
+  const std::string train = (em / "letters-train-images-idx3-ubyte").string();
+  const std::string test = (em / "letters-test-images-idx3-ubyte").string();
+  const std::string recipe = " --hidden 40 --lr 1 --batch-size 16 --threads 2";
+  const std::string both = " --train " + train + " --test " + test + recipe;
+
+  Result r = run("--epochs 4" + both);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(train + " (train), " + test + " (test): 1200 images of 64 pixels; split standard: train 810, "
+                                                      "validation 90, test 300"),
+            std::string::npos)
+      << r.out;
+  Result alone = run("--epochs 1 --train " + train + recipe);
+  EXPECT_NE(alone.out.find("split seed: train 630, validation 90, test 180"), std::string::npos) << alone.out;
+  Result val = run("--epochs 1 --val " + test + both);
+  EXPECT_NE(val.out.find("split standard: train 900, validation 300, test 300"), std::string::npos) << val.out;
+
+  const std::string ck = (dir_->path() / "em_ck").string(), model = (dir_->path() / "em.st").string();
+  ASSERT_EQ(run("--epochs 2 --checkpoint-dir " + ck + both).exit_code, 0);
+  Result resumed = run("--epochs 4 --threads 1 --resume " + ck + " --save " + model);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const auto hash = [](const std::string& out) { return out.substr(out.find("weights_hash"), 29); };
+  EXPECT_EQ(hash(resumed.out), hash(r.out));
+
+  Result e = run("eval --model " + model);
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(e.out.find("split standard of " + train + " (train), " + test + " (test), 300 test images"),
+            std::string::npos)
+      << e.out;
+  Result whole = run("eval --model " + model + " --test " + train);
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  EXPECT_NE(whole.out.find("whole file of " + train + " (train), 900 test images"), std::string::npos) << whole.out;
+  EXPECT_EQ(run("predict --model " + model + " --index 299").exit_code, 0);
+
+  expect_error(run("--test " + test + recipe), 2, "--test needs --train FILE");
+  expect_error(run("--val " + test + both.substr(0, both.find(" --test"))), 2, "--val needs --test too");
+  expect_error(run("--data-dir " + em.string() + both), 2, "--train and --data-dir contradict");
+  expect_error(run("--split seed" + both), 2, "--split applies to --data-dir");
+  expect_error(run("--val-size 5 --val " + test + both), 2, "--val-size and --val contradict");
+  expect_error(run("eval --model " + model + " --test " + test + " --seed 3"), 2, "--test evaluates a whole file");
+  std::filesystem::copy_file(em / "letters-test-images-idx3-ubyte", em / "holdout.idx");
+  expect_error(run("--train " + (em / "holdout.idx").string() + recipe), 1, "no labels file can be named after it");
+  std::filesystem::copy_file(em / "letters-test-images-idx3-ubyte", em / "other-images-idx3-ubyte");
+  expect_error(run("--train " + (em / "other-images-idx3-ubyte").string() + recipe), 1, "other-labels-idx1-ubyte");
+  expect_error(run("--epochs 1 --save " + train + both), 1, train);  // an output that is an input
+}
+
 TEST_F(Cli, HelpAndVersion) {
   Result h = run("--help");
   EXPECT_EQ(h.exit_code, 0);

@@ -187,7 +187,7 @@ TEST_F(Hostile, EvalUsesTheModelsOwnSplit) {
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
   Result r = run("eval --model " + model + " --data-dir " + data().string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("split standard, 100 test images"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("split standard of " + data().string() + ", 100 test images"), std::string::npos) << r.out;
 }
 
 TEST_F(Hostile, ConfigFilesAndStrayWords) {

@@ -225,14 +225,23 @@ TEST(Split, SeedSplitIsA70_10_20PartitionThatDependsOnTheSeed) {
 }
 
 TEST(Split, StandardSplitHoldsOutTheTailOfTheTrainingFile) {
-  Split s = standard_split(60, 10, 5);
+  MnistData files;
+  files.train_file_count = 60;
+  files.test_file_count = 10;
+  Split s = standard_split(files, 5);
   EXPECT_EQ(s.train.size(), 55u);
   EXPECT_EQ(s.val.front(), 55u);
   EXPECT_EQ(s.val.back(), 59u);
   EXPECT_EQ(s.test.front(), 60u);
   EXPECT_EQ(s.test.back(), 69u);
-  EXPECT_TRUE(standard_split(60, 10, 0).val.empty());
-  EXPECT_THROW(standard_split(60, 10, 60), UsageError);
+  EXPECT_TRUE(standard_split(files, 0).val.empty());
+  EXPECT_THROW(standard_split(files, 60), UsageError);
+  files.val_file_count = 7;  // a validation file, after the test file's images
+  s = standard_split(files, 0);
+  EXPECT_EQ(s.train.size(), 60u);
+  EXPECT_EQ(s.val.size(), 7u);
+  EXPECT_EQ(s.val.front(), 70u);
+  EXPECT_EQ(s.test.front(), 60u);
 }
 
 }  // namespace

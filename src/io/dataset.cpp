@@ -30,13 +30,8 @@ std::string find_file(const std::string& dir, const std::string& stem, const std
   return found.empty() ? (fs::path(dir) / (stem + "-" + kind)).string() : found;  // the reader reports it missing
 }
 
-const char* const kMnistStems[][2] = {{"train-images", "idx3-ubyte"}, {"train-labels", "idx1-ubyte"},
-                                      {"t10k-images", "idx3-ubyte"}, {"t10k-labels", "idx1-ubyte"}};
-
 // Appends one images/labels pair to `d`; returns the images' header.
-IdxShape append_pair(const std::string& dir, const std::string& prefix, int classes, Dataset& d) {
-  std::string image_path = find_file(dir, prefix + "-images", "idx3-ubyte");
-  std::string label_path = find_file(dir, prefix + "-labels", "idx1-ubyte");
+IdxShape append_pair(const std::string& image_path, const std::string& label_path, int classes, Dataset& d) {
   IdxShape shape = append_idx_images(image_path, d.pixels);
   std::vector<std::uint8_t> labels = read_idx_labels(label_path, classes);
   if (shape.count != labels.size())
@@ -46,45 +41,129 @@ IdxShape append_pair(const std::string& dir, const std::string& prefix, int clas
   return shape;
 }
 
-}  // namespace
-
-std::vector<std::string> mnist_files(const std::string& dir) {
-  std::vector<std::string> files;
-  for (const auto& [stem, kind] : kMnistStems) files.push_back(find_file(dir, stem, kind));
-  return files;
+// The labels file beside an images file: the last "images" in its name becomes "labels" and
+// "idx3" becomes "idx1" (train-images-idx3-ubyte → train-labels-idx1-ubyte).
+std::string labels_beside(const std::string& images) {
+  const fs::path path(images);
+  std::string name = path.filename().string();
+  const std::size_t at = name.rfind("images");
+  if (at == std::string::npos)
+    throw DataError(images + ": no labels file can be named after it (expected 'images' in the name, as in "
+                    "train-images-idx3-ubyte)");
+  name.replace(at, 6, "labels");
+  if (const std::size_t idx3 = name.find("idx3"); idx3 != std::string::npos) name.replace(idx3, 4, "idx1");
+  return (path.parent_path() / name).string();
 }
 
-MnistData load_mnist(const std::string& dir, int classes) {
+}  // namespace
+
+DataFiles mnist_folder_files(const std::string& dir) {
+  DataFiles f;
+  f.folder = dir;
+  f.train_images = find_file(dir, "train-images", "idx3-ubyte");
+  f.train_labels = find_file(dir, "train-labels", "idx1-ubyte");
+  f.test_images = find_file(dir, "t10k-images", "idx3-ubyte");
+  f.test_labels = find_file(dir, "t10k-labels", "idx1-ubyte");
+  return f;
+}
+
+DataFiles role_files(const std::string& train, const std::string& test, const std::string& val) {
+  DataFiles f;
+  f.train_images = train;
+  f.train_labels = labels_beside(train);
+  if (!test.empty()) f.test_images = test, f.test_labels = labels_beside(test);
+  if (!val.empty()) f.val_images = val, f.val_labels = labels_beside(val);
+  return f;
+}
+
+std::string DataFiles::describe() const {
+  if (!folder.empty()) return folder;
+  std::string s = train_images;
+  s += " (train)";
+  for (auto [path, role] : {std::pair{&test_images, " (test)"}, std::pair{&val_images, " (validation)"}})
+    if (!path->empty()) {
+      s += ", ";
+      s += *path;
+      s += role;
+    }
+  return s;
+}
+
+std::vector<std::string> listed_files(const DataFiles& f) {
+  std::vector<std::string> out;
+  for (const std::string* p : {&f.train_images, &f.train_labels, &f.test_images, &f.test_labels, &f.val_images,
+                               &f.val_labels})
+    if (!p->empty()) out.push_back(*p);
+  return out;
+}
+
+std::vector<std::string> mnist_files(const std::string& dir) { return listed_files(mnist_folder_files(dir)); }
+
+MnistData load_data_files(const DataFiles& files, int classes) {
   std::error_code ec;
-  if (!fs::exists(dir, ec))
-    throw DataError("data folder '" + dir + "' not found; run tools/setup.sh to fetch MNIST, or pass --data-dir");
-  if (!fs::is_directory(dir, ec)) throw DataError("data folder '" + dir + "' is not a folder");
+  if (!files.folder.empty()) {
+    if (!fs::exists(files.folder, ec))
+      throw DataError("data folder '" + files.folder + "' not found; run tools/setup.sh to fetch MNIST, or pass --data-dir");
+    if (!fs::is_directory(files.folder, ec)) throw DataError("data folder '" + files.folder + "' is not a folder");
+  }
   MnistData m;
-  // One buffer for both files, sized from the files up front: growing it would briefly hold
-  // two copies of the 55 MB of images. The readers still validate every header.
-  m.all.pixels.reserve(idx_size_hint(find_file(dir, "train-images", "idx3-ubyte")) +
-                       idx_size_hint(find_file(dir, "t10k-images", "idx3-ubyte")));
-  const IdxShape train = append_pair(dir, "train", classes, m.all);
-  const IdxShape test = append_pair(dir, "t10k", classes, m.all);
+  // One buffer for every file, sized from the files up front: growing it would briefly hold
+  // two copies of the images. The readers still validate every header.
+  std::uint64_t hint = 0;
+  for (const std::string* p : {&files.train_images, &files.test_images, &files.val_images})
+    if (!p->empty()) hint += idx_size_hint(*p);
+  m.all.pixels.reserve(hint);
+  const IdxShape train = append_pair(files.train_images, files.train_labels, classes, m.all);
   m.train_file_count = train.count;
-  m.test_file_count = test.count;
-  if (train.rows != test.rows || train.cols != test.cols)
-    throw DataError(dir + ": training images are " + std::to_string(train.rows) + "x" + std::to_string(train.cols) +
-                    " but test images are " + std::to_string(test.rows) + "x" + std::to_string(test.cols));
-  m.all.image_size = static_cast<int>(train.rows * train.cols);
   m.rows = train.rows;
   m.cols = train.cols;
+  auto add = [&](const std::string& images, const std::string& labels, std::size_t& count) {
+    if (images.empty()) return;
+    const IdxShape s = append_pair(images, labels, classes, m.all);
+    if (s.rows != train.rows || s.cols != train.cols)
+      throw DataError(images + ": its images are " + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
+                      " but the training images are " + std::to_string(train.rows) + "x" + std::to_string(train.cols));
+    count = s.count;
+  };
+  add(files.test_images, files.test_labels, m.test_file_count);
+  add(files.val_images, files.val_labels, m.val_file_count);
+  m.all.image_size = static_cast<int>(train.rows * train.cols);
   return m;
 }
 
-std::map<std::string, std::string> data_metadata(const MnistData& data, const std::string& dir) {
+MnistData load_mnist(const std::string& dir, int classes) { return load_data_files(mnist_folder_files(dir), classes); }
+
+std::map<std::string, std::string> data_metadata(const MnistData& data, const DataFiles& files) {
   const std::string_view labels(reinterpret_cast<const char*>(data.all.labels.data()), data.all.labels.size());
   const std::string shape = std::to_string(data.rows) + "x" + std::to_string(data.cols);
-  return {{"data_dir", dir},
-          {"data_images",
-           std::to_string(data.train_file_count) + "+" + std::to_string(data.test_file_count) + " of " + shape},
-          {"data_labels_hash", hash_hex(bytes_hash(labels))},
-          {"image_shape", shape}};
+  std::string counts = std::to_string(data.train_file_count) + "+" + std::to_string(data.test_file_count);
+  if (!files.val_images.empty()) {
+    counts += '+';
+    counts += std::to_string(data.val_file_count);
+  }
+  counts += " of ";
+  counts += shape;
+  std::map<std::string, std::string> m{{"data_images", counts},
+                                       {"data_labels_hash", hash_hex(bytes_hash(labels))},
+                                       {"image_shape", shape}};
+  if (!files.folder.empty()) {
+    m["data_dir"] = files.folder;
+  } else {
+    m["data_train"] = files.train_images;
+    if (!files.test_images.empty()) m["data_test"] = files.test_images;
+    if (!files.val_images.empty()) m["data_val"] = files.val_images;
+  }
+  return m;
+}
+
+DataFiles recorded_files(const std::map<std::string, std::string>& metadata) {
+  auto get = [&](const char* key) {
+    auto it = metadata.find(key);
+    return it == metadata.end() ? std::string() : it->second;
+  };
+  if (!get("data_train").empty()) return role_files(get("data_train"), get("data_test"), get("data_val"));
+  if (!get("data_dir").empty()) return mnist_folder_files(get("data_dir"));
+  return {};
 }
 
 std::string data_difference(const std::map<std::string, std::string>& recorded,
@@ -110,7 +189,8 @@ Split seed_split(std::size_t total, std::uint64_t seed) {
   return s;
 }
 
-Split standard_split(std::size_t train_file_count, std::size_t test_file_count, std::size_t val_size) {
+Split standard_split(const MnistData& data, std::size_t val_size) {
+  const std::size_t train_file_count = data.train_file_count, test_file_count = data.test_file_count;
   if (val_size >= train_file_count)
     throw UsageError("--val-size " + std::to_string(val_size) + " leaves no training images (the training file has " +
                      std::to_string(train_file_count) + ")");
@@ -122,6 +202,10 @@ Split standard_split(std::size_t train_file_count, std::size_t test_file_count, 
   std::iota(s.val.begin(), s.val.end(), static_cast<std::uint32_t>(n_train));
   s.test.resize(test_file_count);
   std::iota(s.test.begin(), s.test.end(), static_cast<std::uint32_t>(train_file_count));
+  if (data.val_file_count > 0) {  // the validation file validates, after the test file's images
+    s.val.resize(data.val_file_count);
+    std::iota(s.val.begin(), s.val.end(), static_cast<std::uint32_t>(train_file_count + test_file_count));
+  }
   return s;
 }
 

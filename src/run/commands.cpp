@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <numeric>
 #include <ostream>
 
 #include "ptrain/io/dataset.hpp"
@@ -43,25 +44,43 @@ LoadedModel load_model(const std::string& path) {
 
 struct TestSet {
   MnistData mnist;
-  SplitKind kind;
+  std::string name;  // the folder or file, for messages
+  std::string kind;  // how the test set was chosen: the split's name, or "whole file"
   Split split;
 };
+
+// The data to test on: --test's file whole; else --data-dir's folder; else the files the model
+// was trained on, or the default folder.
+DataFiles test_files(const InferenceConfig& cfg, const LoadedModel& m) {
+  if (!cfg.test_file.empty()) return role_files(cfg.test_file, "", "");
+  const DataFiles recorded = recorded_files(m.file.metadata);
+  if (!cfg.data_dir_given && recorded.folder.empty() && !recorded.train_images.empty()) return recorded;
+  return mnist_folder_files(cfg.data_dir);
+}
 
 // The model's data and split: the split, its seed and validation size default to the model's
 // own, so the test set is the one its training run reported on.
 TestSet load_test_set(const InferenceConfig& cfg, const LoadedModel& m) {
   TestSet t;
-  t.mnist = load_mnist(cfg.data_dir, m.spec().classes());
+  const DataFiles files = test_files(cfg, m);
+  t.name = files.describe();
+  t.mnist = load_data_files(files, m.spec().classes());
   if (t.mnist.all.image_size != m.spec().inputs())
     throw UsageError(cfg.model + " takes " + std::to_string(m.spec().inputs()) + " inputs but the images in " +
-                     cfg.data_dir + " have " + std::to_string(t.mnist.all.image_size) + " pixels");
+                     t.name + " have " + std::to_string(t.mnist.all.image_size) + " pixels");
+  if (!cfg.test_file.empty()) {
+    t.kind = "whole file";
+    t.split.test.resize(t.mnist.all.size());
+    std::iota(t.split.test.begin(), t.split.test.end(), 0u);
+    return t;
+  }
   const std::uint64_t seed = cfg.seed.value_or(m.recipe.seed);
   const std::size_t val = cfg.val_size.value_or(m.recipe.val_size);
-  t.kind = cfg.split.value_or(m.recipe.split);
-  if (t.kind != SplitKind::standard && cfg.val_size)
+  const SplitKind kind = cfg.split.value_or(m.recipe.split);
+  if (kind != SplitKind::standard && cfg.val_size)
     throw UsageError("--val-size applies only to --split standard, and " + cfg.model + " was trained on the seed split");
-  t.split = t.kind == SplitKind::standard ? standard_split(t.mnist.train_file_count, t.mnist.test_file_count, val)
-                                          : seed_split(t.mnist.all.size(), seed);
+  t.kind = std::string("split ") + name_of(kind);
+  t.split = kind == SplitKind::standard ? standard_split(t.mnist, val) : seed_split(t.mnist.all.size(), seed);
   return t;
 }
 
@@ -87,7 +106,7 @@ void run_eval(const InferenceConfig& cfg, std::ostream& out) {
   LoadedModel m = load_model(cfg.model);
   TestSet t = load_test_set(cfg, m);
   const std::vector<std::uint32_t>& test = t.split.test;
-  if (test.empty()) throw DataError(cfg.data_dir + ": the test set is empty");
+  if (test.empty()) throw DataError(t.name + ": the test set is empty");
   ThreadLimit threads(cfg.threads);
   const std::vector<float> scores = threads.run([&] { return m.engine->outputs(t.mnist.all, test); });
   const int classes = m.spec().classes();
@@ -100,8 +119,8 @@ void run_eval(const InferenceConfig& cfg, std::ostream& out) {
   }
   const double accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(test.size());
   nlohmann::json per_class = nlohmann::json::array();
-  out << "model " << cfg.model << ": net " << m.spec().describe() << ", split " << name_of(t.kind) << ", " << test.size()
-      << " test images\n"
+  out << "model " << cfg.model << ": net " << m.spec().describe() << ", " << t.kind << " of " << t.name << ", "
+      << test.size() << " test images\n"
       << "test accuracy " << std::fixed << std::setprecision(2) << accuracy << "% (" << correct << "/" << test.size()
       << ")\n\nclass  accuracy  images\n";
   for (int c = 0; c < classes; ++c) {
@@ -159,7 +178,7 @@ void run_predict(const InferenceConfig& cfg, std::ostream& out) {
     const int side = static_cast<int>(std::lround(std::sqrt(one.image_size)));
     width = side * side == one.image_size ? side : one.image_size;
     height = one.image_size / width;
-    source = "test image " + std::to_string(*cfg.index) + " of split " + name_of(t.kind);
+    source = "test image " + std::to_string(*cfg.index) + " of " + t.kind + " of " + t.name;
   }
   one.labels = {0};
   const std::vector<std::uint32_t> index{0};

@@ -143,7 +143,38 @@ po::options_description train_options() {
     ("config", po::value<std::string>(), "read options from an INI-style FILE (name = value); the command line wins");
   // clang-format on
   add_data_options(desc);
+  // clang-format off
+  desc.add_options()
+    ("train", po::value<std::string>(), "an IDX images FILE to train on, instead of --data-dir (its labels file "
+     "beside it: 'images' → 'labels', 'idx3' → 'idx1' in the name); alone, it is split 70/10/20 by --seed")
+    ("test", po::value<std::string>(), "an IDX images FILE to test on (with --train): the training file then "
+     "trains, less its last --val-size images (default 10%) that validate")
+    ("val", po::value<std::string>(), "an IDX images FILE to validate on (with --train and --test)");
+  // clang-format on
   return desc;
+}
+
+// --train, --test and --val: files by role instead of a folder, and what they contradict.
+void read_role_files(const po::variables_map& vm, TrainConfig& c) {
+  if (vm.count("train")) c.train_file = text(vm, "train");
+  if (vm.count("test")) c.test_file = text(vm, "test");
+  if (vm.count("val")) c.val_file = text(vm, "val");
+  for (const char* role : {"train", "test", "val"})
+    if (vm.count(role) && text(vm, role).empty()) throw UsageError(std::string("--") + role + ": an empty path");
+  if (c.train_file.empty() && (!c.test_file.empty() || !c.val_file.empty()))
+    throw UsageError(std::string(c.test_file.empty() ? "--val" : "--test") + " needs --train FILE");
+  if (!c.val_file.empty() && c.test_file.empty())
+    throw UsageError("--val needs --test too (with --train alone, the seed split carves validation and test sets "
+                     "from it)");
+  if (c.train_file.empty()) return;
+  if (given(vm, "data-dir")) throw UsageError("--train and --data-dir contradict each other: give one source of data");
+  if (given(vm, "split"))
+    throw UsageError("--split applies to --data-dir; with --train the files say which set is which");
+  if (!c.val_file.empty() && given(vm, "val-size"))
+    throw UsageError("--val-size and --val contradict each other: --val names the validation file");
+  if (c.test_file.empty() && given(vm, "val-size"))
+    throw UsageError("--val-size needs --test (with --train alone, the seed split validates on 10%)");
+  if (!c.resume.empty()) throw UsageError("--resume reads the files its checkpoint names; --train is not needed");
 }
 
 void refuse_val_size_without_standard_split(const po::variables_map& vm, SplitKind split) {
@@ -168,6 +199,7 @@ void read_recipe(const po::variables_map& vm, TrainConfig& c) {
   for (const RecipeField& f : recipe_fields())
     if (!f.help.empty() && vm.count(std::string(f.option))) f.adopt(c, text(vm, f.option));
   if (c.preset == Preset::blog && !given(vm, "lr")) c.lr = kBlogLr;
+  if (!c.train_file.empty()) c.split = c.test_file.empty() ? SplitKind::seed : SplitKind::standard;
   read_net_shape(vm, c);
   refuse_val_size_without_standard_split(vm, c.split);
 }
@@ -211,8 +243,9 @@ CommandLine parse_train(int argc, const char* const* argv) {
   c.quiet = vm["quiet"].as<bool>();
   c.exact_reduce = vm["exact-reduce"].as<bool>();
   c.rank_timeout = parse_positive_real("rank-timeout", text(vm, "rank-timeout"));
-  read_recipe(vm, c);
   read_files(vm, c);
+  read_role_files(vm, c);
+  read_recipe(vm, c);
   if (given(vm, "hidden") && (!c.resume.empty() || !c.init_from.empty()))
     throw UsageError(std::string("--hidden shapes a new net, but ") + (c.resume.empty() ? "--init-from" : "--resume") +
                      " brings its own");
@@ -240,6 +273,8 @@ po::options_description inference_options(bool predict) {
   // clang-format on
   add_data_options(desc);
   add_split_options(desc);
+  desc.add_options()("test", po::value<std::string>(),
+                     "an IDX images FILE to test on whole (its labels file beside it), instead of the model's test set");
   return desc;
 }
 
@@ -256,6 +291,12 @@ CommandLine parse_inference(CommandKind kind, int argc, const char* const* argv)
   if (!vm.count("model")) throw UsageError(std::string(predict ? "predict" : "eval") + " needs --model FILE");
   u.model = text(vm, "model");
   u.data_dir = text(vm, "data-dir");
+  u.data_dir_given = given(vm, "data-dir");
+  if (vm.count("test")) u.test_file = text(vm, "test");
+  if (!u.test_file.empty() && (u.data_dir_given || given(vm, "split") || given(vm, "val-size") || vm.count("seed")))
+    throw UsageError("--test evaluates a whole file: --data-dir, --split, --val-size and --seed choose a test set "
+                     "from a folder instead");
+  if (vm.count("test") && u.test_file.empty()) throw UsageError("--test: an empty path");
   u.threads = static_cast<int>(parse_integer("threads", text(vm, "threads"), 1, 4096));
   TrainConfig split;  // read by the recipe's own fields
   recipe_field("split").adopt(split, text(vm, "split"));

@@ -11,10 +11,11 @@ namespace ptrain {
 namespace {
 
 // The data files that exist; a missing one is the reader's to report.
-void add_data(std::vector<NamedPath>& inputs, const std::string& dir) {
+void add_data(std::vector<NamedPath>& inputs, const DataFiles& files) {
   std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) return;
-  for (const std::string& f : mnist_files(dir)) inputs.emplace_back("--data-dir file", f);
+  if (!files.folder.empty() && !std::filesystem::is_directory(files.folder, ec)) return;
+  for (const std::string& f : listed_files(files))
+    if (std::filesystem::exists(f, ec)) inputs.emplace_back(files.folder.empty() ? "data file" : "--data-dir file", f);
 }
 
 // The checkpoint folder's own names (checkpoint-<digits>.safetensors, its lock) are its to
@@ -31,6 +32,11 @@ void refuse_checkpoint_names(const NamedPath& output, const std::string& checkpo
 
 }  // namespace
 
+DataFiles run_data_files(const TrainConfig& cfg) {
+  return cfg.train_file.empty() ? mnist_folder_files(cfg.data_dir)
+                                : role_files(cfg.train_file, cfg.test_file, cfg.val_file);
+}
+
 void check_train_files(const TrainConfig& cfg, const std::string& resume_file) {
   std::vector<NamedPath> outputs, inputs;
   if (cfg.explicit_options.count("save")) outputs.emplace_back("--save", cfg.save_path);
@@ -43,7 +49,7 @@ void check_train_files(const TrainConfig& cfg, const std::string& resume_file) {
   if (!cfg.init_from.empty()) inputs.emplace_back("--init-from", cfg.init_from);
   if (!resume_file.empty()) inputs.emplace_back("--resume", resume_file);
   if (!cfg.config_path.empty()) inputs.emplace_back("--config", cfg.config_path);
-  add_data(inputs, cfg.data_dir);
+  add_data(inputs, run_data_files(cfg));
   refuse_shared_files(outputs, inputs);
 }
 
@@ -53,7 +59,7 @@ void check_eval_files(const InferenceConfig& cfg) {
   check_output_file(metrics);
   std::vector<NamedPath> inputs{{"--model", cfg.model}};
   if (!cfg.config_path.empty()) inputs.emplace_back("--config", cfg.config_path);
-  add_data(inputs, cfg.data_dir);
+  add_data(inputs, cfg.test_file.empty() ? mnist_folder_files(cfg.data_dir) : role_files(cfg.test_file, "", ""));
   refuse_shared_files({metrics}, inputs);
 }
 

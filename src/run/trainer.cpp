@@ -44,13 +44,14 @@ bool all_finite(const std::vector<float>& v) {
 const char* const kDrift = "the MPI reduction did not give every rank the same sum";
 
 // The three lines a run starts with: machine and engine, data and split, net and recipe.
-std::string run_header(const TrainConfig& cfg, const Engine& engine, const Dataset& data, const Split& split,
+std::string run_header(const TrainConfig& cfg, const std::string& data_name, const Engine& engine,
+                       const Dataset& data, const Split& split,
                        int threads) {
   std::ostringstream head;
   head << "ptrain " << PTRAIN_VERSION << ": " << counted(threads, "thread") << ", SIMD " << kernels::simd::instruction_set()
        << " (" << kernels::simd::library_version() << "), engine "
        << engine.describe() << "\n"
-       << "data " << cfg.data_dir << ": " << data.size() << " images of " << data.image_size << " pixels; split "
+       << "data " << data_name << ": " << data.size() << " images of " << data.image_size << " pixels; split "
        << name_of(cfg.split) << ": train " << split.train.size() << ", validation " << split.val.size() << ", test "
        << split.test.size() << "\n"
        << "net " << cfg.spec.describe() << ", " << name_of(cfg.spec.hidden) << " hidden units, "
@@ -78,6 +79,7 @@ class TrainingRun {
  private:
   void set_up();
   void load_data();
+  void fit_validation_to_files();
   void shape_net_from_data();
   void check_net_fits_data() const;
   void check_labels_below(int classes, const std::string& why) const;
@@ -102,6 +104,7 @@ class TrainingRun {
   StartPoint start_;
   RunPosition& position_ = start_.position;
   std::optional<MnistData> mnist_;
+  DataFiles files_;
   Split split_;
   std::optional<ThreadLimit> threads_;
   StepTimes step_times_;
@@ -130,11 +133,10 @@ void TrainingRun::set_up() {
     if (cfg_.checkpoint_every > 0 && cluster_.leader())
       checkpoints_.emplace(cfg_.checkpoint_dir, cfg_.run_id, cfg_.keep_last);
     load_data();
-    split_ = cfg_.split == SplitKind::standard
-                 ? standard_split(mnist_->train_file_count, mnist_->test_file_count, cfg_.val_size)
-                 : seed_split(mnist_->all.size(), cfg_.seed);
+    split_ = cfg_.split == SplitKind::standard ? standard_split(*mnist_, cfg_.val_size)
+                                               : seed_split(mnist_->all.size(), cfg_.seed);
     if (split_.train.empty() && cfg_.epochs > 0)
-      throw DataError(cfg_.data_dir + ": the seed split of its " + std::to_string(mnist_->all.size()) +
+      throw DataError(files_.name() + ": the seed split of its " + std::to_string(mnist_->all.size()) +
                       " images leaves no training images (70% of them, rounded down)");
     threads_.emplace(cfg_.threads);
     // Every rank draws the same initial weights from the shared seed; announce() and every
@@ -155,31 +157,44 @@ void TrainingRun::set_up() {
   });
 }
 
-// The run's data: a resumed run's own folder unless --data-dir says otherwise, and the same
-// data as its checkpoint records (other data is refused, or only noted when --data-dir asked
-// for it).
+// The run's data: a resumed run's own folder or files unless --data-dir says otherwise, and the
+// same data as its checkpoint records (other data is refused, or only noted when --data-dir
+// asked for it).
 void TrainingRun::load_data() {
   const auto& recorded = start_.metadata;
   const bool data_dir_given = cfg_.explicit_options.count("data-dir") != 0;
-  if (!cfg_.resume.empty() && !data_dir_given && recorded.count("data_dir")) cfg_.data_dir = recorded.at("data_dir");
+  files_ = run_data_files(cfg_);
+  if (!cfg_.resume.empty() && !data_dir_given && !recorded_files(recorded).train_images.empty())
+    files_ = recorded_files(recorded);
   const bool from_data = net_from_data(cfg_);
   try {
-    mnist_ = load_mnist(cfg_.data_dir, kMaxClasses);  // the labels are checked against the net below
+    mnist_ = load_data_files(files_, kMaxClasses);  // the labels are checked against the net below
   } catch (const std::bad_alloc&) {
-    throw DataError(cfg_.data_dir + ": out of memory reading its images");
+    throw DataError(files_.name() + ": out of memory reading its images");
   }
   if (from_data)
     shape_net_from_data();
   else
     check_net_fits_data();
-  cfg_.data_record = data_metadata(*mnist_, cfg_.data_dir);
+  fit_validation_to_files();
+  cfg_.data_record = data_metadata(*mnist_, files_);
   if (cfg_.resume.empty()) return;
   const std::string differs = data_difference(recorded, cfg_.data_record);
   if (differs.empty()) return;
   if (!data_dir_given)
-    throw DataError(cfg_.data_dir + ": not the data " + cfg_.resume + " was trained on: " + differs);
-  start_.note += "\nwarning: " + cfg_.data_dir + " is not the data the checkpoint was trained on (" + differs +
+    throw DataError(files_.name() + ": not the data " + cfg_.resume + " was trained on: " + differs);
+  start_.note += "\nwarning: " + files_.name() + " is not the data the checkpoint was trained on (" + differs +
                  "); continuing on it as --data-dir asks";
+}
+
+// Files by role: a --val file validates (none of the training file does); without one, the
+// training file's last 10% unless --val-size says how many.
+void TrainingRun::fit_validation_to_files() {
+  if (cfg_.train_file.empty() || cfg_.test_file.empty()) return;
+  if (!cfg_.val_file.empty())
+    cfg_.val_size = 0;
+  else if (!cfg_.explicit_options.count("val-size"))
+    cfg_.val_size = mnist_->train_file_count / 10;
 }
 
 // The input layer from the images' size, the output layer from --classes or the largest label,
@@ -189,7 +204,7 @@ void TrainingRun::shape_net_from_data() {
   int classes = cfg_.classes;
   if (classes == 0 && !d.labels.empty()) classes = 1 + *std::max_element(d.labels.begin(), d.labels.end());
   if (classes < 2)
-    throw DataError(cfg_.data_dir + ": every label is 0; a classifier needs two classes or more (--classes C "
+    throw DataError(files_.name() + ": every label is 0; a classifier needs two classes or more (--classes C "
                     "fixes how many)");
   check_labels_below(classes, "--classes " + std::to_string(classes));
   cfg_.spec.sizes = {d.image_size};
@@ -205,7 +220,7 @@ void TrainingRun::check_net_fits_data() const {
                                                                     : "the net of " + cfg_.resume;
   if (mnist_->all.image_size != cfg_.spec.inputs())
     throw UsageError(source + " starts with " + std::to_string(cfg_.spec.inputs()) + " inputs but the images in " +
-                     cfg_.data_dir + " have " + std::to_string(mnist_->all.image_size) + " pixels");
+                     files_.name() + " have " + std::to_string(mnist_->all.image_size) + " pixels");
   if (cfg_.classes != 0 && cfg_.classes != cfg_.spec.classes())
     throw UsageError("--classes is " + std::to_string(cfg_.classes) + " but " + source + " ends in " +
                      std::to_string(cfg_.spec.classes()) + " outputs");
@@ -218,15 +233,19 @@ void TrainingRun::check_labels_below(int classes, const std::string& why) const 
   const auto bad = std::find_if(labels.begin(), labels.end(), [&](std::uint8_t l) { return l >= classes; });
   if (bad == labels.end()) return;
   std::size_t at = static_cast<std::size_t>(bad - labels.begin());
-  const bool train_file = at < mnist_->train_file_count;
-  if (!train_file) at -= mnist_->train_file_count;
-  const std::string file = mnist_files(cfg_.data_dir)[train_file ? 1 : 3];
+  std::string file = files_.train_labels;
+  for (auto [count, next] : {std::pair{mnist_->train_file_count, &files_.test_labels},
+                             std::pair{mnist_->test_file_count, &files_.val_labels}}) {
+    if (at < count) break;
+    at -= count;
+    file = *next;
+  }
   throw UsageError(file + ": label " + std::to_string(*bad) + " at index " + std::to_string(at) +
                    " is outside 0-" + std::to_string(classes - 1) + ", the classes of " + why);
 }
 
 void TrainingRun::announce() {
-  std::string head = run_header(cfg_, *engine_, mnist_->all, split_, threads_->threads());
+  std::string head = run_header(cfg_, files_.describe(), *engine_, mnist_->all, split_, threads_->threads());
   if (spread_)
     head += "\nranks " + std::to_string(cluster_.size()) + " (MPI) × " + std::to_string(threads_->threads()) +
             " threads each, " +

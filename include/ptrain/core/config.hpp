@@ -147,6 +147,7 @@ struct TrainConfig {
 
   // How the run is carried out: none of these changes the weights.
   std::string data_dir = default_data_dir();
+  std::string train_file, test_file, val_file;  // IDX images files by role, instead of data_dir
   int threads = hardware_threads();
   int chunk_size = kDefaultChunkSize;  // examples per parallel task
   std::string metrics_path;    // JSON Lines; empty: none
@@ -171,6 +172,8 @@ struct TrainConfig {
 struct InferenceConfig {
   std::string model;
   std::string data_dir = default_data_dir();
+  std::string test_file;  // an IDX images file to evaluate whole, instead of the model's test set
+  bool data_dir_given = false;  // else the model's own data files, when it records them
   std::optional<SplitKind> split;       // default: the model's own
   std::optional<std::size_t> val_size;  // default: the model's own
   std::optional<std::uint64_t> seed;    // default: the model's own, so its split is the training run's

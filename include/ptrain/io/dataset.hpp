@@ -33,18 +33,45 @@ struct Dataset {
   }
 };
 
-// MNIST as two IDX pairs: the training file's images come first, then the test file's.
+// IDX pairs by role: the training file's images come first, then the test file's, then the
+// validation file's (the last two may be absent).
 struct MnistData {
   Dataset all;
   std::size_t train_file_count = 0;
   std::size_t test_file_count = 0;
+  std::size_t val_file_count = 0;
   std::uint32_t rows = 0, cols = 0;  // each image's shape
 };
 
-// What a model file records of its data, to know it again: the folder as given, the images'
-// counts and shape, and a hash of every label ("data_dir", "data_images", "data_labels_hash"),
-// and the shape a predicted image must have ("image_shape", rows x columns).
-std::map<std::string, std::string> data_metadata(const MnistData& data, const std::string& dir);
+// Where a run's data comes from: IDX image and label files by role. Either a folder with
+// MNIST's four names (`folder` set), or files named one by one (--train, --test, --val), each
+// images file with its labels file beside it.
+struct DataFiles {
+  std::string folder;
+  std::string train_images, train_labels, test_images, test_labels, val_images, val_labels;
+  std::string name() const { return folder.empty() ? train_images : folder; }  // for messages
+  std::string describe() const;  // the folder, or "FILE (train), FILE (test), FILE (validation)"
+};
+
+DataFiles mnist_folder_files(const std::string& dir);
+
+// Files named by role; each labels file is found beside its images file by name (EMNIST's and
+// MNIST's convention: "images" → "labels", "idx3" → "idx1"), a DataError when it is not there.
+DataFiles role_files(const std::string& train, const std::string& test, const std::string& val);
+
+// Reads every pair; labels must be below `classes`; every images file must have one shape.
+MnistData load_data_files(const DataFiles& files, int classes);
+
+// The files in `files` that a run reads, labels included (for the input/output path checks).
+std::vector<std::string> listed_files(const DataFiles& files);
+
+// What a model file records of its data, to know it again: the folder as given (or the files
+// by role: "data_train", "data_test", "data_val"), the images' counts and shape, and a hash of
+// every label ("data_dir", "data_images", "data_labels_hash"), and the shape a predicted image
+// must have ("image_shape", rows x columns).
+std::map<std::string, std::string> data_metadata(const MnistData& data, const DataFiles& files);
+// The files a model's metadata records (empty when it recorded none).
+DataFiles recorded_files(const std::map<std::string, std::string>& metadata);
 
 // Where `recorded` (a model file's metadata) and `now` describe different data: "data_images
 // 400+100 of 28x28 (the model's: 60000+10000 of 28x28)"; empty when they agree or the model
@@ -67,7 +94,8 @@ struct Split {
 // All images shuffled with the seed, then 70% train, 10% validation, 20% test.
 Split seed_split(std::size_t total, std::uint64_t seed);
 
-// The training file trains, its last `val_size` images validate, the test file tests.
-Split standard_split(std::size_t train_file_count, std::size_t test_file_count, std::size_t val_size);
+// The training file trains, its last `val_size` images validate, the test file tests; a
+// validation file, when there is one, validates instead (val_size is then 0).
+Split standard_split(const MnistData& data, std::size_t val_size);
 
 }  // namespace ptrain

@@ -2,8 +2,12 @@
 // Every path a command names, checked before its long work (file_checks.hpp says how): the
 // outputs where they are, and none of them the same file as an input or as another output.
 #include "ptrain/core/config.hpp"
+#include "ptrain/io/dataset.hpp"
 
 namespace ptrain {
+
+// The data files a training run names: --train/--test/--val, or --data-dir's four.
+DataFiles run_data_files(const TrainConfig& cfg);
 
 // --save, --metrics and --checkpoint-dir against --init-from, the checkpoint --resume chose
 // (`resume_file`, empty when none), --config and the data.
