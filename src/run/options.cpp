@@ -105,7 +105,7 @@ po::options_description train_options() {
       "ptrain: trains the blog's MNIST network (784-112-16-10, sigmoid, squared error, SGD) on every core\n"
       "Usage: ptrain [train] [options]      train (the default command)\n"
       "       ptrain eval --model FILE      accuracy, per-class accuracy, confusion matrix\n"
-      "       ptrain predict --model FILE (IMAGE.pgm | --index N)\n"
+      "       ptrain predict --model FILE (IMAGE.pgm | --index N | --input IMAGES)\n"
       "Options");
   const TrainConfig defaults;
   desc.add_options()("help,h", "show this help and exit")("version", "show the version and exit");
@@ -255,8 +255,10 @@ CommandLine parse_train(int argc, const char* const* argv) {
 }
 
 po::options_description inference_options(bool predict) {
-  po::options_description desc(predict ? "Usage: ptrain predict --model FILE (IMAGE.pgm | --index N) [options]\nOptions"
-                                       : "Usage: ptrain eval --model FILE [options]\nOptions");
+  po::options_description desc(
+      predict ? "Usage: ptrain predict --model FILE (IMAGE.pgm | --index N | --input IMAGES [--output CSV]) [options]\n"
+                "Options"
+              : "Usage: ptrain eval --model FILE [options]\nOptions");
   // clang-format off
   desc.add_options()
     ("help,h", "show this help and exit")
@@ -266,7 +268,11 @@ po::options_description inference_options(bool predict) {
   if (predict)
     desc.add_options()
       ("image", po::value<std::string>(), "a PGM image (P2 or P5) of the model's input size, e.g. 28x28")
-      ("index", po::value<std::string>(), "the N-th image of the test set instead");
+      ("index", po::value<std::string>(), "the N-th image of the test set instead")
+      ("input", po::value<std::string>(), "an IDX images FILE instead: every image predicted, one CSV row each "
+       "(index, predicted class, every class's score)")
+      ("output", po::value<std::string>(), "with --input: write the CSV to FILE (replaced whole, atomically) "
+       "instead of standard output");
   else
     desc.add_options()("metrics", po::value<std::string>(), "write a JSON object: test_accuracy, per-class accuracy, "
                                                            "confusion matrix");
@@ -317,8 +323,13 @@ CommandLine parse_inference(CommandKind kind, int argc, const char* const* argv)
     if (vm.count("image")) u.image = text(vm, "image");
     if (vm.count("index"))
       u.index = static_cast<std::uint64_t>(parse_integer("index", text(vm, "index"), 0, 1'000'000'000));
-    if (u.image.empty() == !u.index.has_value())
-      throw UsageError("predict needs exactly one of an IMAGE.pgm and --index N");
+    if (vm.count("input")) u.input = text(vm, "input");
+    if (vm.count("output")) u.output = text(vm, "output");
+    if (vm.count("input") && u.input.empty()) throw UsageError("--input: an empty path");
+    if (vm.count("output") && u.output.empty()) throw UsageError("--output: an empty path");
+    if (int(!u.image.empty()) + int(u.index.has_value()) + int(vm.count("input") > 0) != 1)
+      throw UsageError("predict needs exactly one of an IMAGE.pgm, --index N and --input FILE");
+    if (vm.count("output") && !vm.count("input")) throw UsageError("--output goes with --input FILE");
   }
   return cl;
 }

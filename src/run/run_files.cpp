@@ -63,4 +63,14 @@ void check_eval_files(const InferenceConfig& cfg) {
   refuse_shared_files({metrics}, inputs);
 }
 
+void check_predict_files(const InferenceConfig& cfg) {
+  if (!cfg.input.empty()) check_input_file({"--input", cfg.input});
+  if (cfg.output.empty()) return;
+  const NamedPath output{"--output", cfg.output};
+  check_output_file(output);
+  std::vector<NamedPath> inputs{{"--model", cfg.model}, {"--input", cfg.input}};
+  if (!cfg.config_path.empty()) inputs.emplace_back("--config", cfg.config_path);
+  refuse_shared_files({output}, inputs);
+}
+
 }  // namespace ptrain

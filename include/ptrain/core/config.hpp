@@ -180,6 +180,8 @@ struct InferenceConfig {
   int threads = hardware_threads();
   std::string metrics_path;             // eval: a JSON object
   std::string image;                    // predict: a PGM file
+  std::string input;                    // predict: an IDX images file, every image predicted
+  std::string output;                   // predict --input: the CSV's path (empty: standard output)
   std::string config_path;              // --config
   std::optional<std::uint64_t> index;   // predict: an index into the test set
 };

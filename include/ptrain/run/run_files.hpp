@@ -16,4 +16,7 @@ void check_train_files(const TrainConfig& cfg, const std::string& resume_file);
 // eval's --metrics against --model, --config and the data.
 void check_eval_files(const InferenceConfig& cfg);
 
+// predict's --output against --model, --config and --input.
+void check_predict_files(const InferenceConfig& cfg);
+
 }  // namespace ptrain
