@@ -31,6 +31,14 @@ Dataset synthetic_dataset(std::size_t count, int image_size, int classes, std::u
   return d;
 }
 
+Dataset as_float_features(Dataset d) {
+  d.features.resize(d.pixels.size());
+  for (std::size_t i = 0; i < d.pixels.size(); ++i) d.features[i] = (static_cast<float>(d.pixels[i]) - 127.5f) / 64.0f;
+  d.pixels.clear();
+  d.float_inputs = true;
+  return d;
+}
+
 std::vector<std::uint32_t> iota_indices(std::size_t n) {
   std::vector<std::uint32_t> v(n);
   std::iota(v.begin(), v.end(), 0u);

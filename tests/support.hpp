@@ -16,6 +16,9 @@ namespace ptrain::test {
 // `count` images of `image_size` pixels: each class has a random prototype, each image is its
 // class's prototype plus noise, so a small net can learn it. Labels cycle through `classes`.
 Dataset synthetic_dataset(std::size_t count, int image_size, int classes, std::uint64_t seed);
+// The same examples as float features, (byte − 127.5) / 64: values in [−2, 2], as standardised
+// features are.
+Dataset as_float_features(Dataset d);
 
 std::vector<std::uint32_t> iota_indices(std::size_t n);
 

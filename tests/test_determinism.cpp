@@ -18,7 +18,7 @@ namespace ptrain {
 namespace {
 
 std::vector<float> train_with_threads(int threads, const std::vector<int>& sizes, int batch, int chunk,
-                                      double momentum = 0) {
+                                      double momentum = 0, bool floats = false) {
   NetSpec spec;
   spec.sizes = sizes;
   if (momentum > 0) {
@@ -26,6 +26,7 @@ std::vector<float> train_with_threads(int threads, const std::vector<int>& sizes
     spec.loss = Loss::xent;
   }
   Dataset d = test::synthetic_dataset(300, sizes.front(), sizes.back(), 21);
+  if (floats) d = test::as_float_features(std::move(d));
   ParallelEngine engine(spec, init_params(sizes, momentum > 0 ? Init::he : Init::blog, 3), chunk, momentum);
   ThreadLimit limit(threads);
   for (int epoch = 1; epoch <= 2; ++epoch) {
@@ -62,6 +63,15 @@ TEST(Determinism, WithMomentumReluAndCrossEntropyToo) {
   for (int threads : {2, 3, 4, 8}) {
     std::vector<float> many = train_with_threads(threads, sizes, 37, 4, 0.9);
     EXPECT_EQ(first_difference(one, many), one.size()) << threads << " threads, momentum 0.9";
+  }
+}
+
+TEST(Determinism, FloatFeaturesToo) {
+  for (const std::vector<int>& sizes : {std::vector<int>{784, 30, 16, 10}, std::vector<int>{20, 24, 384, 384, 4}}) {
+    std::vector<float> one = train_with_threads(1, sizes, 37, 4, 0.9, true);
+    for (int threads : {2, 3})
+      EXPECT_EQ(first_difference(one, train_with_threads(threads, sizes, 37, 4, 0.9, true)), one.size())
+          << threads << " threads, " << NetSpec{sizes}.describe();
   }
 }
 

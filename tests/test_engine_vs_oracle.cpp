@@ -22,11 +22,17 @@ struct Case {
   Activation hidden = Activation::sigmoid;
   Loss loss = Loss::mse;
   double momentum = 0;
+  bool floats = false;  // float feature rows instead of byte images
 };
+
+Dataset dataset_for(const Case& c, std::size_t count, std::uint64_t seed) {
+  Dataset d = test::synthetic_dataset(count, c.sizes.front(), c.sizes.back(), seed);
+  return c.floats ? test::as_float_features(std::move(d)) : d;
+}
 
 void PrintTo(const Case& c, std::ostream* os) {
   *os << NetSpec{c.sizes}.describe() << " batch " << c.batch << " chunk " << c.chunk << (c.blog ? " blog" : "") << " "
-      << name_of(c.hidden) << " " << name_of(c.loss) << " momentum " << c.momentum;
+      << name_of(c.hidden) << " " << name_of(c.loss) << " momentum " << c.momentum << (c.floats ? " floats" : "");
 }
 
 class EngineVsOracle : public ::testing::TestWithParam<Case> {};
@@ -46,7 +52,7 @@ NetSpec spec_for(const Case& c) {
 TEST_P(EngineVsOracle, BatchGradientMatchesOracle) {
   const Case& c = GetParam();
   NetSpec spec = spec_for(c);
-  Dataset d = test::synthetic_dataset(c.batch + 5, c.sizes.front(), c.sizes.back(), 11);
+  Dataset d = dataset_for(c, c.batch + 5, 11);
   std::vector<std::uint32_t> batch = test::iota_indices(d.size());
   batch.erase(batch.begin(), batch.begin() + 5);  // not starting at example 0
   std::vector<float> init = init_params(c.sizes, c.hidden == Activation::relu ? Init::he : Init::blog, 5);
@@ -64,7 +70,7 @@ TEST_P(EngineVsOracle, BatchGradientMatchesOracle) {
 TEST_P(EngineVsOracle, SeveralStepsTrackTheOracle) {
   const Case& c = GetParam();
   NetSpec spec = spec_for(c);
-  Dataset d = test::synthetic_dataset(3 * c.batch, c.sizes.front(), c.sizes.back(), 12);
+  Dataset d = dataset_for(c, 3 * c.batch, 12);
   std::vector<std::uint32_t> all = test::iota_indices(d.size());
   std::vector<float> init = init_params(c.sizes, c.hidden == Activation::relu ? Init::he : Init::blog, 6);
   ReferenceEngine oracle(spec, init, c.momentum);
@@ -96,7 +102,11 @@ INSTANTIATE_TEST_SUITE_P(Nets, EngineVsOracle,
                                            Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::mse},
                                            Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::xent, 0.5},
                                            Case{{31, 17, 9, 3}, 20, 3, false, Activation::relu, Loss::mse, 0.9},
-                                           Case{{13, 7, 5}, 37, 8, false, Activation::relu, Loss::xent}));
+                                           Case{{13, 7, 5}, 37, 8, false, Activation::relu, Loss::xent},
+                                           // float feature rows, read where they lie
+                                           Case{{784, 112, 16, 10}, 32, 8, false, Activation::sigmoid, Loss::mse, 0, true},
+                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::xent, 0.5, true},
+                                           Case{{12, 16, 400, 370, 3}, 21, 4, false, Activation::relu, Loss::mse, 0.9, true}));
 
 }  // namespace
 }  // namespace ptrain

@@ -242,7 +242,7 @@ struct Images {
   }
 };
 
-TEST(Kernels, PixelKernelsAreTheFloatKernelsOnConvertedRowsBitwise) {
+TEST(Kernels, PixelAndRowKernelsAreTheFloatKernelsOnConvertedRowsBitwise) {
   std::mt19937 rng(17);
   for (const Shape& s : matrix_shapes())
     for (float scale : {1.0f / 255.0f, 1.0f}) {  // the default inputs, and the blog preset's raw bytes
@@ -256,10 +256,22 @@ TEST(Kernels, PixelKernelsAreTheFloatKernelsOnConvertedRowsBitwise) {
                                     s.K, j0, j1);
       ASSERT_EQ(Z.values(), Z_px.values()) << "forward, out=" << s.out << " in=" << s.in << " K=" << s.K;
       ASSERT_TRUE(Z_px.padding_intact());
+      // The same rows as floats where they lie, each in an allocation of its own.
+      std::vector<std::vector<float>> own(s.K);
+      std::vector<const float*> rows(s.K);
+      for (int k = 0; k < s.K; ++k) {
+        own[k].assign(A + std::size_t(k) * s.in, A + std::size_t(k + 1) * s.in);
+        rows[k] = own[k].data();
+      }
+      Buffer Z_rows = Z_px;
+      simd::linear_forward_rows(W.data(), b.data(), rows.data(), Z_rows.data(), s.out, s.in, s.K, 0, s.out);
+      ASSERT_EQ(Z.values(), Z_rows.values()) << "forward from rows";
 
       Buffer D(std::size_t(s.K) * s.out, 2, rng), V(std::size_t(s.out) * s.in, 0, rng), Vb(s.out, 1, rng);
-      Buffer W_px = W, b_px = b, V_px = V, Vb_px = Vb;
+      Buffer W_px = W, b_px = b, V_px = V, Vb_px = Vb, W_rows = W, b_rows = b, V_rows = V, Vb_rows = Vb;
       simd::sgd_rank_k_step(D.data(), A, W.data(), b.data(), s.out, s.in, s.K, 0.3f, 0, s.out);
+      simd::sgd_rank_k_step_rows(D.data(), rows.data(), W_rows.data(), b_rows.data(), s.out, s.in, s.K, 0.3f, 0, s.out);
+      ASSERT_EQ(W.values(), W_rows.values()) << "sgd from rows";
       for (auto [j0, j1] : {std::pair{0, cut}, {cut, s.out}})
         simd::sgd_rank_k_step_pixels(D.data(), px.rows.data(), px.to_float.data(), W_px.data(), b_px.data(), s.out,
                                      s.in, s.K, 0.3f, j0, j1);
@@ -271,11 +283,15 @@ TEST(Kernels, PixelKernelsAreTheFloatKernelsOnConvertedRowsBitwise) {
                                             V_px.data(), Vb_px.data(), s.out, s.in, s.K, 0.25f, 0.3f, 0.9f, 0, s.out);
       ASSERT_EQ(W.values(), W_px.values()) << "momentum, out=" << s.out << " in=" << s.in << " K=" << s.K;
       ASSERT_EQ(V.values(), V_px.values());
+      simd::sgd_momentum_rank_k_step_rows(D.data(), rows.data(), W_rows.data(), b_rows.data(), V_rows.data(),
+                                          Vb_rows.data(), s.out, s.in, s.K, 0.25f, 0.3f, 0.9f, 0, s.out);
+      ASSERT_EQ(W.values(), W_rows.values()) << "momentum from rows";
+      ASSERT_EQ(V.values(), V_rows.values());
       ASSERT_TRUE(W_px.padding_intact() && b_px.padding_intact() && V_px.padding_intact() && Vb_px.padding_intact());
     }
 }
 
-TEST(Kernels, PlainPixelTwinsReadTheBytesThroughTheTable) {
+TEST(Kernels, PlainPixelAndRowTwinsReadTheirRows) {
   std::mt19937 rng(18);
   const int out = 17, in = 31, K = 5;
   const Images px(in, K, 1.0f / 255.0f, rng);
@@ -296,6 +312,13 @@ TEST(Kernels, PlainPixelTwinsReadTheBytesThroughTheTable) {
                                 K, 0.5f, 0, out);
   plain::sgd_rank_k_step(D.data(), px.converted.data(), W.data(), b2.data(), out, in, K, 0.5f, 0, out);
   EXPECT_EQ(W.values(), W_plain.values());
+  std::vector<const float*> rows(K);  // the plain row twins gather the rows
+  for (int k = 0; k < K; ++k) rows[k] = px.converted.data() + std::size_t(k) * in;
+  Buffer Z_rows = Z_plain;
+  plain::linear_forward_rows(W.data(), b.data(), rows.data(), Z_rows.data(), out, in, K, 0, out);
+  Buffer Z_whole = Z_plain;
+  plain::linear_forward(W.data(), b.data(), px.converted.data(), Z_whole.data(), out, in, K, 0, out);
+  EXPECT_EQ(Z_rows.values(), Z_whole.values());
 }
 
 TEST(Kernels, SgdRankKStepIsTheSameWhateverTheSplitOfTheColumns) {

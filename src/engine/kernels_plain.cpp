@@ -17,6 +17,13 @@ std::vector<float> converted(const std::uint8_t* const* images, const float* to_
   return A;
 }
 
+// The K rows the `_rows` kernels read, gathered.
+std::vector<float> gathered(const float* const* rows, int in, int K) {
+  std::vector<float> A(std::size_t(K) * in);
+  for (int k = 0; k < K; ++k) std::copy_n(rows[k], in, A.begin() + std::size_t(k) * in);
+  return A;
+}
+
 }  // namespace
 
 void axpy(float alpha, const float* x, float* y, std::size_t n) {
@@ -36,6 +43,11 @@ void linear_forward(const float* Wt, const float* b, const float* A, float* Z, i
 void linear_forward_pixels(const float* Wt, const float* b, const std::uint8_t* const* images, const float* to_float,
                            float* Z, int out, int in, int K, int j_begin, int j_end) {
   linear_forward(Wt, b, converted(images, to_float, in, K).data(), Z, out, in, K, j_begin, j_end);
+}
+
+void linear_forward_rows(const float* Wt, const float* b, const float* const* rows, float* Z, int out, int in, int K,
+                         int j_begin, int j_end) {
+  linear_forward(Wt, b, gathered(rows, in, K).data(), Z, out, in, K, j_begin, j_end);
 }
 
 void linear_backward_weights(const float* dZ, const float* A, float* dWt, float* db, int out, int in, int K) {
@@ -161,6 +173,11 @@ void sgd_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, 
   sgd_rank_k_step(dZ, converted(images, to_float, in, K).data(), Wt, b, out, in, K, scale, j_begin, j_end);
 }
 
+void sgd_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, int out, int in, int K,
+                          float scale, int j_begin, int j_end) {
+  sgd_rank_k_step(dZ, gathered(rows, in, K).data(), Wt, b, out, in, K, scale, j_begin, j_end);
+}
+
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
                               int in, int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
   auto step = [&](float& w, float& v, double sum) {
@@ -184,6 +201,13 @@ void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const*
                                      float inv_batch, float lr, float momentum, int j_begin, int j_end) {
   sgd_momentum_rank_k_step(dZ, converted(images, to_float, in, K).data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr,
                            momentum, j_begin, j_end);
+}
+
+void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt,
+                                   float* Vb, int out, int in, int K, float inv_batch, float lr, float momentum,
+                                   int j_begin, int j_end) {
+  sgd_momentum_rank_k_step(dZ, gathered(rows, in, K).data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr, momentum,
+                           j_begin, j_end);
 }
 
 void sgd_step(const float* dW, float* W, std::size_t n, float scale) {

@@ -58,6 +58,17 @@ struct PixelOperands {
   bool rows_are_examples() const { return ExampleRows; }
 };
 
+// The same with X read from float rows where they lie (a data set's feature rows): no copy.
+template <bool ExampleRows>
+struct RowOperands {
+  const float* const* rows;
+  const float* Y;
+  std::size_t yt;
+  int T;
+  float x(int r, int t) const { return ExampleRows ? rows[r][t] : rows[t][r]; }
+  bool rows_are_examples() const { return ExampleRows; }
+};
+
 template <class Vec, int R, int V, class O, class Init, class Sink>
 void outer_tile(const O& o, int r0, int j0, Init&& init, Sink&& sink) {
   constexpr int w = static_cast<int>(Vec::size);
@@ -206,6 +217,11 @@ void linear_forward_pixels(const float* Wt, const float* b, const std::uint8_t* 
   forward_product(PixelOperands<true>{images, to_float, Wt, std::size_t(out), in}, b, Z, out, K, j_begin, j_end);
 }
 
+void linear_forward_rows(const float* Wt, const float* b, const float* const* rows, float* Z, int out, int in, int K,
+                         int j_begin, int j_end) {
+  forward_product(RowOperands<true>{rows, Wt, std::size_t(out), in}, b, Z, out, K, j_begin, j_end);
+}
+
 // dA[k][i] = Σ_j dZ[k][j]·W[j][i]: rows are examples, columns inputs, the sum over outputs.
 void linear_backward_input(const float* W, const float* dZ, float* dA, int out, int in, int K) {
   const Operands o{dZ, std::size_t(out), 1, W, std::size_t(in), out};
@@ -306,6 +322,13 @@ PixelOperands<false> pixel_gradient_operands(const float* dZ, const std::uint8_t
   return {images, to_float, dz, dz_stride, K};
 }
 
+RowOperands<false> row_gradient_operands(const float* dZ, const float* const* rows, int out, int K) {
+  thread_local std::vector<float> dz_copy;
+  std::size_t dz_stride = out;
+  const float* dz = unaliased(dZ, K, out, dz_stride, dz_copy);
+  return {rows, dz, dz_stride, K};
+}
+
 }  // namespace
 
 void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int out, int in, int K, float scale,
@@ -316,6 +339,18 @@ void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int o
 void sgd_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float, float* Wt,
                             float* b, int out, int in, int K, float scale, int j_begin, int j_end) {
   rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), dZ, Wt, b, out, in, K, scale, j_begin, j_end);
+}
+
+void sgd_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, int out, int in, int K,
+                          float scale, int j_begin, int j_end) {
+  rank_k_step(row_gradient_operands(dZ, rows, out, K), dZ, Wt, b, out, in, K, scale, j_begin, j_end);
+}
+
+void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt,
+                                   float* Vb, int out, int in, int K, float inv_batch, float lr, float momentum,
+                                   int j_begin, int j_end) {
+  momentum_rank_k_step(row_gradient_operands(dZ, rows, out, K), dZ, Wt, b, Vt, Vb, out, in, K, inv_batch, lr, momentum,
+                       j_begin, j_end);
 }
 
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,

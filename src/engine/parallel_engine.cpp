@@ -87,14 +87,26 @@ void ParallelEngine::linear(int l, const float* inputs, Activations& buf, std::s
                     s.out, s.in, K, 0, s.out);
 }
 
-void ParallelEngine::first_layer(const std::uint8_t* const* images, Activations& buf, int K) const {
+void ParallelEngine::first_layer_columns(const Owner& o, FirstInputs in, float* z, int K, int j0, int j1) const {
   const LayerSlot& s = layout_.layers[0];
+  const float *w = params_.data() + block_weight(o), *b = params_.data() + s.bias + o.j_begin;
+  if (in.rows)
+    k::linear_forward_rows(w, b, in.rows, z, o.cols(), s.in, K, j0, j1);
+  else
+    k::linear_forward_pixels(w, b, in.images, to_float_.data(), z, o.cols(), s.in, K, j0, j1);
+}
+
+ParallelEngine::FirstInputs ParallelEngine::first_inputs(std::size_t row) const {
+  if (!rows_.empty()) return {nullptr, rows_.data() + row};
+  return {images_.data() + row, nullptr};
+}
+
+void ParallelEngine::first_layer(FirstInputs inputs, Activations& buf, int K) const {
   thread_local std::vector<float> block;  // one owner block's outputs, then into z's columns
   for (const Owner& o : owners_) {
     block.resize(std::size_t(K) * o.cols());
-    k::linear_forward_pixels(params_.data() + block_weight(o), params_.data() + s.bias + o.j_begin, images,
-                             to_float_.data(), block.data(), o.cols(), s.in, K, 0, o.cols());
-    scatter_columns(block.data(), o, buf.a[1].data(), s.out, K);
+    first_layer_columns(o, inputs, block.data(), K, 0, o.cols());
+    scatter_columns(block.data(), o, buf.a[1].data(), spec_.sizes[1], K);
   }
 }
 
@@ -143,11 +155,17 @@ void ParallelEngine::hidden_forward(float* z, std::size_t n) const {
 void ParallelEngine::forward(const Dataset& data, Indices examples, Activations& buf) const {
   const int K = static_cast<int>(examples.size());
   thread_local std::vector<const std::uint8_t*> images;
-  images.resize(K);
-  for (int e = 0; e < K; ++e) images[e] = data.image(examples[e]);
+  thread_local std::vector<const float*> rows;
+  images.resize(data.float_inputs ? 0 : K);
+  rows.resize(data.float_inputs ? K : 0);
+  for (int e = 0; e < K; ++e)
+    if (data.float_inputs)
+      rows[e] = data.row(examples[e]);
+    else
+      images[e] = data.image(examples[e]);
   for (int l = 0; l < spec_.num_layers(); ++l) {
     if (l == 0)
-      first_layer(images.data(), buf, K);
+      first_layer(data.float_inputs ? FirstInputs{nullptr, rows.data()} : FirstInputs{images.data(), nullptr}, buf, K);
     else
       linear(l, buf.a[l].data(), buf, 0, K);
     activate(l, buf, 0, K);
@@ -222,18 +240,17 @@ void ParallelEngine::assign_owners(int threads) {
 // prefetches: spread out, their cache misses overlap this arithmetic; issued at once, they
 // stalled on full miss buffers (measured on one thread: 3.5 ms an epoch issued at once, against
 // 12 ms of misses when the images were first touched in the step). Each owner asks for its share.
-void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, const std::uint8_t* const* images,
-                                       float* z, int K) const {
+void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, FirstInputs inputs, float* z,
+                                       int K) const {
   constexpr int kRows = 8, kCols = 48;
-  const LayerSlot& s = layout_.layers[0];
   const int cols = owner.cols(), row_pieces = (K + kRows - 1) / kRows, col_pieces = (cols + kCols - 1) / kCols;
   const std::size_t pieces = std::size_t(row_pieces) * col_pieces * owners_.size();
   std::size_t piece = std::size_t(row_pieces) * col_pieces * static_cast<std::size_t>(&owner - owners_.data());
   for (int j0 = 0; j0 < cols; j0 += kCols)  // the kernel's own order: a column slice's weights stay in cache
     for (int k0 = 0; k0 < K; k0 += kRows, ++piece) {
-      k::linear_forward_pixels(params_.data() + block_weight(owner), params_.data() + s.bias + owner.j_begin,
-                               images + k0, to_float_.data(), z + std::size_t(k0) * cols, cols, s.in,
-                               std::min(kRows, K - k0), j0, std::min(cols, j0 + kCols));
+      const FirstInputs rows_k0{inputs.images ? inputs.images + k0 : nullptr, inputs.rows ? inputs.rows + k0 : nullptr};
+      first_layer_columns(owner, rows_k0, z + std::size_t(k0) * cols, std::min(kRows, K - k0), j0,
+                          std::min(cols, j0 + kCols));
       const std::size_t n = next_batch_.size(), first = n * piece / pieces;
       data.prefetch(Indices(next_batch_).subspan(first, n * (piece + 1) / pieces - first));
     }
@@ -246,9 +263,9 @@ void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, int r_begi
   const int K = r_end - r_begin;
   const LayerSlot& s = layout_.layers[0];
   const int cols = owner.cols();
-  owner.block.resize(std::max<std::size_t>(owner.block.size(), images_.size() * cols));
+  owner.block.resize(std::max<std::size_t>(owner.block.size(), std::max(images_.size(), rows_.size()) * cols));
   float* z = owner.block.data();
-  first_layer_block(owner, data, images_.data() + r_begin, z, K);
+  first_layer_block(owner, data, first_inputs(r_begin), z, K);
   if (spec_.num_layers() > 1) hidden_forward(z, std::size_t(K) * cols);
   scatter_columns(z, owner, batch_.a[1].data() + std::size_t(r_begin) * s.out, s.out, K);
   if (profile_) owner.times = {seconds_between(start, ProfileClock::now()), 0};
@@ -261,8 +278,14 @@ void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin,
   chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));  // a slot per task, at most one a chunk
   assign_owners(tbb::this_task_arena::max_concurrency());
   const int r_begin = chunk_row(c_begin, B), r_end = chunk_row(c_end, B);
-  images_.resize(batch.size());  // every row's: the exact reduction's phase 3 reads them all
-  for (int e = 0; e < B; ++e) images_[e] = data.image(batch[e]);
+  // Every row's inputs (the exact reduction's phase 3 reads them all): images or feature rows.
+  images_.resize(data.float_inputs ? 0 : batch.size());
+  rows_.resize(data.float_inputs ? batch.size() : 0);
+  for (int e = 0; e < B; ++e)
+    if (data.float_inputs)
+      rows_[e] = data.row(batch[e]);
+    else
+      images_[e] = data.image(batch[e]);
 
   auto start = now_if(profile_);
   parallel_tasks(
@@ -361,12 +384,13 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body) 
         const LayerSlot& s0 = layout_.layers[0];
         owner.block.resize(std::max<std::size_t>(owner.block.size(), std::size_t(rows) * owner.cols()));
         gather_columns(batch_.dz[0].data() + std::size_t(r_begin) * s0.out, s0.out, owner, owner.block.data(), rows);
+        const FirstInputs in = first_inputs(r_begin);
         body(UpdateBlock{block_weight(owner), s0.bias + owner.j_begin, s0.in, owner.cols(), 0, owner.cols(), nullptr,
-                         images_.data() + r_begin, owner.block.data()});
+                         in.images, in.rows, owner.block.data()});
         for (int l = 1; l < spec_.num_layers(); ++l) {
           const LayerSlot& s = layout_.layers[l];
           UpdateBlock u{s.weight, s.bias, s.in, s.out, 0, s.out, batch_.a[l].data() + std::size_t(r_begin) * s.in,
-                        nullptr, batch_.dz[l].data() + std::size_t(r_begin) * s.out};
+                        nullptr, nullptr, batch_.dz[l].data() + std::size_t(r_begin) * s.out};
           if (std::size_t(s.in) * s.out * sizeof(float) > kSplitUpdateBytes) {
             // Every owner takes a share of the columns, cut at cache lines: no two write one line.
             auto cut = [&](std::size_t k) { return int(std::size_t(s.out) * k / owners / kAlignFloats * kAlignFloats); };
@@ -381,24 +405,31 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body) 
       owner_affinity_);
 }
 
+// W −= scale·Σ over K rows for one update block, whichever its inputs are.
+void ParallelEngine::plain_step(const UpdateBlock& u, float* w, float* b, int K, float scale) const {
+  if (u.images)
+    k::sgd_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, u.out, u.in, K, scale, u.j_begin, u.j_end);
+  else if (u.rows)
+    k::sgd_rank_k_step_rows(u.dZ, u.rows, w, b, u.out, u.in, K, scale, u.j_begin, u.j_end);
+  else
+    k::sgd_rank_k_step(u.dZ, u.A, w, b, u.out, u.in, K, scale, u.j_begin, u.j_end);
+}
+
 void ParallelEngine::reduce_and_update(int B, double lr) {
   const float scale = static_cast<float>(lr / B);
   const auto start = now_if(profile_);
   const float inv_batch = 1.0f / static_cast<float>(B);
   for_each_update_block(0, B, [&](const UpdateBlock& u) {
     float *w = params_.data() + u.weight, *b = params_.data() + u.bias;
-    if (velocity_.empty()) {
-      if (u.images)
-        k::sgd_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, u.out, u.in, B, scale, u.j_begin, u.j_end);
-      else
-        k::sgd_rank_k_step(u.dZ, u.A, w, b, u.out, u.in, B, scale, u.j_begin, u.j_end);
-      return;
-    }
+    if (velocity_.empty()) return plain_step(u, w, b, B, scale);
     float *vw = velocity_.data() + u.weight, *vb = velocity_.data() + u.bias;
     const float lr_f = static_cast<float>(lr);
     if (u.images)
       k::sgd_momentum_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, vw, vb, u.out, u.in, B, inv_batch,
                                          lr_f, momentum_, u.j_begin, u.j_end);
+    else if (u.rows)
+      k::sgd_momentum_rank_k_step_rows(u.dZ, u.rows, w, b, vw, vb, u.out, u.in, B, inv_batch, lr_f, momentum_,
+                                       u.j_begin, u.j_end);
     else
       k::sgd_momentum_rank_k_step(u.dZ, u.A, w, b, vw, vb, u.out, u.in, B, inv_batch, lr_f, momentum_, u.j_begin,
                                   u.j_end);
@@ -413,11 +444,7 @@ void ParallelEngine::sum_gradients(int r_begin, int r_end, AlignedVector<float>&
   const int rows = r_end - r_begin;
   if (rows <= 0) return;
   for_each_update_block(r_begin, r_end, [&](const UpdateBlock& u) {
-    float *w = sum.data() + u.weight, *b = sum.data() + u.bias;
-    if (u.images)
-      k::sgd_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, u.out, u.in, rows, -1.0f, u.j_begin, u.j_end);
-    else
-      k::sgd_rank_k_step(u.dZ, u.A, w, b, u.out, u.in, rows, -1.0f, u.j_begin, u.j_end);
+    plain_step(u, sum.data() + u.weight, sum.data() + u.bias, rows, -1.0f);
   });
 }
 

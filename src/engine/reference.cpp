@@ -36,12 +36,22 @@ double ReferenceEngine::activate(double z, bool output) const {
 
 // Layer l: z = W a + b, a' = f(z) with f the hidden activation, or at the output sigmoid (mse)
 // or softmax (xent). Shapes: W [out][in], a [in], a' [out]. `logits` gets the output layer's z.
-void ReferenceEngine::forward(const std::vector<double>& w, const std::uint8_t* image,
+std::vector<double> ReferenceEngine::input_of(const std::uint8_t* image) const {
+  std::vector<double> x(spec_.inputs());
+  for (int i = 0; i < spec_.inputs(); ++i) x[i] = image[i] * spec_.input_scale;
+  return x;
+}
+
+std::vector<double> ReferenceEngine::input_of(const Dataset& data, std::uint32_t e) const {
+  if (!data.float_inputs) return input_of(data.image(e));
+  return std::vector<double>(data.row(e), data.row(e) + spec_.inputs());
+}
+
+void ReferenceEngine::forward(const std::vector<double>& w, std::vector<double> input,
                               std::vector<std::vector<double>>& acts, std::vector<double>& logits) const {
   const int L = spec_.num_layers();
   acts.assign(spec_.sizes.size(), {});
-  acts[0].resize(spec_.inputs());
-  for (int i = 0; i < spec_.inputs(); ++i) acts[0][i] = image[i] * spec_.input_scale;
+  acts[0] = std::move(input);
   for (int l = 0; l < L; ++l) {
     const LayerSlot& s = layout_.layers[l];
     acts[l + 1].resize(s.out);
@@ -120,7 +130,7 @@ std::vector<double> ReferenceEngine::mean_gradient(const Dataset& data, Indices 
   std::vector<double> logits;
   double loss = 0;
   for (std::uint32_t e : batch) {
-    forward(w_, data.image(e), acts, logits);
+    forward(w_, input_of(data, e), acts, logits);
     loss += backward(acts, logits, data.labels[e], grad);
   }
   for (double& g : grad) g /= static_cast<double>(batch.size());
@@ -147,7 +157,7 @@ std::vector<float> ReferenceEngine::outputs(const Dataset& data, Indices example
   std::vector<double> logits;
   std::vector<float> out;
   for (std::uint32_t e : examples) {
-    forward(w_, data.image(e), acts, logits);
+    forward(w_, input_of(data, e), acts, logits);
     out.insert(out.end(), acts.back().begin(), acts.back().end());
   }
   return out;
@@ -156,7 +166,7 @@ std::vector<float> ReferenceEngine::outputs(const Dataset& data, Indices example
 double ReferenceEngine::example_loss(const std::vector<double>& w, const std::uint8_t* image, int label) const {
   std::vector<std::vector<double>> acts;
   std::vector<double> logits;
-  forward(w, image, acts, logits);
+  forward(w, input_of(image), acts, logits);
   return loss_of(acts.back(), logits, label);
 }
 

@@ -113,7 +113,8 @@ class ParallelEngine final : public Engine {
     std::size_t weight, bias;
     int in, out, j_begin, j_end;
     const float* A;                      // rows × in; null for the first layer, which reads
-    const std::uint8_t* const* images;   // its rows' images instead
+    const std::uint8_t* const* images;   // its rows' images instead,
+    const float* const* rows;            // or its rows' features
     const float* dZ;                     // rows × out
     bool whole() const { return j_begin == 0 && j_end == out; }
   };
@@ -128,11 +129,18 @@ class ParallelEngine final : public Engine {
   static void scatter_columns(const float* block, const Owner& o, float* rows, int stride, int K);
   static void gather_columns(const float* rows, int stride, const Owner& o, float* block, int K);
   // Phase 1 for one owner, rows [r_begin, r_end) of the batch.
-  void first_layer_block(const Owner& owner, const Dataset& data, const std::uint8_t* const* images, float* z,
-                         int K) const;
+  // The first layer's inputs for rows from `row`: byte images or float feature rows.
+  struct FirstInputs {
+    const std::uint8_t* const* images;
+    const float* const* rows;
+  };
+  FirstInputs first_inputs(std::size_t row) const;
+  // Columns [j0, j1) of an owner's block of the first layer, z = W x + b, for K rows of inputs.
+  void first_layer_columns(const Owner& o, FirstInputs in, float* z, int K, int j0, int j1) const;
+  void first_layer_block(const Owner& owner, const Dataset& data, FirstInputs inputs, float* z, int K) const;
   void owner_forward(Owner& owner, const Dataset& data, int r_begin, int r_end);
-  // z = W_0 x + b_0 into a[1] for K examples' images, all columns (evaluation).
-  void first_layer(const std::uint8_t* const* images, Activations& buf, int K) const;
+  // z = W_0 x + b_0 into a[1] for K examples' inputs, all columns (evaluation).
+  void first_layer(FirstInputs inputs, Activations& buf, int K) const;
   // z = W_l a[l] + b_l into a[l+1] for K rows from `row`, all columns, for l ≥ 1.
   void linear(int l, const float* inputs, Activations& buf, std::size_t row, int K) const;
   // a[l+1] = f(z): the hidden units, or at the output sigmoid (mse) or softmax (xent).
@@ -146,6 +154,7 @@ class ParallelEngine final : public Engine {
   void backward(Activations& buf, std::size_t row, int K) const;
   void hidden_backward(const float* a, float* d, std::size_t n) const;
   void record_phase(const std::vector<TaskTimes*>& tasks, double wall);
+  void plain_step(const UpdateBlock& u, float* w, float* b, int K, float scale) const;
   // The tasks of phase 3: one per owner.
   template <class Body>
   void for_each_update_block(int r_begin, int r_end, Body&& body);
@@ -164,7 +173,8 @@ class ParallelEngine final : public Engine {
   AlignedVector<float> velocity_;     // padded like params_; empty while momentum_ is 0
   Activations batch_;                 // reused across steps: no allocation in the step loop
   std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
-  std::vector<const std::uint8_t*> images_;  // the batch's images, row by row
+  std::vector<const std::uint8_t*> images_;  // the batch's images, row by row (byte inputs)
+  std::vector<const float*> rows_;           // or the batch's feature rows (float inputs)
   std::array<float, 256> to_float_{};        // a pixel byte's input value: byte × input scale
   std::vector<std::uint32_t> next_batch_;    // the next step's examples, prefetched during this one
   std::vector<Owner> owners_;         // phases 1 and 3 of the first layer

@@ -27,8 +27,11 @@ class ReferenceEngine final : public Engine {
 
  private:
   // acts[0] is the input, acts[l+1] the output of layer l; logits the last layer's z.
-  void forward(const std::vector<double>& w, const std::uint8_t* image, std::vector<std::vector<double>>& acts,
+  void forward(const std::vector<double>& w, std::vector<double> input, std::vector<std::vector<double>>& acts,
                std::vector<double>& logits) const;
+  // Example e's inputs: its bytes × input_scale, or its float features as they are.
+  std::vector<double> input_of(const Dataset& data, std::uint32_t e) const;
+  std::vector<double> input_of(const std::uint8_t* image) const;
   // Adds this example's gradient to `grad`; returns its loss.
   double backward(const std::vector<std::vector<double>>& acts, const std::vector<double>& logits, int label,
                   std::vector<double>& grad) const;

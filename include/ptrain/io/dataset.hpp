@@ -12,23 +12,29 @@
 
 namespace ptrain {
 
+// An example's inputs are either bytes (pixels, scaled by the net's input_scale as they are
+// read) or floats (features, used as they are: any scaling was applied when they were loaded).
 struct Dataset {
-  std::vector<std::uint8_t> pixels;  // size() × image_size
+  std::vector<std::uint8_t> pixels;  // size() × image_size, when !float_inputs
+  std::vector<float> features;       // size() × image_size, when float_inputs
   std::vector<std::uint8_t> labels;
-  int image_size = 0;
+  int image_size = 0;                // inputs per example
+  bool float_inputs = false;
 
   std::size_t size() const { return labels.size(); }
   const std::uint8_t* image(std::size_t i) const { return pixels.data() + i * static_cast<std::size_t>(image_size); }
+  const float* row(std::size_t i) const { return features.data() + i * static_cast<std::size_t>(image_size); }
 
   // Asks for the images' cache lines (into L2) without waiting: called a step ahead, their
   // memory latency hides behind that step's arithmetic. An image need not start on a line, so
   // its last byte is asked for too.
   void prefetch(std::span<const std::uint32_t> examples) const {
     if (image_size <= 0) return;
+    const std::size_t bytes = std::size_t(image_size) * (float_inputs ? sizeof(float) : 1);
     for (std::uint32_t e : examples) {
-      const std::uint8_t* p = image(e);
-      for (int i = 0; i < image_size; i += static_cast<int>(kCacheLine)) __builtin_prefetch(p + i, 0, 2);
-      __builtin_prefetch(p + image_size - 1, 0, 2);
+      const char* p = float_inputs ? reinterpret_cast<const char*>(row(e)) : reinterpret_cast<const char*>(image(e));
+      for (std::size_t i = 0; i < bytes; i += kCacheLine) __builtin_prefetch(p + i, 0, 2);
+      __builtin_prefetch(p + bytes - 1, 0, 2);
     }
   }
 };
