@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -55,6 +56,32 @@ std::vector<std::uint8_t> idx_bytes(std::uint32_t magic, const std::vector<std::
   for (std::uint32_t d : dims) word(d);
   out.insert(out.end(), payload.begin(), payload.end());
   return out;
+}
+
+std::vector<std::uint8_t> float_bytes(const std::vector<float>& values) {
+  std::vector<std::uint8_t> out;
+  for (float v : values) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(bits >> shift));
+  }
+  return out;
+}
+
+void write_float_rows_set(const std::filesystem::path& dir, const std::string& name, std::size_t train,
+                          std::size_t test, int features, int classes, std::uint64_t seed) {
+  std::filesystem::create_directories(dir);
+  const Dataset all = as_float_features(synthetic_dataset(train + test, features, classes, seed));
+  auto slice = [&](std::size_t begin, std::size_t n, const std::string& role) {
+    const std::vector<float> f(all.features.begin() + begin * features, all.features.begin() + (begin + n) * features);
+    const std::vector<std::uint8_t> lb(all.labels.begin() + begin, all.labels.begin() + begin + n);
+    const auto count = static_cast<std::uint32_t>(n);
+    write_file(dir / (name + "-" + role + "-images"),
+               idx_bytes(0x0D02, {count, static_cast<std::uint32_t>(features)}, float_bytes(f)));
+    write_file(dir / (name + "-" + role + "-labels"), idx_bytes(2049, {count}, lb));
+  };
+  slice(0, train, "train");
+  slice(train, test, "test");
 }
 
 void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {

@@ -26,6 +26,12 @@ std::vector<std::uint32_t> iota_indices(std::size_t n);
 std::vector<std::uint8_t> idx_bytes(std::uint32_t magic, const std::vector<std::uint32_t>& dims,
                                     const std::vector<std::uint8_t>& payload);
 void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes);
+// float32 values as IDX stores them: big-endian, 4 bytes each.
+std::vector<std::uint8_t> float_bytes(const std::vector<float>& values);
+// Writes NAME-train-images / NAME-test-images (IDX float32 rows, N × features, magic 0x0D02)
+// and their labels files beside them: `train` and `test` synthetic examples as float features.
+void write_float_rows_set(const std::filesystem::path& dir, const std::string& name, std::size_t train,
+                          std::size_t test, int features, int classes, std::uint64_t seed);
 
 // Writes train-/t10k- images and labels (28×28, 10 classes unless given) for `train` and
 // `test` synthetic images.

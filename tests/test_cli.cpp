@@ -229,6 +229,37 @@ TEST_F(Cli, PredictsAWholeFileToCsv) {
                "t10k-labels-idx1-ubyte");
 }
 
+// IDX float32 rows (13 features, 3 classes, as in a tabular set): trained, evaluated and
+// predicted through the float path; a byte model and a float file (or a PGM) do not mix.
+TEST_F(Cli, FloatFeatureRowsFromIdxFloat32Files) {
+  const auto tab = dir_->path() / "tabular";
+  test::write_float_rows_set(tab, "wine", 300, 90, 13, 3, 8);
+  const std::string train = (tab / "wine-train-images").string(), test = (tab / "wine-test-images").string();
+  const std::string model = (dir_->path() / "wine.st").string();
+  Result r = run("--train " + train + " --test " + test + " --hidden 20 --epochs 10 --lr 0.5 --batch-size 8 --threads 2"
+                 " --save " + model);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("390 images of 13 pixels"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("net 13-20-3,"), std::string::npos) << r.out;
+  const std::size_t at = r.out.find("test accuracy ");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GT(std::stod(r.out.substr(at + 14)), 90.0) << r.out;  // separable prototypes; chance is 33%
+  Result e = run("eval --model " + model + " --test " + test);
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(e.out.find(r.out.substr(at + 14, 6)), std::string::npos) << "eval gives training's accuracy: " << e.out;
+  Result p = run("predict --model " + model + " --input " + test);
+  EXPECT_EQ(std::count(p.out.begin(), p.out.end(), '\n'), 91) << p.err;
+  EXPECT_EQ(run("predict --model " + model + " --index 5").exit_code, 0);
+
+  const std::string byte_model = (dir_->path() / "bytes.st").string();
+  ASSERT_EQ(run(base() + " --epochs 1 --save " + byte_model).exit_code, 0);
+  expect_error(run("predict --model " + byte_model + " --input " + test), 1, "holds float32 values but");
+  test::write_file(dir_->path() / "x.pgm", {'P', '5', ' ', '1', ' ', '1', ' ', '2', '5', '5', '\n', 0});
+  expect_error(run("predict --model " + model + " " + (dir_->path() / "x.pgm").string()), 1, "holds bytes but");
+  expect_error(run("--test " + test + " --train " + (data() / "train-images-idx3-ubyte").string()), 1,
+               "every file must hold one kind");
+}
+
 TEST_F(Cli, HelpAndVersion) {
   Result h = run("--help");
   EXPECT_EQ(h.exit_code, 0);

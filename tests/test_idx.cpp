@@ -51,6 +51,41 @@ TEST_F(Idx, ReadsValidImagesAndLabels) {
   EXPECT_EQ(read_idx_labels(file("lb", idx_bytes(2049, {3}, {9, 0, 4})), 10), (std::vector<std::uint8_t>{9, 0, 4}));
 }
 
+// IDX's float32 type: big-endian values, rows (0x0D02, N × F) or images (0x0D03); the bytes
+// below are written by hand (0x3F800000 is 1.0f, 0xC0490FDB is −π as a float).
+TEST_F(Idx, ReadsFloat32RowsAndImages) {
+  const std::vector<std::uint8_t> values{0x3F, 0x80, 0x00, 0x00, 0xC0, 0x49, 0x0F, 0xDB, 0x00, 0x00, 0x00, 0x00,
+                                         0x42, 0xC8, 0x00, 0x00, 0x3E, 0x80, 0x00, 0x00, 0xBF, 0x00, 0x00, 0x00};
+  std::vector<std::uint8_t> pixels;
+  std::vector<float> features;
+  IdxInputs rows = append_idx_inputs(file("rows", idx_bytes(0x0D02, {2, 3}, values)), pixels, features);
+  EXPECT_TRUE(rows.floats);
+  EXPECT_EQ(rows.count, 2u);
+  EXPECT_EQ(rows.rows * rows.cols, 3u);
+  EXPECT_EQ(features, (std::vector<float>{1.0f, -3.14159274f, 0.0f, 100.0f, 0.25f, -0.5f}));
+  EXPECT_TRUE(pixels.empty());
+  IdxInputs images = append_idx_inputs(file("images", idx_bytes(0x0D03, {1, 2, 3}, values)), pixels, features);
+  EXPECT_EQ(images.rows, 2u);
+  EXPECT_EQ(images.cols, 3u);
+  EXPECT_EQ(features.size(), 12u);  // appended
+  IdxInputs bytes = append_idx_inputs(file("bytes", idx_bytes(2051, {1, 1, 2}, {7, 9})), pixels, features);
+  EXPECT_FALSE(bytes.floats);
+  EXPECT_EQ(pixels, (std::vector<std::uint8_t>{7, 9}));
+}
+
+TEST_F(Idx, RefusesNonFiniteAndShortFloat32Files) {
+  std::vector<std::uint8_t> pixels;
+  std::vector<float> features;
+  const auto nan = file("nan", idx_bytes(0x0D02, {1, 2}, {0x3F, 0x80, 0, 0, 0x7F, 0xC0, 0, 0}));
+  expect_refused([&] { append_idx_inputs(nan, pixels, features); }, {nan, "value 1 of example 0 is not a finite"});
+  const auto shortf = file("short", idx_bytes(0x0D02, {2, 2}, {0x3F, 0x80, 0, 0}));
+  expect_refused([&] { append_idx_inputs(shortf, pixels, features); }, {shortf, "2 rows of 2 float32 values"});
+  const auto empty = file("empty", idx_bytes(0x0D02, {3, 0}, {}));
+  expect_refused([&] { append_idx_inputs(empty, pixels, features); }, {empty, "0 values an example"});
+  const auto other = file("other", idx_bytes(0x0E02, {1, 1}, {0, 0, 0, 0, 0, 0, 0, 0}));  // float64: not read
+  expect_refused([&] { append_idx_inputs(other, pixels, features); }, {other, "wrong magic number"});
+}
+
 TEST_F(Idx, AcceptsZeroImages) {
   EXPECT_EQ(read_idx_images(file("im", idx_bytes(2051, {0, 28, 28}, {}))).count, 0u);
 }

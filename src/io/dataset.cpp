@@ -32,7 +32,12 @@ std::string find_file(const std::string& dir, const std::string& stem, const std
 
 // Appends one images/labels pair to `d`; returns the images' header.
 IdxShape append_pair(const std::string& image_path, const std::string& label_path, int classes, Dataset& d) {
-  IdxShape shape = append_idx_images(image_path, d.pixels);
+  const bool first = d.labels.empty() && d.pixels.empty() && d.features.empty();
+  const IdxInputs shape = append_idx_inputs(image_path, d.pixels, d.features);
+  if (!first && shape.floats != d.float_inputs)
+    throw DataError(image_path + ": holds " + (shape.floats ? "float32 values" : "bytes") + " but the training file " +
+                    (d.float_inputs ? "float32 values" : "bytes") + "; every file must hold one kind");
+  d.float_inputs = shape.floats;
   std::vector<std::uint8_t> labels = read_idx_labels(label_path, classes);
   if (shape.count != labels.size())
     throw DataError(image_path + ": holds " + std::to_string(shape.count) + " images but " + label_path + " holds " +
@@ -144,6 +149,7 @@ std::map<std::string, std::string> data_metadata(const MnistData& data, const Da
   counts += " of ";
   counts += shape;
   std::map<std::string, std::string> m{{"data_images", counts},
+                                       {"input_kind", data.all.float_inputs ? "float32" : "bytes"},
                                        {"data_labels_hash", hash_hex(bytes_hash(labels))},
                                        {"image_shape", shape}};
   if (!files.folder.empty()) {

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <optional>
 #include <cstring>
@@ -178,6 +179,46 @@ IdxShape append_idx_images(const std::string& path, std::vector<std::uint8_t>& p
                std::to_string(shape.count) + " images of " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols),
                pixels);
   return shape;
+}
+
+IdxInputs append_idx_inputs(const std::string& path, std::vector<std::uint8_t>& pixels, std::vector<float>& features) {
+  std::uint32_t magic = 0;
+  {
+    IdxSource probe(path);
+    unsigned char raw[4];
+    if (probe.read(raw, 4) == 4) magic = big_endian(raw);
+  }
+  if (magic != kIdxFloatRowsMagic && magic != kIdxFloatImagesMagic) {
+    IdxInputs in;
+    static_cast<IdxShape&>(in) = append_idx_images(path, pixels);  // names any other magic
+    return in;
+  }
+  IdxSource src(path);
+  const int dims = magic == kIdxFloatRowsMagic ? 2 : 3;
+  auto h = read_header(src, dims + 1, magic, "float32 inputs");
+  IdxInputs in;
+  in.floats = true;
+  in.count = h[1];
+  in.rows = h[2];
+  in.cols = dims == 3 ? h[3] : 1;
+  const std::uint64_t values = std::uint64_t{in.rows} * in.cols;
+  if (values == 0 || values > (1u << 24))
+    throw DataError(path + ": " + std::to_string(values) + " values an example: must be 1 to 16777216");
+  std::vector<std::uint8_t> raw;
+  read_payload(src, 4u * (dims + 1), 4 * in.count * values,
+               std::to_string(in.count) + " rows of " + std::to_string(values) + " float32 values", raw);
+  const std::size_t start = features.size();
+  features.resize(start + raw.size() / 4);
+  for (std::size_t i = 0; i < raw.size() / 4; ++i) {
+    const std::uint32_t bits = big_endian(raw.data() + 4 * i);
+    float v;
+    std::memcpy(&v, &bits, sizeof v);
+    if (!std::isfinite(v))
+      throw DataError(path + ": value " + std::to_string(i % values) + " of example " + std::to_string(i / values) +
+                      " is not a finite number");
+    features[start + i] = v;
+  }
+  return in;
 }
 
 std::uint64_t idx_size_hint(const std::string& path) {

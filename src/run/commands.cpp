@@ -25,6 +25,7 @@ namespace {
 // A loaded model, ready to run: its net and recipe come from the file's metadata, read by the
 // same recipe table as a resume; what a model from another tool leaves out keeps its default.
 struct LoadedModel {
+  std::string path;
   ModelFile file;
   TrainConfig recipe;
   std::unique_ptr<Engine> engine;
@@ -33,6 +34,7 @@ struct LoadedModel {
 
 LoadedModel load_model(const std::string& path) {
   LoadedModel m;
+  m.path = path;
   m.file = load_model_file(path);
   m.recipe.spec.sizes = m.file.sizes;
   adopt_recipe(m.recipe, m.file.metadata, path, false);
@@ -44,6 +46,15 @@ LoadedModel load_model(const std::string& path) {
   m.engine = make_engine(m.spec(), as_float, {m.recipe.engine});
   m.engine->restore({m.file.params, {}});  // exact, for a float64 checkpoint
   return m;
+}
+
+// A model trained on float32 features takes those, one trained on bytes takes bytes.
+void require_input_kind(const LoadedModel& m, bool floats, const std::string& path) {
+  auto kind = m.file.metadata.find("input_kind");
+  const bool model_floats = kind != m.file.metadata.end() && kind->second == "float32";
+  if (floats != model_floats)
+    throw DataError(path + ": holds " + (floats ? "float32 values" : "bytes") + " but " + m.path + " was trained on " +
+                    (model_floats ? "float32 values" : "bytes"));
 }
 
 struct TestSet {
@@ -69,6 +80,7 @@ TestSet load_test_set(const InferenceConfig& cfg, const LoadedModel& m) {
   const DataFiles files = test_files(cfg, m);
   t.name = files.describe();
   t.mnist = load_data_files(files, m.spec().classes());
+  require_input_kind(m, t.mnist.all.float_inputs, files.name());
   if (t.mnist.all.image_size != m.spec().inputs())
     throw UsageError(cfg.model + " takes " + std::to_string(m.spec().inputs()) + " inputs but the images in " +
                      t.name + " have " + std::to_string(t.mnist.all.image_size) + " pixels");
@@ -154,17 +166,18 @@ namespace {
 // Every image of an IDX file through the model, all threads: a CSV row each (index, predicted
 // class, every class's score, 6 significant digits), to --output atomically or to `out`.
 void predict_file(const InferenceConfig& cfg, const LoadedModel& m, std::ostream& out) {
-  IdxImages images = read_idx_images(cfg.input);
+  Dataset data;
+  const IdxInputs images = append_idx_inputs(cfg.input, data.pixels, data.features);
   const std::string shape = std::to_string(images.rows) + "x" + std::to_string(images.cols);
+  require_input_kind(m, images.floats, cfg.input);
   auto recorded = m.file.metadata.find("image_shape");
   if ((recorded != m.file.metadata.end() && recorded->second != shape) ||
       static_cast<int>(images.rows * images.cols) != m.spec().inputs())
     throw DataError(cfg.input + ": " + shape + " images, but " + cfg.model + " takes " +
                     (recorded != m.file.metadata.end() ? recorded->second + " images" :
                                                          std::to_string(m.spec().inputs()) + " pixels"));
-  Dataset data;
   data.image_size = m.spec().inputs();
-  data.pixels = std::move(images.pixels);
+  data.float_inputs = images.floats;
   data.labels.assign(images.count, 0);
   std::vector<std::uint32_t> all(images.count);
   std::iota(all.begin(), all.end(), 0u);
@@ -205,6 +218,7 @@ void run_predict(const InferenceConfig& cfg, std::ostream& out) {
   std::string source;
   std::optional<int> truth;
   if (!cfg.image.empty()) {
+    require_input_kind(m, false, cfg.image);
     GreyImage img = read_pgm(cfg.image);
     const std::string shape = std::to_string(img.height) + "x" + std::to_string(img.width);  // rows x columns
     auto recorded = m.file.metadata.find("image_shape");
@@ -225,7 +239,11 @@ void run_predict(const InferenceConfig& cfg, std::ostream& out) {
       throw UsageError("--index " + std::to_string(*cfg.index) + ": the test set has " +
                        std::to_string(t.split.test.size()) + " images (0 to " + std::to_string(t.split.test.size() - 1) + ")");
     const std::uint32_t i = t.split.test[*cfg.index];
-    one.pixels.assign(t.mnist.all.image(i), t.mnist.all.image(i) + one.image_size);
+    one.float_inputs = t.mnist.all.float_inputs;
+    if (one.float_inputs)
+      one.features.assign(t.mnist.all.row(i), t.mnist.all.row(i) + one.image_size);
+    else
+      one.pixels.assign(t.mnist.all.image(i), t.mnist.all.image(i) + one.image_size);
     truth = t.mnist.all.labels[i];
     const int side = static_cast<int>(std::lround(std::sqrt(one.image_size)));
     width = side * side == one.image_size ? side : one.image_size;
@@ -237,7 +255,7 @@ void run_predict(const InferenceConfig& cfg, std::ostream& out) {
   const std::vector<float> scores = m.engine->outputs(one, index);
   const int classes = m.spec().classes();
   out << source << " (" << width << "x" << height << "):\n";
-  draw(out, one.pixels.data(), width, height);
+  if (!one.float_inputs) draw(out, one.pixels.data(), width, height);
   out << "predicted " << argmax(scores.data(), classes);
   if (truth) out << " (label " << *truth << ")";
   out << "\nscores ";

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "ptrain/core/errors.hpp"
 #include "ptrain/io/idx.hpp"
@@ -22,6 +23,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   try {
     ptrain::read_idx_labels(path, 10);
+  } catch (const ptrain::DataError&) {
+  }
+  try {
+    std::vector<std::uint8_t> pixels;
+    std::vector<float> features;
+    ptrain::append_idx_inputs(path, pixels, features);
   } catch (const ptrain::DataError&) {
   }
   return 0;

@@ -10,6 +10,8 @@ namespace ptrain {
 
 inline constexpr std::uint32_t kIdxImagesMagic = 2051;  // 0x00000803: ubyte, 3 dimensions
 inline constexpr std::uint32_t kIdxLabelsMagic = 2049;  // 0x00000801: ubyte, 1 dimension
+inline constexpr std::uint32_t kIdxFloatRowsMagic = 0x0D02;    // float32 (big-endian), 2 dimensions: N × features
+inline constexpr std::uint32_t kIdxFloatImagesMagic = 0x0D03;  // float32, 3 dimensions: N × rows × columns
 
 struct IdxShape {
   std::uint32_t count = 0, rows = 0, cols = 0;
@@ -24,6 +26,14 @@ struct IdxImages : IdxShape {
 IdxShape append_idx_images(const std::string& path, std::vector<std::uint8_t>& pixels);
 
 IdxImages read_idx_images(const std::string& path);
+
+// An IDX inputs file of either kind: unsigned-byte images (0x0803) appended to `pixels`, or
+// float32 rows (0x0D02, N × F, read as F×1 images) or images (0x0D03) appended to `features`;
+// `floats` says which. A float that is not finite is refused with its index.
+struct IdxInputs : IdxShape {
+  bool floats = false;
+};
+IdxInputs append_idx_inputs(const std::string& path, std::vector<std::uint8_t>& pixels, std::vector<float>& features);
 
 // About how many bytes the file holds once decompressed: a capacity hint, never trusted.
 std::uint64_t idx_size_hint(const std::string& path);
