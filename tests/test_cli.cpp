@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include "cli_support.hpp"
 #include "ptrain/io/idx.hpp"
+#include "ptrain/io/model_file.hpp"
 
 namespace ptrain {
 namespace {
@@ -17,6 +19,15 @@ using test::expect_error;
 using test::read_metrics;
 using test::Result;
 using Cli = test::CliTest;
+
+// "1.5,2,-3" as numbers.
+std::vector<double> numbers(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream items(text);
+  std::string item;
+  while (std::getline(items, item, ',')) out.push_back(std::stod(item));
+  return out;
+}
 
 TEST_F(Cli, TrainsAndWritesMetrics) {
   auto metrics = dir_->path() / "m.jsonl";
@@ -203,10 +214,7 @@ TEST_F(Cli, PredictsAWholeFileToCsv) {
   const std::vector<std::uint8_t> labels = read_idx_labels((data() / "t10k-labels-idx1-ubyte").string(), 10);
   std::size_t rows = 0, correct = 0;
   while (std::getline(in, line)) {
-    std::stringstream fields(line);
-    std::string field;
-    std::vector<double> v;
-    while (std::getline(fields, field, ',')) v.push_back(std::stod(field));
+    const std::vector<double> v = numbers(line);
     ASSERT_EQ(v.size(), 12u) << line;
     EXPECT_EQ(v[0], static_cast<double>(rows));
     EXPECT_EQ(v[1], static_cast<double>(std::max_element(v.begin() + 2, v.end()) - (v.begin() + 2))) << line;
@@ -258,6 +266,97 @@ TEST_F(Cli, FloatFeatureRowsFromIdxFloat32Files) {
   expect_error(run("predict --model " + model + " " + (dir_->path() / "x.pgm").string()), 1, "holds bytes but");
   expect_error(run("--test " + test + " --train " + (data() / "train-images-idx3-ubyte").string()), 1,
                "every file must hold one kind");
+}
+
+// --standardize: each feature's mean and 1/sd from the training rows (the training file
+// whole, with --val), kept in the model; eval, predict and a resume apply the same transform.
+TEST_F(Cli, StandardizedFeaturesTravelWithTheModel) {
+  const auto tab = dir_->path() / "tabular_std";
+  test::write_float_rows_set(tab, "wine", 200, 60, 13, 3, 9);
+  const std::string train = (tab / "wine-train-images").string(), test = (tab / "wine-test-images").string();
+  for (const std::string& f : {train, test}) {  // features far from 0, as raw measurements are
+    std::vector<std::uint8_t> unused;
+    std::vector<float> v;
+    const IdxInputs shape = append_idx_inputs(f, unused, v);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = v[i] * 30.0f + 40.0f + static_cast<float>(i % 13);
+    test::write_file(f, test::idx_bytes(0x0D02, {shape.count, 13}, test::float_bytes(v)));
+  }
+  const std::string files = " --train " + train + " --test " + test + " --val " + test;
+  const std::string recipe = " --hidden 20 --lr 0.5 --batch-size 8 --threads 2 --standardize";
+  const std::string model = (dir_->path() / "std.st").string();
+  Result r = run("--epochs 6" + files + recipe + " --save " + model);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  std::vector<std::uint8_t> unused;
+  std::vector<float> x;
+  append_idx_inputs(train, unused, x);
+  const ModelFile m = load_model_file(model);
+  ASSERT_TRUE(m.metadata.count("input_shift") && m.metadata.count("input_factor"));
+  const std::vector<double> shift = numbers(m.metadata.at("input_shift")), factor = numbers(m.metadata.at("input_factor"));
+  ASSERT_EQ(shift.size(), 13u);
+  for (int i = 0; i < 13; ++i) {  // two passes in double, by hand
+    double mean = 0, var = 0;
+    for (int e = 0; e < 200; ++e) mean += x[e * 13 + i] / 200.0;
+    for (int e = 0; e < 200; ++e) var += (x[e * 13 + i] - mean) * (x[e * 13 + i] - mean) / 200.0;
+    EXPECT_NEAR(shift[i], mean, 1e-6 * (1 + std::abs(mean))) << "feature " << i;
+    EXPECT_NEAR(factor[i], 1 / std::sqrt(var), 1e-5 / std::sqrt(var)) << "feature " << i;
+  }
+  const std::size_t at = r.out.find("test accuracy ");
+  ASSERT_NE(at, std::string::npos);
+  Result e = run("eval --model " + model + " --test " + test);
+  EXPECT_NE(e.out.find("test accuracy " + r.out.substr(at + 14, 6)), std::string::npos) << e.out << r.out;
+
+  const std::string ck = (dir_->path() / "std_ck").string();
+  ASSERT_EQ(run("--epochs 3 --checkpoint-dir " + ck + files + recipe).exit_code, 0);
+  Result resumed = run("--epochs 6 --resume " + ck);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(resumed.out.substr(resumed.out.find("weights_hash"), 29), r.out.substr(r.out.find("weights_hash"), 29));
+
+  // One layer (13-3, sigmoid outputs), by hand from the model's weights and transform:
+  // predict --input must feed the net the transformed features.
+  const std::string linear = (dir_->path() / "linear.st").string();
+  ASSERT_EQ(run("--epochs 2 --hidden none --save " + linear + files + " --lr 0.5 --batch-size 8 --standardize").exit_code,
+            0);
+  const ModelFile lm = load_model_file(linear);
+  const std::vector<double> lshift = numbers(lm.metadata.at("input_shift"));
+  const std::vector<double> lfactor = numbers(lm.metadata.at("input_factor"));
+  std::vector<std::uint8_t> unused_test;
+  std::vector<float> xt;
+  append_idx_inputs(test, unused_test, xt);
+  Result csv = run("predict --model " + linear + " --input " + test);
+  std::stringstream lines(csv.out);
+  std::string line;
+  std::getline(lines, line);  // the header
+  for (int e = 0; e < 60 && std::getline(lines, line); ++e) {
+    const std::vector<double> v = numbers(line);
+    for (int j = 0; j < 3; ++j) {
+      double z = lm.params[3 * 13 + j];  // weights [3][13], then the biases
+      for (int i = 0; i < 13; ++i) {
+        const float xi = (xt[e * 13 + i] - static_cast<float>(lshift[i])) * static_cast<float>(lfactor[i]);
+        z += lm.params[j * 13 + i] * xi;
+      }
+      EXPECT_NEAR(v[2 + j], 1 / (1 + std::exp(-z)), 2e-5) << "example " << e << " class " << j;
+    }
+  }
+
+  // The test set's first example through predict --index (eval's way of reading data).
+  Result one = run("predict --model " + linear + " --index 0");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  for (int j = 0; j < 3; ++j) {
+    double z = lm.params[3 * 13 + j];
+    for (int i = 0; i < 13; ++i)
+      z += lm.params[j * 13 + i] * ((xt[i] - static_cast<float>(lshift[i])) * static_cast<float>(lfactor[i]));
+    const std::size_t at_score = one.out.find(" " + std::to_string(j) + ":");
+    ASSERT_NE(at_score, std::string::npos) << one.out;
+    EXPECT_NEAR(std::stod(one.out.substr(at_score + 3)), 1 / (1 + std::exp(-z)), 1e-4) << one.out;
+  }
+
+  Result scaled = run("--epochs 1 --scale 2 --save " + (dir_->path() / "scaled.st").string() + files +
+                      " --hidden 20 --batch-size 8");
+  ASSERT_EQ(scaled.exit_code, 0) << scaled.err;
+  EXPECT_EQ(load_model_file((dir_->path() / "scaled.st").string()).metadata.at("input_factor").substr(0, 4), "2,2,");
+  expect_error(run(base() + " --epochs 1 --standardize"), 2, "apply to float features");
+  expect_error(run("--epochs 1 --standardize --scale 2" + files), 2, "contradict");
 }
 
 TEST_F(Cli, HelpAndVersion) {

@@ -1,5 +1,7 @@
 #include "ptrain/run/checkpoint.hpp"
 
+#include "ptrain/io/input_transform.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -73,6 +75,7 @@ StartPoint start_point(TrainConfig& cfg, FoundCheckpoint resume) {
     else
       cfg.spec.sizes = m.sizes;  // the model's net: the data must fit it
     start.state.params = std::move(m.params);
+    start.init_metadata = std::move(m.metadata);
     start.note = "weights from " + cfg.init_from;
   }
   return start;
@@ -96,6 +99,7 @@ ModelFile make_model_file(const TrainConfig& cfg, const Engine& engine, const Ru
                      {"step", std::to_string(position.steps)},
                      {"weights_hash", hash_hex(weights_hash(engine.parameters()))},
                      {"run_id", cfg.run_id}});
+  InputTransform{cfg.input_shift, cfg.input_factor}.add_to(m.metadata);
   m.metadata.insert(cfg.data_record.begin(), cfg.data_record.end());
   return m;
 }

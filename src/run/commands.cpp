@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "ptrain/io/dataset.hpp"
+#include "ptrain/io/input_transform.hpp"
 #include "ptrain/core/profile.hpp"
 #include "ptrain/io/idx.hpp"
 #include "ptrain/io/atomic_file.hpp"
@@ -27,6 +28,7 @@ namespace {
 struct LoadedModel {
   std::string path;
   ModelFile file;
+  InputTransform transform;  // what float features go through, as in training
   TrainConfig recipe;
   std::unique_ptr<Engine> engine;
   const NetSpec& spec() const { return recipe.spec; }
@@ -45,6 +47,7 @@ LoadedModel load_model(const std::string& path) {
   const std::vector<float> as_float(m.file.params.begin(), m.file.params.end());
   m.engine = make_engine(m.spec(), as_float, {m.recipe.engine});
   m.engine->restore({m.file.params, {}});  // exact, for a float64 checkpoint
+  m.transform = InputTransform::from(m.file.metadata, m.spec().inputs(), path);
   return m;
 }
 
@@ -81,6 +84,7 @@ TestSet load_test_set(const InferenceConfig& cfg, const LoadedModel& m) {
   t.name = files.describe();
   t.mnist = load_data_files(files, m.spec().classes());
   require_input_kind(m, t.mnist.all.float_inputs, files.name());
+  m.transform.apply(t.mnist.all);
   if (t.mnist.all.image_size != m.spec().inputs())
     throw UsageError(cfg.model + " takes " + std::to_string(m.spec().inputs()) + " inputs but the images in " +
                      t.name + " have " + std::to_string(t.mnist.all.image_size) + " pixels");
@@ -179,6 +183,7 @@ void predict_file(const InferenceConfig& cfg, const LoadedModel& m, std::ostream
   data.image_size = m.spec().inputs();
   data.float_inputs = images.floats;
   data.labels.assign(images.count, 0);
+  m.transform.apply(data);
   std::vector<std::uint32_t> all(images.count);
   std::iota(all.begin(), all.end(), 0u);
   ThreadLimit threads(cfg.threads);

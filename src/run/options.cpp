@@ -149,7 +149,10 @@ po::options_description train_options() {
      "beside it: 'images' → 'labels', 'idx3' → 'idx1' in the name); alone, it is split 70/10/20 by --seed")
     ("test", po::value<std::string>(), "an IDX images FILE to test on (with --train): the training file then "
      "trains, less its last --val-size images (default 10%) that validate")
-    ("val", po::value<std::string>(), "an IDX images FILE to validate on (with --train and --test)");
+    ("val", po::value<std::string>(), "an IDX images FILE to validate on (with --train and --test)")
+    ("standardize", po::bool_switch(), "float features: subtract each feature's mean and divide by its standard "
+     "deviation, both from the training rows; kept in the model, which eval and predict apply")
+    ("scale", po::value<std::string>(), "float features: multiply every feature by X (kept in the model likewise)");
   // clang-format on
   return desc;
 }
@@ -245,6 +248,12 @@ CommandLine parse_train(int argc, const char* const* argv) {
   c.rank_timeout = parse_positive_real("rank-timeout", text(vm, "rank-timeout"));
   read_files(vm, c);
   read_role_files(vm, c);
+  c.standardize = vm["standardize"].as<bool>();
+  if (vm.count("scale")) c.feature_scale = parse_positive_real("scale", text(vm, "scale"));
+  if (c.standardize && c.feature_scale > 0)
+    throw UsageError("--standardize and --scale contradict each other: give one transform of the features");
+  if ((c.standardize || c.feature_scale > 0) && !c.resume.empty())
+    throw UsageError("--resume applies the transform its checkpoint keeps; --standardize and --scale are not needed");
   read_recipe(vm, c);
   if (given(vm, "hidden") && (!c.resume.empty() || !c.init_from.empty()))
     throw UsageError(std::string("--hidden shapes a new net, but ") + (c.resume.empty() ? "--init-from" : "--resume") +

@@ -11,6 +11,7 @@
 
 #include "ptrain/run/checkpoint.hpp"
 #include "ptrain/engine/kernels.hpp"
+#include "ptrain/io/input_transform.hpp"
 #include "ptrain/run/engine_factory.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/run/metrics.hpp"
@@ -79,6 +80,7 @@ class TrainingRun {
  private:
   void set_up();
   void load_data();
+  void transform_features();
   void fit_validation_to_files();
   void shape_net_from_data();
   void check_net_fits_data() const;
@@ -135,6 +137,7 @@ void TrainingRun::set_up() {
     load_data();
     split_ = cfg_.split == SplitKind::standard ? standard_split(*mnist_, cfg_.val_size)
                                                : seed_split(mnist_->all.size(), cfg_.seed);
+    transform_features();
     if (split_.train.empty() && cfg_.epochs > 0)
       throw DataError(files_.name() + ": the seed split of its " + std::to_string(mnist_->all.size()) +
                       " images leaves no training images (70% of them, rounded down)");
@@ -195,6 +198,29 @@ void TrainingRun::fit_validation_to_files() {
     cfg_.val_size = 0;
   else if (!cfg_.explicit_options.count("val-size"))
     cfg_.val_size = mnist_->train_file_count / 10;
+}
+
+// Float features go through the resumed checkpoint's transform, or --standardize's (from the
+// training rows) or --scale's, or the --init-from model's; bytes take none.
+void TrainingRun::transform_features() {
+  Dataset& d = mnist_->all;
+  const bool asked = cfg_.standardize || cfg_.feature_scale > 0;
+  if (!d.float_inputs) {
+    if (asked) throw UsageError("--standardize and --scale apply to float features; bytes are scaled by 1/255");
+    return;
+  }
+  InputTransform t;
+  if (!cfg_.resume.empty())
+    t = InputTransform::from(start_.metadata, d.image_size, cfg_.resume);
+  else if (cfg_.standardize)
+    t = InputTransform::standardize(d, split_.train);
+  else if (cfg_.feature_scale > 0)
+    t = InputTransform::scale(d.image_size, cfg_.feature_scale);
+  else if (!cfg_.init_from.empty())
+    t = InputTransform::from(start_.init_metadata, d.image_size, cfg_.init_from);
+  t.apply(d);
+  cfg_.input_shift = t.shift;
+  cfg_.input_factor = t.factor;
 }
 
 // The input layer from the images' size, the output layer from --classes or the largest label,

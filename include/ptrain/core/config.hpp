@@ -144,6 +144,10 @@ struct TrainConfig {
   // the output layer `classes` (0: the largest label + 1), these hidden sizes between.
   std::vector<int> hidden{112, 16};
   int classes = 0;
+  // Float features only: --standardize (from the training rows) or --scale X (0: neither).
+  bool standardize = false;
+  double feature_scale = 0;
+  std::vector<float> input_shift, input_factor;  // the transform applied, for the model file
 
   // How the run is carried out: none of these changes the weights.
   std::string data_dir = default_data_dir();

@@ -33,6 +33,7 @@ struct StartPoint {
   EngineState state;
   std::string note;                             // "resumed from …", "weights from …", or empty
   std::map<std::string, std::string> metadata;  // the checkpoint's, when resuming
+  std::map<std::string, std::string> init_metadata;  // the --init-from model's
 };
 
 // `path` itself, or in a folder the checkpoint-<digits>.safetensors whose metadata holds the

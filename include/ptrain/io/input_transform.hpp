@@ -1,0 +1,36 @@
+#pragma once
+// What float features go through before the first layer: x ← (x − shift) · factor, per feature,
+// computed once when the data is loaded and kept in the model, so eval and predict transform
+// their data as training did. Bytes never take one (they are scaled by the net's input_scale).
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ptrain/io/dataset.hpp"
+
+namespace ptrain {
+
+struct InputTransform {
+  std::vector<float> shift, factor;  // one per feature; both empty: none
+
+  bool empty() const { return shift.empty(); }
+
+  // --standardize: the mean and 1 / standard deviation of each feature over `rows` (the
+  // training rows only); a constant feature gets factor 1.
+  static InputTransform standardize(const Dataset& data, const std::vector<std::uint32_t>& rows);
+  // --scale X: every feature times X.
+  static InputTransform scale(int features, double x);
+
+  // Every row of `data`, in place (rounded to float once per value).
+  void apply(Dataset& data) const;
+
+  // As a model file's metadata ("input_shift", "input_factor": shortest round-trip text, comma
+  // separated), and back; `path` names the file in a DataError when they are not
+  // `features` finite numbers (factors nonzero).
+  void add_to(std::map<std::string, std::string>& metadata) const;
+  static InputTransform from(const std::map<std::string, std::string>& metadata, int features,
+                             const std::string& path);
+};
+
+}  // namespace ptrain

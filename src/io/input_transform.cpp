@@ -1,0 +1,97 @@
+#include "ptrain/io/input_transform.hpp"
+
+#include <charconv>
+#include <cmath>
+
+#include "ptrain/core/errors.hpp"
+
+namespace ptrain {
+namespace {
+
+// Shortest text that reads back as the same float.
+std::string joined(const std::vector<float>& values) {
+  std::string s;
+  char buf[32];
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) s += ',';
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, values[i]);
+    s.append(buf, end);
+  }
+  return s;
+}
+
+std::vector<float> split_numbers(const std::string& text, const std::string& key, const std::string& path) {
+  std::vector<float> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    float v = 0;
+    const auto [end, ec] = std::from_chars(text.data() + start, text.data() + comma, v);
+    if (ec != std::errc() || end != text.data() + comma || !std::isfinite(v))
+      throw DataError(path + ": metadata '" + key + "' item " + std::to_string(out.size()) + " is not a finite number");
+    out.push_back(v);
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+InputTransform InputTransform::standardize(const Dataset& data, const std::vector<std::uint32_t>& rows) {
+  const int n = data.image_size;
+  std::vector<double> sum(n, 0.0), sum_sq(n, 0.0);
+  for (std::uint32_t e : rows)
+    for (int i = 0; i < n; ++i) sum[i] += data.row(e)[i];
+  InputTransform t;
+  t.shift.resize(n);
+  t.factor.resize(n);
+  const double count = static_cast<double>(std::max<std::size_t>(rows.size(), 1));
+  for (int i = 0; i < n; ++i) t.shift[i] = static_cast<float>(sum[i] / count);
+  for (std::uint32_t e : rows)  // a second pass about the mean: no cancellation
+    for (int i = 0; i < n; ++i) {
+      const double d = data.row(e)[i] - sum[i] / count;
+      sum_sq[i] += d * d;
+    }
+  for (int i = 0; i < n; ++i) {
+    const double sd = std::sqrt(sum_sq[i] / count);
+    t.factor[i] = sd > 0 ? static_cast<float>(1.0 / sd) : 1.0f;
+  }
+  return t;
+}
+
+InputTransform InputTransform::scale(int features, double x) {
+  return {std::vector<float>(features, 0.0f), std::vector<float>(features, static_cast<float>(x))};
+}
+
+void InputTransform::apply(Dataset& data) const {
+  if (empty()) return;
+  const std::size_t n = shift.size();
+  for (std::size_t j = 0; j < data.features.size(); ++j) {
+    const std::size_t i = j % n;
+    data.features[j] = (data.features[j] - shift[i]) * factor[i];
+  }
+}
+
+void InputTransform::add_to(std::map<std::string, std::string>& metadata) const {
+  if (empty()) return;
+  metadata["input_shift"] = joined(shift);
+  metadata["input_factor"] = joined(factor);
+}
+
+InputTransform InputTransform::from(const std::map<std::string, std::string>& metadata, int features,
+                                    const std::string& path) {
+  auto shift = metadata.find("input_shift"), factor = metadata.find("input_factor");
+  if (shift == metadata.end() && factor == metadata.end()) return {};
+  if (shift == metadata.end() || factor == metadata.end())
+    throw DataError(path + ": metadata has one of input_shift and input_factor without the other");
+  InputTransform t{split_numbers(shift->second, "input_shift", path),
+                   split_numbers(factor->second, "input_factor", path)};
+  if (static_cast<int>(t.shift.size()) != features || static_cast<int>(t.factor.size()) != features)
+    throw DataError(path + ": metadata input_shift/input_factor hold " + std::to_string(t.shift.size()) + "/" +
+                    std::to_string(t.factor.size()) + " values for " + std::to_string(features) + " inputs");
+  for (float f : t.factor)
+    if (f == 0) throw DataError(path + ": metadata input_factor holds a zero");
+  return t;
+}
+
+}  // namespace ptrain
