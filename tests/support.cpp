@@ -58,6 +58,23 @@ std::vector<std::uint8_t> idx_bytes(std::uint32_t magic, const std::vector<std::
   return out;
 }
 
+std::vector<std::uint8_t> npy_bytes(const std::string& descr, const std::string& shape,
+                                    const std::vector<std::uint8_t>& data, bool fortran) {
+  std::ostringstream dict;
+  dict << "{'descr': '" << descr << "', 'fortran_order': " << (fortran ? "True" : "False") << ", 'shape': " << shape
+       << ", }";
+  std::string header = dict.str();
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  const std::string magic("\x93NUMPY\x01\x00", 8);
+  std::string bytes = magic;
+  bytes += static_cast<char>(header.size() & 0xFF);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header;
+  bytes.append(data.begin(), data.end());
+  return std::vector<std::uint8_t>(bytes.begin(), bytes.end());
+}
+
 std::vector<std::uint8_t> float_bytes(const std::vector<float>& values) {
   std::vector<std::uint8_t> out;
   for (float v : values) {
@@ -79,6 +96,23 @@ void write_float_rows_set(const std::filesystem::path& dir, const std::string& n
     write_file(dir / (name + "-" + role + "-images"),
                idx_bytes(0x0D02, {count, static_cast<std::uint32_t>(features)}, float_bytes(f)));
     write_file(dir / (name + "-" + role + "-labels"), idx_bytes(2049, {count}, lb));
+  };
+  slice(0, train, "train");
+  slice(train, test, "test");
+}
+
+void write_npy_set(const std::filesystem::path& dir, std::size_t train, std::size_t test, int features, int classes,
+                   std::uint64_t seed) {
+  std::filesystem::create_directories(dir);
+  const Dataset all = as_float_features(synthetic_dataset(train + test, features, classes, seed));
+  auto slice = [&](std::size_t begin, std::size_t n, const std::string& role) {
+    const std::vector<float> x(all.features.begin() + begin * features, all.features.begin() + (begin + n) * features);
+    const std::vector<std::int64_t> y(all.labels.begin() + begin, all.labels.begin() + begin + n);
+    std::ostringstream x_shape, y_shape;
+    x_shape << "(" << n << ", " << features << ")";
+    y_shape << "(" << n << ",)";
+    write_file(dir / ("x_" + role + ".npy"), npy_bytes("<f4", x_shape.str(), le_bytes(x)));
+    write_file(dir / ("y_" + role + ".npy"), npy_bytes("<i8", y_shape.str(), le_bytes(y)));
   };
   slice(0, train, "train");
   slice(train, test, "test");

@@ -2,6 +2,7 @@
 // Shared by the tests: synthetic data sets, IDX files written byte by byte, temporary
 // folders, and the per-tensor comparison that names the tensor and the worst element.
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -26,12 +27,27 @@ std::vector<std::uint32_t> iota_indices(std::size_t n);
 std::vector<std::uint8_t> idx_bytes(std::uint32_t magic, const std::vector<std::uint32_t>& dims,
                                     const std::vector<std::uint8_t>& payload);
 void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes);
+// A .npy file as the format's documentation describes it (version 1): the magic, the header
+// dict padded with spaces to a multiple of 64 bytes and ended by a newline, then `data`.
+std::vector<std::uint8_t> npy_bytes(const std::string& descr, const std::string& shape,
+                                    const std::vector<std::uint8_t>& data, bool fortran = false);
+// Values as little-endian bytes of their own type.
+template <class T>
+std::vector<std::uint8_t> le_bytes(const std::vector<T>& values) {
+  std::vector<std::uint8_t> out(values.size() * sizeof(T));
+  std::memcpy(out.data(), values.data(), out.size());
+  return out;
+}
 // float32 values as IDX stores them: big-endian, 4 bytes each.
 std::vector<std::uint8_t> float_bytes(const std::vector<float>& values);
 // Writes NAME-train-images / NAME-test-images (IDX float32 rows, N × features, magic 0x0D02)
 // and their labels files beside them: `train` and `test` synthetic examples as float features.
 void write_float_rows_set(const std::filesystem::path& dir, const std::string& name, std::size_t train,
                           std::size_t test, int features, int classes, std::uint64_t seed);
+// The same examples as NumPy files: x_train.npy (<f4, N × features), y_train.npy (<i8), and
+// x_test.npy, y_test.npy.
+void write_npy_set(const std::filesystem::path& dir, std::size_t train, std::size_t test, int features, int classes,
+                   std::uint64_t seed);
 
 // Writes train-/t10k- images and labels (28×28, 10 classes unless given) for `train` and
 // `test` synthetic images.

@@ -359,6 +359,32 @@ TEST_F(Cli, StandardizedFeaturesTravelWithTheModel) {
   expect_error(run("--epochs 1 --standardize --scale 2" + files), 2, "contradict");
 }
 
+// NumPy files by role: x_train.npy with y_train.npy beside it (x → y), float32 features and
+// int64 labels; trained with --standardize, evaluated, predicted, resumed.
+TEST_F(Cli, TrainsOnNumpyFiles) {
+  const auto np = dir_->path() / "numpy";
+  test::write_npy_set(np, 240, 60, 10, 4, 12);
+  const std::string train = (np / "x_train.npy").string(), test = (np / "x_test.npy").string();
+  const std::string model = (dir_->path() / "np.st").string();
+  const std::string args = " --train " + train + " --test " + test + " --hidden 16 --lr 0.5 --batch-size 8 --standardize";
+  Result r = run("--epochs 8" + args + " --save " + model);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("net 10-16-4,"), std::string::npos) << r.out;
+  const std::size_t at = r.out.find("test accuracy ");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GT(std::stod(r.out.substr(at + 14)), 90.0) << r.out;  // chance is 25%
+  Result e = run("eval --model " + model + " --test " + test);
+  EXPECT_NE(e.out.find("test accuracy " + r.out.substr(at + 14, 6)), std::string::npos) << e.out;
+  Result p = run("predict --model " + model + " --input " + test);
+  EXPECT_EQ(std::count(p.out.begin(), p.out.end(), '\n'), 61) << p.err;
+  const std::string ck = (dir_->path() / "np_ck").string();
+  ASSERT_EQ(run("--epochs 4 --checkpoint-dir " + ck + args).exit_code, 0);
+  Result resumed = run("--epochs 8 --resume " + ck);
+  EXPECT_EQ(resumed.out.substr(resumed.out.find("weights_hash"), 29), r.out.substr(r.out.find("weights_hash"), 29));
+  std::filesystem::remove(np / "y_test.npy");
+  expect_error(run("--epochs 1" + args), 1, "y_test.npy");
+}
+
 TEST_F(Cli, HelpAndVersion) {
   Result h = run("--help");
   EXPECT_EQ(h.exit_code, 0);

@@ -1,10 +1,12 @@
 #include "ptrain/io/dataset.hpp"
 
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 
 #include "ptrain/core/errors.hpp"
 #include "ptrain/io/idx.hpp"
+#include "ptrain/io/npy.hpp"
 #include "ptrain/core/network.hpp"
 #include "ptrain/core/rng.hpp"
 
@@ -31,14 +33,25 @@ std::string find_file(const std::string& dir, const std::string& stem, const std
 }
 
 // Appends one images/labels pair to `d`; returns the images' header.
+// Whether the file starts as a .npy does (else it is read as IDX, whose reader names problems).
+bool npy_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[6] = {};
+  return in.read(head, 6) && is_npy(std::string_view(head, 6));
+}
+
 IdxShape append_pair(const std::string& image_path, const std::string& label_path, int classes, Dataset& d) {
   const bool first = d.labels.empty() && d.pixels.empty() && d.features.empty();
-  const IdxInputs shape = append_idx_inputs(image_path, d.pixels, d.features);
+  const IdxInputs shape = append_inputs(image_path, d);
   if (!first && shape.floats != d.float_inputs)
     throw DataError(image_path + ": holds " + (shape.floats ? "float32 values" : "bytes") + " but the training file " +
                     (d.float_inputs ? "float32 values" : "bytes") + "; every file must hold one kind");
   d.float_inputs = shape.floats;
-  std::vector<std::uint8_t> labels = read_idx_labels(label_path, classes);
+  std::vector<std::uint8_t> labels = npy_file(label_path) ? read_npy_labels(label_path) : read_idx_labels(label_path, classes);
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] >= classes)
+      throw DataError(label_path + ": label " + std::to_string(labels[i]) + " at index " + std::to_string(i) +
+                      " is outside 0-" + std::to_string(classes - 1));
   if (shape.count != labels.size())
     throw DataError(image_path + ": holds " + std::to_string(shape.count) + " images but " + label_path + " holds " +
                     std::to_string(labels.size()) + " labels");
@@ -46,21 +59,39 @@ IdxShape append_pair(const std::string& image_path, const std::string& label_pat
   return shape;
 }
 
-// The labels file beside an images file: the last "images" in its name becomes "labels" and
-// "idx3" becomes "idx1" (train-images-idx3-ubyte → train-labels-idx1-ubyte).
+// The labels file beside a features file: the last "images" in its name becomes "labels" and
+// "idx3" becomes "idx1" (train-images-idx3-ubyte → train-labels-idx1-ubyte); failing that, a
+// leading x becomes y (NumPy's x_train.npy → y_train.npy).
 std::string labels_beside(const std::string& images) {
   const fs::path path(images);
   std::string name = path.filename().string();
   const std::size_t at = name.rfind("images");
+  if (at == std::string::npos && !name.empty() && (name[0] == 'x' || name[0] == 'X')) {
+    name[0] = 'y';
+    return (path.parent_path() / name).string();
+  }
   if (at == std::string::npos)
     throw DataError(images + ": no labels file can be named after it (expected 'images' in the name, as in "
-                    "train-images-idx3-ubyte)");
+                    "train-images-idx3-ubyte, or a leading x, as in x_train.npy)");
   name.replace(at, 6, "labels");
   if (const std::size_t idx3 = name.find("idx3"); idx3 != std::string::npos) name.replace(idx3, 4, "idx1");
   return (path.parent_path() / name).string();
 }
 
 }  // namespace
+
+// A features file's inputs: IDX (bytes or float32) or .npy (always float32 features).
+IdxInputs append_inputs(const std::string& path, Dataset& d) {
+  if (!npy_file(path)) return append_idx_inputs(path, d.pixels, d.features);
+  const NpyShape s = append_npy_features(path, d.features);
+  IdxInputs in;
+  in.floats = true;
+  in.count = static_cast<std::uint32_t>(s.count);
+  in.rows = static_cast<std::uint32_t>(s.rows);
+  in.cols = static_cast<std::uint32_t>(s.cols);
+  if (s.count > 0xFFFFFFFFu) throw DataError(path + ": more than 2^32 examples");
+  return in;
+}
 
 DataFiles mnist_folder_files(const std::string& dir) {
   DataFiles f;

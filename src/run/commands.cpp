@@ -171,7 +171,7 @@ namespace {
 // class, every class's score, 6 significant digits), to --output atomically or to `out`.
 void predict_file(const InferenceConfig& cfg, const LoadedModel& m, std::ostream& out) {
   Dataset data;
-  const IdxInputs images = append_idx_inputs(cfg.input, data.pixels, data.features);
+  const IdxInputs images = append_inputs(cfg.input, data);
   const std::string shape = std::to_string(images.rows) + "x" + std::to_string(images.cols);
   require_input_kind(m, images.floats, cfg.input);
   auto recorded = m.file.metadata.find("image_shape");

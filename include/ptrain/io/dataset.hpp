@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ptrain/core/aligned.hpp"
+#include "ptrain/io/idx.hpp"
 
 namespace ptrain {
 
@@ -60,6 +61,10 @@ struct DataFiles {
 };
 
 DataFiles mnist_folder_files(const std::string& dir);
+
+// A features file's inputs appended to `d` (pixels or features): IDX, bytes or float32, or
+// NumPy .npy (float32 features), told apart by their magic bytes.
+IdxInputs append_inputs(const std::string& path, Dataset& d);
 
 // Files named by role; each labels file is found beside its images file by name (EMNIST's and
 // MNIST's convention: "images" → "labels", "idx3" → "idx1"), a DataError when it is not there.
