@@ -247,7 +247,7 @@ TEST_F(Cli, FloatFeatureRowsFromIdxFloat32Files) {
   Result r = run("--train " + train + " --test " + test + " --hidden 20 --epochs 10 --lr 0.5 --batch-size 8 --threads 2"
                  " --save " + model);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("390 images of 13 pixels"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("390 examples of 13 features"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("net 13-20-3,"), std::string::npos) << r.out;
   const std::size_t at = r.out.find("test accuracy ");
   ASSERT_NE(at, std::string::npos);

@@ -52,7 +52,8 @@ std::string run_header(const TrainConfig& cfg, const std::string& data_name, con
   head << "ptrain " << PTRAIN_VERSION << ": " << counted(threads, "thread") << ", SIMD " << kernels::simd::instruction_set()
        << " (" << kernels::simd::library_version() << "), engine "
        << engine.describe() << "\n"
-       << "data " << data_name << ": " << data.size() << " images of " << data.image_size << " pixels; split "
+       << "data " << data_name << ": " << data.size() << (data.float_inputs ? " examples of " : " images of ") << data.image_size
+       << (data.float_inputs ? " features; split " : " pixels; split ")
        << name_of(cfg.split) << ": train " << split.train.size() << ", validation " << split.val.size() << ", test "
        << split.test.size() << "\n"
        << "net " << cfg.spec.describe() << ", " << name_of(cfg.spec.hidden) << " hidden units, "
