@@ -96,9 +96,14 @@ void ParallelEngine::first_layer_columns(const Owner& o, FirstInputs in, float* 
     k::linear_forward_pixels(w, b, in.images, to_float_.data(), z, o.cols(), s.in, K, j0, j1);
 }
 
-ParallelEngine::FirstInputs ParallelEngine::first_inputs(std::size_t row) const {
-  if (!rows_.empty()) return {nullptr, rows_.data() + row};
-  return {images_.data() + row, nullptr};
+void ParallelEngine::InputTable::point_at(const Dataset& data, Indices examples) {
+  images.resize(data.float_inputs ? 0 : examples.size());
+  rows.resize(data.float_inputs ? examples.size() : 0);
+  for (std::size_t e = 0; e < examples.size(); ++e)
+    if (data.float_inputs)
+      rows[e] = data.row(examples[e]);
+    else
+      images[e] = data.image(examples[e]);
 }
 
 void ParallelEngine::first_layer(FirstInputs inputs, Activations& buf, int K) const {
@@ -154,18 +159,11 @@ void ParallelEngine::hidden_forward(float* z, std::size_t n) const {
 
 void ParallelEngine::forward(const Dataset& data, Indices examples, Activations& buf) const {
   const int K = static_cast<int>(examples.size());
-  thread_local std::vector<const std::uint8_t*> images;
-  thread_local std::vector<const float*> rows;
-  images.resize(data.float_inputs ? 0 : K);
-  rows.resize(data.float_inputs ? K : 0);
-  for (int e = 0; e < K; ++e)
-    if (data.float_inputs)
-      rows[e] = data.row(examples[e]);
-    else
-      images[e] = data.image(examples[e]);
+  thread_local InputTable inputs;
+  inputs.point_at(data, examples);
   for (int l = 0; l < spec_.num_layers(); ++l) {
     if (l == 0)
-      first_layer(data.float_inputs ? FirstInputs{nullptr, rows.data()} : FirstInputs{images.data(), nullptr}, buf, K);
+      first_layer(inputs.from(0), buf, K);
     else
       linear(l, buf.a[l].data(), buf, 0, K);
     activate(l, buf, 0, K);
@@ -248,8 +246,7 @@ void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, 
   std::size_t piece = std::size_t(row_pieces) * col_pieces * static_cast<std::size_t>(&owner - owners_.data());
   for (int j0 = 0; j0 < cols; j0 += kCols)  // the kernel's own order: a column slice's weights stay in cache
     for (int k0 = 0; k0 < K; k0 += kRows, ++piece) {
-      const FirstInputs rows_k0{inputs.images ? inputs.images + k0 : nullptr, inputs.rows ? inputs.rows + k0 : nullptr};
-      first_layer_columns(owner, rows_k0, z + std::size_t(k0) * cols, std::min(kRows, K - k0), j0,
+      first_layer_columns(owner, inputs.from(k0), z + std::size_t(k0) * cols, std::min(kRows, K - k0), j0,
                           std::min(cols, j0 + kCols));
       const std::size_t n = next_batch_.size(), first = n * piece / pieces;
       data.prefetch(Indices(next_batch_).subspan(first, n * (piece + 1) / pieces - first));
@@ -263,9 +260,9 @@ void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, int r_begi
   const int K = r_end - r_begin;
   const LayerSlot& s = layout_.layers[0];
   const int cols = owner.cols();
-  owner.block.resize(std::max<std::size_t>(owner.block.size(), std::max(images_.size(), rows_.size()) * cols));
+  owner.block.resize(std::max<std::size_t>(owner.block.size(), inputs_.size() * cols));
   float* z = owner.block.data();
-  first_layer_block(owner, data, first_inputs(r_begin), z, K);
+  first_layer_block(owner, data, inputs_.from(r_begin), z, K);
   if (spec_.num_layers() > 1) hidden_forward(z, std::size_t(K) * cols);
   scatter_columns(z, owner, batch_.a[1].data() + std::size_t(r_begin) * s.out, s.out, K);
   if (profile_) owner.times = {seconds_between(start, ProfileClock::now()), 0};
@@ -278,14 +275,7 @@ void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin,
   chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));  // a slot per task, at most one a chunk
   assign_owners(tbb::this_task_arena::max_concurrency());
   const int r_begin = chunk_row(c_begin, B), r_end = chunk_row(c_end, B);
-  // Every row's inputs (the exact reduction's phase 3 reads them all): images or feature rows.
-  images_.resize(data.float_inputs ? 0 : batch.size());
-  rows_.resize(data.float_inputs ? batch.size() : 0);
-  for (int e = 0; e < B; ++e)
-    if (data.float_inputs)
-      rows_[e] = data.row(batch[e]);
-    else
-      images_[e] = data.image(batch[e]);
+  inputs_.point_at(data, batch);  // every row's: the exact reduction's phase 3 reads them all
 
   auto start = now_if(profile_);
   parallel_tasks(
@@ -384,7 +374,7 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body) 
         const LayerSlot& s0 = layout_.layers[0];
         owner.block.resize(std::max<std::size_t>(owner.block.size(), std::size_t(rows) * owner.cols()));
         gather_columns(batch_.dz[0].data() + std::size_t(r_begin) * s0.out, s0.out, owner, owner.block.data(), rows);
-        const FirstInputs in = first_inputs(r_begin);
+        const FirstInputs in = inputs_.from(r_begin);
         body(UpdateBlock{block_weight(owner), s0.bias + owner.j_begin, s0.in, owner.cols(), 0, owner.cols(), nullptr,
                          in.images, in.rows, owner.block.data()});
         for (int l = 1; l < spec_.num_layers(); ++l) {

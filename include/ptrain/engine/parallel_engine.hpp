@@ -128,16 +128,28 @@ class ParallelEngine final : public Engine {
   std::size_t weight_index(int l, int i, int j) const;
   static void scatter_columns(const float* block, const Owner& o, float* rows, int stride, int K);
   static void gather_columns(const float* rows, int stride, const Owner& o, float* block, int K);
-  // Phase 1 for one owner, rows [r_begin, r_end) of the batch.
-  // The first layer's inputs for rows from `row`: byte images or float feature rows.
+  // The first layer's inputs for a run of rows: byte images or float feature rows (the other null).
   struct FirstInputs {
     const std::uint8_t* const* images;
     const float* const* rows;
+    FirstInputs from(std::size_t k) const {  // the same run, k rows on
+      return {images ? images + k : nullptr, rows ? rows + k : nullptr};
+    }
   };
-  FirstInputs first_inputs(std::size_t row) const;
+  // Where some examples' inputs lie in a data set, row by row, of whichever kind it holds.
+  struct InputTable {
+    std::vector<const std::uint8_t*> images;
+    std::vector<const float*> rows;
+    void point_at(const Dataset& data, Indices examples);
+    std::size_t size() const { return images.size() + rows.size(); }  // one of them is empty
+    FirstInputs from(std::size_t row) const {
+      return rows.empty() ? FirstInputs{images.data() + row, nullptr} : FirstInputs{nullptr, rows.data() + row};
+    }
+  };
   // Columns [j0, j1) of an owner's block of the first layer, z = W x + b, for K rows of inputs.
   void first_layer_columns(const Owner& o, FirstInputs in, float* z, int K, int j0, int j1) const;
   void first_layer_block(const Owner& owner, const Dataset& data, FirstInputs inputs, float* z, int K) const;
+  // Phase 1 for one owner, rows [r_begin, r_end) of the batch.
   void owner_forward(Owner& owner, const Dataset& data, int r_begin, int r_end);
   // z = W_0 x + b_0 into a[1] for K examples' inputs, all columns (evaluation).
   void first_layer(FirstInputs inputs, Activations& buf, int K) const;
@@ -173,8 +185,7 @@ class ParallelEngine final : public Engine {
   AlignedVector<float> velocity_;     // padded like params_; empty while momentum_ is 0
   Activations batch_;                 // reused across steps: no allocation in the step loop
   std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
-  std::vector<const std::uint8_t*> images_;  // the batch's images, row by row (byte inputs)
-  std::vector<const float*> rows_;           // or the batch's feature rows (float inputs)
+  InputTable inputs_;  // the batch's inputs, row by row
   std::array<float, 256> to_float_{};        // a pixel byte's input value: byte × input scale
   std::vector<std::uint32_t> next_batch_;    // the next step's examples, prefetched during this one
   std::vector<Owner> owners_;         // phases 1 and 3 of the first layer
