@@ -173,12 +173,24 @@ const float* unaliased(const float* M, int rows, std::size_t cols, std::size_t& 
 }
 
 // The operands of Σ_k A[k][i]·dZ[k][j] for rows i of an input-major weight matrix.
+// dZ's K rows as a weight gradient's loaded operand: where they lie, or an unaliased copy.
+struct DeltaRows {
+  const float* dz;
+  std::size_t stride;
+};
+DeltaRows unaliased_deltas(const float* dZ, int out, int K) {
+  thread_local std::vector<float> copy;
+  std::size_t stride = out;
+  const float* dz = unaliased(dZ, K, out, stride, copy);
+  return {dz, stride};
+}
+
 Operands weight_gradient_operands(const float* dZ, const float* A, int out, int in, int K) {
-  thread_local std::vector<float> a_copy, dz_copy;
-  std::size_t a_stride = in, dz_stride = out;
+  thread_local std::vector<float> a_copy;
+  std::size_t a_stride = in;
   const float* a = unaliased(A, K, in, a_stride, a_copy);
-  const float* dz = unaliased(dZ, K, out, dz_stride, dz_copy);
-  return {a, 1, a_stride, dz, dz_stride, K};
+  const DeltaRows d = unaliased_deltas(dZ, out, K);
+  return {a, 1, a_stride, d.dz, d.stride, K};
 }
 
 template <class Vec>
@@ -316,17 +328,13 @@ void momentum_rank_k_step(const O& o, const float* dZ, float* Wt, float* b, floa
 // The weight gradient's operands with the inputs read from images' bytes (dZ unaliased as above).
 PixelOperands<false> pixel_gradient_operands(const float* dZ, const std::uint8_t* const* images,
                                              const float* to_float, int out, int K) {
-  thread_local std::vector<float> dz_copy;
-  std::size_t dz_stride = out;
-  const float* dz = unaliased(dZ, K, out, dz_stride, dz_copy);
-  return {images, to_float, dz, dz_stride, K};
+  const DeltaRows d = unaliased_deltas(dZ, out, K);
+  return {images, to_float, d.dz, d.stride, K};
 }
 
 RowOperands<false> row_gradient_operands(const float* dZ, const float* const* rows, int out, int K) {
-  thread_local std::vector<float> dz_copy;
-  std::size_t dz_stride = out;
-  const float* dz = unaliased(dZ, K, out, dz_stride, dz_copy);
-  return {rows, dz, dz_stride, K};
+  const DeltaRows d = unaliased_deltas(dZ, out, K);
+  return {rows, d.dz, d.stride, K};
 }
 
 }  // namespace
