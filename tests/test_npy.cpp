@@ -56,10 +56,10 @@ TEST_F(Npy, ReadsFeaturesOfEveryNumericTypeAsFloat32) {
 }
 
 TEST_F(Npy, ReadsLabelsOfIntegerOrWholeFloatTypes) {
-  EXPECT_EQ(read_npy_labels(file("i8.npy", npy_bytes("<i8", "(3,)", le_bytes(std::vector<std::int64_t>{2, 0, 25})))),
+  EXPECT_EQ(read_npy_labels(file("i8.npy", npy_bytes("<i8", "(3,)", le_bytes(std::vector<std::int64_t>{2, 0, 25}))), 26),
             (std::vector<std::uint8_t>{2, 0, 25}));
-  EXPECT_EQ(read_npy_labels(file("u1.npy", npy_bytes("|u1", "(2,)", {1, 255}))), (std::vector<std::uint8_t>{1, 255}));
-  EXPECT_EQ(read_npy_labels(file("f8.npy", npy_bytes("<f8", "(2,)", le_bytes(std::vector<double>{3, 1})))),
+  EXPECT_EQ(read_npy_labels(file("u1.npy", npy_bytes("|u1", "(2,)", {1, 255})), 256), (std::vector<std::uint8_t>{1, 255}));
+  EXPECT_EQ(read_npy_labels(file("f8.npy", npy_bytes("<f8", "(2,)", le_bytes(std::vector<double>{3, 1}))), 4),
             (std::vector<std::uint8_t>{3, 1}));
 }
 
@@ -100,12 +100,14 @@ TEST_F(Npy, RefusesWhatItCannotReadWithOneLine) {
   expect_refused(features("dict.npy", npy_bytes("<f4", "[2, 2]", four)), "malformed .npy header");
   expect_refused(features("version.npy", {0x93, 'N', 'U', 'M', 'P', 'Y', 9, 0, 0, 0}), "version 9");
   const std::string two_d = file("labels2d.npy", npy_bytes("|u1", "(2, 1)", {1, 2}));
-  expect_refused([&] { read_npy_labels(two_d); }, "labels must be a 1-D array");
+  expect_refused([&] { read_npy_labels(two_d, 10); }, "labels must be a 1-D array");
   const std::string negative = file("neg.npy", npy_bytes("<i4", "(2,)", le_bytes(std::vector<std::int32_t>{1, -1})));
-  expect_refused([&] { read_npy_labels(negative); }, "label -1.000000 at index 1 is not a whole number");
+  expect_refused([&] { read_npy_labels(negative, 10); }, "label -1.000000 at index 1 is not a whole number");
+  const std::string big = file("big_label.npy", npy_bytes("|u1", "(2,)", {3, 12}));
+  expect_refused([&] { read_npy_labels(big, 10); }, "label 12 at index 1 is outside 0-9");
   const std::string half = file("half.npy", npy_bytes("<f4", "(1,)", le_bytes(std::vector<float>{0.5f})));
-  expect_refused([&] { read_npy_labels(half); }, "at index 0 is not a whole number");
-  expect_refused([&] { read_npy_labels((dir_.path() / "absent.npy").string()); }, "absent.npy");
+  expect_refused([&] { read_npy_labels(half, 10); }, "at index 0 is not a whole number");
+  expect_refused([&] { read_npy_labels((dir_.path() / "absent.npy").string(), 10); }, "absent.npy");
 }
 
 }  // namespace

@@ -47,11 +47,8 @@ IdxShape append_pair(const std::string& image_path, const std::string& label_pat
     throw DataError(image_path + ": holds " + (shape.floats ? "float32 values" : "bytes") + " but the training file " +
                     (d.float_inputs ? "float32 values" : "bytes") + "; every file must hold one kind");
   d.float_inputs = shape.floats;
-  std::vector<std::uint8_t> labels = npy_file(label_path) ? read_npy_labels(label_path) : read_idx_labels(label_path, classes);
-  for (std::size_t i = 0; i < labels.size(); ++i)
-    if (labels[i] >= classes)
-      throw DataError(label_path + ": label " + std::to_string(labels[i]) + " at index " + std::to_string(i) +
-                      " is outside 0-" + std::to_string(classes - 1));
+  std::vector<std::uint8_t> labels =
+      npy_file(label_path) ? read_npy_labels(label_path, classes) : read_idx_labels(label_path, classes);
   if (shape.count != labels.size())
     throw DataError(image_path + ": holds " + std::to_string(shape.count) + " images but " + label_path + " holds " +
                     std::to_string(labels.size()) + " labels");
@@ -132,8 +129,6 @@ std::vector<std::string> listed_files(const DataFiles& f) {
     if (!p->empty()) out.push_back(*p);
   return out;
 }
-
-std::vector<std::string> mnist_files(const std::string& dir) { return listed_files(mnist_folder_files(dir)); }
 
 MnistData load_data_files(const DataFiles& files, int classes) {
   std::error_code ec;

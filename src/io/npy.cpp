@@ -219,7 +219,7 @@ NpyShape append_npy_features(const std::string& path, std::vector<float>& featur
   return s;
 }
 
-std::vector<std::uint8_t> read_npy_labels(const std::string& path) {
+std::vector<std::uint8_t> read_npy_labels(const std::string& path, int classes) {
   const std::string bytes = read_whole_file(path);
   const NpyArray a = decode_npy(bytes, path);
   if (a.shape.size() != 1)
@@ -232,6 +232,9 @@ std::vector<std::uint8_t> read_npy_labels(const std::string& path) {
       throw DataError(path + ": label " + std::to_string(v) + " at index " + std::to_string(i) +
                       " is not a whole number from 0 to 255");
     labels[i] = static_cast<std::uint8_t>(v);
+    if (labels[i] >= classes)
+      throw DataError(path + ": label " + std::to_string(labels[i]) + " at index " + std::to_string(i) +
+                      " is outside 0-" + std::to_string(classes - 1));
   }
   return labels;
 }

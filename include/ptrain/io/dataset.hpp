@@ -94,9 +94,6 @@ std::string data_difference(const std::map<std::string, std::string>& recorded,
 // t10k-labels-idx1-ubyte (or the '.idx3-ubyte' spellings) from `dir`.
 MnistData load_mnist(const std::string& dir, int classes);
 
-// The four files load_mnist reads from `dir`, as it finds them (a DataError when two spellings
-// of one are there).
-std::vector<std::string> mnist_files(const std::string& dir);
 
 struct Split {
   std::vector<std::uint32_t> train, val, test;

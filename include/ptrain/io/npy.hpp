@@ -37,7 +37,8 @@ struct NpyShape {
 };
 NpyShape append_npy_features(const std::string& path, std::vector<float>& features);
 
-// Labels: a 1-D array of whole numbers 0-255 (integers, or floats holding whole numbers).
-std::vector<std::uint8_t> read_npy_labels(const std::string& path);
+// Labels: a 1-D array of whole numbers 0-255 (integers, or floats holding whole numbers), each
+// below `classes`, as read_idx_labels requires.
+std::vector<std::uint8_t> read_npy_labels(const std::string& path, int classes);
 
 }  // namespace ptrain
