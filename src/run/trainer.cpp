@@ -168,8 +168,8 @@ void TrainingRun::load_data() {
   const auto& recorded = start_.metadata;
   const bool data_dir_given = cfg_.explicit_options.count("data-dir") != 0;
   files_ = run_data_files(cfg_);
-  if (!cfg_.resume.empty() && !data_dir_given && !recorded_files(recorded).train_images.empty())
-    files_ = recorded_files(recorded);
+  if (!cfg_.resume.empty() && !data_dir_given)
+    if (DataFiles own = recorded_files(recorded); !own.train_images.empty()) files_ = std::move(own);
   const bool from_data = net_from_data(cfg_);
   try {
     mnist_ = load_data_files(files_, kMaxClasses);  // the labels are checked against the net below
