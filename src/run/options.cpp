@@ -140,20 +140,18 @@ po::options_description train_options() {
     ("exact-reduce", po::bool_switch(), "under mpirun: combine the ranks' gradients in one process's order, so the "
      "weights equal a one-process run's (default: MPI_Allreduce of each rank's sum, faster)")
     ("quiet,q", po::bool_switch(), "print only errors and the final result")
-    ("config", po::value<std::string>(), "read options from an INI-style FILE (name = value); the command line wins");
-  // clang-format on
-  add_data_options(desc);
-  // clang-format off
-  desc.add_options()
-    ("train", po::value<std::string>(), "an IDX images FILE to train on, instead of --data-dir (its labels file "
-     "beside it: 'images' → 'labels', 'idx3' → 'idx1' in the name); alone, it is split 70/10/20 by --seed")
-    ("test", po::value<std::string>(), "an IDX images FILE to test on (with --train): the training file then "
-     "trains, less its last --val-size images (default 10%) that validate")
-    ("val", po::value<std::string>(), "an IDX images FILE to validate on (with --train and --test)")
+    ("config", po::value<std::string>(), "read options from an INI-style FILE (name = value); the command line wins")
+    ("train", po::value<std::string>(), "an IDX or .npy features FILE to train on, instead of --data-dir (its "
+     "labels file beside it: 'images' → 'labels', 'idx3' → 'idx1', or a leading x → y in the name); alone, it "
+     "is split 70/10/20 by --seed")
+    ("test", po::value<std::string>(), "a features FILE to test on (with --train): the training file then "
+     "trains, less its last --val-size examples (default 10%) that validate")
+    ("val", po::value<std::string>(), "a features FILE to validate on (with --train and --test)")
     ("standardize", po::bool_switch(), "float features: subtract each feature's mean and divide by its standard "
      "deviation, both from the training rows; kept in the model, which eval and predict apply")
     ("scale", po::value<std::string>(), "float features: multiply every feature by X (kept in the model likewise)");
   // clang-format on
+  add_data_options(desc);
   return desc;
 }
 
@@ -278,8 +276,8 @@ po::options_description inference_options(bool predict) {
     desc.add_options()
       ("image", po::value<std::string>(), "a PGM image (P2 or P5) of the model's input size, e.g. 28x28")
       ("index", po::value<std::string>(), "the N-th image of the test set instead")
-      ("input", po::value<std::string>(), "an IDX images FILE instead: every image predicted, one CSV row each "
-       "(index, predicted class, every class's score)")
+      ("input", po::value<std::string>(), "an IDX or .npy features FILE instead: every example predicted, one "
+       "CSV row each (index, predicted class, every class's score)")
       ("output", po::value<std::string>(), "with --input: write the CSV to FILE (replaced whole, atomically) "
        "instead of standard output");
   else
@@ -289,7 +287,8 @@ po::options_description inference_options(bool predict) {
   add_data_options(desc);
   add_split_options(desc);
   desc.add_options()("test", po::value<std::string>(),
-                     "an IDX images FILE to test on whole (its labels file beside it), instead of the model's test set");
+                     "an IDX or .npy features FILE to test on whole (its labels file beside it), instead of the "
+                     "model's test set");
   return desc;
 }
 
