@@ -4,6 +4,7 @@
 set -euo pipefail
 
 packages=(g++ make cmake libtbb-dev libxsimd-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
+          libzip-dev libcsv-dev
           libgtest-dev libbenchmark-dev python3 gnuplot-nox libopenmpi-dev openmpi-bin)
 
 missing=()

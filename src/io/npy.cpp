@@ -198,45 +198,51 @@ std::string read_whole_file(const std::string& path) {
   return std::move(s).str();
 }
 
-NpyShape append_npy_features(const std::string& path, std::vector<float>& features) {
-  const std::string bytes = read_whole_file(path);
-  const NpyArray a = decode_npy(bytes, path);
+NpyShape append_npy_features(const NpyArray& a, const std::string& name, std::vector<float>& features) {
   if (a.shape.size() != 2 && a.shape.size() != 3)
-    throw DataError(path + ": features must be a 2-D array (examples × features) or 3-D (examples × rows × columns); "
+    throw DataError(name + ": features must be a 2-D array (examples × features) or 3-D (examples × rows × columns); "
                     "this one has " + std::to_string(a.shape.size()) + " dimensions");
   NpyShape s{a.shape[0], a.shape[1], a.shape.size() == 3 ? a.shape[2] : 1};
   if (s.rows * s.cols == 0 || s.rows * s.cols > (1u << 24))
-    throw DataError(path + ": " + std::to_string(s.rows * s.cols) + " values an example: must be 1 to 16777216");
+    throw DataError(name + ": " + std::to_string(s.rows * s.cols) + " values an example: must be 1 to 16777216");
   const std::uint64_t per = s.rows * s.cols;
   features.reserve(features.size() + a.count());
   for (std::uint64_t i = 0; i < a.count(); ++i) {
     const double v = a.value(i);
     if (!std::isfinite(v) || std::abs(v) > 3.4e38)
-      throw DataError(path + ": value " + std::to_string(i % per) + " of example " + std::to_string(i / per) +
+      throw DataError(name + ": value " + std::to_string(i % per) + " of example " + std::to_string(i / per) +
                       " is not a finite float32");
     features.push_back(static_cast<float>(v));
   }
   return s;
 }
 
-std::vector<std::uint8_t> read_npy_labels(const std::string& path, int classes) {
+NpyShape append_npy_features(const std::string& path, std::vector<float>& features) {
   const std::string bytes = read_whole_file(path);
-  const NpyArray a = decode_npy(bytes, path);
+  return append_npy_features(decode_npy(bytes, path), path, features);
+}
+
+std::vector<std::uint8_t> npy_labels(const NpyArray& a, const std::string& name, int classes) {
   if (a.shape.size() != 1)
-    throw DataError(path + ": labels must be a 1-D array; this one has " + std::to_string(a.shape.size()) +
+    throw DataError(name + ": labels must be a 1-D array; this one has " + std::to_string(a.shape.size()) +
                     " dimensions");
   std::vector<std::uint8_t> labels(a.count());
   for (std::uint64_t i = 0; i < a.count(); ++i) {
     const double v = a.value(i);
     if (!(v >= 0 && v <= 255 && v == std::floor(v)))
-      throw DataError(path + ": label " + std::to_string(v) + " at index " + std::to_string(i) +
+      throw DataError(name + ": label " + std::to_string(v) + " at index " + std::to_string(i) +
                       " is not a whole number from 0 to 255");
     labels[i] = static_cast<std::uint8_t>(v);
     if (labels[i] >= classes)
-      throw DataError(path + ": label " + std::to_string(labels[i]) + " at index " + std::to_string(i) +
+      throw DataError(name + ": label " + std::to_string(labels[i]) + " at index " + std::to_string(i) +
                       " is outside 0-" + std::to_string(classes - 1));
   }
   return labels;
+}
+
+std::vector<std::uint8_t> read_npy_labels(const std::string& path, int classes) {
+  const std::string bytes = read_whole_file(path);
+  return npy_labels(decode_npy(bytes, path), path, classes);
 }
 
 }  // namespace ptrain

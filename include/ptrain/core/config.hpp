@@ -39,6 +39,10 @@ enum class LrDecay { none, cosine };
 // blog: the post's arithmetic (raw 0–255 pixels, sigmoid's derivative taken twice, lr 0.1).
 enum class Preset { none, blog };
 
+// A CSV's first row: a header when some field of it is not a number where the second row's is
+// (auto), or as told.
+enum class CsvHeader { detect, yes, no };
+
 // The spelling of each value of E, and the option that takes it.
 template <class E>
 struct Names;
@@ -76,6 +80,12 @@ struct Names<LrDecay> {
 template <>
 struct Names<Preset> {
   static constexpr NameTable<Preset, 2> table{"preset", {{{Preset::none, "none"}, {Preset::blog, "blog"}}}};
+};
+
+template <>
+struct Names<CsvHeader> {
+  static constexpr NameTable<CsvHeader, 3> table{
+      "header", {{{CsvHeader::detect, "auto"}, {CsvHeader::yes, "yes"}, {CsvHeader::no, "no"}}}};
 };
 
 template <class E>
@@ -151,7 +161,10 @@ struct TrainConfig {
 
   // How the run is carried out: none of these changes the weights.
   std::string data_dir = default_data_dir();
-  std::string train_file, test_file, val_file;  // IDX images files by role, instead of data_dir
+  std::string train_file, test_file, val_file;  // features files by role, instead of data_dir
+  CsvHeader csv_header = CsvHeader::detect;     // how CSV files are read (--header, --label-column)
+  std::string label_column = "last";
+  std::string npz_keys;                         // --npz-keys FEATURES,LABELS; empty: by role
   int threads = hardware_threads();
   int chunk_size = kDefaultChunkSize;  // examples per parallel task
   std::string metrics_path;    // JSON Lines; empty: none
@@ -176,7 +189,10 @@ struct TrainConfig {
 struct InferenceConfig {
   std::string model;
   std::string data_dir = default_data_dir();
-  std::string test_file;  // an IDX images file to evaluate whole, instead of the model's test set
+  std::string test_file;  // a features file to evaluate whole, instead of the model's test set
+  std::optional<CsvHeader> csv_header;      // default: how the model's own files were read
+  std::optional<std::string> label_column;
+  std::optional<std::string> npz_keys;
   bool data_dir_given = false;  // else the model's own data files, when it records them
   std::optional<SplitKind> split;       // default: the model's own
   std::optional<std::size_t> val_size;  // default: the model's own
@@ -184,7 +200,7 @@ struct InferenceConfig {
   int threads = hardware_threads();
   std::string metrics_path;             // eval: a JSON object
   std::string image;                    // predict: a PGM file
-  std::string input;                    // predict: an IDX images file, every image predicted
+  std::string input;                    // predict: a features file, every example predicted
   std::string output;                   // predict --input: the CSV's path (empty: standard output)
   std::string config_path;              // --config
   std::optional<std::uint64_t> index;   // predict: an index into the test set

@@ -36,9 +36,11 @@ struct NpyShape {
   std::uint64_t count = 0, rows = 0, cols = 0;
 };
 NpyShape append_npy_features(const std::string& path, std::vector<float>& features);
+NpyShape append_npy_features(const NpyArray& a, const std::string& name, std::vector<float>& features);
 
 // Labels: a 1-D array of whole numbers 0-255 (integers, or floats holding whole numbers), each
 // below `classes`, as read_idx_labels requires.
 std::vector<std::uint8_t> read_npy_labels(const std::string& path, int classes);
+std::vector<std::uint8_t> npy_labels(const NpyArray& a, const std::string& name, int classes);
 
 }  // namespace ptrain

@@ -1,0 +1,358 @@
+#include "ptrain/io/csv.hpp"
+
+#include <csv.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <exception>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <span>
+
+#include "ptrain/core/errors.hpp"
+#include "ptrain/io/file_checks.hpp"
+
+namespace ptrain {
+namespace {
+
+constexpr std::size_t kMaxColumns = std::size_t{1} << 24;  // as many features as a .npy example may have
+constexpr std::size_t kReadChunk = std::size_t{1} << 20;
+
+std::string_view trimmed(std::string_view s) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// A decimal number, as C's strtod reads one (without locale), leading '+' allowed.
+bool parse_number(std::string_view s, double& v) {
+  s = trimmed(s);
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty()) return false;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+bool whole_label(std::string_view s, std::uint8_t& out) {
+  double v;
+  if (!parse_number(s, v) || !(v >= 0 && v <= 255) || v != std::floor(v)) return false;
+  out = static_cast<std::uint8_t>(v);
+  return true;
+}
+
+// Reads rows as libcsv hands them over. libcsv is C: its callbacks must not throw, so the
+// first problem is kept and thrown once csv_parse returns.
+class CsvReader {
+ public:
+  CsvReader(const std::string& name, const CsvFormat& format, CsvLabels want, std::uint64_t expect_features, int classes,
+            LabelCoding& coding, std::vector<float>& features, std::vector<std::uint8_t>& labels)
+      : name_(name), format_(format), want_(want), expect_features_(expect_features), classes_(classes),
+        coding_(coding), features_(features), labels_(labels), first_label_(labels.size()) {
+    csv_init(&parser_, CSV_STRICT | CSV_STRICT_FINI);
+    const std::string lower = std::filesystem::path(name).filename().string();
+    if (lower.ends_with(".tsv") || lower.ends_with(".tsv.gz")) csv_set_delim(&parser_, CSV_TAB);
+  }
+  ~CsvReader() { csv_free(&parser_); }
+  CsvReader(const CsvReader&) = delete;
+  CsvReader& operator=(const CsvReader&) = delete;
+
+  // Feeds libcsv a line at a time, so that each row knows the line it started on.
+  void feed(std::string_view text) {
+    if (line_ == 1 && at_line_start_ && text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 BOM
+    while (!text.empty()) {
+      const std::size_t nl = text.find('\n');
+      const std::string_view piece = text.substr(0, nl == std::string_view::npos ? text.size() : nl + 1);
+      if (csv_parse(&parser_, piece.data(), piece.size(), on_field, on_row, this) != piece.size() && !error_)
+        fail(line_, std::string("malformed CSV (") + csv_strerror(csv_error(&parser_)) + ")");
+      if (error_) std::rethrow_exception(error_);
+      at_line_start_ = nl != std::string_view::npos;
+      if (at_line_start_) ++line_;
+      text.remove_prefix(piece.size());
+    }
+  }
+
+  CsvShape finish() {
+    if (csv_fini(&parser_, on_field, on_row, this) != 0 && !error_)
+      fail(row_line_, "malformed CSV (a quoted field is not closed)");
+    if (error_) std::rethrow_exception(error_);
+    if (!first_.empty()) data_row(first_, first_line_);  // a file of one row has no header
+    if (error_) std::rethrow_exception(error_);
+    if (rows_ == 0) throw DataError(name_ + ": no rows of data");
+    if (has_labels_ && want_ == CsvLabels::required) decide_labels();
+    return {rows_, width_ - (has_labels_ ? 1 : 0), has_labels_};
+  }
+
+ private:
+  static void on_field(void* s, std::size_t len, void* self) {
+    auto* r = static_cast<CsvReader*>(self);
+    if (r->error_) return;
+    if (r->fields_ == 0) r->row_line_ = r->line_;
+    if (r->fields_ == kMaxColumns) return r->fail(r->row_line_, "more than 16777216 columns");
+    if (r->fields_ == r->row_.size()) r->row_.emplace_back();
+    r->row_[r->fields_++].assign(s ? static_cast<const char*>(s) : "", s ? len : 0);
+  }
+  static void on_row(int, void* self) {
+    auto* r = static_cast<CsvReader*>(self);
+    if (!r->error_) r->row_done();
+    r->fields_ = 0;
+  }
+
+  void fail(std::uint64_t line, const std::string& why) {
+    if (!error_) error_ = std::make_exception_ptr(DataError(name_ + ": line " + std::to_string(line) + ": " + why));
+  }
+
+  // The first row waits for the second to tell whether it is a header (detect), unless told.
+  void row_done() {
+    const std::span<const std::string> row(row_.data(), fields_);
+    if (rows_ == 0 && !header_decided_) {
+      if (format_.header != CsvHeader::detect) {
+        header_decided_ = true;
+        if (format_.header == CsvHeader::yes) return header_.assign(row.begin(), row.end());
+      } else if (first_.empty()) {
+        first_.assign(row.begin(), row.end());
+        first_line_ = row_line_;
+        return;
+      } else {
+        header_decided_ = true;
+        if (looks_like_header(row)) {
+          header_ = std::move(first_);
+        } else {
+          data_row(first_, first_line_);
+        }
+        first_.clear();
+      }
+    }
+    data_row(row, row_line_);
+  }
+
+  bool looks_like_header(std::span<const std::string> second) const {
+    double v;
+    for (std::size_t i = 0; i < std::min(first_.size(), second.size()); ++i)
+      if (!parse_number(first_[i], v) && parse_number(second[i], v)) return true;
+    return false;
+  }
+
+  void data_row(std::span<const std::string> row, std::uint64_t line) {
+    if (error_) return;
+    if (width_ == 0) shape_from(row.size(), line);
+    if (error_) return;
+    if (row.size() != width_)
+      return fail(line, std::to_string(row.size()) + " values, but line " + std::to_string(width_line_) + " has " +
+                            std::to_string(width_));
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      if (c == label_at_) {
+        label(row[c], line);
+        continue;
+      }
+      double v;
+      if (trimmed(row[c]).empty()) return fail(line, "column " + column_name(c) + ": a missing value");
+      if (!parse_number(row[c], v))
+        return fail(line, "column " + column_name(c) + ": '" + std::string(trimmed(row[c]).substr(0, 40)) +
+                              "' is not a number");
+      if (!std::isfinite(v) || std::abs(v) > std::numeric_limits<float>::max())
+        return fail(line, "column " + column_name(c) + ": " + std::string(trimmed(row[c])) + " is not a finite float32");
+      features_.push_back(static_cast<float>(v));
+    }
+    ++rows_;
+  }
+
+  // The first data row sets the width, whether there is a label column, and which it is.
+  void shape_from(std::size_t width, std::uint64_t line) {
+    width_ = width;
+    width_line_ = line;
+    has_labels_ = !(want_ == CsvLabels::ignored && expect_features_ == width);
+    if (has_labels_) label_at_ = label_column();
+    if (error_) return;
+    const std::size_t features = width - (has_labels_ ? 1 : 0);
+    if (features == 0) return fail(line, "one column, the labels: there are no features");
+    if (expect_features_ != 0 && features != expect_features_)
+      fail(line, std::to_string(width) + " columns, but " + std::to_string(expect_features_) + " features" +
+                     (want_ == CsvLabels::ignored ? " (and optionally a label column)" : " and a label column") +
+                     " are expected");
+  }
+
+  std::size_t label_column() {
+    const std::string& want = format_.label_column;
+    if (want == "last" || want.empty()) return width_ - 1;
+    if (want == "first") return 0;
+    if (std::all_of(want.begin(), want.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      const std::size_t n = want.size() > 9 ? 0 : std::stoul(want);
+      if (n >= 1 && n <= width_) return n - 1;
+      fail(width_line_, "--label-column " + want + ": the rows have " + std::to_string(width_) + " columns (1 to " +
+                            std::to_string(width_) + ")");
+      return 0;
+    }
+    for (std::size_t c = 0; c < header_.size() && header_.size() == width_; ++c)
+      if (trimmed(header_[c]) == want) return c;
+    std::string names;
+    for (std::size_t c = 0; c < std::min<std::size_t>(header_.size(), 8); ++c) {
+      names += c == 0 ? "" : ", ";
+      names += trimmed(header_[c]);
+    }
+    fail(width_line_, "--label-column '" + want + "': " +
+                          (header_.empty()                ? std::string("the file has no header row to name it")
+                           : header_.size() != width_      ? "the header row has " + std::to_string(header_.size()) +
+                                                                 " names for " + std::to_string(width_) + " columns"
+                                                           : "not in the header row (" + names +
+                                                                 (header_.size() > 8 ? ", …)" : ")")));
+    return 0;
+  }
+
+  std::string column_name(std::size_t c) const {
+    std::string s = std::to_string(c + 1);
+    if (header_.size() == width_ && !trimmed(header_[c]).empty()) {
+      s += " (";
+      s += trimmed(header_[c]).substr(0, 40);
+      s += ')';
+    }
+    return s;
+  }
+
+  void label(std::string_view text, std::uint64_t line) {
+    if (want_ == CsvLabels::ignored) return;
+    text = trimmed(text);
+    if (text.empty()) return fail(line, "column " + column_name(label_at_) + ": a missing label");
+    std::uint8_t cls = 0;
+    if (!coding_.decided) {  // decided once the whole file is read
+      pending_.emplace_back(text);
+      lines_.push_back(line);
+    } else if (coding_.names.empty()) {
+      if (!whole_label(text, cls))
+        return fail(line, "label '" + std::string(text.substr(0, 40)) + "' is not a whole number from 0 to 255, as " +
+                              "the training data's labels are");
+    } else {
+      const auto it = std::lower_bound(coding_.names.begin(), coding_.names.end(), text);
+      if (it == coding_.names.end() || *it != text)
+        return fail(line, "label '" + std::string(text.substr(0, 40)) + "' is not one of the classes (" +
+                              some_names() + ")");
+      cls = static_cast<std::uint8_t>(it - coding_.names.begin());
+    }
+    if (coding_.decided && cls >= classes_) return fail(line, out_of_range(cls));
+    labels_.push_back(cls);
+  }
+
+  // The first file's labels: whole numbers are classes, else every label is a name.
+  void decide_labels() {
+    std::uint8_t cls = 0;
+    const bool numbers = std::all_of(pending_.begin(), pending_.end(), [&](const std::string& s) { return whole_label(s, cls); });
+    if (!coding_.decided && !numbers) refuse_numeric_labels();
+    if (!coding_.decided && !numbers) {
+      std::vector<std::string> names = pending_;
+      std::sort(names.begin(), names.end());
+      names.erase(std::unique(names.begin(), names.end()), names.end());
+      if (names.size() > 256) throw DataError(name_ + ": " + std::to_string(names.size()) + " distinct labels; at most 256 classes");
+      coding_.names = std::move(names);
+    }
+    coding_.decided = true;
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      if (numbers) {
+        whole_label(pending_[i], cls);
+      } else {
+        cls = static_cast<std::uint8_t>(std::lower_bound(coding_.names.begin(), coding_.names.end(), pending_[i]) -
+                                        coding_.names.begin());
+      }
+      if (cls >= classes_) throw DataError(name_ + ": line " + std::to_string(lines_[i]) + ": " + out_of_range(cls));
+      labels_[first_label_ + i] = cls;
+    }
+  }
+
+  // Labels that are all numbers, some not whole or past 255, are a regression's targets or the
+  // wrong column, not names.
+  void refuse_numeric_labels() const {
+    double v;
+    for (std::size_t i = 0; i < pending_.size(); ++i)
+      if (!parse_number(pending_[i], v)) return;
+    std::uint8_t cls;
+    for (std::size_t i = 0; i < pending_.size(); ++i)
+      if (!whole_label(pending_[i], cls))
+        throw DataError(name_ + ": line " + std::to_string(lines_[i]) + ": label " + pending_[i] +
+                        " is not a whole number from 0 to 255 (labels are classes: whole numbers, or names)");
+  }
+
+  std::string out_of_range(std::uint8_t cls) const {
+    return "label " + (coding_.names.empty() ? std::to_string(cls) : "'" + coding_.names[cls] + "'") +
+           " is class " + std::to_string(cls) + ", outside 0-" + std::to_string(classes_ - 1);
+  }
+
+  std::string some_names() const {
+    std::string s;
+    for (std::size_t i = 0; i < std::min<std::size_t>(coding_.names.size(), 8); ++i) {
+      s += i == 0 ? "" : ", ";
+      s += coding_.names[i];
+    }
+    if (coding_.names.size() > 8) s += ", …";
+    return s;
+  }
+
+  const std::string& name_;
+  const CsvFormat& format_;
+  CsvLabels want_;
+  std::uint64_t expect_features_;
+  int classes_;
+  LabelCoding& coding_;
+  std::vector<float>& features_;
+  std::vector<std::uint8_t>& labels_;
+  std::size_t first_label_;
+
+  csv_parser parser_{};
+  std::exception_ptr error_;
+  std::uint64_t line_ = 1, row_line_ = 1, first_line_ = 0, width_line_ = 0, rows_ = 0;
+  bool at_line_start_ = true, header_decided_ = false, has_labels_ = false;
+  std::vector<std::string> row_, first_, header_;
+  std::size_t fields_ = 0, width_ = 0, label_at_ = std::size_t(-1);
+  std::vector<std::string> pending_;  // the labels' text, while the first file decides their coding
+  std::vector<std::uint64_t> lines_;
+};
+
+}  // namespace
+
+bool csv_name(const std::string& path) {
+  const std::string name = std::filesystem::path(path).filename().string();
+  for (const char* ext : {".csv", ".tsv", ".csv.gz", ".tsv.gz"})
+    if (name.ends_with(ext)) return true;
+  return false;
+}
+
+CsvShape append_csv_text(std::string_view text, const std::string& name, const CsvFormat& format, CsvLabels want,
+                         std::uint64_t expect_features, int classes, LabelCoding& coding, std::vector<float>& features,
+                         std::vector<std::uint8_t>& labels) {
+  CsvReader reader(name, format, want, expect_features, classes, coding, features, labels);
+  reader.feed(text);
+  return reader.finish();
+}
+
+CsvShape append_csv(const std::string& path, const CsvFormat& format, CsvLabels want, std::uint64_t expect_features,
+                    int classes, LabelCoding& coding, std::vector<float>& features, std::vector<std::uint8_t>& labels) {
+  if (const std::string problem = input_problem(path); !problem.empty()) throw DataError(path + ": " + problem);
+  std::error_code ec;
+  const std::uint64_t total = std::filesystem::file_size(path, ec);
+  gzFile in = gzopen(path.c_str(), "rb");  // reads plain files as they are
+  if (!in) throw DataError(path + ": cannot be opened");
+  struct Closer {
+    gzFile f;
+    ~Closer() { gzclose(f); }
+  } closer{in};
+  gzbuffer(in, 1 << 17);
+  CsvReader reader(path, format, want, expect_features, classes, coding, features, labels);
+  std::string chunk(kReadChunk, '\0');
+  for (;;) {
+    const int got = gzread(in, chunk.data(), static_cast<unsigned>(chunk.size()));
+    if (got < 0) {
+      int code = 0;
+      throw DataError(path + ": " + gzerror(in, &code));
+    }
+    if (got == 0) break;
+    reader.feed(std::string_view(chunk.data(), static_cast<std::size_t>(got)));
+    if (format.progress) format.progress(static_cast<std::uint64_t>(gzoffset(in)), total);
+  }
+  int code = 0;
+  const char* why = gzerror(in, &code);
+  if (code != Z_OK && code != Z_STREAM_END) throw DataError(path + ": " + why);
+  return reader.finish();
+}
+
+}  // namespace ptrain
