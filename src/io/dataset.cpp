@@ -1,9 +1,13 @@
 #include "ptrain/io/dataset.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 
+#include <nlohmann/json.hpp>
+
+#include "ptrain/core/config.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/io/idx.hpp"
 #include "ptrain/io/npy.hpp"
@@ -32,27 +36,106 @@ std::string find_file(const std::string& dir, const std::string& stem, const std
   return found.empty() ? (fs::path(dir) / (stem + "-" + kind)).string() : found;  // the reader reports it missing
 }
 
-// Appends one images/labels pair to `d`; returns the images' header.
-// Whether the file starts as a .npy does (else it is read as IDX, whose reader names problems).
-bool npy_file(const std::string& path) {
+enum class FileKind { idx, npy, npz, csv };
+
+// CSV by its name (its text has no magic); the others by their first bytes, IDX failing those
+// (its reader names what is wrong with it).
+FileKind file_kind(const std::string& path) {
+  if (csv_name(path)) return FileKind::csv;
   std::ifstream in(path, std::ios::binary);
   char head[6] = {};
-  return in.read(head, 6) && is_npy(std::string_view(head, 6));
+  in.read(head, 6);
+  const std::string_view h(head, static_cast<std::size_t>(in.gcount()));
+  return is_npy(h) ? FileKind::npy : is_zip(h) ? FileKind::npz : FileKind::idx;
 }
 
-IdxShape append_pair(const std::string& image_path, const std::string& label_path, int classes, Dataset& d) {
-  const bool first = d.labels.empty() && d.pixels.empty() && d.features.empty();
-  const IdxInputs shape = append_inputs(image_path, d);
-  if (!first && shape.floats != d.float_inputs)
-    throw DataError(image_path + ": holds " + (shape.floats ? "float32 values" : "bytes") + " but the training file " +
-                    (d.float_inputs ? "float32 values" : "bytes") + "; every file must hold one kind");
-  d.float_inputs = shape.floats;
+bool holds_labels(const std::string& path) {
+  const FileKind k = file_kind(path);
+  return k == FileKind::csv || k == FileKind::npz;
+}
+
+// --npz-keys with "{role}" replaced by the role's name.
+NpzKeys keys_for_role(const NpzKeys& given, const std::string& role) {
+  NpzKeys k = given;
+  for (std::string* name : {&k.features, &k.labels})
+    for (std::size_t at; (at = name->find("{role}")) != std::string::npos;) name->replace(at, 6, role);
+  return k;
+}
+
+// One file of an .npz, decoded: the archive keeps the bytes the array views.
+struct NpzArray {
+  std::string bytes;
+  NpyArray array;
+  std::string name;
+  NpzArray(const NpzArchive& npz, const std::string& key)
+      : bytes(npz.npy_bytes(key)), name(npz.name() + ":" + key) {
+    array = decode_npy(bytes, name);
+  }
+};
+
+IdxShape shape_of(const NpyShape& s, const std::string& path) {
+  if (s.count > 0xFFFFFFFFu) throw DataError(path + ": more than 2^32 examples");
+  IdxShape out;
+  out.count = static_cast<std::uint32_t>(s.count);
+  out.rows = static_cast<std::uint32_t>(s.rows);
+  out.cols = static_cast<std::uint32_t>(s.cols);
+  return out;
+}
+
+// An .npz's role arrays appended to `d`.
+IdxShape append_npz(const std::string& path, const std::string& role, const NpzKeys& given, int classes, Dataset& d) {
+  const NpzArchive npz = NpzArchive::read(path);
+  const NpzKeys keys = npz_keys_for(npz, role, keys_for_role(given, role));
+  const NpzArray x(npz, keys.features);
+  const IdxShape shape = shape_of(append_npy_features(x.array, x.name, d.features), path);
+  const NpzArray y(npz, keys.labels);
+  const std::vector<std::uint8_t> labels = npy_labels(y.array, y.name, classes);
+  if (labels.size() != shape.count)
+    throw DataError(path + ": " + keys.features + " holds " + std::to_string(shape.count) + " examples but " +
+                    keys.labels + " holds " + std::to_string(labels.size()) + " labels");
+  d.labels.insert(d.labels.end(), labels.begin(), labels.end());
+  return shape;
+}
+
+// An IDX or .npy features file and its labels file appended to `d`.
+IdxShape append_idx_or_npy(const std::string& image_path, const std::string& label_path, int classes, Dataset& d) {
+  const IdxInputs shape = append_inputs(image_path, d, {}, 0, {});
   std::vector<std::uint8_t> labels =
-      npy_file(label_path) ? read_npy_labels(label_path, classes) : read_idx_labels(label_path, classes);
+      file_kind(label_path) == FileKind::npy ? read_npy_labels(label_path, classes) : read_idx_labels(label_path, classes);
   if (shape.count != labels.size())
     throw DataError(image_path + ": holds " + std::to_string(shape.count) + " images but " + label_path + " holds " +
                     std::to_string(labels.size()) + " labels");
   d.labels.insert(d.labels.end(), labels.begin(), labels.end());
+  d.float_inputs = shape.floats;
+  return shape;
+}
+
+// Appends one role's examples to `d`; returns their shape. Every file holds one kind of
+// input (bytes or floats) and one kind of label (whole numbers or, in CSV, names).
+IdxShape append_pair(const std::string& role, const std::string& image_path, const std::string& label_path,
+                     int classes, const ReadFormat& format, std::uint64_t expect_features, LabelCoding& coding,
+                     Dataset& d) {
+  const bool first = d.labels.empty() && d.pixels.empty() && d.features.empty();
+  const bool bytes_before = !first && !d.float_inputs;
+  const FileKind kind = file_kind(image_path);
+  if (kind != FileKind::csv && !coding.names.empty())
+    throw DataError(image_path + ": holds whole-number labels but the training data's labels are names");
+  IdxShape shape;
+  if (kind == FileKind::csv) {
+    const CsvShape s = append_csv(image_path, format.csv, CsvLabels::required, expect_features, classes, coding,
+                                  d.features, d.labels);
+    shape = shape_of({s.count, s.features, 1}, image_path);
+    d.float_inputs = true;
+  } else if (kind == FileKind::npz) {
+    shape = append_npz(image_path, role, format.npz_keys, classes, d);
+    d.float_inputs = true;
+  } else {
+    shape = append_idx_or_npy(image_path, label_path, classes, d);
+  }
+  coding.decided = true;
+  if (!first && bytes_before == d.float_inputs)
+    throw DataError(image_path + ": holds " + (d.float_inputs ? "float32 values" : "bytes") + " but the training file " +
+                    (bytes_before ? "bytes" : "float32 values") + "; every file must hold one kind");
   return shape;
 }
 
@@ -77,16 +160,34 @@ std::string labels_beside(const std::string& images) {
 
 }  // namespace
 
-// A features file's inputs: IDX (bytes or float32) or .npy (always float32 features).
-IdxInputs append_inputs(const std::string& path, Dataset& d) {
-  if (!npy_file(path)) return append_idx_inputs(path, d.pixels, d.features);
-  const NpyShape s = append_npy_features(path, d.features);
+IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& format, std::uint64_t expect_features,
+                        const LabelCoding& coding) {
+  const FileKind kind = file_kind(path);
+  NpyShape s;
+  if (kind == FileKind::idx) return append_idx_inputs(path, d.pixels, d.features);
+  if (kind == FileKind::npy) s = append_npy_features(path, d.features);
+  if (kind == FileKind::npz) {
+    const NpzArchive npz = NpzArchive::read(path);
+    std::string key = keys_for_role(format.npz_keys, "test").features;
+    for (const char* k : {"x_test", "x", "X"})
+      if (key.empty() && npz.has(k)) key = k;
+    if (key.empty()) throw DataError(path + ": no x_test (or x) array to predict; --npz-keys names another");
+    const NpzArray x(npz, key);
+    s = append_npy_features(x.array, x.name, d.features);
+  }
+  if (kind == FileKind::csv) {
+    LabelCoding unused = coding;
+    std::vector<std::uint8_t> no_labels;
+    const CsvShape c = append_csv(path, format.csv, CsvLabels::ignored, expect_features, kMaxClasses, unused,
+                                  d.features, no_labels);
+    s = {c.count, c.features, 1};
+  }
+  const IdxShape shape = shape_of(s, path);
   IdxInputs in;
   in.floats = true;
-  in.count = static_cast<std::uint32_t>(s.count);
-  in.rows = static_cast<std::uint32_t>(s.rows);
-  in.cols = static_cast<std::uint32_t>(s.cols);
-  if (s.count > 0xFFFFFFFFu) throw DataError(path + ": more than 2^32 examples");
+  in.count = shape.count;
+  in.rows = shape.rows;
+  in.cols = shape.cols;
   return in;
 }
 
@@ -100,17 +201,21 @@ DataFiles mnist_folder_files(const std::string& dir) {
   return f;
 }
 
-DataFiles role_files(const std::string& train, const std::string& test, const std::string& val) {
+DataFiles role_files(const std::string& train, const std::string& test, const std::string& val,
+                     const ReadFormat& format) {
   DataFiles f;
+  f.format = format;
+  auto labels_of = [](const std::string& path) { return holds_labels(path) ? path : labels_beside(path); };
   f.train_images = train;
-  f.train_labels = labels_beside(train);
-  if (!test.empty()) f.test_images = test, f.test_labels = labels_beside(test);
-  if (!val.empty()) f.val_images = val, f.val_labels = labels_beside(val);
+  f.train_labels = labels_of(train);
+  if (!test.empty()) f.test_images = test, f.test_labels = labels_of(test);
+  if (!val.empty()) f.val_images = val, f.val_labels = labels_of(val);
   return f;
 }
 
 std::string DataFiles::describe() const {
   if (!folder.empty()) return folder;
+  if (train_role != "train") return train_images;  // one file, tested whole
   std::string s = train_images;
   s += " (train)";
   for (auto [path, role] : {std::pair{&test_images, " (test)"}, std::pair{&val_images, " (validation)"}})
@@ -126,11 +231,11 @@ std::vector<std::string> listed_files(const DataFiles& f) {
   std::vector<std::string> out;
   for (const std::string* p : {&f.train_images, &f.train_labels, &f.test_images, &f.test_labels, &f.val_images,
                                &f.val_labels})
-    if (!p->empty()) out.push_back(*p);
+    if (!p->empty() && std::find(out.begin(), out.end(), *p) == out.end()) out.push_back(*p);
   return out;
 }
 
-MnistData load_data_files(const DataFiles& files, int classes) {
+MnistData load_data_files(const DataFiles& files, int classes, const LabelCoding& coding) {
   std::error_code ec;
   if (!files.folder.empty()) {
     if (!fs::exists(files.folder, ec))
@@ -138,26 +243,28 @@ MnistData load_data_files(const DataFiles& files, int classes) {
     if (!fs::is_directory(files.folder, ec)) throw DataError("data folder '" + files.folder + "' is not a folder");
   }
   MnistData m;
+  m.coding = coding;
   // One buffer for every file, sized from the files up front: growing it would briefly hold
   // two copies of the images. The readers still validate every header.
   std::uint64_t hint = 0;
   for (const std::string* p : {&files.train_images, &files.test_images, &files.val_images})
-    if (!p->empty()) hint += idx_size_hint(*p);
+    if (!p->empty() && file_kind(*p) == FileKind::idx) hint += idx_size_hint(*p);
   m.all.pixels.reserve(hint);
-  const IdxShape train = append_pair(files.train_images, files.train_labels, classes, m.all);
+  const IdxShape train =
+      append_pair(files.train_role, files.train_images, files.train_labels, classes, files.format, 0, m.coding, m.all);
   m.train_file_count = train.count;
   m.rows = train.rows;
   m.cols = train.cols;
-  auto add = [&](const std::string& images, const std::string& labels, std::size_t& count) {
+  auto add = [&](const char* role, const std::string& images, const std::string& labels, std::size_t& count) {
     if (images.empty()) return;
-    const IdxShape s = append_pair(images, labels, classes, m.all);
+    const IdxShape s = append_pair(role, images, labels, classes, files.format, train.rows * train.cols, m.coding, m.all);
     if (s.rows != train.rows || s.cols != train.cols)
       throw DataError(images + ": its images are " + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
                       " but the training images are " + std::to_string(train.rows) + "x" + std::to_string(train.cols));
     count = s.count;
   };
-  add(files.test_images, files.test_labels, m.test_file_count);
-  add(files.val_images, files.val_labels, m.val_file_count);
+  add("test", files.test_images, files.test_labels, m.test_file_count);
+  add("val", files.val_images, files.val_labels, m.val_file_count);
   m.all.image_size = static_cast<int>(train.rows * train.cols);
   return m;
 }
@@ -185,7 +292,51 @@ std::map<std::string, std::string> data_metadata(const MnistData& data, const Da
     if (!files.test_images.empty()) m["data_test"] = files.test_images;
     if (!files.val_images.empty()) m["data_val"] = files.val_images;
   }
+  const ReadFormat& f = files.format;
+  if (f.csv.header != CsvHeader::detect) m["csv_header"] = name_of(f.csv.header);
+  if (f.csv.label_column != "last") m["csv_label_column"] = f.csv.label_column;
+  if (!f.npz_keys.features.empty()) m["npz_keys"] = f.npz_keys.features + "," + f.npz_keys.labels;
+  if (!data.coding.names.empty()) m["class_names"] = nlohmann::json(data.coding.names).dump();
   return m;
+}
+
+ReadFormat recorded_format(const std::map<std::string, std::string>& metadata) {
+  ReadFormat f;
+  if (auto it = metadata.find("csv_header"); it != metadata.end()) try {
+      f.csv.header = parse_choice<CsvHeader>(it->second);
+    } catch (const UsageError& e) {
+      throw DataError(std::string("the model's metadata csv_header: ") + e.what());
+    }
+  if (auto it = metadata.find("csv_label_column"); it != metadata.end()) f.csv.label_column = it->second;
+  if (auto it = metadata.find("npz_keys"); it != metadata.end()) f.npz_keys = parse_npz_keys(it->second);
+  return f;
+}
+
+LabelCoding recorded_coding(const std::map<std::string, std::string>& metadata, const std::string& path) {
+  LabelCoding c;
+  c.decided = true;
+  auto it = metadata.find("class_names");
+  if (it == metadata.end()) return c;
+  const nlohmann::json names = nlohmann::json::parse(it->second, nullptr, false);
+  if (!names.is_array() || names.empty() || names.size() > kMaxClasses)
+    throw DataError(path + ": metadata class_names must be a JSON array of 1 to 256 names");
+  for (const auto& n : names) {
+    if (!n.is_string()) throw DataError(path + ": metadata class_names must be a JSON array of names");
+    c.names.push_back(n.get<std::string>());
+  }
+  if (!std::is_sorted(c.names.begin(), c.names.end()) ||
+      std::adjacent_find(c.names.begin(), c.names.end()) != c.names.end())
+    throw DataError(path + ": metadata class_names must be distinct and in sorted order");
+  return c;
+}
+
+NpzKeys parse_npz_keys(const std::string& text) {
+  const std::size_t comma = text.find(',');
+  NpzKeys k;
+  if (comma != std::string::npos) k = {text.substr(0, comma), text.substr(comma + 1)};
+  if (k.features.empty() || k.labels.empty() || k.labels.find(',') != std::string::npos)
+    throw UsageError("--npz-keys '" + text + "': expected two array names, FEATURES,LABELS (e.g. x_{role},y_{role})");
+  return k;
 }
 
 DataFiles recorded_files(const std::map<std::string, std::string>& metadata) {
@@ -193,7 +344,8 @@ DataFiles recorded_files(const std::map<std::string, std::string>& metadata) {
     auto it = metadata.find(key);
     return it == metadata.end() ? std::string() : it->second;
   };
-  if (!get("data_train").empty()) return role_files(get("data_train"), get("data_test"), get("data_val"));
+  if (!get("data_train").empty())
+    return role_files(get("data_train"), get("data_test"), get("data_val"), recorded_format(metadata));
   if (!get("data_dir").empty()) return mnist_folder_files(get("data_dir"));
   return {};
 }

@@ -29,6 +29,7 @@ struct LoadedModel {
   std::string path;
   ModelFile file;
   InputTransform transform;  // what float features go through, as in training
+  LabelCoding coding;        // the classes' names, when the labels were names
   TrainConfig recipe;
   std::unique_ptr<Engine> engine;
   const NetSpec& spec() const { return recipe.spec; }
@@ -48,7 +49,24 @@ LoadedModel load_model(const std::string& path) {
   m.engine = make_engine(m.spec(), as_float, {m.recipe.engine});
   m.engine->restore({m.file.params, {}});  // exact, for a float64 checkpoint
   m.transform = InputTransform::from(m.file.metadata, m.spec().inputs(), path);
+  m.coding = recorded_coding(m.file.metadata, path);
+  if (!m.coding.names.empty() && static_cast<int>(m.coding.names.size()) != m.spec().classes())
+    throw DataError(path + ": metadata class_names names " + std::to_string(m.coding.names.size()) +
+                    " classes but the net has " + std::to_string(m.spec().classes()) + " outputs");
   return m;
+}
+
+// Class c as the data spelled it: its name, or its number.
+std::string class_name(const LoadedModel& m, std::size_t c) {
+  return m.coding.names.empty() ? std::to_string(c) : m.coding.names[c];
+}
+
+// A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
 }
 
 // A model trained on float32 features takes those, one trained on bytes takes bytes.
@@ -70,8 +88,14 @@ struct TestSet {
 // The data to test on: --test's file whole; else --data-dir's folder; else the files the model
 // was trained on, or the default folder.
 DataFiles test_files(const InferenceConfig& cfg, const LoadedModel& m) {
-  if (!cfg.test_file.empty()) return role_files(cfg.test_file, "", "");
-  const DataFiles recorded = recorded_files(m.file.metadata);
+  const ReadFormat format = inference_format(cfg, m.file.metadata);
+  if (!cfg.test_file.empty()) {
+    DataFiles whole = role_files(cfg.test_file, "", "", format);
+    whole.train_role = "test";
+    return whole;
+  }
+  DataFiles recorded = recorded_files(m.file.metadata);
+  recorded.format = format;
   if (!cfg.data_dir_given && recorded.folder.empty() && !recorded.train_images.empty()) return recorded;
   return mnist_folder_files(cfg.data_dir);
 }
@@ -82,7 +106,7 @@ TestSet load_test_set(const InferenceConfig& cfg, const LoadedModel& m) {
   TestSet t;
   const DataFiles files = test_files(cfg, m);
   t.name = files.describe();
-  t.mnist = load_data_files(files, m.spec().classes());
+  t.mnist = load_data_files(files, m.spec().classes(), m.coding);
   require_input_kind(m, t.mnist.all.float_inputs, files.name());
   m.transform.apply(t.mnist.all);
   if (t.mnist.all.image_size != m.spec().inputs())
@@ -142,13 +166,14 @@ void run_eval(const InferenceConfig& cfg, std::ostream& out) {
   out << "model " << cfg.model << ": net " << m.spec().describe() << ", " << t.kind << " of " << t.name << ", "
       << test.size() << " test images\n"
       << "test accuracy " << std::fixed << std::setprecision(2) << accuracy << "% (" << correct << "/" << test.size()
-      << ")\n\nclass  accuracy  images\n";
+      << ")\n\nclass  accuracy  images" << (m.coding.names.empty() ? "" : "  name") << "\n";
   for (int c = 0; c < classes; ++c) {
     std::uint64_t n = 0;
     for (std::uint64_t v : confusion[c]) n += v;
     const double a = n ? 100.0 * static_cast<double>(confusion[c][c]) / static_cast<double>(n) : 0.0;
     per_class.push_back(n ? nlohmann::json(a) : nlohmann::json());
-    out << std::setw(5) << c << "  " << std::setw(7) << (n ? a : 0.0) << "%  " << std::setw(6) << n << "\n";
+    out << std::setw(5) << c << "  " << std::setw(7) << (n ? a : 0.0) << "%  " << std::setw(6) << n;
+    out << (m.coding.names.empty() ? "" : "  " + class_name(m, c)) << "\n";
   }
   out << "\nconfusion matrix (rows: true label, columns: predicted)\n      ";
   for (int c = 0; c < classes; ++c) out << std::setw(6) << c;
@@ -158,20 +183,23 @@ void run_eval(const InferenceConfig& cfg, std::ostream& out) {
     for (int c = 0; c < classes; ++c) out << std::setw(6) << confusion[r][c];
     out << "\n";
   }
-  write_json_file(cfg.metrics_path,
-                  {{"test_accuracy", accuracy},
-                   {"test_images", test.size()},
-                   {"per_class_accuracy", per_class},
-                   {"confusion_matrix", confusion}});
+  nlohmann::json report{{"test_accuracy", accuracy},
+                        {"test_images", test.size()},
+                        {"per_class_accuracy", per_class},
+                        {"confusion_matrix", confusion}};
+  if (!m.coding.names.empty()) report["class_names"] = m.coding.names;
+  write_json_file(cfg.metrics_path, report);
 }
 
 namespace {
 
-// Every image of an IDX file through the model, all threads: a CSV row each (index, predicted
-// class, every class's score, 6 significant digits), to --output atomically or to `out`.
+// Every example of a file through the model, all threads: a CSV row each (index, predicted
+// class — its name when the labels were names —, every class's score, 6 significant digits), to
+// --output atomically or to `out`.
 void predict_file(const InferenceConfig& cfg, const LoadedModel& m, std::ostream& out) {
   Dataset data;
-  const IdxInputs images = append_inputs(cfg.input, data);
+  const IdxInputs images =
+      append_inputs(cfg.input, data, inference_format(cfg, m.file.metadata), m.spec().inputs(), m.coding);
   const std::string shape = std::to_string(images.rows) + "x" + std::to_string(images.cols);
   require_input_kind(m, images.floats, cfg.input);
   auto recorded = m.file.metadata.find("image_shape");
@@ -197,7 +225,7 @@ void predict_file(const InferenceConfig& cfg, const LoadedModel& m, std::ostream
   csv << "\n" << std::setprecision(6);
   for (std::size_t e = 0; e < all.size(); ++e) {
     const float* s = scores.data() + e * classes;
-    csv << e << "," << argmax(s, classes);
+    csv << e << "," << csv_field(class_name(m, argmax(s, classes)));
     for (int c = 0; c < classes; ++c) csv << "," << s[c];
     csv << "\n";
   }
@@ -261,8 +289,8 @@ void run_predict(const InferenceConfig& cfg, std::ostream& out) {
   const int classes = m.spec().classes();
   out << source << " (" << width << "x" << height << "):\n";
   if (!one.float_inputs) draw(out, one.pixels.data(), width, height);
-  out << "predicted " << argmax(scores.data(), classes);
-  if (truth) out << " (label " << *truth << ")";
+  out << "predicted " << class_name(m, argmax(scores.data(), classes));
+  if (truth) out << " (label " << class_name(m, *truth) << ")";
   out << "\nscores ";
   for (int c = 0; c < classes; ++c) out << " " << c << ":" << std::fixed << std::setprecision(4) << scores[c];
   out << "\n";

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/io/dataset.hpp"
 #include "ptrain/io/file_checks.hpp"
 
 namespace ptrain {
@@ -100,6 +101,31 @@ CommandLine command(CommandKind kind, const po::options_description& desc, const
   return cl;
 }
 
+// How CSV and .npz files are read, for every command.
+void add_format_options(po::options_description& desc, bool train) {
+  const std::string model = train ? "" : " (default: as the model's own files were read)";
+  // clang-format off
+  desc.add_options()
+    ("header", po::value<std::string>(), ("CSV: auto, yes or no: whether the first row names the columns (auto: "
+     "when some field of it is not a number where the second row's is)" + model).c_str())
+    ("label-column", po::value<std::string>(), ("CSV: the labels' column: last (the default), first, its number "
+     "counted from 1, or its name in the header; labels are whole numbers 0-255, or names (the classes then in "
+     "sorted order, kept in the model)" + model).c_str())
+    ("npz-keys", po::value<std::string>(), (".npz: the FEATURES,LABELS arrays to read, '{role}' standing for train, "
+     "test or val (default: x_{role},y_{role}, else x,y)" + model).c_str());
+  // clang-format on
+}
+
+// --header, --label-column and --npz-keys, checked as they are read.
+void read_format_options(const po::variables_map& vm, CsvHeader& header, std::string& label_column,
+                         std::string& npz_keys) {
+  if (vm.count("header")) header = parse_choice<CsvHeader>(text(vm, "header"));
+  if (vm.count("label-column")) label_column = text(vm, "label-column");
+  if (vm.count("label-column") && label_column.empty()) throw UsageError("--label-column: an empty name");
+  if (vm.count("npz-keys")) npz_keys = text(vm, "npz-keys");
+  if (vm.count("npz-keys")) parse_npz_keys(npz_keys);
+}
+
 po::options_description train_options() {
   po::options_description desc(
       "ptrain: trains the blog's MNIST network (784-112-16-10, sigmoid, squared error, SGD) on every core\n"
@@ -141,9 +167,9 @@ po::options_description train_options() {
      "weights equal a one-process run's (default: MPI_Allreduce of each rank's sum, faster)")
     ("quiet,q", po::bool_switch(), "print only errors and the final result")
     ("config", po::value<std::string>(), "read options from an INI-style FILE (name = value); the command line wins")
-    ("train", po::value<std::string>(), "an IDX or .npy features FILE to train on, instead of --data-dir (its "
-     "labels file beside it: 'images' → 'labels', 'idx3' → 'idx1', or a leading x → y in the name); alone, it "
-     "is split 70/10/20 by --seed")
+    ("train", po::value<std::string>(), "a FILE to train on, instead of --data-dir: CSV (.csv, .tsv, either "
+     "gzipped), .npz, or IDX or .npy features with their labels file beside them ('images' → 'labels', "
+     "'idx3' → 'idx1', or a leading x → y in the name); alone, it is split 70/10/20 by --seed")
     ("test", po::value<std::string>(), "a features FILE to test on (with --train): the training file then "
      "trains, less its last --val-size examples (default 10%) that validate")
     ("val", po::value<std::string>(), "a features FILE to validate on (with --train and --test)")
@@ -151,6 +177,7 @@ po::options_description train_options() {
      "deviation, both from the training rows; kept in the model, which eval and predict apply")
     ("scale", po::value<std::string>(), "float features: multiply every feature by X (kept in the model likewise)");
   // clang-format on
+  add_format_options(desc, true);
   add_data_options(desc);
   return desc;
 }
@@ -246,6 +273,7 @@ CommandLine parse_train(int argc, const char* const* argv) {
   c.rank_timeout = parse_positive_real("rank-timeout", text(vm, "rank-timeout"));
   read_files(vm, c);
   read_role_files(vm, c);
+  read_format_options(vm, c.csv_header, c.label_column, c.npz_keys);
   c.standardize = vm["standardize"].as<bool>();
   if (vm.count("scale")) c.feature_scale = parse_positive_real("scale", text(vm, "scale"));
   if (c.standardize && c.feature_scale > 0)
@@ -276,8 +304,9 @@ po::options_description inference_options(bool predict) {
     desc.add_options()
       ("image", po::value<std::string>(), "a PGM image (P2 or P5) of the model's input size, e.g. 28x28")
       ("index", po::value<std::string>(), "the N-th image of the test set instead")
-      ("input", po::value<std::string>(), "an IDX or .npy features FILE instead: every example predicted, one "
-       "CSV row each (index, predicted class, every class's score)")
+      ("input", po::value<std::string>(), "a features FILE instead (CSV, .npz, IDX or .npy; a CSV's label column "
+       "is skipped when there is one): every example predicted, one CSV row each (index, predicted class, every "
+       "class's score)")
       ("output", po::value<std::string>(), "with --input: write the CSV to FILE (replaced whole, atomically) "
        "instead of standard output");
   else
@@ -287,8 +316,9 @@ po::options_description inference_options(bool predict) {
   add_data_options(desc);
   add_split_options(desc);
   desc.add_options()("test", po::value<std::string>(),
-                     "an IDX or .npy features FILE to test on whole (its labels file beside it), instead of the "
-                     "model's test set");
+                     "a FILE to test on whole (CSV, .npz, or IDX or .npy with its labels file beside it), instead "
+                     "of the model's test set");
+  add_format_options(desc, false);
   return desc;
 }
 
@@ -325,6 +355,12 @@ CommandLine parse_inference(CommandKind kind, int argc, const char* const* argv)
     recipe_field("seed").adopt(split, text(vm, "seed"));
     u.seed = split.seed;
   }
+  CsvHeader header = CsvHeader::detect;
+  std::string label_column, npz_keys;
+  read_format_options(vm, header, label_column, npz_keys);
+  if (vm.count("header")) u.csv_header = header;
+  if (vm.count("label-column")) u.label_column = label_column;
+  if (vm.count("npz-keys")) u.npz_keys = npz_keys;
   if (vm.count("metrics")) u.metrics_path = text(vm, "metrics");
   if (vm.count("metrics") && u.metrics_path.empty()) throw UsageError("--metrics: an empty path");
   if (predict) {

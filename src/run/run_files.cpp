@@ -33,8 +33,20 @@ void refuse_checkpoint_names(const NamedPath& output, const std::string& checkpo
 }  // namespace
 
 DataFiles run_data_files(const TrainConfig& cfg) {
-  return cfg.train_file.empty() ? mnist_folder_files(cfg.data_dir)
-                                : role_files(cfg.train_file, cfg.test_file, cfg.val_file);
+  if (cfg.train_file.empty()) return mnist_folder_files(cfg.data_dir);
+  ReadFormat format;
+  format.csv.header = cfg.csv_header;
+  format.csv.label_column = cfg.label_column;
+  if (!cfg.npz_keys.empty()) format.npz_keys = parse_npz_keys(cfg.npz_keys);
+  return role_files(cfg.train_file, cfg.test_file, cfg.val_file, format);
+}
+
+ReadFormat inference_format(const InferenceConfig& cfg, const std::map<std::string, std::string>& metadata) {
+  ReadFormat format = recorded_format(metadata);
+  if (cfg.csv_header) format.csv.header = *cfg.csv_header;
+  if (cfg.label_column) format.csv.label_column = *cfg.label_column;
+  if (cfg.npz_keys) format.npz_keys = parse_npz_keys(*cfg.npz_keys);
+  return format;
 }
 
 void check_train_files(const TrainConfig& cfg, const std::string& resume_file) {

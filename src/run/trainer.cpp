@@ -171,8 +171,13 @@ void TrainingRun::load_data() {
   if (!cfg_.resume.empty() && !data_dir_given)
     if (DataFiles own = recorded_files(recorded); !own.train_images.empty()) files_ = std::move(own);
   const bool from_data = net_from_data(cfg_);
+  LabelCoding coding;  // a model's classes' names, or the training file's own
+  if (!cfg_.resume.empty())
+    coding = recorded_coding(recorded, cfg_.resume);
+  else if (!cfg_.init_from.empty())
+    coding = recorded_coding(start_.init_metadata, cfg_.init_from);
   try {
-    mnist_ = load_data_files(files_, kMaxClasses);  // the labels are checked against the net below
+    mnist_ = load_data_files(files_, kMaxClasses, coding);  // the labels are checked against the net below
   } catch (const std::bad_alloc&) {
     throw DataError(files_.name() + ": out of memory reading its images");
   }
@@ -228,7 +233,11 @@ void TrainingRun::transform_features() {
 // --hidden between.
 void TrainingRun::shape_net_from_data() {
   const Dataset& d = mnist_->all;
-  int classes = cfg_.classes;
+  const int named = static_cast<int>(mnist_->coding.names.size());
+  if (named != 0 && cfg_.classes != 0 && cfg_.classes != named)
+    throw UsageError("--classes is " + std::to_string(cfg_.classes) + " but the labels of " + files_.name() +
+                     " name " + std::to_string(named) + " classes");
+  int classes = named != 0 ? named : cfg_.classes;
   if (classes == 0 && !d.labels.empty()) classes = 1 + *std::max_element(d.labels.begin(), d.labels.end());
   if (classes < 2)
     throw DataError(files_.name() + ": every label is 0; a classifier needs two classes or more (--classes C "

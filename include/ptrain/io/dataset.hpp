@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "ptrain/core/aligned.hpp"
+#include "ptrain/io/csv.hpp"
 #include "ptrain/io/idx.hpp"
+#include "ptrain/io/npz.hpp"
 
 namespace ptrain {
 
@@ -44,34 +46,51 @@ struct Dataset {
 // validation file's (the last two may be absent).
 struct MnistData {
   Dataset all;
+  LabelCoding coding;  // whole-number labels, or the classes' names (CSV labels that are text)
   std::size_t train_file_count = 0;
   std::size_t test_file_count = 0;
   std::size_t val_file_count = 0;
   std::uint32_t rows = 0, cols = 0;  // each image's shape
 };
 
-// Where a run's data comes from: IDX image and label files by role. Either a folder with
-// MNIST's four names (`folder` set), or files named one by one (--train, --test, --val), each
-// images file with its labels file beside it.
+// How the data files are read beyond their formats: a CSV's header and label column, an .npz's
+// arrays ("{role}" in a name becomes train, test or validation's "val"; empty: by role, as
+// npz_keys_for says). A model records them, so eval, predict and resume read alike.
+struct ReadFormat {
+  CsvFormat csv;
+  NpzKeys npz_keys;
+};
+
+// Where a run's data comes from: files by role. Either a folder with MNIST's four names
+// (`folder` set), or files named one by one (--train, --test, --val): an IDX or .npy features
+// file with its labels file beside it, or a CSV or .npz file holding both (its labels "file"
+// is then the same file).
 struct DataFiles {
   std::string folder;
   std::string train_images, train_labels, test_images, test_labels, val_images, val_labels;
+  ReadFormat format;
+  std::string train_role = "train";  // the role whose .npz arrays the first file gives ("test" for eval --test)
   std::string name() const { return folder.empty() ? train_images : folder; }  // for messages
   std::string describe() const;  // the folder, or "FILE (train), FILE (test), FILE (validation)"
 };
 
 DataFiles mnist_folder_files(const std::string& dir);
 
-// A features file's inputs appended to `d` (pixels or features): IDX, bytes or float32, or
-// NumPy .npy (float32 features), told apart by their magic bytes.
-IdxInputs append_inputs(const std::string& path, Dataset& d);
+// A features file's inputs appended to `d` (pixels or features), for prediction: IDX (bytes or
+// float32), .npy or .npz (told apart by their magic bytes), CSV (by its name; a label column
+// there is skipped, and none need be there). `expect_features` (0: any) is the model's inputs.
+IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& format, std::uint64_t expect_features,
+                        const LabelCoding& coding);
 
-// Files named by role; each labels file is found beside its images file by name (EMNIST's and
-// MNIST's convention: "images" → "labels", "idx3" → "idx1"), a DataError when it is not there.
-DataFiles role_files(const std::string& train, const std::string& test, const std::string& val);
+// Files named by role; each IDX or .npy labels file is found beside its features file by name
+// (EMNIST's and MNIST's convention: "images" → "labels", "idx3" → "idx1"; NumPy's: x → y), a
+// DataError when it cannot be named.
+DataFiles role_files(const std::string& train, const std::string& test, const std::string& val,
+                     const ReadFormat& format = {});
 
-// Reads every pair; labels must be below `classes`; every images file must have one shape.
-MnistData load_data_files(const DataFiles& files, int classes);
+// Reads every pair; labels must be below `classes`; every features file must have one shape.
+// `coding` is a model's, when it brings one; else the training file decides it.
+MnistData load_data_files(const DataFiles& files, int classes, const LabelCoding& coding = {});
 
 // The files in `files` that a run reads, labels included (for the input/output path checks).
 std::vector<std::string> listed_files(const DataFiles& files);
@@ -80,9 +99,17 @@ std::vector<std::string> listed_files(const DataFiles& files);
 // by role: "data_train", "data_test", "data_val"), the images' counts and shape, and a hash of
 // every label ("data_dir", "data_images", "data_labels_hash"), and the shape a predicted image
 // must have ("image_shape", rows x columns).
+// Also how they were read ("csv_header", "csv_label_column", "npz_keys") and, for labels that
+// were names, the classes' names ("class_names", a JSON array).
 std::map<std::string, std::string> data_metadata(const MnistData& data, const DataFiles& files);
-// The files a model's metadata records (empty when it recorded none).
+// The files a model's metadata records (empty when it recorded none), and how they were read.
 DataFiles recorded_files(const std::map<std::string, std::string>& metadata);
+ReadFormat recorded_format(const std::map<std::string, std::string>& metadata);
+// "FEATURES,LABELS" (--npz-keys); a UsageError when it is not two names.
+NpzKeys parse_npz_keys(const std::string& text);
+// The classes' names a model records (decided: whole numbers when it records none); a
+// DataError naming `path` when they are malformed.
+LabelCoding recorded_coding(const std::map<std::string, std::string>& metadata, const std::string& path);
 
 // Where `recorded` (a model file's metadata) and `now` describe different data: "data_images
 // 400+100 of 28x28 (the model's: 60000+10000 of 28x28)"; empty when they agree or the model

@@ -9,6 +9,10 @@ namespace ptrain {
 // The data files a training run names: --train/--test/--val, or --data-dir's four.
 DataFiles run_data_files(const TrainConfig& cfg);
 
+// How eval and predict read CSV and .npz files: as the options say, else as the model's own
+// files were read (`metadata`, the model's).
+ReadFormat inference_format(const InferenceConfig& cfg, const std::map<std::string, std::string>& metadata);
+
 // --save, --metrics and --checkpoint-dir against --init-from, the checkpoint --resume chose
 // (`resume_file`, empty when none), --config and the data.
 void check_train_files(const TrainConfig& cfg, const std::string& resume_file);
