@@ -1,6 +1,10 @@
 #include "support.hpp"
 
 #include <unistd.h>
+#include <zip.h>
+
+#include <iomanip>
+#include <tuple>
 
 #include <algorithm>
 #include <cmath>
@@ -101,21 +105,70 @@ void write_float_rows_set(const std::filesystem::path& dir, const std::string& n
   slice(train, test, "test");
 }
 
+namespace {
+
+// Examples [begin, begin + n) of `all` as .npy files' bytes: features <f4 (n × F), labels <i8.
+std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>> npy_slice(const Dataset& all, std::size_t begin,
+                                                                           std::size_t n) {
+  const std::size_t f = static_cast<std::size_t>(all.image_size);
+  const std::vector<float> x(all.features.begin() + begin * f, all.features.begin() + (begin + n) * f);
+  const std::vector<std::int64_t> y(all.labels.begin() + begin, all.labels.begin() + begin + n);
+  std::ostringstream x_shape, y_shape;
+  x_shape << "(" << n << ", " << f << ")";
+  y_shape << "(" << n << ",)";
+  return {npy_bytes("<f4", x_shape.str(), le_bytes(x)), npy_bytes("<i8", y_shape.str(), le_bytes(y))};
+}
+
+}  // namespace
+
 void write_npy_set(const std::filesystem::path& dir, std::size_t train, std::size_t test, int features, int classes,
                    std::uint64_t seed) {
   std::filesystem::create_directories(dir);
   const Dataset all = as_float_features(synthetic_dataset(train + test, features, classes, seed));
-  auto slice = [&](std::size_t begin, std::size_t n, const std::string& role) {
-    const std::vector<float> x(all.features.begin() + begin * features, all.features.begin() + (begin + n) * features);
-    const std::vector<std::int64_t> y(all.labels.begin() + begin, all.labels.begin() + begin + n);
-    std::ostringstream x_shape, y_shape;
-    x_shape << "(" << n << ", " << features << ")";
-    y_shape << "(" << n << ",)";
-    write_file(dir / ("x_" + role + ".npy"), npy_bytes("<f4", x_shape.str(), le_bytes(x)));
-    write_file(dir / ("y_" + role + ".npy"), npy_bytes("<i8", y_shape.str(), le_bytes(y)));
-  };
-  slice(0, train, "train");
-  slice(train, test, "test");
+  for (auto [begin, n, role] : {std::tuple{std::size_t{0}, train, "train"}, std::tuple{train, test, "test"}}) {
+    const auto [x, y] = npy_slice(all, begin, n);
+    write_file(dir / (std::string("x_") + role + ".npy"), x);
+    write_file(dir / (std::string("y_") + role + ".npy"), y);
+  }
+}
+
+void write_npz(const std::filesystem::path& path,
+               const std::vector<std::pair<std::string, std::vector<std::uint8_t>>>& arrays, bool deflate) {
+  int error = 0;
+  zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
+  if (!z) throw std::runtime_error("cannot write " + path.string());
+  for (const auto& [name, bytes] : arrays) {
+    zip_source_t* src = zip_source_buffer(z, bytes.data(), bytes.size(), 0);
+    const zip_int64_t at = zip_file_add(z, (name + ".npy").c_str(), src, ZIP_FL_ENC_UTF_8);
+    if (at < 0) throw std::runtime_error("cannot add " + name + " to " + path.string());
+    zip_set_file_compression(z, static_cast<zip_uint64_t>(at), deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0);
+  }
+  if (zip_close(z) != 0) throw std::runtime_error("cannot write " + path.string());
+}
+
+void write_npz_set(const std::filesystem::path& path, std::size_t train, std::size_t test, int features, int classes,
+                   std::uint64_t seed, bool deflate) {
+  const Dataset all = as_float_features(synthetic_dataset(train + test, features, classes, seed));
+  const auto [x_train, y_train] = npy_slice(all, 0, train);
+  const auto [x_test, y_test] = npy_slice(all, train, test);
+  write_npz(path, {{"x_train", x_train}, {"y_train", y_train}, {"x_test", x_test}, {"y_test", y_test}}, deflate);
+}
+
+void write_csv_set(const std::filesystem::path& dir, const std::string& name, std::size_t train, std::size_t test,
+                   int features, int classes, std::uint64_t seed, const std::vector<std::string>& label_names) {
+  std::filesystem::create_directories(dir);
+  const Dataset all = as_float_features(synthetic_dataset(train + test, features, classes, seed));
+  for (auto [begin, n, role] : {std::tuple{std::size_t{0}, train, "train"}, std::tuple{train, test, "test"}}) {
+    std::ofstream out(dir / (name + "-" + role + ".csv"));
+    for (int f = 0; f < features; ++f) out << "f" << f + 1 << ",";
+    out << "label\n" << std::setprecision(17);
+    for (std::size_t e = begin; e < begin + n; ++e) {
+      for (int f = 0; f < features; ++f) out << static_cast<double>(all.row(e)[f]) << ",";
+      const int label = all.labels[e];
+      out << (label_names.empty() ? std::to_string(label) : label_names[static_cast<std::size_t>(label)]) << "\n";
+    }
+    if (!out) throw std::runtime_error("cannot write " + name + " CSV files in " + dir.string());
+  }
 }
 
 void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {

@@ -48,6 +48,17 @@ void write_float_rows_set(const std::filesystem::path& dir, const std::string& n
 // x_test.npy, y_test.npy.
 void write_npy_set(const std::filesystem::path& dir, std::size_t train, std::size_t test, int features, int classes,
                    std::uint64_t seed);
+// A zip archive written by libzip, an entry NAME.npy for each array, stored or deflated (as
+// np.savez and np.savez_compressed write them).
+void write_npz(const std::filesystem::path& path,
+               const std::vector<std::pair<std::string, std::vector<std::uint8_t>>>& arrays, bool deflate);
+// The same examples in one .npz: x_train, y_train, x_test, y_test.
+void write_npz_set(const std::filesystem::path& path, std::size_t train, std::size_t test, int features, int classes,
+                   std::uint64_t seed, bool deflate);
+// The same examples as CSV: NAME-train.csv and NAME-test.csv, a header row (f1, …, label), every
+// value printed exactly (17 digits), the label last: its number, or label_names[label].
+void write_csv_set(const std::filesystem::path& dir, const std::string& name, std::size_t train, std::size_t test,
+                   int features, int classes, std::uint64_t seed, const std::vector<std::string>& label_names = {});
 
 // Writes train-/t10k- images and labels (28×28, 10 classes unless given) for `train` and
 // `test` synthetic images.
