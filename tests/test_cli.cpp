@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <zlib.h>
+
 #include "cli_support.hpp"
 #include "ptrain/io/idx.hpp"
 #include "ptrain/io/model_file.hpp"
@@ -19,6 +21,13 @@ using test::expect_error;
 using test::read_metrics;
 using test::Result;
 using Cli = test::CliTest;
+using test::slurp;
+
+// "weights_hash 0123456789abcdef" from a run's output.
+std::string hash(const std::string& out) {
+  const std::size_t at = out.find("weights_hash");
+  return at == std::string::npos ? "no weights_hash in: " + out : out.substr(at, 29);
+}
 
 // "1.5,2,-3" as numbers.
 std::vector<double> numbers(const std::string& text) {
@@ -136,7 +145,6 @@ TEST_F(Cli, TheDataShapesTheNetForAnyImageSizeAndClassCount) {
   ASSERT_EQ(run("--hidden 40 --epochs 1 --checkpoint-dir " + ck + d).exit_code, 0);
   Result resumed = run("--epochs 3 --resume " + ck + d);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  const auto hash = [](const std::string& out) { return out.substr(out.find("weights_hash"), 29); };
   EXPECT_EQ(hash(resumed.out), hash(whole.out));
 }
 
@@ -171,7 +179,6 @@ TEST_F(Cli, FilesByRoleTrainResumeAndEvaluate) {
   ASSERT_EQ(run("--epochs 2 --checkpoint-dir " + ck + both).exit_code, 0);
   Result resumed = run("--epochs 4 --threads 1 --resume " + ck + " --save " + model);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  const auto hash = [](const std::string& out) { return out.substr(out.find("weights_hash"), 29); };
   EXPECT_EQ(hash(resumed.out), hash(r.out));
 
   Result e = run("eval --model " + model);
@@ -383,6 +390,102 @@ TEST_F(Cli, TrainsOnNumpyFiles) {
   EXPECT_EQ(resumed.out.substr(resumed.out.find("weights_hash"), 29), r.out.substr(r.out.find("weights_hash"), 29));
   std::filesystem::remove(np / "y_test.npy");
   expect_error(run("--epochs 1" + args), 1, "y_test.npy");
+}
+
+// The same examples as .npy files, one .npz (stored or deflated), a CSV and a gzipped CSV: the
+// same weights, bit for bit, whatever the file's format.
+TEST_F(Cli, EveryFormatOfTheSameExamplesTrainsTheSameWeights) {
+  const auto d = dir_->path() / "formats";
+  test::write_npy_set(d, 240, 60, 10, 4, 12);
+  test::write_npz_set(d / "stored.npz", 240, 60, 10, 4, 12, false);
+  test::write_npz_set(d / "deflated.npz", 240, 60, 10, 4, 12, true);
+  test::write_csv_set(d, "set", 240, 60, 10, 4, 12);
+  const std::string csv_text = slurp(d / "set-train.csv");
+  gzFile gz = gzopen((d / "set-train.csv.gz").c_str(), "wb");
+  gzwrite(gz, csv_text.data(), static_cast<unsigned>(csv_text.size()));
+  gzclose(gz);
+  const std::string recipe = " --epochs 3 --hidden 16 --lr 0.5 --batch-size 8 --standardize --threads 2";
+  Result npy = run("--train " + (d / "x_train.npy").string() + " --test " + (d / "x_test.npy").string() + recipe);
+  ASSERT_EQ(npy.exit_code, 0) << npy.err;
+  for (const std::string& args : {"--train " + (d / "stored.npz").string() + " --test " + (d / "stored.npz").string(),
+                                  "--train " + (d / "deflated.npz").string() + " --test " + (d / "deflated.npz").string(),
+                                  "--train " + (d / "set-train.csv").string() + " --test " + (d / "set-test.csv").string(),
+                                  "--train " + (d / "set-train.csv.gz").string() + " --test " +
+                                      (d / "set-test.csv").string()}) {
+    Result r = run(args + recipe);
+    ASSERT_EQ(r.exit_code, 0) << args << "\n" << r.err;
+    EXPECT_EQ(hash(r.out), hash(npy.out)) << args;
+    const auto counts = [](const std::string& out) {  // "N examples of F features; split …: train …, test T"
+      const std::size_t at = out.find("examples of");
+      return at == std::string::npos ? out : out.substr(at, out.find('\n', at) - at);
+    };
+    EXPECT_EQ(counts(r.out), counts(npy.out)) << args;
+    EXPECT_EQ(r.out.substr(r.out.find("test accuracy"), 20), npy.out.substr(npy.out.find("test accuracy"), 20)) << args;
+  }
+  // --npz-keys names other arrays, "{role}" standing for the role.
+  test::write_npz(d / "named.npz", {{"z", test::npy_bytes("<f4", "(1, 1)", test::le_bytes(std::vector<float>{1}))}}, false);
+  expect_error(run("--train " + (d / "named.npz").string() + recipe), 1,
+               "no x_train/y_train (or x/y) arrays for the train role; it has z");
+  expect_error(run("--train " + (d / "stored.npz").string() + " --npz-keys a_{role},b_{role}" + recipe), 1,
+               "has no array 'a_train' (named by --npz-keys)");
+  expect_error(run("--train " + (d / "stored.npz").string() + " --npz-keys x_train" + recipe), 2,
+               "--npz-keys 'x_train': expected two array names");
+}
+
+// Labels that are names: classes in sorted order, kept in the model; eval and predict speak
+// the names; a resume and any thread count give the same weights; an unknown name is refused.
+TEST_F(Cli, TrainsEvaluatesResumesAndPredictsOnACsvWithNamedLabels) {
+  const auto d = dir_->path() / "named";
+  const std::vector<std::string> names{"ant", "bee", "cat", "dog"};  // sorted: class c is names[c]
+  test::write_csv_set(d, "pets", 240, 60, 10, 4, 12, names);
+  test::write_npy_set(d, 240, 60, 10, 4, 12);
+  const std::string train = (d / "pets-train.csv").string(), test = (d / "pets-test.csv").string();
+  const std::string model = (d / "m.st").string(), args = " --train " + train + " --test " + test +
+                                                      " --hidden 16 --lr 0.5 --batch-size 8 --standardize";
+  Result r = run("--epochs 6 --threads 1 --save " + model + args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Result npy = run("--epochs 6 --threads 1 --train " + (d / "x_train.npy").string() + " --test " +
+                   (d / "x_test.npy").string() + " --hidden 16 --lr 0.5 --batch-size 8 --standardize");
+  EXPECT_EQ(hash(r.out), hash(npy.out)) << "names in sorted order number the classes as the numbers do";
+  EXPECT_EQ(hash(run("--epochs 6 --threads 3" + args).out), hash(r.out));
+  const std::string ck = (d / "ck").string();
+  ASSERT_EQ(run("--epochs 3 --checkpoint-dir " + ck + args).exit_code, 0);
+  EXPECT_EQ(hash(run("--epochs 6 --resume " + ck).out), hash(r.out));
+
+  const std::size_t at = r.out.find("test accuracy ");
+  ASSERT_NE(at, std::string::npos);
+  const std::string accuracy = r.out.substr(at + 14, 6);
+  Result e = run("eval --model " + model);
+  EXPECT_NE(e.out.find("test accuracy " + accuracy), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("  dog\n"), std::string::npos) << e.out;
+  // predict on the test file: its label column skipped, the classes' names out; as many right
+  // as eval counts.
+  Result p = run("predict --model " + model + " --input " + test);
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  std::istringstream rows(p.out), truth(slurp(test));
+  std::string row, want;
+  std::getline(rows, row);
+  std::getline(truth, want);
+  int right = 0, total = 0;
+  while (std::getline(rows, row) && std::getline(truth, want)) {
+    const std::string guess = row.substr(row.find(',') + 1, 3);
+    EXPECT_NE(std::find(names.begin(), names.end(), guess), names.end()) << row;
+    right += guess == want.substr(want.rfind(',') + 1);
+    ++total;
+  }
+  EXPECT_EQ(total, 60);
+  char counted[16];
+  std::snprintf(counted, sizeof counted, "%.2f", 100.0 * right / total);
+  EXPECT_EQ(accuracy.substr(0, accuracy.find('%')), counted);
+
+  std::string odd = slurp(test);
+  odd.replace(odd.rfind(',') + 1, 3, "eel");
+  std::ofstream(d / "odd.csv") << odd;
+  expect_error(run("eval --model " + model + " --test " + (d / "odd.csv").string()), 1,
+               "odd.csv: line 61: label 'eel' is not one of the classes (ant, bee, cat, dog)");
+  expect_error(run("--epochs 1 --classes 5" + args), 2, "--classes is 5 but the labels of");
+  expect_error(run("--epochs 1 --header maybe" + args), 2, "--header 'maybe': expected auto, yes or no");
+  expect_error(run("--epochs 1 --label-column kind" + args), 1, "--label-column 'kind': not in the header row");
 }
 
 TEST_F(Cli, HelpAndVersion) {
