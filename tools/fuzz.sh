@@ -8,8 +8,8 @@ seconds=${1:-60}
 tools/install_packages.sh --sanitizers
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTRAIN_FUZZ=ON \
   -DPTRAIN_BUILD_TESTS=OFF -DPTRAIN_BUILD_PERF=OFF -DPTRAIN_WIDTH_TESTS=OFF >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_idx fuzz_model_file fuzz_pgm fuzz_npy >/dev/null
-for target in idx model_file pgm npy; do
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_idx fuzz_model_file fuzz_pgm fuzz_npy fuzz_csv fuzz_npz >/dev/null
+for target in idx model_file pgm npy csv npz; do
   corpus_seed="tests/fuzz/corpus/${target%_file}"
   work=$(mktemp -d)  # new inputs go here, not into the repository
   echo "fuzz: ${target} for ${seconds} s"
