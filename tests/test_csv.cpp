@@ -155,7 +155,7 @@ TEST(Csv, ReadsGzipAndTabSeparatedFilesAndNamesTheFileInEveryRefusal) {
   Read r;
   std::uint64_t reported = 0;
   CsvFormat format;
-  format.progress = [&](std::uint64_t done, std::uint64_t) { reported = done; };
+  format.progress = [&](const std::string&, std::uint64_t done, std::uint64_t) { reported = done; };
   r.shape = append_csv(gz, format, CsvLabels::required, 0, 256, r.coding, r.features, r.labels);
   EXPECT_EQ(r.features, (std::vector<float>{1.5f, 2, 3, 4}));
   EXPECT_EQ(r.labels, (std::vector<std::uint8_t>{1, 0}));

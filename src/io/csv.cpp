@@ -347,7 +347,7 @@ CsvShape append_csv(const std::string& path, const CsvFormat& format, CsvLabels 
     }
     if (got == 0) break;
     reader.feed(std::string_view(chunk.data(), static_cast<std::size_t>(got)));
-    if (format.progress) format.progress(static_cast<std::uint64_t>(gzoffset(in)), total);
+    if (format.progress) format.progress(path, static_cast<std::uint64_t>(gzoffset(in)), total);
   }
   int code = 0;
   const char* why = gzerror(in, &code);

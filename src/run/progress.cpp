@@ -31,6 +31,22 @@ void Progress::step(std::size_t done) {
   drawn_ = true;
 }
 
+void Progress::reading(const std::string& path, std::uint64_t done, std::uint64_t total) {
+  if (!bar_) return;
+  const auto now = ProfileClock::now();
+  if (path != reading_) {
+    reading_ = path;
+    start_ = last_draw_ = now;
+  }
+  if (seconds_between(start_, now) < 1 || seconds_between(last_draw_, now) < 0.1) return;
+  last_draw_ = now;
+  char text[120];
+  std::snprintf(text, sizeof text, " %.0f of %.0f MB, %.0f MB/s\033[K", static_cast<double>(done) / 1e6,
+                static_cast<double>(total) / 1e6, static_cast<double>(done) / 1e6 / seconds_between(start_, now));
+  out_ << "\rreading " << path << text << std::flush;
+  drawn_ = true;
+}
+
 void Progress::clear_bar() {
   if (drawn_) out_ << "\r\033[K";
   drawn_ = false;

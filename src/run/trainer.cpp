@@ -170,6 +170,9 @@ void TrainingRun::load_data() {
   files_ = run_data_files(cfg_);
   if (!cfg_.resume.empty() && !data_dir_given)
     if (DataFiles own = recorded_files(recorded); !own.train_images.empty()) files_ = std::move(own);
+  files_.format.csv.progress = [this](const std::string& path, std::uint64_t done, std::uint64_t total) {
+    progress_.reading(path, done, total);
+  };
   const bool from_data = net_from_data(cfg_);
   LabelCoding coding;  // a model's classes' names, or the training file's own
   if (!cfg_.resume.empty())

@@ -20,9 +20,8 @@ struct CsvFormat {
   // "last" (the default), "first", a column number counted from 1 (as cut and awk count), or a
   // name in the header row.
   std::string label_column = "last";
-  // Called now and then while a file is read: bytes read so far (of the file as stored) and
-  // the file's size.
-  std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  // Called after every MiB read: the file, bytes read so far (of the file as stored) and its size.
+  std::function<void(const std::string& path, std::uint64_t done, std::uint64_t total)> progress;
 };
 
 // How label text becomes a class. Labels that are all whole numbers 0-255 are their classes;

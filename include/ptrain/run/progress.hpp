@@ -3,6 +3,7 @@
 // time left) that each epoch's summary line replaces; elsewhere only the plain lines, with no
 // carriage returns. `quiet` keeps only the final result.
 #include <cstddef>
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 
@@ -19,6 +20,8 @@ class Progress {
   void line(const std::string& text);    // a summary or notice line; nothing when quiet
   void result(const std::string& text);  // the final result: always
   void clear_bar();                      // before a message on another stream
+  // A data file being read: drawn once it has taken a second, at most ten times a second.
+  void reading(const std::string& path, std::uint64_t done, std::uint64_t total);
 
  private:
   std::ostream& out_;
@@ -27,6 +30,7 @@ class Progress {
   int epoch_ = 0, epochs_ = 0;
   std::size_t first_ = 0, total_ = 0;
   ProfileClock::time_point start_, last_draw_;
+  std::string reading_;  // the file being read, since start_
 };
 
 }  // namespace ptrain
