@@ -164,7 +164,7 @@ void run_eval(const InferenceConfig& cfg, std::ostream& out) {
   const double accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(test.size());
   nlohmann::json per_class = nlohmann::json::array();
   out << "model " << cfg.model << ": net " << m.spec().describe() << ", " << t.kind << " of " << t.name << ", "
-      << test.size() << " test images\n"
+      << test.size() << (t.mnist.all.float_inputs ? " test examples\n" : " test images\n")
       << "test accuracy " << std::fixed << std::setprecision(2) << accuracy << "% (" << correct << "/" << test.size()
       << ")\n\nclass  accuracy  images" << (m.coding.names.empty() ? "" : "  name") << "\n";
   for (int c = 0; c < classes; ++c) {
@@ -234,9 +234,10 @@ void predict_file(const InferenceConfig& cfg, const LoadedModel& m, std::ostream
     return;
   }
   write_file_atomically(cfg.output, csv.str(), "--output " + cfg.output);
-  out << "predicted " << all.size() << " images of " << cfg.input << " into " << cfg.output << " ("
+  const char* what = images.floats ? " examples" : " images";
+  out << "predicted " << all.size() << what << " of " << cfg.input << " into " << cfg.output << " ("
       << std::fixed << std::setprecision(0) << static_cast<double>(all.size()) / std::max(seconds, 1e-9)
-      << " images/s, " << threads.threads() << (threads.threads() == 1 ? " thread)\n" : " threads)\n");
+      << what << "/s, " << threads.threads() << (threads.threads() == 1 ? " thread)\n" : " threads)\n");
 }
 
 }  // namespace
