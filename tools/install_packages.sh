@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages ptrain builds, tests and measures with (python3 and gnuplot
-# for perf/; Open MPI for mpirun and its tests); does nothing when all are there.
+# Installs the Debian 12 packages ptrain builds, tests and measures with (python3, gnuplot and
+# scikit-learn, whose data sets README trains on, for perf/; Open MPI for mpirun and its
+# tests); does nothing when all are there.
 set -euo pipefail
 
 packages=(g++ make cmake libtbb-dev libxsimd-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
-          libzip-dev libcsv-dev
+          libzip-dev libcsv-dev python3-sklearn
           libgtest-dev libbenchmark-dev python3 gnuplot-nox libopenmpi-dev openmpi-bin)
 
 missing=()
