@@ -66,6 +66,23 @@ TEST_F(MpiTest, ExactReduceWithMomentumAndXentGivesTheOneProcessWeights) {
   expect_ranks_agree(spread, 2);
 }
 
+// A CSV with named labels and standardised features, read by every rank: the exact reduction
+// still gives the one-process weights.
+TEST_F(MpiTest, ExactReduceOnACsvWithNamedLabelsGivesTheOneProcessWeights) {
+  write_csv_set(dir() / "csv", "pets", 600, 200, 12, 3, 5, {"ant", "bee", "cat"});
+  const std::string args = "--train " + (dir() / "csv" / "pets-train.csv").string() + " --test " +
+                           (dir() / "csv" / "pets-test.csv").string() +
+                           " --standardize --hidden 16 --epochs 2 --lr 0.5 --batch-size 16 --threads 1 --metrics ";
+  Result one = run(args + path("csv_one.jsonl"));
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  Result spread = run(args + path("csv_exact.jsonl") + " --exact-reduce", mpirun(2));
+  ASSERT_EQ(spread.exit_code, 0) << spread.err;
+  const nlohmann::json a = read_metrics(path("csv_one.jsonl")).back(), b = read_metrics(path("csv_exact.jsonl")).back();
+  EXPECT_EQ(b["weights_hash"], a["weights_hash"]);
+  EXPECT_EQ(b["test_accuracy"], a["test_accuracy"]);
+  expect_ranks_agree(b, 2);
+}
+
 // The fast reduction adds the ranks' partial sums in another order: the weights may differ
 // from one process's by rounding only, and the accuracy by at most 0.3 points.
 TEST_F(MpiTest, FastReduceMatchesOneProcessUpToRounding) {
