@@ -488,6 +488,36 @@ TEST_F(Cli, TrainsEvaluatesResumesAndPredictsOnACsvWithNamedLabels) {
   expect_error(run("--epochs 1 --label-column kind" + args), 1, "--label-column 'kind': not in the header row");
 }
 
+// How the files were read travels with the model: eval and predict read the model's CSV files,
+// and others, with the label column and header the training run was told, unless told again.
+TEST_F(Cli, TheLabelColumnAndHeaderTravelWithTheModel) {
+  const auto d = dir_->path() / "first";
+  test::write_csv_set(d, "set", 200, 50, 6, 3, 9);
+  for (const char* role : {"train", "test"}) {  // label first, no header
+    std::istringstream in(slurp(d / ("set-" + std::string(role) + ".csv")));
+    std::ofstream out(d / ("first-" + std::string(role) + ".csv"));
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) out << line.substr(line.rfind(',') + 1) << "," << line.substr(0, line.rfind(',')) << "\n";
+  }
+  const std::string train = (d / "first-train.csv").string(), test = (d / "first-test.csv").string();
+  const std::string model = (d / "m.st").string();
+  const std::string recipe = " --hidden 8 --lr 0.5 --batch-size 8 --standardize --epochs 4";
+  Result r = run("--train " + train + " --test " + test + " --label-column first --header no --save " + model + recipe);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Result same = run("--train " + (d / "set-train.csv").string() + " --test " + (d / "set-test.csv").string() + recipe);
+  EXPECT_EQ(hash(r.out), hash(same.out)) << "the same examples, the label column moved";
+  const std::string accuracy = r.out.substr(r.out.find("test accuracy"), 20);
+  EXPECT_NE(run("eval --model " + model).out.find(accuracy), std::string::npos);
+  EXPECT_NE(run("eval --model " + model + " --test " + test).out.find(accuracy), std::string::npos);
+  // Told otherwise, the label column is the last: a feature column of decimals, not classes.
+  expect_error(run("eval --model " + model + " --test " + test + " --label-column last"), 1,
+               "is not a whole number from 0 to 255");
+  Result p = run("predict --model " + model + " --input " + test);
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(std::count(p.out.begin(), p.out.end(), '\n'), 51);
+}
+
 TEST_F(Cli, HelpAndVersion) {
   Result h = run("--help");
   EXPECT_EQ(h.exit_code, 0);
