@@ -444,6 +444,7 @@ TEST_F(Cli, TrainsEvaluatesResumesAndPredictsOnACsvWithNamedLabels) {
                                                       " --hidden 16 --lr 0.5 --batch-size 8 --standardize";
   Result r = run("--epochs 6 --threads 1 --save " + model + args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\nclasses 0 ant, 1 bee, 2 cat, 3 dog\n"), std::string::npos) << r.out;
   Result npy = run("--epochs 6 --threads 1 --train " + (d / "x_train.npy").string() + " --test " +
                    (d / "x_test.npy").string() + " --hidden 16 --lr 0.5 --batch-size 8 --standardize");
   EXPECT_EQ(hash(r.out), hash(npy.out)) << "names in sorted order number the classes as the numbers do";

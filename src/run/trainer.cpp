@@ -285,6 +285,12 @@ void TrainingRun::check_labels_below(int classes, const std::string& why) const 
 
 void TrainingRun::announce() {
   std::string head = run_header(cfg_, files_.describe(), *engine_, mnist_->all, split_, threads_->threads());
+  const std::vector<std::string>& names = mnist_->coding.names;
+  for (std::size_t c = 0; c < names.size() && c < 10; ++c) {  // labels that are names: how they are numbered
+    head += c == 0 ? "\nclasses " : ", ";
+    head += std::to_string(c) + " " + names[c];
+  }
+  if (names.size() > 10) head += ", … (" + std::to_string(names.size()) + " in all, kept in the model)";
   if (spread_)
     head += "\nranks " + std::to_string(cluster_.size()) + " (MPI) × " + std::to_string(threads_->threads()) +
             " threads each, " +
