@@ -18,20 +18,25 @@ namespace ptrain {
 namespace {
 
 std::vector<float> train_with_threads(int threads, const std::vector<int>& sizes, int batch, int chunk,
-                                      double momentum = 0, bool floats = false) {
+                                      double momentum = 0, bool floats = false, Optimizer optimizer = Optimizer::sgd,
+                                      double weight_decay = 0) {
   NetSpec spec;
   spec.sizes = sizes;
-  if (momentum > 0) {
+  UpdateRule rule;
+  rule.optimizer = optimizer;
+  rule.momentum = momentum;
+  rule.weight_decay = weight_decay;
+  if (momentum > 0 || rule.adam()) {
     spec.hidden = Activation::relu;
     spec.loss = Loss::xent;
   }
   Dataset d = test::synthetic_dataset(300, sizes.front(), sizes.back(), 21);
   if (floats) d = test::as_float_features(std::move(d));
-  ParallelEngine engine(spec, init_params(sizes, momentum > 0 ? Init::he : Init::blog, 3), chunk, momentum);
+  ParallelEngine engine(spec, init_params(sizes, spec.hidden == Activation::relu ? Init::he : Init::blog, 3), chunk, rule);
   ThreadLimit limit(threads);
   for (int epoch = 1; epoch <= 2; ++epoch) {
     std::vector<std::uint32_t> order = epoch_order(test::iota_indices(d.size()), 3, epoch);
-    limit.run([&] { train_epoch(engine, d, order, batch, 0.5); });
+    limit.run([&] { train_epoch(engine, d, order, batch, rule.adam() ? 0.01 : 0.5); });
   }
   return engine.parameters();
 }
@@ -64,6 +69,20 @@ TEST(Determinism, WithMomentumReluAndCrossEntropyToo) {
     std::vector<float> many = train_with_threads(threads, sizes, 37, 4, 0.9);
     EXPECT_EQ(first_difference(one, many), one.size()) << threads << " threads, momentum 0.9";
   }
+}
+
+TEST(Determinism, WithAdamAdamWAndWeightDecayToo) {
+  // Adam's moments and AdamW's shrinking are kept element by element: the owners' blocks and a
+  // shared large layer's columns change nothing.
+  for (const std::vector<int>& sizes : {std::vector<int>{784, 30, 16, 10}, std::vector<int>{20, 24, 384, 384, 4}})
+    for (auto [optimizer, decay] : {std::pair{Optimizer::adam, 0.0}, std::pair{Optimizer::adamw, 0.01},
+                                    std::pair{Optimizer::sgd, 0.01}}) {
+      std::vector<float> one = train_with_threads(1, sizes, 37, 4, 0, false, optimizer, decay);
+      for (int threads : {2, 3})
+        EXPECT_EQ(first_difference(one, train_with_threads(threads, sizes, 37, 4, 0, false, optimizer, decay)),
+                  one.size())
+            << threads << " threads, " << name_of(optimizer) << " decay " << decay << ", " << NetSpec{sizes}.describe();
+    }
 }
 
 TEST(Determinism, FloatFeaturesToo) {

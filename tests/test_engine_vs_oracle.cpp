@@ -23,6 +23,15 @@ struct Case {
   Loss loss = Loss::mse;
   double momentum = 0;
   bool floats = false;  // float feature rows instead of byte images
+  Optimizer optimizer = Optimizer::sgd;
+  double weight_decay = 0;
+  UpdateRule rule() const {
+    UpdateRule r;
+    r.optimizer = optimizer;
+    r.momentum = momentum;
+    r.weight_decay = weight_decay;
+    return r;
+  }
 };
 
 Dataset dataset_for(const Case& c, std::size_t count, std::uint64_t seed) {
@@ -32,7 +41,8 @@ Dataset dataset_for(const Case& c, std::size_t count, std::uint64_t seed) {
 
 void PrintTo(const Case& c, std::ostream* os) {
   *os << NetSpec{c.sizes}.describe() << " batch " << c.batch << " chunk " << c.chunk << (c.blog ? " blog" : "") << " "
-      << name_of(c.hidden) << " " << name_of(c.loss) << " momentum " << c.momentum << (c.floats ? " floats" : "");
+      << name_of(c.hidden) << " " << name_of(c.loss) << " momentum " << c.momentum << (c.floats ? " floats" : "") << " "
+      << name_of(c.optimizer) << " decay " << c.weight_decay;
 }
 
 class EngineVsOracle : public ::testing::TestWithParam<Case> {};
@@ -73,10 +83,11 @@ TEST_P(EngineVsOracle, SeveralStepsTrackTheOracle) {
   Dataset d = dataset_for(c, 3 * c.batch, 12);
   std::vector<std::uint32_t> all = test::iota_indices(d.size());
   std::vector<float> init = init_params(c.sizes, c.hidden == Activation::relu ? Init::he : Init::blog, 6);
-  ReferenceEngine oracle(spec, init, c.momentum);
-  ParallelEngine engine(spec, init, c.chunk, c.momentum);
+  ReferenceEngine oracle(spec, init, c.rule());
+  ParallelEngine engine(spec, init, c.chunk, c.rule());
   ThreadLimit threads(2);
-  const double lr = c.blog ? 0.1 : c.loss == Loss::xent ? 0.2 : 1.0;
+  // Adam moves every weight by about lr a step, whatever its gradient's size.
+  const double lr = c.optimizer != Optimizer::sgd ? 0.001 : c.blog ? 0.1 : c.loss == Loss::xent ? 0.2 : 1.0;
   for (int step = 0; step < 3; ++step) {
     Indices batch = Indices(all).subspan(std::size_t(step) * c.batch, c.batch);
     oracle.train_step(d, batch, lr);
@@ -106,7 +117,14 @@ INSTANTIATE_TEST_SUITE_P(Nets, EngineVsOracle,
                                            // float feature rows, read where they lie
                                            Case{{784, 112, 16, 10}, 32, 8, false, Activation::sigmoid, Loss::mse, 0, true},
                                            Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::xent, 0.5, true},
-                                           Case{{12, 16, 400, 370, 3}, 21, 4, false, Activation::relu, Loss::mse, 0.9, true}));
+                                           Case{{12, 16, 400, 370, 3}, 21, 4, false, Activation::relu, Loss::mse, 0.9, true},
+                                           // weight decay, Adam and AdamW
+                                           Case{{13, 7, 5}, 37, 8, false, Activation::relu, Loss::xent, 0, false, Optimizer::sgd, 0.01},
+                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::relu, Loss::mse, 0.9, false, Optimizer::sgd, 0.01},
+                                           Case{{784, 112, 16, 10}, 32, 4, false, Activation::relu, Loss::xent, 0, false, Optimizer::adam},
+                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::xent, 0, true, Optimizer::adamw, 0.01},
+                                           Case{{12, 16, 400, 370, 3}, 21, 4, false, Activation::relu, Loss::mse, 0, false, Optimizer::adam, 0.001},
+                                           Case{{784, 112, 16, 10}, 32, 8, false, Activation::sigmoid, Loss::mse, 0, true, Optimizer::adamw, 0.1}));
 
 }  // namespace
 }  // namespace ptrain

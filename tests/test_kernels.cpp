@@ -35,6 +35,10 @@ class Buffer {
   const float* data() const { return v_.data() + off_; }
   float operator[](std::size_t i) const { return data()[i]; }
   std::vector<float> values() const { return {data(), data() + n_}; }
+  std::size_t size() const { return n_; }
+  void square() {  // Adam's second moment must be non-negative
+    for (std::size_t i = 0; i < n_; ++i) data()[i] *= data()[i];
+  }
   bool padding_intact() const {
     for (std::size_t i = 0; i < v_.size(); ++i)
       if ((i < off_ || i >= off_ + n_) && !std::isnan(v_[i])) return false;
@@ -176,6 +180,24 @@ TEST(Kernels, TanhAndReluMatchPlainLoops) {
   }
 }
 
+// Adam's constants for step t of a batch of K, as an engine computes them (test values: a
+// large ε keeps m/(√v + ε) well conditioned, so float and double sums cannot differ in sign).
+kernels::AdamStep adam_constants(int K, int t, float decay, bool decoupled) {
+  const double lr = 0.01, b1 = 0.9, b2 = 0.999;
+  kernels::AdamStep c;
+  c.inv_batch = 1.0f / static_cast<float>(K);
+  c.beta1 = static_cast<float>(b1);
+  c.one_minus_beta1 = static_cast<float>(1 - b1);
+  c.beta2 = static_cast<float>(b2);
+  c.one_minus_beta2 = static_cast<float>(1 - b2);
+  c.step_size = static_cast<float>(lr / (1 - std::pow(b1, t)));
+  c.root_bc2 = static_cast<float>(std::sqrt(1 - std::pow(b2, t)));
+  c.eps = 1e-3f;
+  c.decay = decoupled ? 0.0f : decay;
+  c.shrink = decoupled ? static_cast<float>(1 - lr * decay) : 1.0f;
+  return c;
+}
+
 TEST(Kernels, SgdMomentumRankKStepMatchesPlainLoop) {
   std::mt19937 rng(10);
   for (const Shape& s : matrix_shapes()) {
@@ -184,9 +206,9 @@ TEST(Kernels, SgdMomentumRankKStepMatchesPlainLoop) {
     Buffer W_plain = W, b_plain = b, V_plain = V, Vb_plain = Vb;
     const float inv = 1.0f / s.K, lr = 0.3f, mu = 0.9f;
     simd::sgd_momentum_rank_k_step(D.data(), A.data(), W.data(), b.data(), V.data(), Vb.data(), s.out, s.in, s.K, inv,
-                                   lr, mu, 0, s.out);
+                                   lr, mu, 0.0f, 0, s.out);
     plain::sgd_momentum_rank_k_step(D.data(), A.data(), W_plain.data(), b_plain.data(), V_plain.data(), Vb_plain.data(),
-                                    s.out, s.in, s.K, inv, lr, mu, 0, s.out);
+                                    s.out, s.in, s.K, inv, lr, mu, 0.0f, 0, s.out);
     for (int j = 0; j < s.out; ++j)
       for (int i = 0; i < s.in; ++i) {
         double g = 0;
@@ -278,17 +300,89 @@ TEST(Kernels, PixelAndRowKernelsAreTheFloatKernelsOnConvertedRowsBitwise) {
       ASSERT_EQ(W.values(), W_px.values()) << "sgd, out=" << s.out << " in=" << s.in << " K=" << s.K;
       ASSERT_EQ(b.values(), b_px.values());
       simd::sgd_momentum_rank_k_step(D.data(), A, W.data(), b.data(), V.data(), Vb.data(), s.out, s.in, s.K, 0.25f,
-                                     0.3f, 0.9f, 0, s.out);
+                                     0.3f, 0.9f, 0.01f, 0, s.out);
       simd::sgd_momentum_rank_k_step_pixels(D.data(), px.rows.data(), px.to_float.data(), W_px.data(), b_px.data(),
-                                            V_px.data(), Vb_px.data(), s.out, s.in, s.K, 0.25f, 0.3f, 0.9f, 0, s.out);
+                                            V_px.data(), Vb_px.data(), s.out, s.in, s.K, 0.25f, 0.3f, 0.9f, 0.01f, 0,
+                                            s.out);
       ASSERT_EQ(W.values(), W_px.values()) << "momentum, out=" << s.out << " in=" << s.in << " K=" << s.K;
       ASSERT_EQ(V.values(), V_px.values());
       simd::sgd_momentum_rank_k_step_rows(D.data(), rows.data(), W_rows.data(), b_rows.data(), V_rows.data(),
-                                          Vb_rows.data(), s.out, s.in, s.K, 0.25f, 0.3f, 0.9f, 0, s.out);
+                                          Vb_rows.data(), s.out, s.in, s.K, 0.25f, 0.3f, 0.9f, 0.01f, 0, s.out);
       ASSERT_EQ(W.values(), W_rows.values()) << "momentum from rows";
       ASSERT_EQ(V.values(), V_rows.values());
+      // Adam's moments: the second moment starts from squares, as it must be non-negative.
+      Buffer M = V, M_px = V, M_rows = V, Mb = Vb, Mb_px = Vb, Mb_rows = Vb;
+      Buffer S = V, Sb = Vb;
+      S.square();
+      Sb.square();
+      Buffer S_px = S, S_rows = S, Sb_px = Sb, Sb_rows = Sb;
+      const kernels::AdamStep c = adam_constants(s.K, 3, 0.01f, true);
+      simd::adam_rank_k_step(D.data(), A, W.data(), b.data(), M.data(), Mb.data(), S.data(), Sb.data(), s.out, s.in, s.K,
+                             c, 0, s.out);
+      for (auto [j0, j1] : {std::pair{0, cut}, {cut, s.out}})
+        simd::adam_rank_k_step_pixels(D.data(), px.rows.data(), px.to_float.data(), W_px.data(), b_px.data(),
+                                      M_px.data(), Mb_px.data(), S_px.data(), Sb_px.data(), s.out, s.in, s.K, c, j0, j1);
+      simd::adam_rank_k_step_rows(D.data(), rows.data(), W_rows.data(), b_rows.data(), M_rows.data(), Mb_rows.data(),
+                                  S_rows.data(), Sb_rows.data(), s.out, s.in, s.K, c, 0, s.out);
+      ASSERT_EQ(W.values(), W_px.values()) << "adam, out=" << s.out << " in=" << s.in << " K=" << s.K;
+      ASSERT_EQ(S.values(), S_px.values());
+      ASSERT_EQ(b.values(), b_px.values());
+      ASSERT_EQ(W.values(), W_rows.values()) << "adam from rows";
+      ASSERT_EQ(M.values(), M_rows.values());
       ASSERT_TRUE(W_px.padding_intact() && b_px.padding_intact() && V_px.padding_intact() && Vb_px.padding_intact());
     }
+}
+
+// Weight decay in the momentum pass, and Adam and AdamW, against the plain loops in double.
+TEST(Kernels, DecayAndAdamRankKStepsMatchPlainLoops) {
+  std::mt19937 rng(19);
+  for (const Shape& s : matrix_shapes())
+    for (int variant = 0; variant < 3; ++variant) {  // sgd with decay, adam with L2, adamw
+      Buffer D(std::size_t(s.K) * s.out, 2, rng), A(std::size_t(s.K) * s.in, s.in % 3, rng);
+      Buffer W(std::size_t(s.out) * s.in, 1, rng), b(s.out, 3, rng), M(std::size_t(s.out) * s.in, 2, rng),
+          Mb(s.out, 1, rng), V = M, Vb = Mb;
+      V.square();
+      Vb.square();
+      Buffer W_plain = W, b_plain = b, M_plain = M, Mb_plain = Mb, V_plain = V, Vb_plain = Vb;
+      const kernels::AdamStep c = adam_constants(s.K, 2, 0.05f, variant == 2);
+      if (variant == 0) {
+        simd::sgd_momentum_rank_k_step(D.data(), A.data(), W.data(), b.data(), M.data(), Mb.data(), s.out, s.in, s.K,
+                                       c.inv_batch, 0.3f, 0.5f, 0.05f, 0, s.out);
+        plain::sgd_momentum_rank_k_step(D.data(), A.data(), W_plain.data(), b_plain.data(), M_plain.data(),
+                                        Mb_plain.data(), s.out, s.in, s.K, c.inv_batch, 0.3f, 0.5f, 0.05f, 0, s.out);
+      } else {
+        simd::adam_rank_k_step(D.data(), A.data(), W.data(), b.data(), M.data(), Mb.data(), V.data(), Vb.data(), s.out,
+                               s.in, s.K, c, 0, s.out);
+        plain::adam_rank_k_step(D.data(), A.data(), W_plain.data(), b_plain.data(), M_plain.data(), Mb_plain.data(),
+                                V_plain.data(), Vb_plain.data(), s.out, s.in, s.K, c, 0, s.out);
+      }
+      // Each result a few roundings of sums of K products away: bounded by the terms' sizes.
+      const double tol = (s.K + 16) * kEps;
+      for (std::size_t i = 0; i < W.size(); ++i) {
+        ASSERT_NEAR(M[i], M_plain[i], tol * (std::fabs(M_plain[i]) + 1)) << "variant " << variant << " K=" << s.K;
+        ASSERT_NEAR(W[i], W_plain[i], tol * (std::fabs(W_plain[i]) + 1)) << "variant " << variant << " K=" << s.K;
+        if (variant != 0) {
+          ASSERT_NEAR(V[i], V_plain[i], tol * (std::fabs(V_plain[i]) + 1));
+        }
+      }
+      for (int j = 0; j < s.out; ++j) ASSERT_NEAR(b[j], b_plain[j], tol * (std::fabs(b_plain[j]) + 1));
+      ASSERT_TRUE(W.padding_intact() && M.padding_intact() && V.padding_intact() && Vb.padding_intact());
+    }
+}
+
+// One element by hand: PyTorch's Adam formula written out, against both twins.
+TEST(Kernels, AdamStepOnOneElementIsPyTorchsFormula) {
+  const kernels::AdamStep c = adam_constants(4, 3, 0, false);
+  const float g_sum = 0.8f, w0 = 0.5f, m0 = 0.02f, v0 = 0.0004f;
+  const double g = 0.8 / 4, m = 0.9 * 0.02 + 0.1 * g, v = 0.999 * 0.0004 + 0.001 * g * g;
+  const double want = 0.5 - 0.01 / (1 - std::pow(0.9, 3)) * m / (std::sqrt(v) / std::sqrt(1 - std::pow(0.999, 3)) + 1e-3);
+  for (auto step : {&simd::adam_step, &plain::adam_step}) {
+    float w = w0, mm = m0, vv = v0;
+    step(&g_sum, &w, &mm, &vv, 1, c);
+    EXPECT_NEAR(mm, m, 1e-8);
+    EXPECT_NEAR(vv, v, 1e-9);
+    EXPECT_NEAR(w, want, 2e-7);
+  }
 }
 
 TEST(Kernels, PlainPixelAndRowTwinsReadTheirRows) {
@@ -488,8 +582,8 @@ TEST(Kernels, DenseSgdStepsMatchPlainLoops) {
       Buffer W2 = W, W2_plain = W;
       simd::sgd_step(G.data(), W2.data(), n, 0.3f);
       plain::sgd_step(G.data(), W2_plain.data(), n, 0.3f);
-      simd::sgd_momentum_step(G.data(), W.data(), V.data(), n, 0.125f, 0.3f, 0.9f);
-      plain::sgd_momentum_step(G.data(), W_plain.data(), V_plain.data(), n, 0.125f, 0.3f, 0.9f);
+      simd::sgd_momentum_step(G.data(), W.data(), V.data(), n, 0.125f, 0.3f, 0.9f, 0.0f);
+      plain::sgd_momentum_step(G.data(), W_plain.data(), V_plain.data(), n, 0.125f, 0.3f, 0.9f, 0.0f);
       for (int i = 0; i < n; ++i) {
         ASSERT_NEAR(W2[i], W2_plain[i], 4 * kEps * (std::fabs(W2_plain[i]) + 0.3 * std::fabs(G[i]))) << "n=" << n;
         const double v_bound = 0.9 * std::fabs(V_plain[i]) + 0.125 * std::fabs(G[i]) + 1e-30;
@@ -497,6 +591,17 @@ TEST(Kernels, DenseSgdStepsMatchPlainLoops) {
         ASSERT_NEAR(W[i], W_plain[i], 4 * kEps * (std::fabs(W_plain[i]) + 0.3 * v_bound)) << "W, n=" << n;
       }
       ASSERT_TRUE(W.padding_intact() && V.padding_intact() && W2.padding_intact());
+      Buffer M = V, S = V, M_plain = V, W3 = W, W3_plain = W;
+      S.square();
+      Buffer S_plain = S;
+      const kernels::AdamStep c = adam_constants(8, 5, 0.01f, n % 2 == 0);
+      simd::adam_step(G.data(), W3.data(), M.data(), S.data(), n, c);
+      plain::adam_step(G.data(), W3_plain.data(), M_plain.data(), S_plain.data(), n, c);
+      for (int i = 0; i < n; ++i) {
+        ASSERT_NEAR(M[i], M_plain[i], 8 * kEps * (std::fabs(M_plain[i]) + 1)) << "adam M, n=" << n;
+        ASSERT_NEAR(W3[i], W3_plain[i], 8 * kEps * (std::fabs(W3_plain[i]) + 1)) << "adam W, n=" << n;
+      }
+      ASSERT_TRUE(W3.padding_intact() && M.padding_intact() && S.padding_intact());
     }
 }
 

@@ -22,7 +22,10 @@ Progress train(EngineKind kind) {
   spec.sizes = {64, 24, 16, 10};
   Dataset d = test::synthetic_dataset(600, 64, 10, 31);
   Split split = seed_split(d.size(), 4);
-  auto engine = make_engine(spec, init_blog(spec.sizes, 4), {kind, 8});
+  EngineSetup setup;
+  setup.kind = kind;
+  setup.chunk_size = 8;
+  auto engine = make_engine(spec, init_blog(spec.sizes, 4), setup);
   ThreadLimit threads(2);
   Progress p;
   p.accuracy_before = *accuracy_percent(*engine, d, split.test);

@@ -21,6 +21,17 @@ void adopt_momentum(TrainConfig& c, const std::string& t) {
   c.momentum = v;
 }
 
+// A number in [low, high) (or [low, high] when `closed`), else a UsageError naming the option.
+double parse_bounded(std::string_view option, const std::string& t, double low, double high, bool closed,
+                     const char* range) {
+  double v = std::numeric_limits<double>::quiet_NaN();
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  const bool ok = ec == std::errc() && end == t.data() + t.size() && !t.empty() && v >= low &&
+                  (closed ? v <= high : v < high);
+  if (!ok) throw UsageError("--" + std::string(option) + " " + t + ": must be " + range);
+  return v;
+}
+
 // A cosine schedule spans the run's epochs, so under it they are part of the arithmetic.
 std::string text_of_decay_epochs(const TrainConfig& c) {
   return c.lr_decay == LrDecay::cosine ? std::to_string(c.epochs) : "none";
@@ -73,6 +84,26 @@ const RecipeField kRecipe[] = {
    [](const TrainConfig& c) { return name_of(c.init); },
    [](TrainConfig& c, const std::string& t) { c.init = parse_choice<Init>(t); }},
   {"momentum", "momentum", "classical momentum μ in [0, 1): v = μv + g, w -= lr·v", text_of_momentum, adopt_momentum},
+  {"optimizer", "optimizer", "sgd, adam or adamw (PyTorch's definitions; adam and adamw keep two moments per weight)",
+   [](const TrainConfig& c) { return name_of(c.optimizer); },
+   [](TrainConfig& c, const std::string& t) { c.optimizer = parse_choice<Optimizer>(t); }, "sgd"},
+  {"beta1", "beta1", "adam, adamw: decay of the first moment, in [0, 1)",
+   [](const TrainConfig& c) { return round_trip_text(c.beta1); },
+   [](TrainConfig& c, const std::string& t) { c.beta1 = parse_bounded("beta1", t, 0, 1, false, "a number from 0 up to (not including) 1"); },
+   "0.9"},
+  {"beta2", "beta2", "adam, adamw: decay of the second moment, in [0, 1)",
+   [](const TrainConfig& c) { return round_trip_text(c.beta2); },
+   [](TrainConfig& c, const std::string& t) { c.beta2 = parse_bounded("beta2", t, 0, 1, false, "a number from 0 up to (not including) 1"); },
+   "0.999"},
+  {"eps", "eps", "adam, adamw: ε added to the root of the second moment",
+   [](const TrainConfig& c) { return round_trip_text(c.eps); },
+   [](TrainConfig& c, const std::string& t) { c.eps = parse_positive_real("eps", t); }, "1e-08"},
+  {"weight-decay", "weight_decay", "λ ≥ 0 on every weight and bias: sgd and adam add λw to the gradient, adamw "
+   "shrinks w by lr·λ·w before its step",
+   [](const TrainConfig& c) { return round_trip_text(c.weight_decay); },
+   [](TrainConfig& c, const std::string& t) {
+     c.weight_decay = parse_bounded("weight-decay", t, 0, 1e6, true, "a number from 0 to 1e6");
+   }, "0"},
   {"lr-decay", "lr_decay", "none, or cosine: epoch e trains at lr·½(1 + cos(π(e−1)/epochs))",
    [](const TrainConfig& c) { return name_of(c.lr_decay); },
    [](TrainConfig& c, const std::string& t) { c.lr_decay = parse_choice<LrDecay>(t); }},
@@ -112,15 +143,17 @@ void adopt_recipe(TrainConfig& cfg, const std::map<std::string, std::string>& me
   // In table order, so a field read later (decay_epochs) sees the ones it depends on.
   for (const RecipeField& f : kRecipe) {
     auto it = metadata.find(std::string(f.key));
-    if (it == metadata.end()) {
+    if (it == metadata.end() && f.before.empty()) {
       if (all_required) throw DataError(path + ": checkpoint metadata lacks '" + std::string(f.key) + "'");
       continue;
     }
+    // A checkpoint from before the field was trained with its value then.
+    const std::string stored = it != metadata.end() ? it->second : std::string(f.before);
     const std::string given = f.text(cfg);
-    if (cfg.explicit_options.count(std::string(f.option)) && given != it->second)
-      throw UsageError(contradiction(f, given, it->second, path));
+    if (cfg.explicit_options.count(std::string(f.option)) && given != stored)
+      throw UsageError(contradiction(f, given, stored, path));
     try {
-      f.adopt(cfg, it->second);
+      f.adopt(cfg, stored);
     } catch (const UsageError& e) {
       throw DataError(path + ": metadata '" + std::string(f.key) + "': " + e.what());
     }

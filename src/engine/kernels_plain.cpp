@@ -179,9 +179,10 @@ void sgd_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, 
 }
 
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
-                              int in, int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
+                              int in, int K, float inv_batch, float lr, float momentum, float decay, int j_begin,
+                              int j_end) {
   auto step = [&](float& w, float& v, double sum) {
-    v = static_cast<float>(double{momentum} * v + sum * inv_batch);
+    v = static_cast<float>(double{momentum} * v + (sum * inv_batch + double{decay} * w));
     w = static_cast<float>(w - double{lr} * v);
   };
   for (int j = j_begin; j < j_end; ++j) {
@@ -198,27 +199,72 @@ void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float*
 
 void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float,
                                      float* Wt, float* b, float* Vt, float* Vb, int out, int in, int K,
-                                     float inv_batch, float lr, float momentum, int j_begin, int j_end) {
+                                     float inv_batch, float lr, float momentum, float decay, int j_begin, int j_end) {
   sgd_momentum_rank_k_step(dZ, converted(images, to_float, in, K).data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr,
-                           momentum, j_begin, j_end);
+                           momentum, decay, j_begin, j_end);
 }
 
 void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt,
                                    float* Vb, int out, int in, int K, float inv_batch, float lr, float momentum,
-                                   int j_begin, int j_end) {
+                                   float decay, int j_begin, int j_end) {
   sgd_momentum_rank_k_step(dZ, gathered(rows, in, K).data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr, momentum,
-                           j_begin, j_end);
+                           decay, j_begin, j_end);
+}
+
+namespace {
+
+// PyTorch's Adam step on one parameter, in double, from its gradient sum.
+void adam_one(float& w, float& m, float& v, double sum, const AdamStep& c) {
+  const double g = sum * c.inv_batch + double{c.decay} * w;
+  const double wd = double{w} * c.shrink;
+  const double m1 = double{c.beta1} * m + double{c.one_minus_beta1} * g;
+  const double v1 = double{c.beta2} * v + double{c.one_minus_beta2} * g * g;
+  m = static_cast<float>(m1);
+  v = static_cast<float>(v1);
+  w = static_cast<float>(wd - double{c.step_size} * m1 / (std::sqrt(v1) / c.root_bc2 + c.eps));
+}
+
+}  // namespace
+
+void adam_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Mt, float* Mb, float* Vt, float* Vb,
+                      int out, int in, int K, const AdamStep& c, int j_begin, int j_end) {
+  for (int j = j_begin; j < j_end; ++j) {
+    double sb = 0;
+    for (int k = 0; k < K; ++k) sb += dZ[k * out + j];
+    adam_one(b[j], Mb[j], Vb[j], sb, c);
+    for (int i = 0; i < in; ++i) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += double{dZ[k * out + j]} * A[k * in + i];
+      adam_one(Wt[i * out + j], Mt[i * out + j], Vt[i * out + j], s, c);
+    }
+  }
+}
+
+void adam_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float, float* Wt,
+                             float* b, float* Mt, float* Mb, float* Vt, float* Vb, int out, int in, int K,
+                             const AdamStep& c, int j_begin, int j_end) {
+  adam_rank_k_step(dZ, converted(images, to_float, in, K).data(), Wt, b, Mt, Mb, Vt, Vb, out, in, K, c, j_begin, j_end);
+}
+
+void adam_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Mt, float* Mb,
+                           float* Vt, float* Vb, int out, int in, int K, const AdamStep& c, int j_begin, int j_end) {
+  adam_rank_k_step(dZ, gathered(rows, in, K).data(), Wt, b, Mt, Mb, Vt, Vb, out, in, K, c, j_begin, j_end);
 }
 
 void sgd_step(const float* dW, float* W, std::size_t n, float scale) {
   for (std::size_t i = 0; i < n; ++i) W[i] = static_cast<float>(W[i] - double{scale} * dW[i]);
 }
 
-void sgd_momentum_step(const float* dW, float* W, float* V, std::size_t n, float inv_batch, float lr, float momentum) {
+void sgd_momentum_step(const float* dW, float* W, float* V, std::size_t n, float inv_batch, float lr, float momentum,
+                       float decay) {
   for (std::size_t i = 0; i < n; ++i) {
-    V[i] = static_cast<float>(double{momentum} * V[i] + double{dW[i]} * inv_batch);
+    V[i] = static_cast<float>(double{momentum} * V[i] + (double{dW[i]} * inv_batch + double{decay} * W[i]));
     W[i] = static_cast<float>(W[i] - double{lr} * V[i]);
   }
+}
+
+void adam_step(const float* dW, float* W, float* M, float* V, std::size_t n, const AdamStep& c) {
+  for (std::size_t i = 0; i < n; ++i) adam_one(W[i], M[i], V[i], dW[i], c);
 }
 
 }  // namespace ptrain::kernels::plain

@@ -5,6 +5,8 @@
 // a half-width vector on AVX-512, then in scalar code with std::fma), so a result depends on
 // neither the vector width nor the tiling nor the column ranges. Unaligned loads throughout.
 // The elementwise units, softmax and output deltas are in kernels_simd_units.cpp.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -295,18 +297,22 @@ void rank_k_step(const O& o, const float* dZ, float* Wt, float* b, int out, int 
       [&](int j, float sum) { b[j] = std::fma(-scale, sum, b[j]); });
 }
 
-// The same with classical momentum: v ← μ·v + g·(1/B), w ← w + (−lr)·v.
+// The same with classical momentum: v ← μ·v + (g·(1/B) [+ λ·w]), w ← w + (−lr)·v.
 template <class O>
 void momentum_rank_k_step(const O& o, const float* dZ, float* Wt, float* b, float* Vt, float* Vb, int out, int in,
-                          int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
-  auto step = [momentum, inv_batch, lr](float* w, float* vel, const auto& g) {
+                          int K, float inv_batch, float lr, float momentum, float decay, int j_begin, int j_end) {
+  auto step = [momentum, inv_batch, lr, decay](float* w, float* vel, const auto& g) {
     using Vec = std::decay_t<decltype(g)>;
-    const Vec v = fma(Vec(momentum), load<Vec>(vel), g * Vec(inv_batch));
+    Vec grad = g * Vec(inv_batch);
+    if (decay != 0) grad = fma(Vec(decay), load<Vec>(w), grad);
+    const Vec v = fma(Vec(momentum), load<Vec>(vel), grad);
     v.store_unaligned(vel);
     fma(Vec(-lr), v, load<Vec>(w)).store_unaligned(w);
   };
   auto step_one = [&](float& w, float& vel, float g) {
-    vel = std::fma(momentum, vel, g * inv_batch);
+    float grad = g * inv_batch;
+    if (decay != 0) grad = std::fma(decay, w, grad);
+    vel = std::fma(momentum, vel, grad);
     w = std::fma(-lr, vel, w);
   };
   outer_product(
@@ -323,6 +329,62 @@ void momentum_rank_k_step(const O& o, const float* dZ, float* Wt, float* b, floa
   column_sums(
       dZ, out, K, j_begin, j_end, [&](int j, const auto& sum) { step(b + j, Vb + j, sum); },
       [&](int j, float sum) { step_one(b[j], Vb[j], sum); });
+}
+
+// √x lane by lane. GCC 12 warns, falsely, that _mm512_sqrt_ps reads an uninitialised register
+// (its unmasked form passes an undefined one), so 16 lanes take the masked form, every lane set.
+template <class Vec>
+Vec root(const Vec& x) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(typename Vec::register_type) == 64)
+    return Vec(_mm512_mask_sqrt_ps(x, static_cast<__mmask16>(0xFFFF), x));
+#endif
+  return xsimd::sqrt(x);
+}
+
+// One parameter's Adam step (AdamStep in kernels.hpp), on a vector of them or on one: the same
+// operations in the same order, so any width gives the same bits.
+template <class Vec>
+void adam_update(float* w, float* m, float* v, const Vec& sum, const AdamStep& c) {
+  Vec g = sum * Vec(c.inv_batch);
+  Vec wv = load<Vec>(w);
+  if (c.decay != 0) g = fma(Vec(c.decay), wv, g);
+  if (c.shrink != 1) wv = wv * Vec(c.shrink);
+  const Vec mv = fma(Vec(c.beta1), load<Vec>(m), Vec(c.one_minus_beta1) * g);
+  const Vec vv = fma(Vec(c.beta2), load<Vec>(v), Vec(c.one_minus_beta2) * (g * g));
+  mv.store_unaligned(m);
+  vv.store_unaligned(v);
+  const Vec denom = root(vv) / Vec(c.root_bc2) + Vec(c.eps);
+  (wv - Vec(c.step_size) * (mv / denom)).store_unaligned(w);
+}
+
+void adam_update_one(float& w, float& m, float& v, float sum, const AdamStep& c) {
+  float g = sum * c.inv_batch;
+  if (c.decay != 0) g = std::fma(c.decay, w, g);
+  if (c.shrink != 1) w = w * c.shrink;
+  m = std::fma(c.beta1, m, c.one_minus_beta1 * g);
+  v = std::fma(c.beta2, v, c.one_minus_beta2 * (g * g));
+  const float denom = std::sqrt(v) / c.root_bc2 + c.eps;
+  w = w - c.step_size * (m / denom);
+}
+
+template <class O>
+void adam_rank_k_step(const O& o, const float* dZ, float* Wt, float* b, float* Mt, float* Mb, float* Vt, float* Vb,
+                      int out, int in, int K, const AdamStep& c, int j_begin, int j_end) {
+  outer_product(
+      o, 0, in, j_begin, j_end, [](auto v, int, int) { return zero_like(v); },
+      [&c, Wt, Mt, Vt, out](int i, int j, const auto& acc) {
+        const std::size_t at = std::size_t(i) * out + j;
+        adam_update(Wt + at, Mt + at, Vt + at, acc, c);
+      },
+      [](int, int) { return 0.0f; },
+      [&](int i, int j, float s) {
+        const std::size_t at = std::size_t(i) * out + j;
+        adam_update_one(Wt[at], Mt[at], Vt[at], s, c);
+      });
+  column_sums(
+      dZ, out, K, j_begin, j_end, [&](int j, const auto& sum) { adam_update(b + j, Mb + j, Vb + j, sum, c); },
+      [&](int j, float sum) { adam_update_one(b[j], Mb[j], Vb[j], sum, c); });
 }
 
 // The weight gradient's operands with the inputs read from images' bytes (dZ unaliased as above).
@@ -356,38 +418,68 @@ void sgd_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, 
 
 void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt,
                                    float* Vb, int out, int in, int K, float inv_batch, float lr, float momentum,
-                                   int j_begin, int j_end) {
+                                   float decay, int j_begin, int j_end) {
   momentum_rank_k_step(row_gradient_operands(dZ, rows, out, K), dZ, Wt, b, Vt, Vb, out, in, K, inv_batch, lr, momentum,
-                       j_begin, j_end);
+                       decay, j_begin, j_end);
 }
 
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
-                              int in, int K, float inv_batch, float lr, float momentum, int j_begin, int j_end) {
+                              int in, int K, float inv_batch, float lr, float momentum, float decay, int j_begin,
+                              int j_end) {
   momentum_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), dZ, Wt, b, Vt, Vb, out, in, K, inv_batch, lr,
-                       momentum, j_begin, j_end);
+                       momentum, decay, j_begin, j_end);
 }
 
 void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float,
                                      float* Wt, float* b, float* Vt, float* Vb, int out, int in, int K,
-                                     float inv_batch, float lr, float momentum, int j_begin, int j_end) {
+                                     float inv_batch, float lr, float momentum, float decay, int j_begin, int j_end) {
   momentum_rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), dZ, Wt, b, Vt, Vb, out, in, K,
-                       inv_batch, lr, momentum, j_begin, j_end);
+                       inv_batch, lr, momentum, decay, j_begin, j_end);
+}
+
+void adam_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Mt, float* Mb, float* Vt, float* Vb,
+                      int out, int in, int K, const AdamStep& c, int j_begin, int j_end) {
+  adam_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), dZ, Wt, b, Mt, Mb, Vt, Vb, out, in, K, c, j_begin,
+                   j_end);
+}
+
+void adam_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float, float* Wt,
+                             float* b, float* Mt, float* Mb, float* Vt, float* Vb, int out, int in, int K,
+                             const AdamStep& c, int j_begin, int j_end) {
+  adam_rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), dZ, Wt, b, Mt, Mb, Vt, Vb, out, in, K, c,
+                   j_begin, j_end);
+}
+
+void adam_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Mt, float* Mb,
+                           float* Vt, float* Vb, int out, int in, int K, const AdamStep& c, int j_begin, int j_end) {
+  adam_rank_k_step(row_gradient_operands(dZ, rows, out, K), dZ, Wt, b, Mt, Mb, Vt, Vb, out, in, K, c, j_begin, j_end);
 }
 
 void sgd_step(const float* dW, float* W, std::size_t n, float scale) { axpy(-scale, dW, W, n); }
 
-void sgd_momentum_step(const float* dW, float* W, float* V, std::size_t n, float inv_batch, float lr, float momentum) {
-  const vfloat vinv(inv_batch), vminus_lr(-lr), vmu(momentum);
+void sgd_momentum_step(const float* dW, float* W, float* V, std::size_t n, float inv_batch, float lr, float momentum,
+                       float decay) {
+  const vfloat vinv(inv_batch), vminus_lr(-lr), vmu(momentum), vdecay(decay);
   std::size_t i = 0;
   for (; i + kWidth <= n; i += kWidth) {
-    const vfloat v = fma(vmu, load<vfloat>(V + i), load<vfloat>(dW + i) * vinv);
+    vfloat grad = load<vfloat>(dW + i) * vinv;
+    if (decay != 0) grad = fma(vdecay, load<vfloat>(W + i), grad);
+    const vfloat v = fma(vmu, load<vfloat>(V + i), grad);
     v.store_unaligned(V + i);
     fma(vminus_lr, v, load<vfloat>(W + i)).store_unaligned(W + i);
   }
   for (; i < n; ++i) {
-    V[i] = std::fma(momentum, V[i], dW[i] * inv_batch);
+    float grad = dW[i] * inv_batch;
+    if (decay != 0) grad = std::fma(decay, W[i], grad);
+    V[i] = std::fma(momentum, V[i], grad);
     W[i] = std::fma(-lr, V[i], W[i]);
   }
+}
+
+void adam_step(const float* dW, float* W, float* M, float* V, std::size_t n, const AdamStep& c) {
+  std::size_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) adam_update(W + i, M + i, V + i, load<vfloat>(dW + i), c);
+  for (; i < n; ++i) adam_update_one(W[i], M[i], V[i], dW[i], c);
 }
 
 const char* instruction_set() { return ptrain::simd::Arch::name(); }

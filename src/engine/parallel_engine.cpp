@@ -53,12 +53,12 @@ void ParallelEngine::Activations::resize(const std::vector<int>& sizes, std::siz
   labels.assign(n, 0);
 }
 
-ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initial, int chunk_size, double momentum,
-                               StepTimes* profile)
+ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initial, int chunk_size,
+                               const UpdateRule& rule, StepTimes* profile)
     : spec_(spec),
       layout_(spec.sizes, kAlignFloats),
       chunk_size_(chunk_size),
-      momentum_(static_cast<float>(momentum)),
+      rule_(rule),
       profile_(profile) {
   for (int l = 0; l < spec_.num_layers(); ++l) {
     const LayerSlot& s = layout_.layers[l];
@@ -74,7 +74,8 @@ ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initi
   for (int v = 0; v < 256; ++v) to_float_[v] = static_cast<float>(v) * scale;
   from_canonical(std::vector<double>(initial.begin(), initial.end()), params_);
   refresh_output_major();
-  velocity_.assign(momentum == 0 ? 0 : layout_.total, 0.0f);
+  velocity_.assign(rule.sgd_velocity() || rule.adam() ? layout_.total : 0, 0.0f);
+  second_moment_.assign(rule.adam() ? layout_.total : 0, 0.0f);
 }
 
 std::string ParallelEngine::describe() const {
@@ -226,11 +227,15 @@ void ParallelEngine::place_owners(int n) {
 void ParallelEngine::assign_owners(int threads) {
   const int n = std::max(1, std::min(threads, column_groups()));
   if (static_cast<int>(owners_.size()) == n) return;
-  const std::vector<float> params = to_canonical(params_);
-  const std::vector<float> velocity = velocity_.empty() ? std::vector<float>{} : to_canonical(velocity_);
+  std::vector<std::vector<float>> canonical;  // the parameters and the optimizer's state, laid out anew
+  for (AlignedVector<float>* v : {&params_, &velocity_, &second_moment_})
+    canonical.push_back(v->empty() ? std::vector<float>{} : to_canonical(*v));
   place_owners(n);
-  from_canonical(std::vector<double>(params.begin(), params.end()), params_);
-  if (!velocity.empty()) from_canonical(std::vector<double>(velocity.begin(), velocity.end()), velocity_);
+  int at = 0;
+  for (AlignedVector<float>* v : {&params_, &velocity_, &second_moment_}) {
+    const std::vector<float>& c = canonical[at++];
+    if (!c.empty()) from_canonical(std::vector<double>(c.begin(), c.end()), *v);
+  }
 }
 
 // The owner's columns of the first layer for K rows of images, in pieces of 48 columns × 8 rows
@@ -405,24 +410,58 @@ void ParallelEngine::plain_step(const UpdateBlock& u, float* w, float* b, int K,
     k::sgd_rank_k_step(u.dZ, u.A, w, b, u.out, u.in, K, scale, u.j_begin, u.j_end);
 }
 
+kernels::AdamStep ParallelEngine::next_adam_step(int B, double lr) {
+  const double t = static_cast<double>(++steps_);
+  const bool decoupled = rule_.optimizer == Optimizer::adamw;
+  kernels::AdamStep c;
+  c.inv_batch = 1.0f / static_cast<float>(B);
+  c.beta1 = static_cast<float>(rule_.beta1);
+  c.one_minus_beta1 = static_cast<float>(1 - rule_.beta1);
+  c.beta2 = static_cast<float>(rule_.beta2);
+  c.one_minus_beta2 = static_cast<float>(1 - rule_.beta2);
+  c.step_size = static_cast<float>(lr / (1 - std::pow(rule_.beta1, t)));
+  c.root_bc2 = static_cast<float>(std::sqrt(1 - std::pow(rule_.beta2, t)));
+  c.eps = static_cast<float>(rule_.eps);
+  c.decay = decoupled ? 0.0f : static_cast<float>(rule_.weight_decay);
+  c.shrink = decoupled ? static_cast<float>(1 - lr * rule_.weight_decay) : 1.0f;
+  return c;
+}
+
+void ParallelEngine::stateful_step(const UpdateBlock& u, int B, double lr, const kernels::AdamStep& adam) {
+  float *w = params_.data() + u.weight, *b = params_.data() + u.bias;
+  float *mw = velocity_.data() + u.weight, *mb = velocity_.data() + u.bias;
+  if (rule_.adam()) {
+    float *vw = second_moment_.data() + u.weight, *vb = second_moment_.data() + u.bias;
+    if (u.images)
+      k::adam_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, mw, mb, vw, vb, u.out, u.in, B, adam,
+                                 u.j_begin, u.j_end);
+    else if (u.rows)
+      k::adam_rank_k_step_rows(u.dZ, u.rows, w, b, mw, mb, vw, vb, u.out, u.in, B, adam, u.j_begin, u.j_end);
+    else
+      k::adam_rank_k_step(u.dZ, u.A, w, b, mw, mb, vw, vb, u.out, u.in, B, adam, u.j_begin, u.j_end);
+    return;
+  }
+  const float inv_batch = 1.0f / static_cast<float>(B), lr_f = static_cast<float>(lr);
+  const float mu = static_cast<float>(rule_.momentum), decay = static_cast<float>(rule_.weight_decay);
+  if (u.images)
+    k::sgd_momentum_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f,
+                                       mu, decay, u.j_begin, u.j_end);
+  else if (u.rows)
+    k::sgd_momentum_rank_k_step_rows(u.dZ, u.rows, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu, decay, u.j_begin,
+                                     u.j_end);
+  else
+    k::sgd_momentum_rank_k_step(u.dZ, u.A, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu, decay, u.j_begin,
+                                u.j_end);
+}
+
 void ParallelEngine::reduce_and_update(int B, double lr) {
   const float scale = static_cast<float>(lr / B);
   const auto start = now_if(profile_);
-  const float inv_batch = 1.0f / static_cast<float>(B);
+  const kernels::AdamStep adam = rule_.adam() ? next_adam_step(B, lr) : kernels::AdamStep{};
+  if (!rule_.adam()) ++steps_;
   for_each_update_block(0, B, [&](const UpdateBlock& u) {
-    float *w = params_.data() + u.weight, *b = params_.data() + u.bias;
-    if (velocity_.empty()) return plain_step(u, w, b, B, scale);
-    float *vw = velocity_.data() + u.weight, *vb = velocity_.data() + u.bias;
-    const float lr_f = static_cast<float>(lr);
-    if (u.images)
-      k::sgd_momentum_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, vw, vb, u.out, u.in, B, inv_batch,
-                                         lr_f, momentum_, u.j_begin, u.j_end);
-    else if (u.rows)
-      k::sgd_momentum_rank_k_step_rows(u.dZ, u.rows, w, b, vw, vb, u.out, u.in, B, inv_batch, lr_f, momentum_,
-                                       u.j_begin, u.j_end);
-    else
-      k::sgd_momentum_rank_k_step(u.dZ, u.A, w, b, vw, vb, u.out, u.in, B, inv_batch, lr_f, momentum_, u.j_begin,
-                                  u.j_end);
+    if (velocity_.empty()) return plain_step(u, params_.data() + u.weight, params_.data() + u.bias, B, scale);
+    stateful_step(u, B, lr, adam);
   });
   refresh_output_major();
   if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
@@ -438,15 +477,21 @@ void ParallelEngine::sum_gradients(int r_begin, int r_end, AlignedVector<float>&
   });
 }
 
-// w ← w − lr·Σ/B, or with momentum v ← μv + Σ/B, w ← w − lr·v, each task on its blocks.
+// w ← w − lr·Σ/B, or the momentum or Adam step from Σ, each task on its blocks.
 void ParallelEngine::apply_gradient_sum(const AlignedVector<float>& sum, int B, double lr) {
   const float inv_batch = 1.0f / static_cast<float>(B), scale = static_cast<float>(lr / B);
+  const kernels::AdamStep adam = rule_.adam() ? next_adam_step(B, lr) : kernels::AdamStep{};
+  if (!rule_.adam()) ++steps_;
   auto step = [&](std::size_t offset, std::size_t n) {
-    if (velocity_.empty())
+    if (rule_.adam())
+      k::adam_step(sum.data() + offset, params_.data() + offset, velocity_.data() + offset,
+                   second_moment_.data() + offset, n, adam);
+    else if (velocity_.empty())
       k::sgd_step(sum.data() + offset, params_.data() + offset, n, scale);
     else
       k::sgd_momentum_step(sum.data() + offset, params_.data() + offset, velocity_.data() + offset, n, inv_batch,
-                           static_cast<float>(lr), momentum_);
+                           static_cast<float>(lr), static_cast<float>(rule_.momentum),
+                           static_cast<float>(rule_.weight_decay));
   };
   for_each_update_block(0, 0, [&](const UpdateBlock& u) {
     const std::size_t width = u.j_end - u.j_begin;
@@ -515,6 +560,11 @@ EngineState ParallelEngine::state() const {
     const std::vector<float> v = to_canonical(velocity_);
     st.velocity.assign(v.begin(), v.end());
   }
+  if (!second_moment_.empty()) {
+    const std::vector<float> v = to_canonical(second_moment_);
+    st.second_moment.assign(v.begin(), v.end());
+  }
+  st.steps = steps_;
   return st;
 }
 
@@ -522,6 +572,8 @@ void ParallelEngine::restore(const EngineState& st) {
   from_canonical(st.params, params_);
   refresh_output_major();
   if (!velocity_.empty() && !st.velocity.empty()) from_canonical(st.velocity, velocity_);
+  if (!second_moment_.empty() && !st.second_moment.empty()) from_canonical(st.second_moment, second_moment_);
+  steps_ = st.steps;
 }
 
 std::vector<float> ParallelEngine::outputs(const Dataset& data, Indices examples) {

@@ -16,16 +16,19 @@ double sigmoid(double z) {
 
 }  // namespace
 
-ReferenceEngine::ReferenceEngine(const NetSpec& spec, std::span<const float> initial, double momentum)
+ReferenceEngine::ReferenceEngine(const NetSpec& spec, std::span<const float> initial, const UpdateRule& rule)
     : spec_(spec),
       layout_(spec.sizes, 1),
       w_(initial.begin(), initial.end()),
-      momentum_(momentum),
-      v_(momentum == 0 ? 0 : w_.size(), 0.0) {}
+      rule_(rule),
+      v_(rule.sgd_velocity() || rule.adam() ? w_.size() : 0, 0.0),
+      s_(rule.adam() ? w_.size() : 0, 0.0) {}
 
 void ReferenceEngine::restore(const EngineState& state) {
   w_ = state.params;
-  if (momentum_ != 0 && !state.velocity.empty()) v_ = state.velocity;
+  if (!v_.empty() && !state.velocity.empty()) v_ = state.velocity;
+  if (!s_.empty() && !state.second_moment.empty()) s_ = state.second_moment;
+  steps_ = state.steps;
 }
 
 double ReferenceEngine::activate(double z, bool output) const {
@@ -141,15 +144,36 @@ std::vector<double> ReferenceEngine::mean_gradient(const Dataset& data, Indices 
 double ReferenceEngine::train_step(const Dataset& data, Indices batch, double lr) {
   double loss = 0;
   std::vector<double> grad = mean_gradient(data, batch, &loss);
-  if (momentum_ == 0) {
-    for (std::size_t i = 0; i < w_.size(); ++i) w_[i] -= lr * grad[i];
-    return loss;
-  }
-  for (std::size_t i = 0; i < w_.size(); ++i) {
-    v_[i] = momentum_ * v_[i] + grad[i];
-    w_[i] -= lr * v_[i];
-  }
+  update(grad, lr);
   return loss;
+}
+
+void ReferenceEngine::update(const std::vector<double>& grad, double lr) {
+  ++steps_;
+  const double decay = rule_.weight_decay;
+  if (!rule_.adam()) {
+    for (std::size_t i = 0; i < w_.size(); ++i) {
+      const double g = decay != 0 ? grad[i] + decay * w_[i] : grad[i];
+      if (v_.empty()) {
+        w_[i] -= lr * g;
+      } else {
+        v_[i] = rule_.momentum * v_[i] + g;
+        w_[i] -= lr * v_[i];
+      }
+    }
+    return;
+  }
+  const double t = static_cast<double>(steps_);
+  const double step_size = lr / (1 - std::pow(rule_.beta1, t)), root_bc2 = std::sqrt(1 - std::pow(rule_.beta2, t));
+  const bool decoupled = rule_.optimizer == Optimizer::adamw;
+  for (std::size_t i = 0; i < w_.size(); ++i) {
+    double g = grad[i];
+    if (decay != 0 && decoupled) w_[i] *= 1 - lr * decay;
+    if (decay != 0 && !decoupled) g += decay * w_[i];
+    v_[i] = rule_.beta1 * v_[i] + (1 - rule_.beta1) * g;
+    s_[i] = rule_.beta2 * s_[i] + (1 - rule_.beta2) * g * g;
+    w_[i] -= step_size * v_[i] / (std::sqrt(s_[i]) / root_bc2 + rule_.eps);
+  }
 }
 
 std::vector<float> ReferenceEngine::outputs(const Dataset& data, Indices examples) {

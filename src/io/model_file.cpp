@@ -43,6 +43,7 @@ std::string tensor_name(std::size_t layer, const char* kind, const std::string& 
 }
 
 constexpr const char* kVelocityPrefix = "velocity.";
+constexpr const char* kSecondMomentPrefix = "second_moment.";
 
 struct TensorEntry {
   std::string name;
@@ -89,7 +90,8 @@ TensorEntry parse_entry(const std::string& file, const std::string& key, const j
 
 std::string encode_model_file(const ModelFile& model) {
   ParamLayout layout(model.sizes, 1);
-  if (model.params.size() != layout.total || (!model.velocity.empty() && model.velocity.size() != layout.total))
+  if (model.params.size() != layout.total || (!model.velocity.empty() && model.velocity.size() != layout.total) ||
+      (!model.second_moment.empty() && (model.second_moment.size() != layout.total || model.velocity.empty())))
     throw std::logic_error("encode_model_file: parameter count mismatch");
   const std::size_t width = dtype_size(model.dtype);
   json header = json::object();
@@ -110,8 +112,10 @@ std::string encode_model_file(const ModelFile& model) {
   };
   describe("", 0);
   if (!model.velocity.empty()) describe(kVelocityPrefix, layout.total);
+  if (!model.second_moment.empty()) describe(kSecondMomentPrefix, 2 * layout.total);
   std::vector<double> values = model.params;
   values.insert(values.end(), model.velocity.begin(), model.velocity.end());
+  values.insert(values.end(), model.second_moment.begin(), model.second_moment.end());
   std::string data(values.size() * width, '\0');
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (model.dtype == TensorType::f32) {
@@ -221,23 +225,28 @@ std::vector<const TensorEntry*> net_tensors(const TensorMap& tensors, const std:
   return ordered;
 }
 
-// A checkpoint of a run with momentum also holds the velocity, tensor for tensor: appended to
-// `ordered`. Any other tensor is refused.
-void add_velocity_tensors(const TensorMap& tensors, const std::string& file, std::vector<const TensorEntry*>& ordered) {
+// A checkpoint's optimizer state, tensor for tensor like the net's: the velocity (or Adam's
+// first moment), then Adam's second moment, each appended to `ordered` when there; returns how
+// many groups of the net's tensors were added. Any other tensor is refused.
+int add_state_tensors(const TensorMap& tensors, const std::string& file, std::vector<const TensorEntry*>& ordered) {
   const std::size_t main_tensors = ordered.size();
-  if (tensors.count(std::string(kVelocityPrefix) + "layers.0.weight")) {
+  int groups = 0;
+  for (const char* prefix : {kVelocityPrefix, kSecondMomentPrefix}) {
+    if (!tensors.count(std::string(prefix) + "layers.0.weight")) break;  // a second moment needs a first
     for (std::size_t t = 0; t < main_tensors; ++t) {
-      const std::string name = kVelocityPrefix + ordered[t]->name;
+      const std::string name = prefix + ordered[t]->name;
       auto v = tensors.find(name);
       if (v == tensors.end()) bad(file, "missing tensor " + name);
       if (v->second.shape != ordered[t]->shape) bad(file, name + " must have the shape of " + ordered[t]->name);
       ordered.push_back(&v->second);
     }
+    ++groups;
   }
-  if (ordered.size() == tensors.size()) return;
+  if (ordered.size() == tensors.size()) return groups;
   for (const auto& named : tensors)
     if (std::none_of(ordered.begin(), ordered.end(), [&](const TensorEntry* e) { return e == &named.second; }))
       bad(file, "unexpected tensor '" + named.first + "' (ptrain writes layers.<l>.weight and layers.<l>.bias)");
+  return groups;
 }
 
 // Offsets: each tensor exactly its size, together tiling the `buffer` bytes, which end the file.
@@ -295,10 +304,11 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
   const TensorMap tensors = read_header(bytes, n, file, m);
   std::vector<const TensorEntry*> ordered = net_tensors(tensors, file, m);
   const std::size_t main_tensors = ordered.size();
-  add_velocity_tensors(tensors, file, ordered);
+  add_state_tensors(tensors, file, ordered);
   check_offsets(ordered, dtype_size(m.dtype), bytes.size() - 8 - n, file);
   for (std::size_t t = 0; t < ordered.size(); ++t)
-    read_values(bytes.data() + 8 + n, *ordered[t], m.dtype, file, t < main_tensors ? m.params : m.velocity);
+    read_values(bytes.data() + 8 + n, *ordered[t], m.dtype, file,
+                t < main_tensors ? m.params : t < 2 * main_tensors ? m.velocity : m.second_moment);
   if (is_ptrain_file(m.metadata)) verify_ptrain_file(m, std::string_view(bytes).substr(8 + n), file);
   return m;
 }

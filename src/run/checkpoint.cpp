@@ -47,12 +47,14 @@ StartPoint resume_from(FoundCheckpoint found, TrainConfig& cfg) {
   adopt_recipe(cfg, m.metadata, path, true);
   if (m.sizes != cfg.spec.sizes) throw DataError(path + ": metadata layers disagree with the tensors' shapes");
   if (cfg.momentum > 0 && m.velocity.empty()) throw DataError(path + ": checkpoint of a run with momentum lacks its velocity");
+  if (cfg.optimizer != Optimizer::sgd && m.second_moment.empty())
+    throw DataError(path + ": checkpoint of a run with " + name_of(cfg.optimizer) + " lacks its moments");
 
   StartPoint start;
   start.position.epochs_done = required_number<int>(m, "epoch", path);
   start.position.batches_in_epoch = required_number<std::uint64_t>(m, "batches_in_epoch", path);
   start.position.steps = required_number<std::uint64_t>(m, "step", path);
-  start.state = {std::move(m.params), std::move(m.velocity)};
+  start.state = {std::move(m.params), std::move(m.velocity), std::move(m.second_moment), start.position.steps};
   const RunPosition& at = start.position;
   start.note = "resumed from " + path + " after epoch " + std::to_string(at.epochs_done) +
                (at.batches_in_epoch ? " and " + std::to_string(at.batches_in_epoch) + " batches" : "");
@@ -87,7 +89,10 @@ ModelFile make_model_file(const TrainConfig& cfg, const Engine& engine, const Ru
   m.dtype = checkpoint && engine.precision() == Precision::float64 ? TensorType::f64 : TensorType::f32;
   EngineState state = engine.state();
   m.params = std::move(state.params);
-  if (checkpoint) m.velocity = std::move(state.velocity);
+  if (checkpoint) {
+    m.velocity = std::move(state.velocity);
+    m.second_moment = std::move(state.second_moment);
+  }
   m.metadata = recipe_metadata(cfg);
   m.metadata.insert({{"format", "ptrain"},
                      {"format_version", kModelFormatVersion},

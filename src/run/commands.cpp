@@ -46,8 +46,12 @@ LoadedModel load_model(const std::string& path) {
   if (!std::isfinite(m.recipe.spec.input_scale) || m.recipe.spec.input_scale <= 0)
     throw DataError(path + ": metadata input_scale must be a positive number");
   const std::vector<float> as_float(m.file.params.begin(), m.file.params.end());
-  m.engine = make_engine(m.spec(), as_float, {m.recipe.engine});
-  m.engine->restore({m.file.params, {}});  // exact, for a float64 checkpoint
+  EngineSetup setup;
+  setup.kind = m.recipe.engine;
+  m.engine = make_engine(m.spec(), as_float, setup);
+  EngineState exact;  // for a float64 checkpoint
+  exact.params = m.file.params;
+  m.engine->restore(exact);
   m.transform = InputTransform::from(m.file.metadata, m.spec().inputs(), path);
   m.coding = recorded_coding(m.file.metadata, path);
   if (!m.coding.names.empty() && static_cast<int>(m.coding.names.size()) != m.spec().classes())

@@ -11,9 +11,9 @@ std::unique_ptr<Engine> make_engine(const NetSpec& spec, std::span<const float> 
     if (setup.profile)
       throw UsageError("--profile measures the parallel engine's phases; the scalar oracle is not instrumented");
     if (spread) throw UsageError("--engine scalar is the one-process oracle; run it without mpirun");
-    return std::make_unique<ReferenceEngine>(spec, initial, setup.momentum);
+    return std::make_unique<ReferenceEngine>(spec, initial, setup.rule);
   }
-  auto engine = std::make_unique<ParallelEngine>(spec, initial, setup.chunk_size, setup.momentum, setup.profile);
+  auto engine = std::make_unique<ParallelEngine>(spec, initial, setup.chunk_size, setup.rule, setup.profile);
   if (!spread) return engine;
   return std::make_unique<DistributedEngine>(std::move(engine), *setup.cluster, setup.reduce);
 }

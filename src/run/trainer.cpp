@@ -148,7 +148,7 @@ void TrainingRun::set_up() {
     try {
       const std::vector<float> initial = init_params(cfg_.spec.sizes, cfg_.init, cfg_.seed);
       engine_ = make_engine(cfg_.spec, initial,
-                            {cfg_.engine, cfg_.chunk_size, cfg_.momentum, cfg_.profile ? &step_times_ : nullptr,
+                            {cfg_.engine, cfg_.chunk_size, UpdateRule::of(cfg_), cfg_.profile ? &step_times_ : nullptr,
                              &cluster_, cfg_.exact_reduce ? Reduce::exact : Reduce::fast});
     } catch (const std::bad_alloc&) {
       const double mb = 4e-6 * static_cast<double>(canonical_param_count(cfg_.spec.sizes));

@@ -38,6 +38,10 @@ enum class SplitKind { seed, standard };
 enum class LrDecay { none, cosine };
 // blog: the post's arithmetic (raw 0–255 pixels, sigmoid's derivative taken twice, lr 0.1).
 enum class Preset { none, blog };
+// PyTorch's definitions. sgd: g + λw, with momentum v = μv + g + λw, w −= lr·v. adam: bias-
+// corrected moments m, v of g + λw; w −= lr/(1−β₁ᵗ)·m/(√v/√(1−β₂ᵗ) + ε). adamw: the same moments
+// of g alone, and w −= lr·λ·w (decoupled) before the step.
+enum class Optimizer { sgd, adam, adamw };
 
 // A CSV's first row: a header when some field of it is not a number where the second row's is
 // (auto), or as told.
@@ -86,6 +90,12 @@ template <>
 struct Names<CsvHeader> {
   static constexpr NameTable<CsvHeader, 3> table{
       "header", {{{CsvHeader::detect, "auto"}, {CsvHeader::yes, "yes"}, {CsvHeader::no, "no"}}}};
+};
+
+template <>
+struct Names<Optimizer> {
+  static constexpr NameTable<Optimizer, 3> table{
+      "optimizer", {{{Optimizer::sgd, "sgd"}, {Optimizer::adam, "adam"}, {Optimizer::adamw, "adamw"}}}};
 };
 
 template <class E>
@@ -146,7 +156,10 @@ struct TrainConfig {
   SplitKind split = SplitKind::seed;
   std::size_t val_size = 5000;  // --split standard only
   Init init = Init::blog;
-  double momentum = 0;  // classical momentum μ, 0 ≤ μ < 1
+  double momentum = 0;  // classical momentum μ, 0 ≤ μ < 1 (sgd)
+  Optimizer optimizer = Optimizer::sgd;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam, adamw
+  double weight_decay = 0;                        // λ ≥ 0
   LrDecay lr_decay = LrDecay::none;
   int epochs = 10;  // part of the recipe only under a cosine decay, which spans them
 
@@ -214,6 +227,8 @@ struct RecipeField {
   std::string_view option, key, help;
   std::string (*text)(const TrainConfig&);
   void (*adopt)(TrainConfig&, const std::string&);
+  // The value a checkpoint written before this field existed had (empty: every one has it).
+  std::string_view before = {};
 };
 std::span<const RecipeField> recipe_fields();
 const RecipeField& recipe_field(std::string_view option);

@@ -7,6 +7,15 @@
 #include <string>
 
 namespace ptrain::kernels {
+
+// One Adam or AdamW step's constants, computed once a step (t is the step's number). From a
+// parameter's gradient sum s: g = inv_batch·s, plus decay·w (Adam's L2; 0 for AdamW); w ←
+// shrink·w (AdamW: 1 − lr·λ; else 1); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
+// w ← w − step_size·(m / (√v / root_bc2 + ε)), step_size = lr/(1−β₁ᵗ), root_bc2 = √(1−β₂ᵗ).
+struct AdamStep {
+  float inv_batch, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, root_bc2, eps, decay, shrink;
+};
+
 namespace simd {
 #include "ptrain/engine/kernel_signatures.inc"
 const char* instruction_set();  // xsimd's name for what these kernels run, e.g. "avx512bw"

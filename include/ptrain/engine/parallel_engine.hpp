@@ -39,15 +39,16 @@
 
 #include "ptrain/core/aligned.hpp"
 #include "ptrain/engine/engine.hpp"
+#include "ptrain/engine/kernels.hpp"
 #include "ptrain/core/profile.hpp"
 
 namespace ptrain {
 
 class ParallelEngine final : public Engine {
  public:
-  // `initial` is canonical float32; `momentum` 0 is plain SGD. When `profile` is given, every
-  // step adds its phase times to it.
-  ParallelEngine(const NetSpec& spec, std::span<const float> initial, int chunk_size, double momentum = 0,
+  // `initial` is canonical float32; the default rule is plain SGD. When `profile` is given,
+  // every step adds its phase times to it.
+  ParallelEngine(const NetSpec& spec, std::span<const float> initial, int chunk_size, const UpdateRule& rule = {},
                  StepTimes* profile = nullptr);
 
   std::string describe() const override;
@@ -167,6 +168,8 @@ class ParallelEngine final : public Engine {
   void hidden_backward(const float* a, float* d, std::size_t n) const;
   void record_phase(const std::vector<TaskTimes*>& tasks, double wall);
   void plain_step(const UpdateBlock& u, float* w, float* b, int K, float scale) const;
+  // The momentum or Adam rank-K step of one update block (a rule with optimizer state).
+  void stateful_step(const UpdateBlock& u, int B, double lr, const kernels::AdamStep& adam);
   // The tasks of phase 3: one per owner.
   template <class Body>
   void for_each_update_block(int r_begin, int r_end, Body&& body);
@@ -181,8 +184,12 @@ class ParallelEngine final : public Engine {
   AlignedVector<float> params_;         // input-major weights and biases, 64-byte aligned tensors
   AlignedVector<float> output_major_;   // W of the small layers 1.., at output_major_at_[l]
   std::vector<std::size_t> output_major_at_;
-  float momentum_ = 0;
-  AlignedVector<float> velocity_;     // padded like params_; empty while momentum_ is 0
+  UpdateRule rule_;
+  AlignedVector<float> velocity_;       // SGD's velocity or Adam's first moment, padded like params_; or empty
+  AlignedVector<float> second_moment_;  // Adam's, padded like params_; empty for SGD
+  std::uint64_t steps_ = 0;             // updates made: Adam's t
+  // This step's Adam constants (t = ++steps_), for a batch of B.
+  kernels::AdamStep next_adam_step(int B, double lr);
   Activations batch_;                 // reused across steps: no allocation in the step loop
   std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
   InputTable inputs_;  // the batch's inputs, row by row

@@ -7,14 +7,14 @@ namespace ptrain {
 
 class ReferenceEngine final : public Engine {
  public:
-  // `initial` is canonical float32; `momentum` 0 is plain SGD.
-  ReferenceEngine(const NetSpec& spec, std::span<const float> initial, double momentum = 0);
+  // `initial` is canonical float32; the default rule is plain SGD.
+  ReferenceEngine(const NetSpec& spec, std::span<const float> initial, const UpdateRule& rule = {});
 
   std::string describe() const override { return "scalar (reference, float64, one example at a time)"; }
   double train_step(const Dataset& data, Indices batch, double lr) override;
   std::vector<float> outputs(const Dataset& data, Indices examples) override;
   std::vector<float> parameters() const override { return std::vector<float>(w_.begin(), w_.end()); }
-  EngineState state() const override { return {w_, v_}; }
+  EngineState state() const override { return {w_, v_, s_, steps_}; }
   void restore(const EngineState& state) override;
   Precision precision() const override { return Precision::float64; }
 
@@ -38,12 +38,16 @@ class ReferenceEngine final : public Engine {
   double activate(double z, bool output) const;
   double activation_slope(double a, bool output) const;
   double loss_of(const std::vector<double>& out, const std::vector<double>& logits, int label) const;
+  // PyTorch's SGD, Adam or AdamW on every parameter, from the batch's mean gradient.
+  void update(const std::vector<double>& grad, double lr);
 
   NetSpec spec_;
   ParamLayout layout_;  // canonical: packed, no padding
   std::vector<double> w_;
-  double momentum_ = 0;
-  std::vector<double> v_;  // empty while momentum_ is 0
+  UpdateRule rule_;
+  std::vector<double> v_;  // SGD's velocity or Adam's first moment; empty when the rule keeps none
+  std::vector<double> s_;  // Adam's second moment; empty for SGD
+  std::uint64_t steps_ = 0;
 };
 
 }  // namespace ptrain

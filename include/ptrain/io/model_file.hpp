@@ -5,7 +5,8 @@
 // layers, "layers.<l>.weight" [out, in] and "layers.<l>.bias" [out], in canonical order.
 // `__metadata__` (string values only, as the format requires) holds the net and, for
 // checkpoints, the training state; a checkpoint of a run with momentum also holds the velocity
-// as "velocity.layers.<l>.weight" and ".bias", after the parameters.
+// as "velocity.layers.<l>.weight" and ".bias", after the parameters; one of Adam's holds its
+// first moment there and its second as "second_moment.layers.<l>.…", after that.
 #include <charconv>
 #include <map>
 #include <optional>
@@ -31,6 +32,7 @@ struct ModelFile {
   std::vector<int> sizes;                         // from the tensors' shapes
   std::vector<double> params;                     // canonical order
   std::vector<double> velocity;                   // momentum state ("velocity.layers.…"); may be empty
+  std::vector<double> second_moment;              // Adam's ("second_moment.layers.…"); may be empty
   TensorType dtype = TensorType::f32;             // as stored
   std::map<std::string, std::string> metadata;  // __metadata__
 };

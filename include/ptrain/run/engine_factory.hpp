@@ -14,7 +14,7 @@ namespace ptrain {
 struct EngineSetup {
   EngineKind kind = EngineKind::parallel;
   int chunk_size = kDefaultChunkSize;  // parallel only
-  double momentum = 0;
+  UpdateRule rule;
   StepTimes* profile = nullptr;  // parallel only: phase times of every step are added here
   Cluster* cluster = nullptr;    // several ranks: each step is shared among them
   Reduce reduce = Reduce::fast;
