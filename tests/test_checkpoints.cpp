@@ -56,6 +56,28 @@ TEST_F(Checkpoints, ResumeWithMomentumAndCosineDecayIsExactToo) {
   expect_error(run(base() + " --resume " + ck + " --momentum 0.5"), 2, "--momentum 0.5 contradicts");
 }
 
+TEST_F(Checkpoints, ResumeWithAdamAndWeightDecayIsExactToo) {
+  for (const char* optimizer : {"adam", "adamw"}) {
+    const std::string name = optimizer;
+    const std::string recipe = base() + " --activation relu --loss xent --init he --optimizer " + name +
+                               " --weight-decay 0.01 --lr 0.002";
+    const std::string ck = path("ck-" + name), straight = path(name + "-straight.jsonl"), resumed = path(name + ".jsonl");
+    ASSERT_EQ(run(recipe + " --epochs 4 --threads 2 --metrics " + straight).exit_code, 0);
+    ASSERT_EQ(run(recipe + " --epochs 4 --threads 1 --checkpoint-every 2 --checkpoint-dir " + ck + " --metrics " + resumed)
+                  .exit_code,
+              0);
+    std::filesystem::remove(ck + "/checkpoint-000000000088.safetensors");  // keep only the one after epoch 2
+    ModelFile m = load_model_file(ck + "/checkpoint-000000000044.safetensors");
+    EXPECT_EQ(m.velocity.size(), m.params.size()) << "an Adam checkpoint holds the first moment";
+    EXPECT_EQ(m.second_moment.size(), m.params.size()) << "and the second";
+    Result r = run(base() + " --epochs 4 --threads 3 --resume " + ck + " --metrics " + resumed);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(hash_of(resumed), hash_of(straight)) << name;
+    expect_error(run(base() + " --resume " + ck + " --optimizer sgd"), 2, "--optimizer sgd contradicts the checkpoint");
+    expect_error(run(base() + " --resume " + ck + " --beta2 0.99"), 2, "--beta2 0.99 contradicts the checkpoint");
+  }
+}
+
 TEST_F(Checkpoints, CheckpointEveryNEpochsNamedByStep) {
   const std::string ck = path("every");
   ASSERT_EQ(run(base() + " --epochs 4 --checkpoint-every 2 --checkpoint-dir " + ck).exit_code, 0);

@@ -573,6 +573,13 @@ TEST_F(Cli, BadOptionsAreExit2WithOneLine) {
   expect_error(run("--init zeros" + d), 2, "--init 'zeros'");
   expect_error(run("--momentum 1" + d), 2, "--momentum 1: must be a number from 0");
   expect_error(run("--momentum -0.1" + d), 2, "--momentum -0.1");
+  expect_error(run("--optimizer rmsprop" + d), 2, "--optimizer 'rmsprop': expected sgd, adam or adamw");
+  expect_error(run("--optimizer adam --beta1 1" + d), 2, "--beta1 1: must be a number from 0 up to (not including) 1");
+  expect_error(run("--optimizer adamw --beta2 -0.5" + d), 2, "--beta2 -0.5: must be a number from 0");
+  expect_error(run("--optimizer adam --eps 0" + d), 2, "--eps 0: must be a finite positive number");
+  expect_error(run("--weight-decay -0.01" + d), 2, "--weight-decay -0.01: must be a number from 0 to 1e6");
+  expect_error(run("--optimizer adam --momentum 0.9" + d), 2, "--momentum applies to --optimizer sgd");
+  expect_error(run("--beta1 0.8" + d), 2, "--beta1 applies to --optimizer adam or adamw");
   expect_error(run("--lr-decay step" + d), 2, "--lr-decay 'step'");
   expect_error(run("--split random" + d), 2, "--split 'random'");
   expect_error(run("--preset fast" + d), 2, "--preset 'fast'");

@@ -22,7 +22,10 @@ TEST_F(Widths, SameWeightsHashForEveryVectorWidth) {
   const Build builds[] = {{PTRAIN_BINARY, ""}, {PTRAIN_4_LANES, "SIMD sse4.2 "}, {PTRAIN_8_LANES, "SIMD fma3+avx2 "}};
   const char* recipes[] = {"", "--activation tanh --loss xent --init xavier --momentum 0.9 --lr 0.1",
                            "--activation relu --loss xent --init he --momentum 0.5 --lr 0.05 --lr-decay cosine",
-                           "--preset blog"};
+                           "--preset blog",
+                           "--activation relu --loss xent --init he --optimizer adam --weight-decay 0.001 --lr 0.001",
+                           "--activation sigmoid --loss xent --optimizer adamw --weight-decay 0.05 --lr 0.002",
+                           "--activation relu --loss xent --init he --momentum 0.9 --weight-decay 0.0005 --lr 0.05"};
   for (const char* recipe : recipes) {
     std::string first;
     for (const Build& b : builds) {

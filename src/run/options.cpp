@@ -222,6 +222,17 @@ void read_net_shape(const po::variables_map& vm, TrainConfig& c) {
                      std::to_string(c.classes));
 }
 
+// --momentum is SGD's; --beta1, --beta2 and --eps are Adam's and AdamW's.
+void refuse_options_of_another_optimizer(const po::variables_map& vm, Optimizer optimizer) {
+  if (optimizer != Optimizer::sgd && given(vm, "momentum"))
+    throw UsageError("--momentum applies to --optimizer sgd; " + name_of(optimizer) +
+                     " keeps its own moving average of the gradient (--beta1)");
+  if (optimizer == Optimizer::sgd)
+    for (const char* option : {"beta1", "beta2", "eps"})
+      if (given(vm, option))
+        throw UsageError(std::string("--") + option + " applies to --optimizer adam or adamw");
+}
+
 // The recipe: every field from its option, then the checks that span several.
 void read_recipe(const po::variables_map& vm, TrainConfig& c) {
   for (const RecipeField& f : recipe_fields())
@@ -230,6 +241,7 @@ void read_recipe(const po::variables_map& vm, TrainConfig& c) {
   if (!c.train_file.empty()) c.split = c.test_file.empty() ? SplitKind::seed : SplitKind::standard;
   read_net_shape(vm, c);
   refuse_val_size_without_standard_split(vm, c.split);
+  if (c.resume.empty()) refuse_options_of_another_optimizer(vm, c.optimizer);  // a resume's comes from its checkpoint
 }
 
 void read_files(const po::variables_map& vm, TrainConfig& c) {

@@ -44,6 +44,17 @@ bool all_finite(const std::vector<float>& v) {
 
 const char* const kDrift = "the MPI reduction did not give every rank the same sum";
 
+// ", momentum 0.9", ", adam (β₁ 0.9, β₂ 0.999, ε 1e-08)", ", weight decay 0.01": what is not plain SGD.
+std::string optimizer_text(const TrainConfig& cfg) {
+  std::ostringstream s;
+  if (cfg.optimizer != Optimizer::sgd)
+    s << ", " << name_of(cfg.optimizer) << " (β₁ " << round_trip_text(cfg.beta1) << ", β₂ " << round_trip_text(cfg.beta2)
+      << ", ε " << round_trip_text(cfg.eps) << ")";
+  if (cfg.momentum > 0) s << ", momentum " << round_trip_text(cfg.momentum);
+  if (cfg.weight_decay > 0) s << ", weight decay " << round_trip_text(cfg.weight_decay);
+  return s.str();
+}
+
 // The three lines a run starts with: machine and engine, data and split, net and recipe.
 std::string run_header(const TrainConfig& cfg, const std::string& data_name, const Engine& engine,
                        const Dataset& data, const Split& split,
@@ -60,7 +71,7 @@ std::string run_header(const TrainConfig& cfg, const std::string& data_name, con
        << (cfg.spec.loss == Loss::mse ? "sigmoid outputs, loss ½‖a−t‖²" : "softmax outputs, cross-entropy loss")
        << (cfg.spec.blog_derivative ? " (blog preset)" : "") << ", " << name_of(cfg.init) << " init"
        << "; batch " << cfg.batch_size << ", lr " << cfg.lr << (cfg.lr_decay == LrDecay::cosine ? " (cosine decay)" : "")
-       << (cfg.momentum > 0 ? ", momentum " + round_trip_text(cfg.momentum) : "") << ", " << counted(cfg.epochs, "epoch") << ", seed "
+       << optimizer_text(cfg) << ", " << counted(cfg.epochs, "epoch") << ", seed "
        << cfg.seed;
   return head.str();
 }
