@@ -52,6 +52,11 @@ TrainConfig unusual_recipe() {
   c.spec.loss = Loss::xent;
   c.init = Init::he;
   c.momentum = 0.5;
+  c.optimizer = Optimizer::adamw;
+  c.beta1 = 0.8;
+  c.beta2 = 0.95;
+  c.eps = 1e-6;
+  c.weight_decay = 0.25;
   c.lr_decay = LrDecay::cosine;
   c.epochs = 13;
   return c;
@@ -77,6 +82,11 @@ TEST(Config, EveryRecipeFieldGoesThroughMetadataAndBack) {
   EXPECT_EQ(got.spec.loss, Loss::xent);
   EXPECT_EQ(got.init, Init::he);
   EXPECT_EQ(got.momentum, 0.5);
+  EXPECT_EQ(got.optimizer, Optimizer::adamw);
+  EXPECT_EQ(got.beta1, 0.8);
+  EXPECT_EQ(got.beta2, 0.95);
+  EXPECT_EQ(got.eps, 1e-6);
+  EXPECT_EQ(got.weight_decay, 0.25);
   EXPECT_EQ(got.lr_decay, LrDecay::cosine);
   EXPECT_EQ(got.epochs, 13);  // a cosine decay spans them
   EXPECT_EQ(metadata.at("decay_epochs"), "13");
@@ -102,6 +112,28 @@ TEST(Config, AnExplicitOptionThatContradictsTheStoredRecipeIsRefusedNamingBoth) 
   more_epochs.explicit_options = {"epochs"};
   EXPECT_NO_THROW(adopt_recipe(more_epochs, metadata, "ck.safetensors", true));
   EXPECT_EQ(more_epochs.epochs, 20);
+}
+
+// A checkpoint written before the optimizer options was trained with SGD: it resumes as such,
+// and an explicit other optimizer contradicts it.
+TEST(Config, ACheckpointFromBeforeTheOptimizersIsSgd) {
+  const TrainConfig defaults;
+  auto metadata = recipe_metadata(defaults);
+  for (const char* key : {"optimizer", "beta1", "beta2", "eps", "weight_decay"}) metadata.erase(key);
+  TrainConfig c;
+  c.optimizer = Optimizer::adam;  // not given explicitly: the checkpoint's own wins
+  ASSERT_NO_THROW(adopt_recipe(c, metadata, "old.safetensors", true));
+  EXPECT_EQ(c.optimizer, Optimizer::sgd);
+  EXPECT_EQ(c.weight_decay, 0.0);
+  TrainConfig adam;
+  adam.optimizer = Optimizer::adam;
+  adam.explicit_options = {"optimizer"};
+  try {
+    adopt_recipe(adam, metadata, "old.safetensors", true);
+    FAIL() << "--optimizer adam resumed an SGD checkpoint";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "--optimizer adam contradicts the checkpoint old.safetensors, which has sgd");
+  }
 }
 
 TEST(Config, AMissingOrInvalidStoredFieldIsADataErrorNamingTheFile) {
