@@ -580,7 +580,11 @@ TEST_F(Cli, BadOptionsAreExit2WithOneLine) {
   expect_error(run("--weight-decay -0.01" + d), 2, "--weight-decay -0.01: must be a number from 0 to 1e6");
   expect_error(run("--optimizer adam --momentum 0.9" + d), 2, "--momentum applies to --optimizer sgd");
   expect_error(run("--beta1 0.8" + d), 2, "--beta1 applies to --optimizer adam or adamw");
-  expect_error(run("--lr-decay step" + d), 2, "--lr-decay 'step'");
+  expect_error(run("--step-size 3" + d), 2, "--step-size applies to --lr-decay step");
+  expect_error(run("--lr-decay step --gamma 1.5" + d), 2, "--gamma 1.5: must be a number in (0, 1]");
+  expect_error(run("--lr-decay step --step-size 0" + d), 2, "--step-size 0: must be between 1");
+  expect_error(run("--warmup-epochs 2 --epochs 2" + d), 2, "--warmup-epochs 2 leaves no epochs after the warm-up");
+  expect_error(run("--lr-decay linear" + d), 2, "--lr-decay 'linear': expected none, cosine or step");
   expect_error(run("--split random" + d), 2, "--split 'random'");
   expect_error(run("--preset fast" + d), 2, "--preset 'fast'");
   expect_error(run("--val-size 10" + d), 2, "--val-size applies only to --split standard");

@@ -58,6 +58,9 @@ TrainConfig unusual_recipe() {
   c.eps = 1e-6;
   c.weight_decay = 0.25;
   c.lr_decay = LrDecay::cosine;
+  c.step_size = 4;
+  c.gamma = 0.7;
+  c.warmup_epochs = 2;
   c.epochs = 13;
   return c;
 }
@@ -88,6 +91,9 @@ TEST(Config, EveryRecipeFieldGoesThroughMetadataAndBack) {
   EXPECT_EQ(got.eps, 1e-6);
   EXPECT_EQ(got.weight_decay, 0.25);
   EXPECT_EQ(got.lr_decay, LrDecay::cosine);
+  EXPECT_EQ(got.step_size, 4);
+  EXPECT_EQ(got.gamma, 0.7);
+  EXPECT_EQ(got.warmup_epochs, 2);
   EXPECT_EQ(got.epochs, 13);  // a cosine decay spans them
   EXPECT_EQ(metadata.at("decay_epochs"), "13");
 }
@@ -119,7 +125,8 @@ TEST(Config, AnExplicitOptionThatContradictsTheStoredRecipeIsRefusedNamingBoth) 
 TEST(Config, ACheckpointFromBeforeTheOptimizersIsSgd) {
   const TrainConfig defaults;
   auto metadata = recipe_metadata(defaults);
-  for (const char* key : {"optimizer", "beta1", "beta2", "eps", "weight_decay"}) metadata.erase(key);
+  for (const char* key : {"optimizer", "beta1", "beta2", "eps", "weight_decay", "step_size", "gamma", "warmup_epochs"})
+    metadata.erase(key);
   TrainConfig c;
   c.optimizer = Optimizer::adam;  // not given explicitly: the checkpoint's own wins
   ASSERT_NO_THROW(adopt_recipe(c, metadata, "old.safetensors", true));

@@ -104,9 +104,26 @@ const RecipeField kRecipe[] = {
    [](TrainConfig& c, const std::string& t) {
      c.weight_decay = parse_bounded("weight-decay", t, 0, 1e6, true, "a number from 0 to 1e6");
    }, "0"},
-  {"lr-decay", "lr_decay", "none, or cosine: epoch e trains at lr·½(1 + cos(π(e−1)/epochs))",
+  {"lr-decay", "lr_decay", "none; cosine: epoch e trains at lr·½(1 + cos(π(e−1)/epochs)); step: lr·gamma every "
+   "--step-size epochs (PyTorch's StepLR)",
    [](const TrainConfig& c) { return name_of(c.lr_decay); },
    [](TrainConfig& c, const std::string& t) { c.lr_decay = parse_choice<LrDecay>(t); }},
+  {"step-size", "step_size", "--lr-decay step: epochs between decays",
+   [](const TrainConfig& c) { return std::to_string(c.step_size); },
+   [](TrainConfig& c, const std::string& t) { c.step_size = static_cast<int>(parse_integer("step-size", t, 1, 1'000'000)); },
+   "10"},
+  {"gamma", "gamma", "--lr-decay step: the factor in (0, 1] each decay applies",
+   [](const TrainConfig& c) { return round_trip_text(c.gamma); },
+   [](TrainConfig& c, const std::string& t) {
+     c.gamma = parse_positive_real("gamma", t);
+     if (c.gamma > 1) throw UsageError("--gamma " + t + ": must be a number in (0, 1]");
+   },
+   "0.1"},
+  {"warmup-epochs", "warmup_epochs", "epochs of linear warm-up before the schedule: epoch e ≤ N trains at lr·e/(N+1)",
+   [](const TrainConfig& c) { return std::to_string(c.warmup_epochs); },
+   [](TrainConfig& c, const std::string& t) {
+     c.warmup_epochs = static_cast<int>(parse_integer("warmup-epochs", t, 0, 1'000'000));
+   }, "0"},
   {"epochs", "decay_epochs", "", text_of_decay_epochs, adopt_decay_epochs},
 };
 // clang-format on

@@ -18,6 +18,7 @@
 #include <regex>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/run/schedule.hpp"
 
 namespace ptrain {
 namespace {
@@ -45,6 +46,7 @@ StartPoint resume_from(FoundCheckpoint found, TrainConfig& cfg) {
   if (required_text(m, "kind", path) != "checkpoint")
     throw UsageError(path + " is a model file without training state; use --init-from to start from its weights");
   adopt_recipe(cfg, m.metadata, path, true);
+  check_schedule(cfg);
   if (m.sizes != cfg.spec.sizes) throw DataError(path + ": metadata layers disagree with the tensors' shapes");
   if (cfg.momentum > 0 && m.velocity.empty()) throw DataError(path + ": checkpoint of a run with momentum lacks its velocity");
   if (cfg.optimizer != Optimizer::sgd && m.second_moment.empty())

@@ -7,6 +7,7 @@
 
 #include "ptrain/core/errors.hpp"
 #include "ptrain/io/dataset.hpp"
+#include "ptrain/run/schedule.hpp"
 #include "ptrain/io/file_checks.hpp"
 
 namespace ptrain {
@@ -241,7 +242,10 @@ void read_recipe(const po::variables_map& vm, TrainConfig& c) {
   if (!c.train_file.empty()) c.split = c.test_file.empty() ? SplitKind::seed : SplitKind::standard;
   read_net_shape(vm, c);
   refuse_val_size_without_standard_split(vm, c.split);
-  if (c.resume.empty()) refuse_options_of_another_optimizer(vm, c.optimizer);  // a resume's comes from its checkpoint
+  if (c.resume.empty()) {  // a resume's come from its checkpoint, and are checked there
+    refuse_options_of_another_optimizer(vm, c.optimizer);
+    check_schedule(c);
+  }
 }
 
 void read_files(const po::variables_map& vm, TrainConfig& c) {

@@ -70,7 +70,7 @@ std::string run_header(const TrainConfig& cfg, const std::string& data_name, con
        << "net " << cfg.spec.describe() << ", " << name_of(cfg.spec.hidden) << " hidden units, "
        << (cfg.spec.loss == Loss::mse ? "sigmoid outputs, loss ½‖a−t‖²" : "softmax outputs, cross-entropy loss")
        << (cfg.spec.blog_derivative ? " (blog preset)" : "") << ", " << name_of(cfg.init) << " init"
-       << "; batch " << cfg.batch_size << ", lr " << cfg.lr << (cfg.lr_decay == LrDecay::cosine ? " (cosine decay)" : "")
+       << "; batch " << cfg.batch_size << ", lr " << cfg.lr << schedule_text(cfg)
        << optimizer_text(cfg) << ", " << counted(cfg.epochs, "epoch") << ", seed "
        << cfg.seed;
   return head.str();
@@ -499,12 +499,6 @@ std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, cons
   double correct = static_cast<double>(count_correct(engine, data, share));  // whole numbers: the sum is exact
   cluster->sum(std::span<double>(&correct, 1));
   return 100.0 * correct / static_cast<double>(examples.size());
-}
-
-double epoch_lr(const TrainConfig& cfg, int epoch) {
-  if (cfg.lr_decay != LrDecay::cosine) return cfg.lr;
-  constexpr double kPi = 3.14159265358979323846;
-  return cfg.lr * 0.5 * (1.0 + std::cos(kPi * (epoch - 1) / cfg.epochs));
 }
 
 void run_training(const TrainConfig& config, std::ostream& out) {

@@ -34,8 +34,10 @@ enum class EngineKind { scalar, parallel };
 // seed: all images shuffled, 70% train, 10% validation, 20% test. standard: the training file
 // trains (its last val_size validate), the test file tests.
 enum class SplitKind { seed, standard };
-// cosine: epoch e trains at lr·½(1 + cos(π(e−1)/epochs)).
-enum class LrDecay { none, cosine };
+// After any warm-up (epoch e ≤ W trains at lr·e/(W+1)), epoch e is the schedule's epoch
+// s = e − W of S = epochs − W. cosine: lr·½(1 + cos(π(s−1)/S)). step: lr·γ^⌊(s−1)/step_size⌋
+// (PyTorch's StepLR).
+enum class LrDecay { none, cosine, step };
 // blog: the post's arithmetic (raw 0–255 pixels, sigmoid's derivative taken twice, lr 0.1).
 enum class Preset { none, blog };
 // PyTorch's definitions. sgd: g + λw, with momentum v = μv + g + λw, w −= lr·v. adam: bias-
@@ -79,7 +81,8 @@ struct Names<SplitKind> {
 };
 template <>
 struct Names<LrDecay> {
-  static constexpr NameTable<LrDecay, 2> table{"lr-decay", {{{LrDecay::none, "none"}, {LrDecay::cosine, "cosine"}}}};
+  static constexpr NameTable<LrDecay, 3> table{
+      "lr-decay", {{{LrDecay::none, "none"}, {LrDecay::cosine, "cosine"}, {LrDecay::step, "step"}}}};
 };
 template <>
 struct Names<Preset> {
@@ -161,6 +164,9 @@ struct TrainConfig {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam, adamw
   double weight_decay = 0;                        // λ ≥ 0
   LrDecay lr_decay = LrDecay::none;
+  int step_size = 10;      // --lr-decay step: epochs between decays
+  double gamma = 0.1;      // --lr-decay step: the factor each time
+  int warmup_epochs = 0;   // linear warm-up in front of the schedule
   int epochs = 10;  // part of the recipe only under a cosine decay, which spans them
 
   // The net's shape when the data decides it (no --layers): the input layer is the image size,

@@ -10,12 +10,9 @@
 #include "ptrain/cluster/cluster.hpp"
 #include "ptrain/core/config.hpp"
 #include "ptrain/engine/engine.hpp"
+#include "ptrain/run/schedule.hpp"
 
 namespace ptrain {
-
-// The learning rate of epoch `epoch` (1-based): lr itself, or with a cosine decay
-// lr · ½(1 + cos(π (epoch − 1) / epochs)), from lr down towards 0, constant within an epoch.
-double epoch_lr(const TrainConfig& cfg, int epoch);
 
 // The training order of epoch `epoch` (1-based): `train` shuffled by a stream that depends only
 // on the seed and the epoch, so any epoch can be replayed on its own.

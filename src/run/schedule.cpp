@@ -1,0 +1,57 @@
+#include "ptrain/run/schedule.hpp"
+
+#include <cmath>
+
+#include "ptrain/core/errors.hpp"
+
+namespace ptrain {
+namespace {
+
+// Epoch s (1-based) of a schedule S epochs long.
+double scheduled_lr(const TrainConfig& cfg, int s, int S) {
+  constexpr double kPi = 3.14159265358979323846;
+  switch (cfg.lr_decay) {
+    case LrDecay::cosine:
+      return cfg.lr * 0.5 * (1.0 + std::cos(kPi * (s - 1) / S));
+    case LrDecay::step:
+      return cfg.lr * std::pow(cfg.gamma, (s - 1) / cfg.step_size);
+    case LrDecay::none:
+      break;
+  }
+  return cfg.lr;
+}
+
+}  // namespace
+
+double epoch_lr(const TrainConfig& cfg, int epoch) {
+  const int warm = cfg.warmup_epochs, span = std::max(1, cfg.epochs - warm);
+  if (epoch <= warm) return scheduled_lr(cfg, 1, span) * epoch / (warm + 1);  // rising to the schedule's first rate
+  return scheduled_lr(cfg, epoch - warm, span);
+}
+
+std::string schedule_text(const TrainConfig& cfg) {
+  std::string s;
+  if (cfg.lr_decay == LrDecay::cosine) s = "cosine decay";
+  if (cfg.lr_decay == LrDecay::step) {
+    s = "×" + round_trip_text(cfg.gamma) + " every " + std::to_string(cfg.step_size) + " epoch";
+    s += cfg.step_size == 1 ? "" : "s";
+  }
+  if (cfg.warmup_epochs > 0) {
+    s += s.empty() ? "" : ", after ";
+    s += std::to_string(cfg.warmup_epochs) + " warm-up epoch";
+    s += cfg.warmup_epochs == 1 ? "" : "s";
+  }
+  return s.empty() ? "" : " (" + s + ")";
+}
+
+void check_schedule(const TrainConfig& cfg) {
+  const auto given = [&](const char* option) { return cfg.explicit_options.count(option) != 0; };
+  for (const char* option : {"step-size", "gamma"})
+    if (given(option) && cfg.lr_decay != LrDecay::step)
+      throw UsageError(std::string("--") + option + " applies to --lr-decay step");
+  if (cfg.epochs > 0 && cfg.warmup_epochs >= cfg.epochs)
+    throw UsageError("--warmup-epochs " + std::to_string(cfg.warmup_epochs) + " leaves no epochs after the warm-up (--epochs " +
+                     std::to_string(cfg.epochs) + ")");
+}
+
+}  // namespace ptrain
