@@ -78,6 +78,45 @@ TEST_F(Checkpoints, ResumeWithAdamAndWeightDecayIsExactToo) {
   }
 }
 
+// --early-stop stops where validation stops improving, --save-best keeps that epoch's model (the
+// same weights as a run of exactly that many epochs), and a resume from any checkpoint before
+// the stop stops at the same epoch with the same weights.
+TEST_F(Checkpoints, EarlyStoppingKeepsTheBestEpochAndResumesExactly) {
+  const std::string recipe = base() + " --lr 0.5 --epochs 12 --early-stop 2";
+  const std::string best = path("best.st"), metrics = path("early.jsonl");
+  Result r = run(recipe + " --threads 2 --save-best " + best + " --metrics " + metrics);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json final = read_metrics(metrics).back();
+  ASSERT_TRUE(final["stopped_early_after"].is_number()) << r.out;
+  const int best_epoch = final["best_epoch"], stop = final["stopped_early_after"];
+  EXPECT_EQ(stop, best_epoch + 2);
+  EXPECT_NE(r.out.find("best epoch " + std::to_string(best_epoch) + " (val accuracy "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stopped early after epoch " + std::to_string(stop) + ": 2 epochs without a gain"),
+            std::string::npos);
+  // The kept model is the one a run of exactly best_epoch epochs ends with.
+  const std::string exact = path("exact.jsonl");
+  ASSERT_EQ(run(base() + " --lr 0.5 --threads 1 --epochs " + std::to_string(best_epoch) + " --metrics " + exact).exit_code, 0);
+  EXPECT_EQ(load_model_file(best).metadata.at("weights_hash"), hash_of(exact));
+  EXPECT_EQ(load_model_file(best).metadata.at("best_epoch"), std::to_string(best_epoch));
+  // A resume from the checkpoint after epoch best_epoch + 1 (one without a gain) judges the rest
+  // as the run did: its best so far travels in the checkpoint.
+  const std::string ck = path("ck-early"), resumed = path("early-resumed.jsonl");
+  ASSERT_EQ(run(recipe + " --threads 1 --checkpoint-dir " + ck + " --keep-last 0").exit_code, 0);
+  for (const auto& f : std::filesystem::directory_iterator(ck))
+    if (f.path().extension() == ".safetensors" &&
+        load_model_file(f.path().string()).metadata.at("epoch") != std::to_string(best_epoch + 1))
+      std::filesystem::remove(f.path());
+  Result again = run(base() + " --epochs 12 --threads 3 --resume " + ck + " --metrics " + resumed);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(hash_of(resumed), final["weights_hash"]);
+  EXPECT_EQ(read_metrics(resumed).back()["stopped_early_after"], stop);
+  expect_error(run(base() + " --resume " + ck + " --early-stop 5"), 2, "--early-stop 5 contradicts the checkpoint");
+  expect_error(run(base() + " --split standard --val-size 0 --early-stop 2"), 2,
+               "--early-stop judges epochs on the validation set, and this run has none");
+  expect_error(run(base() + " --min-delta 0.1"), 2, "--min-delta goes with --early-stop or --save-best");
+  expect_error(run(base() + " --early-stop 2 --early-stop-on f1"), 2, "--early-stop-on 'f1': expected accuracy or loss");
+}
+
 TEST_F(Checkpoints, CheckpointEveryNEpochsNamedByStep) {
   const std::string ck = path("every");
   ASSERT_EQ(run(base() + " --epochs 4 --checkpoint-every 2 --checkpoint-dir " + ck).exit_code, 0);

@@ -6,6 +6,7 @@
 
 #include "ptrain/run/engine_factory.hpp"
 #include "ptrain/core/threads.hpp"
+#include "ptrain/run/early_stopping.hpp"
 #include "ptrain/run/trainer.hpp"
 #include "support.hpp"
 
@@ -127,6 +128,44 @@ TEST(Training, StepDecayAndWarmUpFollowTheirDefinitions) {
   cfg.lr_decay = LrDecay::none;
   EXPECT_DOUBLE_EQ(epoch_lr(cfg, 1), 0.2);
   EXPECT_DOUBLE_EQ(epoch_lr(cfg, 9), 0.8);
+}
+
+TEST(EarlyStopping, CountsEpochsWithoutAGainBeyondMinDelta) {
+  TrainConfig cfg;
+  cfg.early_stop = 2;
+  cfg.min_delta = 0.5;
+  EarlyStopping acc(cfg);
+  EXPECT_TRUE(acc.observe(1, 90.0));
+  EXPECT_FALSE(acc.observe(2, 90.4));  // not more than 0.5 above the best
+  EXPECT_TRUE(acc.observe(3, 90.6));
+  EXPECT_FALSE(acc.observe(4, 90.6));  // a tie is no gain
+  EXPECT_FALSE(acc.should_stop());
+  EXPECT_FALSE(acc.observe(5, 80.0));
+  EXPECT_TRUE(acc.should_stop());
+  EXPECT_EQ(acc.best_epoch(), 3);
+  EXPECT_EQ(acc.best_text(), "best epoch 3 (val accuracy 90.60%)");
+  EXPECT_EQ(acc.stop_text(5), "stopped early after epoch 5: 2 epochs without a gain");
+  cfg.early_stop_on = StopOn::loss;  // lower is better
+  cfg.min_delta = 0;
+  EarlyStopping loss(cfg);
+  EXPECT_TRUE(loss.observe(1, 0.5));
+  EXPECT_TRUE(loss.observe(2, 0.4));
+  EXPECT_FALSE(loss.observe(3, 0.45));
+  // The state through a checkpoint's metadata and back.
+  std::map<std::string, std::string> metadata;
+  loss.save(metadata);
+  EarlyStopping resumed(cfg);
+  resumed.restore(metadata, "ck");
+  EXPECT_EQ(resumed.best(), loss.best());
+  EXPECT_EQ(resumed.best_epoch(), 2);
+  EXPECT_EQ(resumed.waited(), 1);
+  EXPECT_FALSE(resumed.observe(4, 0.41));
+  EXPECT_TRUE(resumed.should_stop());
+  metadata["best_value"] = "nan";
+  EXPECT_THROW(resumed.restore(metadata, "ck"), DataError);
+  metadata.erase("best_epoch");
+  metadata["best_value"] = "0.5";
+  EXPECT_THROW(resumed.restore(metadata, "ck"), DataError);
 }
 
 TEST(Training, WeightsHashIsFnv1a64OfTheFloatBytes) {

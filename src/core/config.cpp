@@ -124,6 +124,18 @@ const RecipeField kRecipe[] = {
    [](TrainConfig& c, const std::string& t) {
      c.warmup_epochs = static_cast<int>(parse_integer("warmup-epochs", t, 0, 1'000'000));
    }, "0"},
+  {"early-stop", "early_stop", "stop after N epochs in a row without a validation gain (0: never)",
+   [](const TrainConfig& c) { return std::to_string(c.early_stop); },
+   [](TrainConfig& c, const std::string& t) { c.early_stop = static_cast<int>(parse_integer("early-stop", t, 0, 1'000'000)); },
+   "0"},
+  {"early-stop-on", "early_stop_on", "what --early-stop and --save-best call best: accuracy (validation, highest) or "
+   "loss (validation, lowest)",
+   [](const TrainConfig& c) { return name_of(c.early_stop_on); },
+   [](TrainConfig& c, const std::string& t) { c.early_stop_on = parse_choice<StopOn>(t); }, "accuracy"},
+  {"min-delta", "min_delta", "a gain must exceed this: percentage points of accuracy, or loss",
+   [](const TrainConfig& c) { return round_trip_text(c.min_delta); },
+   [](TrainConfig& c, const std::string& t) { c.min_delta = parse_bounded("min-delta", t, 0, 1e6, true, "a number from 0 to 1e6"); },
+   "0"},
   {"epochs", "decay_epochs", "", text_of_decay_epochs, adopt_decay_epochs},
 };
 // clang-format on

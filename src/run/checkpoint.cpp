@@ -190,6 +190,7 @@ std::string resume_command(const TrainConfig& cfg) {
   add("checkpoint-every", std::to_string(cfg.checkpoint_every));
   add("keep-last", std::to_string(cfg.keep_last));
   add("save", cfg.save_path);
+  add("save-best", cfg.save_best_path);
   add("metrics", cfg.metrics_path);
   add("threads", std::to_string(cfg.threads));
   add("chunk-size", std::to_string(cfg.chunk_size));

@@ -157,6 +157,8 @@ po::options_description train_options() {
     ("profile", po::bool_switch(), "print each epoch's time per phase: data, forward, backward, sync (fork/join and "
      "imbalance), exchange (MPI), reduce+update, evaluation (parallel engine)")
     ("save", po::value<std::string>(), "write the final model to FILE (safetensors, F32)")
+    ("save-best", po::value<std::string>(), "keep the model of the best validation epoch in FILE (replaced, "
+     "atomically, at each new best; --early-stop-on says what best is)")
     ("init-from", po::value<std::string>(), "start from the weights of a model FILE (its net must match --layers)")
     ("checkpoint-every", po::value<std::string>(), "write a checkpoint every N epochs (needs --checkpoint-dir)")
     ("checkpoint-dir", po::value<std::string>(), "folder for checkpoints (checkpoint-<step>.safetensors), one run's "
@@ -246,11 +248,16 @@ void read_recipe(const po::variables_map& vm, TrainConfig& c) {
     refuse_options_of_another_optimizer(vm, c.optimizer);
     check_schedule(c);
   }
+  for (const char* option : {"early-stop-on", "min-delta"})
+    if (given(vm, option) && c.early_stop == 0 && c.save_best_path.empty() && c.resume.empty())
+      throw UsageError(std::string("--") + option + " goes with --early-stop or --save-best");
 }
 
 void read_files(const po::variables_map& vm, TrainConfig& c) {
   if (vm.count("metrics")) c.metrics_path = text(vm, "metrics");
   if (vm.count("save")) c.save_path = text(vm, "save");
+  if (vm.count("save-best")) c.save_best_path = text(vm, "save-best");
+  if (vm.count("save-best") && c.save_best_path.empty()) throw UsageError("--save-best: an empty path");
   if (vm.count("init-from")) c.init_from = text(vm, "init-from");
   if (vm.count("resume")) c.resume = text(vm, "resume");
   if (vm.count("config")) c.config_path = text(vm, "config");

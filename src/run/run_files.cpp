@@ -52,6 +52,7 @@ ReadFormat inference_format(const InferenceConfig& cfg, const std::map<std::stri
 void check_train_files(const TrainConfig& cfg, const std::string& resume_file) {
   std::vector<NamedPath> outputs, inputs;
   if (cfg.explicit_options.count("save")) outputs.emplace_back("--save", cfg.save_path);
+  if (!cfg.save_best_path.empty()) outputs.emplace_back("--save-best", cfg.save_best_path);
   if (cfg.explicit_options.count("metrics")) outputs.emplace_back("--metrics", cfg.metrics_path);
   for (const NamedPath& o : outputs) check_output_file(o);
   if (cfg.checkpoint_every > 0) {

@@ -1,5 +1,7 @@
 #include "ptrain/run/trainer.hpp"
 
+#include "ptrain/run/early_stopping.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <csignal>
@@ -10,6 +12,7 @@
 #include <sstream>
 
 #include "ptrain/run/checkpoint.hpp"
+#include "ptrain/run/early_stopping.hpp"
 #include "ptrain/engine/kernels.hpp"
 #include "ptrain/io/input_transform.hpp"
 #include "ptrain/run/engine_factory.hpp"
@@ -103,6 +106,9 @@ class TrainingRun {
   void report_epoch(int epoch, const EpochResult& r, double shuffle_seconds, ProfileClock::time_point epoch_start);
   [[noreturn]] void stop_for(const Interrupted& stop);
   void finish();
+  // The epoch's validation value as --early-stop-on defines it; whether it is the best so far
+  // (then --save-best keeps its model).
+  bool track_best(int epoch, std::optional<double> val_accuracy, std::optional<double> val_loss);
   std::string save_checkpoint();
   DataError diverged(int epoch, const std::string& what) const;
 
@@ -123,6 +129,8 @@ class TrainingRun {
   std::optional<ThreadLimit> threads_;
   StepTimes step_times_;
   std::unique_ptr<Engine> engine_;
+  std::optional<EarlyStopping> best_;  // with --early-stop or --save-best
+  int stopped_early_ = 0;              // the epoch after which the run stopped early; 0: it did not
 };
 
 TrainingRun::TrainingRun(const TrainConfig& options, std::ostream& out, Cluster& cluster)
@@ -153,6 +161,13 @@ void TrainingRun::set_up() {
     if (split_.train.empty() && cfg_.epochs > 0)
       throw DataError(files_.name() + ": the seed split of its " + std::to_string(mnist_->all.size()) +
                       " images leaves no training images (70% of them, rounded down)");
+    if (cfg_.early_stop > 0 || !cfg_.save_best_path.empty()) {
+      if (split_.val.empty())
+        throw UsageError(std::string(cfg_.early_stop > 0 ? "--early-stop" : "--save-best") +
+                         " judges epochs on the validation set, and this run has none (--val-size 0)");
+      best_.emplace(cfg_);
+      if (!cfg_.resume.empty()) best_->restore(start_.metadata, cfg_.resume);
+    }
     threads_.emplace(cfg_.threads);
     // Every rank draws the same initial weights from the shared seed; announce() and every
     // epoch confirm that they start, and stay, equal.
@@ -328,6 +343,10 @@ void TrainingRun::train() {
       }
       const EpochResult r = train_one_epoch(epoch, shuffle_seconds);
       report_epoch(epoch, r, shuffle_seconds, epoch_start);
+      if (best_ && best_->should_stop() && epoch < cfg_.epochs) {  // every rank judges the same values alike
+        stopped_early_ = epoch;
+        break;
+      }
       // A signal during the epoch's last step waits for its report, so the stop (and its
       // checkpoint) falls on the epoch's boundary and a resume starts the next epoch afresh.
       if (epoch == cfg_.epochs) break;  // the last: finishing beats stopping
@@ -377,16 +396,24 @@ void TrainingRun::report_epoch(int epoch, const EpochResult& r, double shuffle_s
   const auto eval_start = ProfileClock::now();
   const std::optional<double> val =
       threads_->run([&] { return accuracy_percent(*engine_, mnist_->all, split_.val, &cluster_); });
+  const std::optional<double> val_loss =
+      best_ && cfg_.early_stop_on == StopOn::loss
+          ? threads_->run([&] { return mean_loss(*engine_, cfg_.spec, mnist_->all, split_.val); })
+          : std::nullopt;
   const double eval_seconds = seconds_since(eval_start), seconds = seconds_since(epoch_start);
   const double rate = r.seconds > 0 ? static_cast<double>(r.examples) / r.seconds : 0.0;
+  const bool best = track_best(epoch, val, val_loss);
   std::ostringstream line;
   line << "epoch " << std::setw(3) << epoch << "/" << cfg_.epochs << "  loss " << fixed(r.mean_loss, 4) << "  val "
-       << percent(val) << "  " << fixed(rate, 0) << " examples/s  " << fixed(seconds, 2) << " s";
+       << percent(val) << (val_loss ? "  val loss " + fixed(*val_loss, 4) : "") << "  " << fixed(rate, 0)
+       << " examples/s  " << fixed(seconds, 2) << " s" << (best ? "  best" : "");
   nlohmann::json record{{"epoch", epoch},
                         {"train_loss", r.mean_loss},
                         {"val_accuracy", json_or_null(val)},
                         {"examples_per_sec", rate},
                         {"seconds", seconds}};
+  if (val_loss) record["val_loss"] = *val_loss;
+  if (best_) record["best_epoch"] = best_->best_epoch();
   if (cfg_.profile) {
     nlohmann::json phases;
     line << "\n  profile:";
@@ -397,10 +424,21 @@ void TrainingRun::report_epoch(int epoch, const EpochResult& r, double shuffle_s
     record["phase_seconds"] = phases;
   }
   all_or_none(cluster_, [&] {  // rank 0 writes; the others learn whether it could
+    if (best && !cfg_.save_best_path.empty() && cluster_.leader()) {
+      ModelFile m = make_model_file(cfg_, *engine_, position_, false);
+      best_->save(m.metadata);
+      save_model_file(cfg_.save_best_path, m, "--save-best " + cfg_.save_best_path);
+    }
     if (cfg_.checkpoint_every > 0 && epoch % cfg_.checkpoint_every == 0) line << "\n  checkpoint " << save_checkpoint();
     progress_.line(line.str());
     metrics_->write(record);
   });
+}
+
+bool TrainingRun::track_best(int epoch, std::optional<double> val_accuracy, std::optional<double> val_loss) {
+  if (!best_) return false;
+  const std::optional<double> value = cfg_.early_stop_on == StopOn::accuracy ? val_accuracy : val_loss;
+  return value && best_->observe(epoch, *value);
 }
 
 // The step in progress finished on every rank; keep it if there is somewhere to keep it.
@@ -435,21 +473,30 @@ void TrainingRun::finish() {
     if (!cfg_.save_path.empty())
       save_model_file(cfg_.save_path, make_model_file(cfg_, *engine_, position_, false), "--save " + cfg_.save_path);
     const double total = seconds_since(run_start_);
-    progress_.result("test accuracy " + percent(test) + "  total " + fixed(total, 2) + " s  weights_hash " +
-                     hash_hex(hashes[0]) + (cfg_.save_path.empty() ? "" : "  saved " + cfg_.save_path));
+    std::string result = "test accuracy " + percent(test) + "  total " + fixed(total, 2) + " s  weights_hash " +
+                         hash_hex(hashes[0]) + (cfg_.save_path.empty() ? "" : "  saved " + cfg_.save_path);
+    if (best_ && best_->best()) {
+      result += "\n" + best_->best_text() + (cfg_.save_best_path.empty() ? "" : ", saved " + cfg_.save_best_path);
+      result += "; " + (stopped_early_ ? best_->stop_text(stopped_early_) : "ran all " + counted(cfg_.epochs, "epoch"));
+    }
+    progress_.result(result);
     nlohmann::json rank_hashes = nlohmann::json::array();
     for (std::uint64_t h : hashes) rank_hashes.push_back(hash_hex(h));
     metrics_->write({{"test_accuracy", json_or_null(test)},
                      {"total_seconds", total},
                      {"weights_hash", hash_hex(hashes[0])},
                      {"ranks", cluster_.size()},
-                     {"rank_hashes", rank_hashes}});
+                     {"rank_hashes", rank_hashes},
+                     {"best_epoch", best_ ? json_or_null(std::optional<double>(best_->best_epoch())) : nullptr},
+                     {"stopped_early_after", stopped_early_ ? nlohmann::json(stopped_early_) : nlohmann::json()}});
   });
 }
 
 std::string TrainingRun::save_checkpoint() {
   if (!checkpoints_) return checkpoint_path(cfg_.checkpoint_dir, position_.steps);  // ranks other than 0
-  return checkpoints_->save(make_model_file(cfg_, *engine_, position_, true), position_.steps);
+  ModelFile m = make_model_file(cfg_, *engine_, position_, true);
+  if (best_) best_->save(m.metadata);
+  return checkpoints_->save(m, position_.steps);
 }
 
 DataError TrainingRun::diverged(int epoch, const std::string& what) const {
@@ -499,6 +546,27 @@ std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, cons
   double correct = static_cast<double>(count_correct(engine, data, share));  // whole numbers: the sum is exact
   cluster->sum(std::span<double>(&correct, 1));
   return 100.0 * correct / static_cast<double>(examples.size());
+}
+
+std::optional<double> mean_loss(Engine& engine, const NetSpec& spec, const Dataset& data,
+                                const std::vector<std::uint32_t>& examples) {
+  if (examples.empty()) return std::nullopt;
+  const std::vector<float> out = engine.outputs(data, examples);
+  const int classes = spec.classes();
+  double sum = 0;
+  for (std::size_t e = 0; e < examples.size(); ++e) {
+    const float* a = out.data() + e * classes;
+    const int label = data.labels[examples[e]];
+    if (spec.loss == Loss::xent) {
+      sum -= std::log(std::max(double{a[label]}, 1e-300));
+      continue;
+    }
+    for (int j = 0; j < classes; ++j) {
+      const double d = a[j] - (j == label ? 1.0 : 0.0);
+      sum += 0.5 * d * d;
+    }
+  }
+  return sum / static_cast<double>(examples.size());
 }
 
 void run_training(const TrainConfig& config, std::ostream& out) {

@@ -40,6 +40,10 @@ enum class SplitKind { seed, standard };
 enum class LrDecay { none, cosine, step };
 // blog: the post's arithmetic (raw 0–255 pixels, sigmoid's derivative taken twice, lr 0.1).
 enum class Preset { none, blog };
+// What "best" means for early stopping and --save-best: the highest validation accuracy, or the
+// lowest validation loss (the loss optimised, averaged over the validation examples).
+enum class StopOn { accuracy, loss };
+
 // PyTorch's definitions. sgd: g + λw, with momentum v = μv + g + λw, w −= lr·v. adam: bias-
 // corrected moments m, v of g + λw; w −= lr/(1−β₁ᵗ)·m/(√v/√(1−β₂ᵗ) + ε). adamw: the same moments
 // of g alone, and w −= lr·λ·w (decoupled) before the step.
@@ -95,6 +99,10 @@ struct Names<CsvHeader> {
       "header", {{{CsvHeader::detect, "auto"}, {CsvHeader::yes, "yes"}, {CsvHeader::no, "no"}}}};
 };
 
+template <>
+struct Names<StopOn> {
+  static constexpr NameTable<StopOn, 2> table{"early-stop-on", {{{StopOn::accuracy, "accuracy"}, {StopOn::loss, "loss"}}}};
+};
 template <>
 struct Names<Optimizer> {
   static constexpr NameTable<Optimizer, 3> table{
@@ -167,6 +175,9 @@ struct TrainConfig {
   int step_size = 10;      // --lr-decay step: epochs between decays
   double gamma = 0.1;      // --lr-decay step: the factor each time
   int warmup_epochs = 0;   // linear warm-up in front of the schedule
+  int early_stop = 0;      // patience in epochs without a gain; 0: run every epoch
+  StopOn early_stop_on = StopOn::accuracy;
+  double min_delta = 0;    // a gain must exceed this (percentage points of accuracy, or loss)
   int epochs = 10;  // part of the recipe only under a cosine decay, which spans them
 
   // The net's shape when the data decides it (no --layers): the input layer is the image size,
@@ -189,6 +200,7 @@ struct TrainConfig {
   std::string metrics_path;    // JSON Lines; empty: none
   bool profile = false;        // per-epoch phase times (parallel engine)
   std::string save_path;       // final model (F32 safetensors); empty: none
+  std::string save_best_path;  // the model of the best validation epoch, kept as the run goes; empty: none
   std::string init_from;       // start from this model file's weights
   int checkpoint_every = 0;    // epochs; 0: no checkpoints
   std::string checkpoint_dir;  // where checkpoints go

@@ -36,6 +36,11 @@ EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<s
 std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& examples,
                                        Cluster* cluster = nullptr);
 
+// The loss the net optimises (½‖a − t‖², or cross-entropy), averaged over `examples`; nullopt
+// for an empty set. Every rank computes it whole, in one order, so every rank decides alike.
+std::optional<double> mean_loss(Engine& engine, const NetSpec& spec, const Dataset& data,
+                                const std::vector<std::uint32_t>& examples);
+
 // The whole command: load, train, report to `out` and the metrics file, save. Returns normally
 // on success; throws DataError (data, files, divergence, ranks that drifted apart), UsageError
 // (options, or a checkpoint they contradict), Interrupted (SIGINT or SIGTERM, after keeping a

@@ -1,0 +1,43 @@
+#pragma once
+// The best validation epoch so far, and whether to stop (Keras's EarlyStopping): an epoch is a
+// gain when its validation accuracy beats the best by more than --min-delta (or its loss falls
+// below the best by more); after --early-stop epochs in a row without a gain the run stops.
+// The state travels in checkpoints, so a resumed run judges epochs as the whole run would.
+#include <map>
+#include <optional>
+#include <string>
+
+#include "ptrain/core/config.hpp"
+
+namespace ptrain {
+
+class EarlyStopping {
+ public:
+  explicit EarlyStopping(const TrainConfig& cfg)
+      : patience_(cfg.early_stop), on_(cfg.early_stop_on), min_delta_(cfg.min_delta) {}
+
+  // Records epoch `epoch`'s validation value; true when it is the best so far.
+  bool observe(int epoch, double value);
+  bool should_stop() const { return patience_ > 0 && waited_ >= patience_; }
+
+  std::optional<double> best() const { return best_; }
+  int best_epoch() const { return best_epoch_; }
+  int waited() const { return waited_; }
+  // "best epoch 7 (val accuracy 97.80%)"; "stopped early after epoch 10: 3 epochs without a gain".
+  std::string best_text() const;
+  std::string stop_text(int epoch) const;
+
+  // The state as checkpoint metadata ("best_epoch", "best_value", "epochs_without_gain"), and
+  // back (a DataError naming `path` when malformed; absent keys: no epoch seen yet).
+  void save(std::map<std::string, std::string>& metadata) const;
+  void restore(const std::map<std::string, std::string>& metadata, const std::string& path);
+
+ private:
+  int patience_;
+  StopOn on_;
+  double min_delta_;
+  std::optional<double> best_;
+  int best_epoch_ = 0, waited_ = 0;
+};
+
+}  // namespace ptrain

@@ -1,0 +1,68 @@
+#include "ptrain/run/early_stopping.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+#include "ptrain/core/errors.hpp"
+
+namespace ptrain {
+namespace {
+
+double finite_number(const std::string& key, const std::string& text) {
+  double v = NAN;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v))
+    throw UsageError(key + " '" + text + "' is not a finite number");
+  return v;
+}
+
+}  // namespace
+
+bool EarlyStopping::observe(int epoch, double value) {
+  const bool gain = !best_ || (on_ == StopOn::accuracy ? value > *best_ + min_delta_ : value < *best_ - min_delta_);
+  if (gain) {
+    best_ = value;
+    best_epoch_ = epoch;
+    waited_ = 0;
+  } else {
+    ++waited_;
+  }
+  return gain;
+}
+
+std::string EarlyStopping::best_text() const {
+  if (!best_) return "";
+  char value[32];
+  if (on_ == StopOn::accuracy)
+    std::snprintf(value, sizeof value, "val accuracy %.2f%%", *best_);
+  else
+    std::snprintf(value, sizeof value, "val loss %.4f", *best_);
+  return "best epoch " + std::to_string(best_epoch_) + " (" + value + ")";
+}
+
+std::string EarlyStopping::stop_text(int epoch) const {
+  return "stopped early after epoch " + std::to_string(epoch) + ": " + std::to_string(waited_) + " epoch" +
+         (waited_ == 1 ? "" : "s") + " without a gain";
+}
+
+void EarlyStopping::save(std::map<std::string, std::string>& metadata) const {
+  if (!best_) return;
+  metadata["best_epoch"] = std::to_string(best_epoch_);
+  metadata["best_value"] = round_trip_text(*best_);
+  metadata["epochs_without_gain"] = std::to_string(waited_);
+}
+
+void EarlyStopping::restore(const std::map<std::string, std::string>& metadata, const std::string& path) {
+  auto it = metadata.find("best_value");
+  if (it == metadata.end()) return;
+  try {
+    best_ = finite_number("best_value", it->second);
+    best_epoch_ = static_cast<int>(parse_integer("best_epoch", metadata.at("best_epoch"), 1, 1'000'000));
+    waited_ = static_cast<int>(parse_integer("epochs_without_gain", metadata.at("epochs_without_gain"), 0, 1'000'000));
+  } catch (const std::exception& e) {
+    throw DataError(path + ": metadata best_value, best_epoch and epochs_without_gain must go together: " + e.what());
+  }
+}
+
+}  // namespace ptrain
