@@ -66,6 +66,17 @@ TEST_F(MpiTest, ExactReduceWithMomentumAndXentGivesTheOneProcessWeights) {
   expect_ranks_agree(spread, 2);
 }
 
+TEST_F(MpiTest, ExactReduceWithAdamAndWeightDecayGivesTheOneProcessWeights) {
+  for (const char* optimizer : {"adam", "adamw"}) {
+    const std::string recipe = std::string("--epochs 2 --lr 0.002 --activation relu --loss xent --init he --optimizer ") +
+                               optimizer + " --weight-decay 0.01 --threads 1";
+    const nlohmann::json one = train(recipe, "", std::string("one_") + optimizer);
+    const nlohmann::json spread = train(recipe + " --exact-reduce", mpirun(2), std::string("exact_") + optimizer);
+    EXPECT_EQ(spread["weights_hash"], one["weights_hash"]) << optimizer;
+    expect_ranks_agree(spread, 2);
+  }
+}
+
 // A CSV with named labels and standardised features, read by every rank: the exact reduction
 // still gives the one-process weights.
 TEST_F(MpiTest, ExactReduceOnACsvWithNamedLabelsGivesTheOneProcessWeights) {
