@@ -24,19 +24,22 @@ class Checkpoints : public test::CliTest {
 };
 
 TEST_F(Checkpoints, ResumeEndsBitwiseWhereAStraightRunEnds) {
-  for (const std::string engine : {"parallel", "scalar"}) {
-    const std::string ck = path("ck-" + engine), straight = path("straight.jsonl"), resumed = path("resumed.jsonl");
-    std::filesystem::remove_all(ck);
-    ASSERT_EQ(run(base() + " --engine " + engine + " --epochs 3 --threads 2 --metrics " + straight).exit_code, 0);
-    ASSERT_EQ(run(base() + " --engine " + engine + " --epochs 1 --threads 1 --checkpoint-dir " + ck).exit_code, 0);
-    Result r = run(base() + " --epochs 3 --threads 3 --resume " + ck + " --metrics " + resumed);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find("resumed from"), std::string::npos) << r.out;
-    EXPECT_EQ(hash_of(resumed), hash_of(straight)) << engine;
-    auto lines = read_metrics(resumed);
-    ASSERT_EQ(lines.size(), 3u);
-    EXPECT_EQ(lines[0]["epoch"], 2) << "a resumed run continues with the next epoch";
-  }
+  // Each engine in its own format (the oracle's checkpoints are F64), with SGD and with Adam.
+  for (const std::string engine : {"parallel", "scalar"})
+    for (const std::string recipe : {"", " --optimizer adam --lr 0.003 --activation relu --loss xent --init he"}) {
+      const std::string ck = path("ck-" + engine + std::to_string(recipe.size())), straight = path("straight.jsonl"),
+                        resumed = path("resumed.jsonl");
+      std::filesystem::remove_all(ck);
+      ASSERT_EQ(run(base() + recipe + " --engine " + engine + " --epochs 3 --threads 2 --metrics " + straight).exit_code, 0);
+      ASSERT_EQ(run(base() + recipe + " --engine " + engine + " --epochs 1 --threads 1 --checkpoint-dir " + ck).exit_code, 0);
+      Result r = run(base() + " --epochs 3 --threads 3 --resume " + ck + " --metrics " + resumed);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_NE(r.out.find("resumed from"), std::string::npos) << r.out;
+      EXPECT_EQ(hash_of(resumed), hash_of(straight)) << engine << recipe;
+      auto lines = read_metrics(resumed);
+      ASSERT_EQ(lines.size(), 3u);
+      EXPECT_EQ(lines[0]["epoch"], 2) << "a resumed run continues with the next epoch";
+    }
 }
 
 TEST_F(Checkpoints, ResumeWithMomentumAndCosineDecayIsExactToo) {
@@ -60,7 +63,7 @@ TEST_F(Checkpoints, ResumeWithAdamAndWeightDecayIsExactToo) {
   for (const char* optimizer : {"adam", "adamw"}) {
     const std::string name = optimizer;
     const std::string recipe = base() + " --activation relu --loss xent --init he --optimizer " + name +
-                               " --weight-decay 0.01 --lr 0.002";
+                               " --weight-decay 0.01 --lr 0.002 --lr-decay step --step-size 1 --gamma 0.7 --warmup-epochs 1";
     const std::string ck = path("ck-" + name), straight = path(name + "-straight.jsonl"), resumed = path(name + ".jsonl");
     ASSERT_EQ(run(recipe + " --epochs 4 --threads 2 --metrics " + straight).exit_code, 0);
     ASSERT_EQ(run(recipe + " --epochs 4 --threads 1 --checkpoint-every 2 --checkpoint-dir " + ck + " --metrics " + resumed)

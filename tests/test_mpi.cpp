@@ -134,6 +134,15 @@ TEST_F(MpiTest, CheckpointAndResumeUnderMpi) {
   const nlohmann::json resumed = train("--epochs 4 --threads 1 --exact-reduce --resume " + dir, mpirun(2), "rest");
   EXPECT_EQ(resumed["weights_hash"], whole["weights_hash"]);
   expect_ranks_agree(resumed, 2);
+  // Adam's moments and step count come back on every rank.
+  const std::string adam = " --optimizer adam --lr 0.002 --activation relu --loss xent --init he";
+  const nlohmann::json adam_whole = train("--epochs 4 --threads 1" + adam, "", "adam_whole");
+  const std::string adam_dir = path("mpi_adam_checkpoints");
+  train("--epochs 2 --threads 1 --exact-reduce --checkpoint-dir " + adam_dir + adam, mpirun(2), "adam_first");
+  const nlohmann::json adam_resumed =
+      train("--epochs 4 --threads 1 --exact-reduce --resume " + adam_dir, mpirun(2), "adam_rest");
+  EXPECT_EQ(adam_resumed["weights_hash"], adam_whole["weights_hash"]);
+  expect_ranks_agree(adam_resumed, 2);
 }
 
 // A failure every rank meets is reported once, by one rank, with ptrain's exit code.
