@@ -584,6 +584,10 @@ TEST_F(Cli, BadOptionsAreExit2WithOneLine) {
   expect_error(run("--lr-decay step --gamma 1.5" + d), 2, "--gamma 1.5: must be a number in (0, 1]");
   expect_error(run("--lr-decay step --step-size 0" + d), 2, "--step-size 0: must be between 1");
   expect_error(run("--warmup-epochs 2 --epochs 2" + d), 2, "--warmup-epochs 2 leaves no epochs after the warm-up");
+  expect_error(run("--early-stop 0" + d), 2, "--early-stop 0: the patience must be at least 1 epoch");
+  expect_error(run("--early-stop -2" + d), 2, "--early-stop -2: must be between 0");
+  expect_error(run("--early-stop 3 --min-delta -1" + d), 2, "--min-delta -1: must be a number from 0");
+  expect_error(run(d + " --save-best \"\""), 2, "--save-best: an empty path");
   expect_error(run("--lr-decay linear" + d), 2, "--lr-decay 'linear': expected none, cosine or step");
   expect_error(run("--split random" + d), 2, "--split 'random'");
   expect_error(run("--preset fast" + d), 2, "--preset 'fast'");
