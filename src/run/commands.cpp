@@ -13,6 +13,7 @@
 #include "ptrain/io/idx.hpp"
 #include "ptrain/io/atomic_file.hpp"
 #include "ptrain/run/engine_factory.hpp"
+#include "ptrain/run/loaded_model.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/run/metrics.hpp"
 #include "ptrain/run/run_files.hpp"
@@ -22,43 +23,6 @@
 
 namespace ptrain {
 namespace {
-
-// A loaded model, ready to run: its net and recipe come from the file's metadata, read by the
-// same recipe table as a resume; what a model from another tool leaves out keeps its default.
-struct LoadedModel {
-  std::string path;
-  ModelFile file;
-  InputTransform transform;  // what float features go through, as in training
-  LabelCoding coding;        // the classes' names, when the labels were names
-  TrainConfig recipe;
-  std::unique_ptr<Engine> engine;
-  const NetSpec& spec() const { return recipe.spec; }
-};
-
-LoadedModel load_model(const std::string& path) {
-  LoadedModel m;
-  m.path = path;
-  m.file = load_model_file(path);
-  m.recipe.spec.sizes = m.file.sizes;
-  adopt_recipe(m.recipe, m.file.metadata, path, false);
-  if (m.recipe.spec.sizes != m.file.sizes) throw DataError(path + ": metadata layers disagree with the tensors' shapes");
-  m.recipe.spec.input_scale = metadata_number<double>(m.file, "input_scale", path).value_or(m.recipe.spec.input_scale);
-  if (!std::isfinite(m.recipe.spec.input_scale) || m.recipe.spec.input_scale <= 0)
-    throw DataError(path + ": metadata input_scale must be a positive number");
-  const std::vector<float> as_float(m.file.params.begin(), m.file.params.end());
-  EngineSetup setup;
-  setup.kind = m.recipe.engine;
-  m.engine = make_engine(m.spec(), as_float, setup);
-  EngineState exact;  // for a float64 checkpoint
-  exact.params = m.file.params;
-  m.engine->restore(exact);
-  m.transform = InputTransform::from(m.file.metadata, m.spec().inputs(), path);
-  m.coding = recorded_coding(m.file.metadata, path);
-  if (!m.coding.names.empty() && static_cast<int>(m.coding.names.size()) != m.spec().classes())
-    throw DataError(path + ": metadata class_names names " + std::to_string(m.coding.names.size()) +
-                    " classes but the net has " + std::to_string(m.spec().classes()) + " outputs");
-  return m;
-}
 
 // Class c as the data spelled it: its name, or its number.
 std::string class_name(const LoadedModel& m, std::size_t c) {

@@ -1,0 +1,65 @@
+#pragma once
+// Training on examples already in memory — the Python module's way in. The same engines, epoch
+// order, schedules, optimizers and model files as a run from files: the same examples, recipe
+// and seed give the same weights_hash as `ptrain --train FILE --val-size 0` (or with a
+// validation file). A model saved here is read by `ptrain eval` and `predict`, and back.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ptrain/core/config.hpp"
+#include "ptrain/engine/engine.hpp"
+#include "ptrain/io/dataset.hpp"
+#include "ptrain/io/input_transform.hpp"
+
+namespace ptrain {
+
+struct EpochRecord {
+  int epoch = 0;
+  double train_loss = 0;
+  std::optional<double> val_accuracy;
+  double examples_per_sec = 0, seconds = 0;
+};
+
+class ArrayModel {
+ public:
+  // Shapes the net from the data as the command line does (cfg.hidden, cfg.classes or the
+  // largest label + 1), applies --standardize/--scale's transform from the training rows, and
+  // draws the initial weights. A UsageError or DataError, with the command line's words, when the
+  // recipe or the data is wrong.
+  ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> val);
+
+  // Trains cfg.epochs epochs. `after_step` runs between steps (it may throw to stop: the model
+  // keeps the weights of the last whole step); `after_epoch` gets each epoch's record and returns
+  // false to stop early. Early stopping (cfg.early_stop) needs a validation set.
+  void fit(const std::function<void()>& after_step, const std::function<bool(const EpochRecord&)>& after_epoch);
+
+  // The output layer's activations (softmax probabilities with the xent loss), rows × classes.
+  std::vector<float> outputs(Dataset data) const;
+  int classes() const { return cfg_.spec.classes(); }
+  int inputs() const { return cfg_.spec.inputs(); }
+  bool float_inputs() const { return float_inputs_; }
+  const TrainConfig& config() const { return cfg_; }
+  const std::vector<EpochRecord>& history() const { return history_; }
+  std::vector<float> parameters() const { return engine_->parameters(); }
+  std::string weights_hash() const;
+
+  void save(const std::string& path) const;      // a model file, atomically
+  static ArrayModel load(const std::string& path);  // any ptrain model file
+
+ private:
+  ArrayModel() = default;
+  TrainConfig cfg_;
+  Dataset train_;
+  std::optional<Dataset> val_;
+  bool float_inputs_ = false;
+  InputTransform transform_;
+  std::shared_ptr<Engine> engine_;
+  std::vector<EpochRecord> history_;
+  std::uint64_t steps_ = 0;
+  int epochs_done_ = 0;
+};
+
+}  // namespace ptrain
