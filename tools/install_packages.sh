@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ptrain builds, tests and measures with (python3, gnuplot and
-# scikit-learn, whose data sets README trains on, for perf/; Open MPI for mpirun and its
-# tests); does nothing when all are there.
+# scikit-learn, whose data sets README trains on, for perf/; pybind11 and pytest for the Python
+# module; Open MPI for mpirun and its tests); does nothing when all are there.
 set -euo pipefail
 
 packages=(g++ make cmake libtbb-dev libxsimd-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
-          libzip-dev libcsv-dev python3-sklearn
+          libzip-dev libcsv-dev python3-sklearn python3-dev pybind11-dev python3-pytest
           libgtest-dev libbenchmark-dev python3 gnuplot-nox libopenmpi-dev openmpi-bin)
 
 missing=()

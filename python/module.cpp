@@ -1,0 +1,174 @@
+// The ptrain Python extension: NumPy arrays in, a trained model out, over the same library the
+// command line uses. Options arrive as the command line's texts (the Python package spells them),
+// so they are read — and refused — by the same code, with the same messages.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "ptrain/core/config.hpp"
+#include "ptrain/core/errors.hpp"
+#include "ptrain/run/array_training.hpp"
+
+namespace py = pybind11;
+using namespace ptrain;
+
+namespace {
+
+// X as the library holds examples: uint8 stays bytes (scaled by 1/255 like images), anything
+// else becomes float32 rows; 2-D (N × F) or 3-D (N × R × C, flattened).
+Dataset examples_of(const py::array& X, const char* name) {
+  if (X.ndim() != 2 && X.ndim() != 3)
+    throw UsageError(std::string(name) + " must be 2-D (examples × features) or 3-D (examples × rows × columns)");
+  Dataset d;
+  const std::size_t n = static_cast<std::size_t>(X.shape(0));
+  std::size_t per = 1;
+  for (py::ssize_t i = 1; i < X.ndim(); ++i) per *= static_cast<std::size_t>(X.shape(i));
+  if (per == 0 || per > (1u << 24)) throw UsageError(std::string(name) + ": 1 to 16777216 values an example");
+  d.image_size = static_cast<int>(per);
+  if (py::isinstance<py::array_t<std::uint8_t>>(X)) {
+    const auto a = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>::ensure(X);
+    d.pixels.assign(a.data(), a.data() + n * per);
+  } else {
+    const auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(X);
+    if (!a) throw UsageError(std::string(name) + " must hold numbers");
+    d.features.assign(a.data(), a.data() + n * per);
+    for (std::size_t i = 0; i < d.features.size(); ++i)
+      if (!std::isfinite(d.features[i]))
+        throw UsageError(std::string(name) + ": value " + std::to_string(i % per) + " of example " +
+                         std::to_string(i / per) + " is not a finite float32");
+    d.float_inputs = true;
+  }
+  d.labels.assign(n, 0);
+  return d;
+}
+
+void set_labels(Dataset& d, const py::array& y, const char* name) {
+  const auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(y);
+  if (!a || a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != d.labels.size())
+    throw UsageError(std::string(name) + " must be 1-D with one label per example (" + std::to_string(d.labels.size()) + ")");
+  for (std::size_t i = 0; i < d.labels.size(); ++i) {
+    const double v = a.data()[i];
+    if (!(v >= 0 && v <= 255 && v == std::floor(v)))
+      throw UsageError(std::string(name) + ": label " + std::to_string(v) + " at index " + std::to_string(i) +
+                       " is not a whole number from 0 to 255");
+    d.labels[i] = static_cast<std::uint8_t>(v);
+  }
+}
+
+// The command line's option texts into a configuration; recipe options by the recipe table.
+TrainConfig config_of(const std::map<std::string, std::string>& options) {
+  TrainConfig c;
+  for (const auto& [option, text] : options) {
+    c.explicit_options.insert(option);
+    if (option == "hidden") c.hidden = parse_hidden(text);
+    else if (option == "classes") c.classes = static_cast<int>(parse_integer("classes", text, 2, kMaxClasses));
+    else if (option == "epochs") c.epochs = static_cast<int>(parse_integer("epochs", text, 0, 1'000'000));
+    else if (option == "threads") c.threads = static_cast<int>(parse_integer("threads", text, 1, 4096));
+    else if (option == "chunk-size") c.chunk_size = static_cast<int>(parse_integer("chunk-size", text, 1, 4096));
+    else if (option == "standardize") c.standardize = text == "1";
+    else if (option == "scale") c.feature_scale = parse_positive_real("scale", text);
+    else recipe_field(option).adopt(c, text);
+  }
+  if (c.optimizer != Optimizer::sgd && c.momentum > 0)
+    throw UsageError("--momentum applies to --optimizer sgd; " + name_of(c.optimizer) +
+                     " keeps its own moving average of the gradient (--beta1)");
+  return c;
+}
+
+// Between steps: a pending Ctrl-C becomes a KeyboardInterrupt after the step in progress.
+void check_signals() {
+  py::gil_scoped_acquire gil;
+  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+}
+
+py::dict record_of(const EpochRecord& r) {
+  py::dict d;
+  d["epoch"] = r.epoch;
+  d["train_loss"] = r.train_loss;
+  d["val_accuracy"] = r.val_accuracy ? py::cast(*r.val_accuracy) : py::none();
+  d["examples_per_sec"] = r.examples_per_sec;
+  d["seconds"] = r.seconds;
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_ptrain, m) {
+  m.doc() = "ptrain's C++ core; use the ptrain package around it";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const UsageError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const DataError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+  py::class_<ArrayModel>(m, "Model")
+      .def("fit",
+           [](ArrayModel& model, const py::object& callback) {
+             std::function<bool(const EpochRecord&)> after_epoch = [&](const EpochRecord& r) {
+               if (callback.is_none()) return true;
+               py::gil_scoped_acquire gil;
+               const py::object verdict = callback(record_of(r));
+               return verdict.is_none() || verdict.cast<bool>();
+             };
+             py::gil_scoped_release release;
+             model.fit(check_signals, after_epoch);
+           })
+      .def("outputs",
+           [](const ArrayModel& model, const py::array& X) {
+             Dataset d = examples_of(X, "X");
+             std::vector<float> out;
+             {
+               py::gil_scoped_release release;
+               out = model.outputs(std::move(d));
+             }
+             const py::ssize_t classes = model.classes();
+             py::array_t<float> result({static_cast<py::ssize_t>(out.size()) / classes, classes});
+             std::memcpy(result.mutable_data(), out.data(), out.size() * sizeof(float));
+             return result;
+           })
+      .def("save",
+           [](const ArrayModel& model, const std::string& path) {
+             try {
+               model.save(path);
+             } catch (const DataError& e) {  // a file's problem
+               PyErr_SetString(PyExc_OSError, e.what());
+               throw py::error_already_set();
+             }
+           })
+      .def_property_readonly("classes", &ArrayModel::classes)
+      .def_property_readonly("inputs", &ArrayModel::inputs)
+      .def_property_readonly("weights_hash", &ArrayModel::weights_hash)
+      .def_property_readonly("history", [](const ArrayModel& model) {
+        py::list out;
+        for (const EpochRecord& r : model.history()) out.append(record_of(r));
+        return out;
+      });
+  m.def("make", [](const py::array& X, const py::array& y, const py::object& X_val, const py::object& y_val,
+                   const std::map<std::string, std::string>& options) {
+    Dataset train = examples_of(X, "X");
+    set_labels(train, y, "y");
+    std::optional<Dataset> val;
+    if (!X_val.is_none()) {
+      val = examples_of(X_val.cast<py::array>(), "X_val");
+      if (y_val.is_none()) throw UsageError("X_val needs y_val");
+      set_labels(*val, y_val.cast<py::array>(), "y_val");
+    }
+    return ArrayModel(config_of(options), std::move(train), std::move(val));
+  });
+  m.def("load", [](const std::string& path) {
+    try {
+      return ArrayModel::load(path);
+    } catch (const DataError& e) {
+      PyErr_SetString(PyExc_OSError, e.what());
+      throw py::error_already_set();
+    }
+  });
+}

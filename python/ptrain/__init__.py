@@ -1,0 +1,111 @@
+"""ptrain from Python: NumPy arrays in, a trained model out, over the same C++ core as the
+``ptrain`` command (same engines, same arithmetic, same model files).
+
+    import ptrain
+    model = ptrain.train(X, y, hidden=(112, 16), epochs=10, threads=2)
+    model.predict(X_test)
+    model.save("m.st")          # the command line's format: ptrain eval --model m.st
+    ptrain.load("m.st")
+
+X is 2-D (examples × features) or 3-D (examples × rows × columns). uint8 arrays are bytes,
+scaled by 1/255 as the command line scales images; any other dtype is converted once to float32
+(a copy, as the library holds its own examples). y holds whole numbers 0-255.
+"""
+from . import _ptrain
+
+__all__ = ["Model", "train", "load"]
+
+
+def _text(value):
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value) if value else "none"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+class Model:
+    """A trained network: ``predict``, ``predict_proba``, ``save``; ``history`` holds one dict
+    per epoch (epoch, train_loss, val_accuracy, examples_per_sec, seconds)."""
+
+    def __init__(self, core):
+        self._core = core
+
+    @property
+    def history(self):
+        return self._core.history
+
+    @property
+    def weights_hash(self):
+        """The FNV-1a hash of the float32 weights, as the command line prints it."""
+        return self._core.weights_hash
+
+    @property
+    def n_classes(self):
+        return self._core.classes
+
+    def predict_proba(self, X):
+        """The output layer's activations, examples × classes: softmax probabilities with
+        ``loss="xent"``; with the default ``loss="mse"``, sigmoid outputs normalised to sum to 1."""
+        import numpy as np
+        out = self._core.outputs(np.asarray(X))
+        sums = out.sum(axis=1, keepdims=True)
+        return out / np.where(sums > 0, sums, 1)
+
+    def predict(self, X):
+        import numpy as np
+        return np.asarray(self._core.outputs(np.asarray(X))).argmax(axis=1)
+
+    def save(self, path):
+        """Writes the model file (safetensors, as ``ptrain --save`` does), replacing it atomically."""
+        self._core.save(str(path))
+
+
+def train(X, y, *, hidden=(112, 16), activation="sigmoid", loss="mse", init="blog", optimizer="sgd", lr=3.0,
+          batch_size=32, epochs=10, momentum=0.0, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8,
+          lr_decay="none", step_size=10, gamma=0.1, warmup_epochs=0, early_stop=0, standardize=False,
+          scale=None, classes=None, threads=None, seed=42, X_val=None, y_val=None, callback=None):
+    """Trains a network on X, y and returns the Model. The options are the command line's
+    (``ptrain --help``), with the same defaults and the same checks: a bad value is a
+    ValueError with the command line's message. ``callback(record)`` runs after each epoch
+    with that epoch's history dict; returning False stops training. The GIL is released while
+    training; Ctrl-C stops after the step in progress with a KeyboardInterrupt whose ``model``
+    attribute holds the model as it stands."""
+    import numpy as np
+    options = {"hidden": _text(tuple(hidden)), "activation": activation, "loss": loss, "init": init,
+               "optimizer": optimizer, "lr": _text(float(lr)), "batch-size": _text(batch_size),
+               "epochs": _text(epochs), "seed": _text(seed), "lr-decay": lr_decay}
+    if momentum:
+        options["momentum"] = _text(float(momentum))
+    if weight_decay:
+        options["weight-decay"] = _text(float(weight_decay))
+    if optimizer != "sgd":
+        options.update({"beta1": _text(float(beta1)), "beta2": _text(float(beta2)), "eps": _text(float(eps))})
+    if lr_decay == "step":
+        options.update({"step-size": _text(step_size), "gamma": _text(float(gamma))})
+    if warmup_epochs:
+        options["warmup-epochs"] = _text(warmup_epochs)
+    if early_stop:
+        options["early-stop"] = _text(early_stop)
+    if standardize:
+        options["standardize"] = "1"
+    if scale is not None:
+        options["scale"] = _text(float(scale))
+    if classes is not None:
+        options["classes"] = _text(classes)
+    if threads is not None:
+        options["threads"] = _text(threads)
+    core = _ptrain.make(np.asarray(X), np.asarray(y), None if X_val is None else np.asarray(X_val),
+                        None if y_val is None else np.asarray(y_val), options)
+    model = Model(core)
+    try:
+        core.fit(callback)
+    except KeyboardInterrupt as stop:
+        stop.model = model
+        raise
+    return model
+
+
+def load(path):
+    """A model file written by ``Model.save`` or by ``ptrain --save``."""
+    return Model(_ptrain.load(str(path)))

@@ -1,0 +1,135 @@
+"""The Python module against the command line (the same weights_hash, model files read both
+ways), NumPy's own arithmetic, and its promises: history, callbacks, errors, Ctrl-C, the GIL."""
+import os
+import re
+import signal
+import subprocess
+import threading
+
+import numpy as np
+import pytest
+
+import ptrain
+
+PTRAIN = os.environ.get("PTRAIN_BINARY", "build/ptrain")
+
+
+def synthetic(n, features, classes, seed):
+    """Each class a random prototype, each example its class's prototype plus noise."""
+    rng = np.random.default_rng(seed)
+    prototypes = rng.normal(size=(classes, features))
+    y = np.arange(n) % classes
+    x = prototypes[y] + 0.8 * rng.normal(size=(n, features))
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def cli(*args):
+    return subprocess.run([PTRAIN, *args], check=True, capture_output=True, text=True).stdout
+
+
+def hash_of(out):
+    return re.search(r"weights_hash ([0-9a-f]{16})", out).group(1)
+
+
+RECIPE = dict(hidden=(16,), activation="relu", loss="xent", init="he", lr=0.05, batch_size=16, epochs=4, seed=7)
+RECIPE_ARGS = ["--hidden", "16", "--activation", "relu", "--loss", "xent", "--init", "he", "--lr", "0.05",
+               "--batch-size", "16", "--epochs", "4", "--seed", "7"]
+
+
+def test_same_weights_as_the_command_line(tmp_path):
+    x, y = synthetic(300, 10, 3, 1)
+    xt, yt = synthetic(60, 10, 3, 2)
+    for name, a in {"x_train": x, "y_train": y, "x_test": xt, "y_test": yt}.items():
+        np.save(tmp_path / f"{name}.npy", a)
+    out = cli("--train", str(tmp_path / "x_train.npy"), "--test", str(tmp_path / "x_test.npy"), "--val-size", "0",
+              "--quiet", *RECIPE_ARGS)
+    for threads in (1, 3):
+        model = ptrain.train(x, y, threads=threads, **RECIPE)
+        assert model.weights_hash == hash_of(out)
+    adam = ptrain.train(x, y, threads=2, optimizer="adam", **{**RECIPE, "lr": 0.003})
+    out = cli("--train", str(tmp_path / "x_train.npy"), "--test", str(tmp_path / "x_test.npy"), "--val-size", "0",
+              "--quiet", *RECIPE_ARGS[:8], "--lr", "0.003", *RECIPE_ARGS[10:], "--optimizer", "adam")
+    assert adam.weights_hash == hash_of(out)
+
+
+def test_predictions_are_numpys_forward_pass_and_models_go_both_ways(tmp_path):
+    x, y = synthetic(300, 10, 3, 3)
+    model = ptrain.train(x, y, **RECIPE)
+    assert len(model.history) == 4 and model.history[-1]["epoch"] == 4
+    # The forward pass by NumPy from the saved weights (read back by the module's own loader).
+    path = tmp_path / "m.st"
+    model.save(path)
+    import json, struct
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+    w = {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], np.float32).reshape(v["shape"])
+         for k, v in header.items() if k.startswith("layers.")}
+    h = np.maximum(x @ w["layers.0.weight"].T + w["layers.0.bias"], 0)
+    z = h @ w["layers.1.weight"].T + w["layers.1.bias"]
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict_proba(x), p, rtol=1e-4, atol=1e-6)
+    assert (model.predict(x) == p.argmax(axis=1)).mean() > 0.99
+    # The command line evaluates the Python model, and Python loads it back.
+    np.save(tmp_path / "x_test.npy", x)
+    np.save(tmp_path / "y_test.npy", y)
+    out = cli("eval", "--model", str(path), "--test", str(tmp_path / "x_test.npy"))
+    accuracy = float(re.search(r"test accuracy ([0-9.]+)%", out).group(1))
+    assert abs(accuracy - 100 * (model.predict(x) == y).mean()) < 0.01
+    again = ptrain.load(path)
+    assert again.weights_hash == model.weights_hash
+    np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))
+
+
+def test_bytes_validation_history_and_callback():
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 256, size=(200, 6, 6)).astype(np.uint8)
+    y = (x.reshape(200, -1).mean(axis=1) > 127).astype(np.int64)
+    seen = []
+    model = ptrain.train(x[:150], y[:150], X_val=x[150:], y_val=y[150:], hidden=(8,), epochs=5, lr=1.0,
+                         callback=lambda record: seen.append(record) or record["epoch"] < 3)
+    assert [r["epoch"] for r in seen] == [1, 2, 3]  # False after epoch 3 stops the run
+    assert all(r["val_accuracy"] is not None for r in model.history)
+
+
+def test_errors_are_the_command_lines(tmp_path):
+    x, y = synthetic(50, 4, 2, 5)
+    with pytest.raises(ValueError, match=r"--lr -1.0: must be a finite positive number"):
+        ptrain.train(x, y, lr=-1.0)
+    with pytest.raises(ValueError, match=r"--activation 'swish': expected sigmoid, tanh or relu"):
+        ptrain.train(x, y, activation="swish")
+    with pytest.raises(ValueError, match=r"label 300"):
+        ptrain.train(x, np.full(50, 300))
+    with pytest.raises(ValueError, match="every label is 0"):
+        ptrain.train(x, np.zeros(50))
+    with pytest.raises(OSError, match="model file not found"):
+        ptrain.load(tmp_path / "none.st")
+    with pytest.raises(OSError, match="does not exist"):
+        ptrain.train(x, y, epochs=1).save(tmp_path / "no" / "m.st")
+
+
+def test_ctrl_c_stops_after_a_step_and_other_threads_run():
+    x, y = synthetic(20000, 64, 4, 6)
+    ticks = []
+    stop = threading.Event()
+
+    def tick():  # runs only while the GIL is released
+        while not stop.is_set():
+            ticks.append(1)
+            stop.wait(0.001)
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt) as caught:
+            ptrain.train(x, y, hidden=(256, 128), epochs=1000, threads=2)
+    finally:
+        stop.set()
+        ticker.join()
+        timer.cancel()
+    model = caught.value.model
+    assert np.isfinite(model.predict_proba(x[:5])).all()
+    assert len(ticks) > 20

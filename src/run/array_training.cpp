@@ -1,0 +1,147 @@
+#include "ptrain/run/array_training.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "ptrain/core/errors.hpp"
+#include "ptrain/core/profile.hpp"
+#include "ptrain/core/threads.hpp"
+#include "ptrain/io/atomic_file.hpp"
+#include "ptrain/io/file_checks.hpp"
+#include "ptrain/io/model_file.hpp"
+#include "ptrain/run/checkpoint.hpp"
+#include "ptrain/run/early_stopping.hpp"
+#include "ptrain/run/engine_factory.hpp"
+#include "ptrain/run/loaded_model.hpp"
+#include "ptrain/run/schedule.hpp"
+#include "ptrain/run/trainer.hpp"
+
+namespace ptrain {
+namespace {
+
+std::vector<std::uint32_t> all_of(const Dataset& d) {
+  std::vector<std::uint32_t> v(d.size());
+  std::iota(v.begin(), v.end(), 0u);
+  return v;
+}
+
+// The number of classes: --classes, else the largest label + 1; every label below it.
+int classes_of(const TrainConfig& cfg, const Dataset& train) {
+  const int largest = train.labels.empty() ? 0 : *std::max_element(train.labels.begin(), train.labels.end());
+  if (cfg.classes != 0 && largest >= cfg.classes)
+    throw UsageError("label " + std::to_string(largest) + " is outside 0-" + std::to_string(cfg.classes - 1) +
+                     ", the classes of classes=" + std::to_string(cfg.classes));
+  const int classes = cfg.classes != 0 ? cfg.classes : largest + 1;
+  if (classes < 2) throw DataError("every label is 0; a classifier needs two classes or more (classes=C fixes how many)");
+  return classes;
+}
+
+void check_validation(const Dataset& train, const Dataset& val, int classes) {
+  if (val.image_size != train.image_size || val.float_inputs != train.float_inputs)
+    throw UsageError("the validation examples have " + std::to_string(val.image_size) + " features of " +
+                     (val.float_inputs ? "float32" : "bytes") + ", the training examples " +
+                     std::to_string(train.image_size) + " of " + (train.float_inputs ? "float32" : "bytes"));
+  for (std::size_t i = 0; i < val.labels.size(); ++i)
+    if (val.labels[i] >= classes)
+      throw UsageError("validation label " + std::to_string(val.labels[i]) + " at index " + std::to_string(i) +
+                       " is outside 0-" + std::to_string(classes - 1));
+}
+
+}  // namespace
+
+ArrayModel::ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> val)
+    : cfg_(std::move(cfg)), train_(std::move(train)), val_(std::move(val)), float_inputs_(train_.float_inputs) {
+  if (train_.size() == 0 || train_.image_size <= 0) throw UsageError("no training examples");
+  cfg_.spec.sizes = {train_.image_size};
+  cfg_.spec.sizes.insert(cfg_.spec.sizes.end(), cfg_.hidden.begin(), cfg_.hidden.end());
+  cfg_.spec.sizes.push_back(classes_of(cfg_, train_));
+  if (val_) check_validation(train_, *val_, classes());
+  check_schedule(cfg_);
+  if (cfg_.early_stop > 0 && (!val_ || val_->size() == 0))
+    throw UsageError("early stopping judges epochs on validation examples; pass X_val and y_val");
+  if (float_inputs_ && cfg_.standardize) transform_ = InputTransform::standardize(train_, all_of(train_));
+  if (float_inputs_ && cfg_.feature_scale > 0) transform_ = InputTransform::scale(train_.image_size, cfg_.feature_scale);
+  if (!float_inputs_ && (cfg_.standardize || cfg_.feature_scale > 0))
+    throw UsageError("standardize and scale apply to float features; bytes are scaled by 1/255");
+  transform_.apply(train_);
+  if (val_) transform_.apply(*val_);
+  cfg_.input_shift = transform_.shift;
+  cfg_.input_factor = transform_.factor;
+  cfg_.data_record = {{"input_kind", float_inputs_ ? "float32" : "bytes"},
+                      {"image_shape", std::to_string(train_.image_size) + "x1"}};
+  EngineSetup setup;
+  setup.kind = cfg_.engine;
+  setup.chunk_size = cfg_.chunk_size;
+  setup.rule = UpdateRule::of(cfg_);
+  engine_ = make_engine(cfg_.spec, init_params(cfg_.spec.sizes, cfg_.init, cfg_.seed), setup);
+}
+
+void ArrayModel::fit(const std::function<void()>& after_step,
+                     const std::function<bool(const EpochRecord&)>& after_epoch) {
+  ThreadLimit threads(cfg_.threads);
+  const std::vector<std::uint32_t> train_rows = all_of(train_);
+  const std::vector<std::uint32_t> val_rows = val_ ? all_of(*val_) : std::vector<std::uint32_t>{};
+  std::optional<EarlyStopping> stopping;
+  if (cfg_.early_stop > 0) stopping.emplace(cfg_);
+  for (int epoch = epochs_done_ + 1; epoch <= cfg_.epochs; ++epoch) {
+    const auto start = ProfileClock::now();
+    const std::vector<std::uint32_t> order = epoch_order(train_rows, cfg_.seed, epoch);
+    const EpochResult r = threads.run([&] {
+      return train_epoch(*engine_, train_, order, cfg_.batch_size, epoch_lr(cfg_, epoch), 0, [&](std::size_t, double loss) {
+        ++steps_;
+        if (!std::isfinite(loss))
+          throw DataError("training diverged in epoch " + std::to_string(epoch) + " at step " + std::to_string(steps_) +
+                          " (the batch loss is " + std::to_string(loss) + "); try a smaller lr");
+        if (after_step) after_step();
+      });
+    });
+    epochs_done_ = epoch;
+    EpochRecord rec;
+    rec.epoch = epoch;
+    rec.train_loss = r.mean_loss;
+    if (val_) rec.val_accuracy = threads.run([&] { return accuracy_percent(*engine_, *val_, val_rows); });
+    rec.seconds = seconds_between(start, ProfileClock::now());
+    rec.examples_per_sec = r.seconds > 0 ? static_cast<double>(r.examples) / r.seconds : 0.0;
+    history_.push_back(rec);
+    if (after_epoch && !after_epoch(rec)) break;
+    if (stopping && rec.val_accuracy && (stopping->observe(epoch, *rec.val_accuracy), stopping->should_stop())) break;
+  }
+}
+
+std::vector<float> ArrayModel::outputs(Dataset data) const {
+  if (data.image_size != inputs() || data.float_inputs != float_inputs_)
+    throw UsageError("the model takes " + std::to_string(inputs()) + " features of " +
+                     (float_inputs_ ? "float32" : "bytes") + "; these examples have " +
+                     std::to_string(data.image_size) + " of " + (data.float_inputs ? "float32" : "bytes"));
+  const std::size_t values = data.float_inputs ? data.features.size() : data.pixels.size();
+  data.labels.assign(values / static_cast<std::size_t>(std::max(1, data.image_size)), 0);  // unused by outputs
+  transform_.apply(data);
+  ThreadLimit threads(cfg_.threads);
+  const std::vector<std::uint32_t> rows = all_of(data);
+  return threads.run([&] { return engine_->outputs(data, rows); });
+}
+
+std::string ArrayModel::weights_hash() const { return hash_hex(ptrain::weights_hash(engine_->parameters())); }
+
+void ArrayModel::save(const std::string& path) const {
+  check_output_file({"save", path});
+  save_model_file(path, make_model_file(cfg_, *engine_, RunPosition{epochs_done_, 0, steps_}, false), "save " + path);
+}
+
+ArrayModel ArrayModel::load(const std::string& path) {
+  LoadedModel loaded = load_model(path);
+  ArrayModel m;
+  m.cfg_ = loaded.recipe;
+  auto kind = loaded.file.metadata.find("input_kind");
+  m.float_inputs_ = kind != loaded.file.metadata.end() && kind->second == "float32";
+  m.transform_ = loaded.transform;
+  m.cfg_.input_shift = m.transform_.shift;
+  m.cfg_.input_factor = m.transform_.factor;
+  m.cfg_.data_record = {{"input_kind", m.float_inputs_ ? "float32" : "bytes"},
+                        {"image_shape", std::to_string(m.inputs()) + "x1"}};
+  m.engine_ = std::move(loaded.engine);
+  return m;
+}
+
+}  // namespace ptrain
