@@ -33,7 +33,7 @@ class Model:
 
     @property
     def history(self):
-        return self._core.history
+        return getattr(self, "_history", None) or self._core.history
 
     @property
     def weights_hash(self):
@@ -60,10 +60,26 @@ class Model:
         """Writes the model file (safetensors, as ``ptrain --save`` does), replacing it atomically."""
         self._core.save(str(path))
 
+    # Pickled as the model file's bytes (history included), so copies and joblib work.
+    def __getstate__(self):
+        import os, tempfile
+        with tempfile.TemporaryDirectory() as d:
+            self.save(os.path.join(d, "m.st"))
+            with open(os.path.join(d, "m.st"), "rb") as f:
+                return {"file": f.read(), "history": self.history}
+
+    def __setstate__(self, state):
+        import os, tempfile
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "m.st"), "wb") as f:
+                f.write(state["file"])
+            self._core = _ptrain.load(os.path.join(d, "m.st"))
+        self._history = state["history"]
+
 
 def train(X, y, *, hidden=(112, 16), activation="sigmoid", loss="mse", init="blog", optimizer="sgd", lr=3.0,
           batch_size=32, epochs=10, momentum=0.0, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8,
-          lr_decay="none", step_size=10, gamma=0.1, warmup_epochs=0, early_stop=0, standardize=False,
+          lr_decay="none", step_size=10, gamma=0.1, warmup_epochs=0, early_stop=0, min_delta=0.0, standardize=False,
           scale=None, classes=None, threads=None, seed=42, X_val=None, y_val=None, callback=None):
     """Trains a network on X, y and returns the Model. The options are the command line's
     (``ptrain --help``), with the same defaults and the same checks: a bad value is a
@@ -87,6 +103,8 @@ def train(X, y, *, hidden=(112, 16), activation="sigmoid", loss="mse", init="blo
         options["warmup-epochs"] = _text(warmup_epochs)
     if early_stop:
         options["early-stop"] = _text(early_stop)
+    if min_delta:
+        options["min-delta"] = _text(float(min_delta))
     if standardize:
         options["standardize"] = "1"
     if scale is not None:

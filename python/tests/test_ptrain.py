@@ -133,3 +133,20 @@ def test_ctrl_c_stops_after_a_step_and_other_threads_run():
     model = caught.value.model
     assert np.isfinite(model.predict_proba(x[:5])).all()
     assert len(ticks) > 20
+
+
+def test_float32_and_uint8_arrays_are_read_in_place_others_converted():
+    import resource
+    rng = np.random.default_rng(8)
+    x = np.empty((100_000, 1000), np.float32)  # 400 MB, filled without a larger float64 draft
+    for i in range(0, len(x), 10_000):
+        x[i:i + 10_000] = rng.standard_normal(size=(10_000, 1000), dtype=np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    model = ptrain.train(x, y, hidden=(4,), epochs=1, lr=0.5, batch_size=256, threads=2)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 150, f"training grew the peak memory by {grown_mb:.0f} MB: X was copied"
+    # Another layout or dtype is converted once and gives the same answers.
+    small = x[:500]
+    np.testing.assert_array_equal(model.predict_proba(np.asfortranarray(small)), model.predict_proba(small))
+    np.testing.assert_array_equal(model.predict_proba(small.astype(np.float64)), model.predict_proba(small))

@@ -114,8 +114,6 @@ std::vector<float> ArrayModel::outputs(Dataset data) const {
     throw UsageError("the model takes " + std::to_string(inputs()) + " features of " +
                      (float_inputs_ ? "float32" : "bytes") + "; these examples have " +
                      std::to_string(data.image_size) + " of " + (data.float_inputs ? "float32" : "bytes"));
-  const std::size_t values = data.float_inputs ? data.features.size() : data.pixels.size();
-  data.labels.assign(values / static_cast<std::size_t>(std::max(1, data.image_size)), 0);  // unused by outputs
   transform_.apply(data);
   ThreadLimit threads(cfg_.threads);
   const std::vector<std::uint32_t> rows = all_of(data);

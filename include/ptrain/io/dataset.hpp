@@ -23,10 +23,18 @@ struct Dataset {
   std::vector<std::uint8_t> labels;
   int image_size = 0;                // inputs per example
   bool float_inputs = false;
+  // Or the examples where a caller keeps them (a NumPy array), read in place: the caller keeps
+  // them alive and unchanged while the data set is used; pixels and features then stay empty.
+  const std::uint8_t* pixel_view = nullptr;
+  const float* feature_view = nullptr;
 
   std::size_t size() const { return labels.size(); }
-  const std::uint8_t* image(std::size_t i) const { return pixels.data() + i * static_cast<std::size_t>(image_size); }
-  const float* row(std::size_t i) const { return features.data() + i * static_cast<std::size_t>(image_size); }
+  const std::uint8_t* image(std::size_t i) const {
+    return (pixel_view ? pixel_view : pixels.data()) + i * static_cast<std::size_t>(image_size);
+  }
+  const float* row(std::size_t i) const {
+    return (feature_view ? feature_view : features.data()) + i * static_cast<std::size_t>(image_size);
+  }
 
   // Asks for the images' cache lines (into L2) without waiting: called a step ahead, their
   // memory latency hides behind that step's arithmetic. An image need not start on a line, so

@@ -22,7 +22,8 @@ struct InputTransform {
   // --scale X: every feature times X.
   static InputTransform scale(int features, double x);
 
-  // Every row of `data`, in place (rounded to float once per value).
+  // Every row of `data`, in place (rounded to float once per value); rows viewed in a caller's
+  // memory are copied first.
   void apply(Dataset& data) const;
 
   // As a model file's metadata ("input_shift", "input_factor": shortest round-trip text, comma

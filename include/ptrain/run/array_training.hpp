@@ -36,7 +36,15 @@ class ArrayModel {
   // false to stop early. Early stopping (cfg.early_stop) needs a validation set.
   void fit(const std::function<void()>& after_step, const std::function<bool(const EpochRecord&)>& after_epoch);
 
-  // The output layer's activations (softmax probabilities with the xent loss), rows × classes.
+  // Lets go of the training and validation examples (after fit: they may live in the caller's
+  // memory, which need not outlive the call).
+  void release_data() {
+    train_ = Dataset{};
+    val_.reset();
+  }
+
+  // The output layer's activations (softmax probabilities with the xent loss) for data.size()
+  // examples (its labels are not read), rows × classes.
   std::vector<float> outputs(Dataset data) const;
   int classes() const { return cfg_.spec.classes(); }
   int inputs() const { return cfg_.spec.inputs(); }
