@@ -112,10 +112,8 @@ struct Trainable {
   std::vector<py::object> keep;
 };
 
-}  // namespace
-
-PYBIND11_MODULE(_ptrain, m) {
-  m.doc() = "ptrain's C++ core; use the ptrain package around it";
+// UsageError and DataError as ValueError; the file functions below raise OSError themselves.
+void translate_errors() {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -125,6 +123,9 @@ PYBIND11_MODULE(_ptrain, m) {
       PyErr_SetString(PyExc_ValueError, e.what());
     }
   });
+}
+
+void bind_model(py::module_& m) {
   py::class_<Trainable>(m, "Model")
       .def("fit",
            [](Trainable& t, const py::object& callback) {
@@ -175,6 +176,9 @@ PYBIND11_MODULE(_ptrain, m) {
         for (const EpochRecord& r : t.model.history()) out.append(record_of(r));
         return out;
       });
+}
+
+void bind_functions(py::module_& m) {
   m.def("make", [](const py::array& X, const py::array& y, const py::object& X_val, const py::object& y_val,
                    const std::map<std::string, std::string>& options) {
     std::vector<py::object> keep;  // the arrays read in place, alive while this model trains
@@ -196,4 +200,13 @@ PYBIND11_MODULE(_ptrain, m) {
       throw py::error_already_set();
     }
   });
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_ptrain, m) {
+  m.doc() = "ptrain's C++ core; use the ptrain package around it";
+  translate_errors();
+  bind_model(m);
+  bind_functions(m);
 }
