@@ -8,8 +8,9 @@
     ptrain.load("m.st")
 
 X is 2-D (examples × features) or 3-D (examples × rows × columns). uint8 arrays are bytes,
-scaled by 1/255 as the command line scales images; any other dtype is converted once to float32
-(a copy, as the library holds its own examples). y holds whole numbers 0-255.
+scaled by 1/255 as the command line scales images; other dtypes are float32 features. C-contiguous
+uint8 and float32 arrays are read where they are, without a copy (keep them unchanged while
+training runs); other dtypes and layouts are converted once. y holds whole numbers 0-255.
 """
 from . import _ptrain
 
