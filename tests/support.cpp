@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include "ptrain/core/errors.hpp"
+
 #include <unistd.h>
 #include <zip.h>
 
@@ -168,6 +170,17 @@ void write_csv_set(const std::filesystem::path& dir, const std::string& name, st
       out << (label_names.empty() ? std::to_string(label) : label_names[static_cast<std::size_t>(label)]) << "\n";
     }
     if (!out) throw std::runtime_error("cannot write " + name + " CSV files in " + dir.string());
+  }
+}
+
+void expect_data_error(const std::function<void()>& read, const std::string& fragment) {
+  try {
+    read();
+    ADD_FAILURE() << "accepted; expected a DataError mentioning '" << fragment << "'";
+  } catch (const DataError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    EXPECT_NE(what.find(fragment), std::string::npos) << what;
   }
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,9 @@ void write_csv_set(const std::filesystem::path& dir, const std::string& name, st
 // `test` synthetic images.
 void write_fake_mnist(const std::filesystem::path& dir, std::size_t train, std::size_t test, std::uint64_t seed,
                       std::uint32_t rows = 28, std::uint32_t cols = 28, int classes = 10);
+
+// Expects `read` to throw a DataError of one line that contains `fragment` (a reader's refusal).
+void expect_data_error(const std::function<void()>& read, const std::string& fragment);
 
 // A fresh folder under the system's temporary folder, removed when the object dies.
 class TempDir {

@@ -12,6 +12,7 @@
 namespace ptrain {
 namespace {
 
+using test::expect_data_error;
 using test::le_bytes;
 using test::npy_bytes;
 
@@ -24,17 +25,6 @@ class Npy : public ::testing::Test {
   }
   test::TempDir dir_;
 };
-
-void expect_refused(const std::function<void()>& read, const std::string& fragment) {
-  try {
-    read();
-    ADD_FAILURE() << "accepted; expected a DataError mentioning '" << fragment << "'";
-  } catch (const DataError& e) {
-    const std::string what = e.what();
-    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
-    EXPECT_NE(what.find(fragment), std::string::npos) << what;
-  }
-}
 
 TEST_F(Npy, ReadsFeaturesOfEveryNumericTypeAsFloat32) {
   const std::vector<float> f32{1.5f, -2.0f, 0.25f, 100.0f, -0.125f, 3.0f};
@@ -82,32 +72,32 @@ TEST_F(Npy, RefusesWhatItCannotReadWithOneLine) {
     return [p, &out] { append_npy_features(p, out); };
   };
   const std::vector<std::uint8_t> four = le_bytes(std::vector<float>{1, 2, 3, 4});
-  expect_refused(features("fortran.npy", npy_bytes("<f4", "(2, 2)", four, true)), "Fortran order");
-  expect_refused(features("big.npy", npy_bytes(">f4", "(2, 2)", four)), "big-endian");
-  expect_refused(features("object.npy", npy_bytes("|O", "(2, 2)", four)), "dtype '|O'");
-  expect_refused(features("complex.npy", npy_bytes("<c8", "(1, 2)", four)), "dtype '<c8'");
-  expect_refused(features("short.npy", npy_bytes("<f4", "(3, 2)", four)), "does not match the 16 bytes");
-  expect_refused(features("long.npy", npy_bytes("<f4", "(1, 2)", four)), "does not match the 16 bytes");
-  expect_refused(features("huge.npy", npy_bytes("<f4", "(1099511627776, 1099511627776)", four)), "does not match");
-  expect_refused(features("flat.npy", npy_bytes("<f4", "(4,)", four)), "must be a 2-D array");
-  expect_refused(features("nan.npy", npy_bytes("<f4", "(1, 2)", le_bytes(std::vector<float>{
+  expect_data_error(features("fortran.npy", npy_bytes("<f4", "(2, 2)", four, true)), "Fortran order");
+  expect_data_error(features("big.npy", npy_bytes(">f4", "(2, 2)", four)), "big-endian");
+  expect_data_error(features("object.npy", npy_bytes("|O", "(2, 2)", four)), "dtype '|O'");
+  expect_data_error(features("complex.npy", npy_bytes("<c8", "(1, 2)", four)), "dtype '<c8'");
+  expect_data_error(features("short.npy", npy_bytes("<f4", "(3, 2)", four)), "does not match the 16 bytes");
+  expect_data_error(features("long.npy", npy_bytes("<f4", "(1, 2)", four)), "does not match the 16 bytes");
+  expect_data_error(features("huge.npy", npy_bytes("<f4", "(1099511627776, 1099511627776)", four)), "does not match");
+  expect_data_error(features("flat.npy", npy_bytes("<f4", "(4,)", four)), "must be a 2-D array");
+  expect_data_error(features("nan.npy", npy_bytes("<f4", "(1, 2)", le_bytes(std::vector<float>{
                                                                    1, std::numeric_limits<float>::quiet_NaN()}))),
                  "value 1 of example 0 is not a finite float32");
-  expect_refused(features("inf64.npy", npy_bytes("<f8", "(1, 1)", le_bytes(std::vector<double>{1e300}))),
+  expect_data_error(features("inf64.npy", npy_bytes("<f8", "(1, 1)", le_bytes(std::vector<double>{1e300}))),
                  "not a finite float32");
-  expect_refused(features("magic.npy", {'N', 'U', 'M', 'P', 'Y', 0, 0}), "not a .npy file");
-  expect_refused(features("header.npy", {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0xFF, 0xFF, '{'}), "header claims");
-  expect_refused(features("dict.npy", npy_bytes("<f4", "[2, 2]", four)), "malformed .npy header");
-  expect_refused(features("version.npy", {0x93, 'N', 'U', 'M', 'P', 'Y', 9, 0, 0, 0}), "version 9");
+  expect_data_error(features("magic.npy", {'N', 'U', 'M', 'P', 'Y', 0, 0}), "not a .npy file");
+  expect_data_error(features("header.npy", {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0xFF, 0xFF, '{'}), "header claims");
+  expect_data_error(features("dict.npy", npy_bytes("<f4", "[2, 2]", four)), "malformed .npy header");
+  expect_data_error(features("version.npy", {0x93, 'N', 'U', 'M', 'P', 'Y', 9, 0, 0, 0}), "version 9");
   const std::string two_d = file("labels2d.npy", npy_bytes("|u1", "(2, 1)", {1, 2}));
-  expect_refused([&] { read_npy_labels(two_d, 10); }, "labels must be a 1-D array");
+  expect_data_error([&] { read_npy_labels(two_d, 10); }, "labels must be a 1-D array");
   const std::string negative = file("neg.npy", npy_bytes("<i4", "(2,)", le_bytes(std::vector<std::int32_t>{1, -1})));
-  expect_refused([&] { read_npy_labels(negative, 10); }, "label -1.000000 at index 1 is not a whole number");
+  expect_data_error([&] { read_npy_labels(negative, 10); }, "label -1.000000 at index 1 is not a whole number");
   const std::string big = file("big_label.npy", npy_bytes("|u1", "(2,)", {3, 12}));
-  expect_refused([&] { read_npy_labels(big, 10); }, "label 12 at index 1 is outside 0-9");
+  expect_data_error([&] { read_npy_labels(big, 10); }, "label 12 at index 1 is outside 0-9");
   const std::string half = file("half.npy", npy_bytes("<f4", "(1,)", le_bytes(std::vector<float>{0.5f})));
-  expect_refused([&] { read_npy_labels(half, 10); }, "at index 0 is not a whole number");
-  expect_refused([&] { read_npy_labels((dir_.path() / "absent.npy").string(), 10); }, "absent.npy");
+  expect_data_error([&] { read_npy_labels(half, 10); }, "at index 0 is not a whole number");
+  expect_data_error([&] { read_npy_labels((dir_.path() / "absent.npy").string(), 10); }, "absent.npy");
 }
 
 }  // namespace
