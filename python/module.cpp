@@ -78,9 +78,6 @@ TrainConfig config_of(const std::map<std::string, std::string>& options) {
     else if (option == "scale") c.feature_scale = parse_positive_real("scale", text);
     else recipe_field(option).adopt(c, text);
   }
-  if (c.optimizer != Optimizer::sgd && c.momentum > 0)
-    throw UsageError("--momentum applies to --optimizer sgd; " + name_of(c.optimizer) +
-                     " keeps its own moving average of the gradient (--beta1)");
   return c;
 }
 

@@ -189,6 +189,16 @@ void adopt_recipe(TrainConfig& cfg, const std::map<std::string, std::string>& me
   }
 }
 
+void check_optimizer_options(const TrainConfig& cfg) {
+  const auto given = [&](const char* option) { return cfg.explicit_options.count(option) != 0; };
+  if (cfg.optimizer != Optimizer::sgd && given("momentum"))
+    throw UsageError("--momentum applies to --optimizer sgd; " + name_of(cfg.optimizer) +
+                     " keeps its own moving average of the gradient (--beta1)");
+  if (cfg.optimizer == Optimizer::sgd)
+    for (const char* option : {"beta1", "beta2", "eps"})
+      if (given(option)) throw UsageError(std::string("--") + option + " applies to --optimizer adam or adamw");
+}
+
 void set_preset(TrainConfig& cfg, Preset preset) {
   cfg.preset = preset;
   cfg.spec.input_scale = preset == Preset::blog ? 1.0 : kPixelScale;  // the post feeds raw 0–255 pixels

@@ -410,7 +410,7 @@ void ParallelEngine::plain_step(const UpdateBlock& u, float* w, float* b, int K,
     k::sgd_rank_k_step(u.dZ, u.A, w, b, u.out, u.in, K, scale, u.j_begin, u.j_end);
 }
 
-kernels::AdamStep ParallelEngine::next_adam_step(int B, double lr) {
+kernels::AdamStep ParallelEngine::begin_update(int B, double lr) {
   const double t = static_cast<double>(++steps_);
   const bool decoupled = rule_.optimizer == Optimizer::adamw;
   kernels::AdamStep c;
@@ -457,8 +457,7 @@ void ParallelEngine::stateful_step(const UpdateBlock& u, int B, double lr, const
 void ParallelEngine::reduce_and_update(int B, double lr) {
   const float scale = static_cast<float>(lr / B);
   const auto start = now_if(profile_);
-  const kernels::AdamStep adam = rule_.adam() ? next_adam_step(B, lr) : kernels::AdamStep{};
-  if (!rule_.adam()) ++steps_;
+  const kernels::AdamStep adam = begin_update(B, lr);
   for_each_update_block(0, B, [&](const UpdateBlock& u) {
     if (velocity_.empty()) return plain_step(u, params_.data() + u.weight, params_.data() + u.bias, B, scale);
     stateful_step(u, B, lr, adam);
@@ -480,8 +479,7 @@ void ParallelEngine::sum_gradients(int r_begin, int r_end, AlignedVector<float>&
 // w ← w − lr·Σ/B, or the momentum or Adam step from Σ, each task on its blocks.
 void ParallelEngine::apply_gradient_sum(const AlignedVector<float>& sum, int B, double lr) {
   const float inv_batch = 1.0f / static_cast<float>(B), scale = static_cast<float>(lr / B);
-  const kernels::AdamStep adam = rule_.adam() ? next_adam_step(B, lr) : kernels::AdamStep{};
-  if (!rule_.adam()) ++steps_;
+  const kernels::AdamStep adam = begin_update(B, lr);
   auto step = [&](std::size_t offset, std::size_t n) {
     if (rule_.adam())
       k::adam_step(sum.data() + offset, params_.data() + offset, velocity_.data() + offset,

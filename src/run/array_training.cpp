@@ -57,6 +57,7 @@ ArrayModel::ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> va
   cfg_.spec.sizes.insert(cfg_.spec.sizes.end(), cfg_.hidden.begin(), cfg_.hidden.end());
   cfg_.spec.sizes.push_back(classes_of(cfg_, train_));
   if (val_) check_validation(train_, *val_, classes());
+  check_optimizer_options(cfg_);
   check_schedule(cfg_);
   if (cfg_.early_stop > 0 && (!val_ || val_->size() == 0))
     throw UsageError("early stopping judges epochs on validation examples; pass X_val and y_val");
@@ -66,10 +67,7 @@ ArrayModel::ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> va
     throw UsageError("standardize and scale apply to float features; bytes are scaled by 1/255");
   transform_.apply(train_);
   if (val_) transform_.apply(*val_);
-  cfg_.input_shift = transform_.shift;
-  cfg_.input_factor = transform_.factor;
-  cfg_.data_record = {{"input_kind", float_inputs_ ? "float32" : "bytes"},
-                      {"image_shape", std::to_string(train_.image_size) + "x1"}};
+  record_inputs();
   EngineSetup setup;
   setup.kind = cfg_.engine;
   setup.chunk_size = cfg_.chunk_size;
@@ -120,6 +118,13 @@ std::vector<float> ArrayModel::outputs(Dataset data) const {
   return threads.run([&] { return engine_->outputs(data, rows); });
 }
 
+void ArrayModel::record_inputs() {
+  cfg_.input_shift = transform_.shift;
+  cfg_.input_factor = transform_.factor;
+  cfg_.data_record = {{"input_kind", float_inputs_ ? "float32" : "bytes"},
+                      {"image_shape", std::to_string(inputs()) + "x1"}};
+}
+
 std::string ArrayModel::weights_hash() const { return hash_hex(ptrain::weights_hash(engine_->parameters())); }
 
 void ArrayModel::save(const std::string& path) const {
@@ -134,10 +139,7 @@ ArrayModel ArrayModel::load(const std::string& path) {
   auto kind = loaded.file.metadata.find("input_kind");
   m.float_inputs_ = kind != loaded.file.metadata.end() && kind->second == "float32";
   m.transform_ = loaded.transform;
-  m.cfg_.input_shift = m.transform_.shift;
-  m.cfg_.input_factor = m.transform_.factor;
-  m.cfg_.data_record = {{"input_kind", m.float_inputs_ ? "float32" : "bytes"},
-                        {"image_shape", std::to_string(m.inputs()) + "x1"}};
+  m.record_inputs();
   m.engine_ = std::move(loaded.engine);
   return m;
 }

@@ -225,17 +225,6 @@ void read_net_shape(const po::variables_map& vm, TrainConfig& c) {
                      std::to_string(c.classes));
 }
 
-// --momentum is SGD's; --beta1, --beta2 and --eps are Adam's and AdamW's.
-void refuse_options_of_another_optimizer(const po::variables_map& vm, Optimizer optimizer) {
-  if (optimizer != Optimizer::sgd && given(vm, "momentum"))
-    throw UsageError("--momentum applies to --optimizer sgd; " + name_of(optimizer) +
-                     " keeps its own moving average of the gradient (--beta1)");
-  if (optimizer == Optimizer::sgd)
-    for (const char* option : {"beta1", "beta2", "eps"})
-      if (given(vm, option))
-        throw UsageError(std::string("--") + option + " applies to --optimizer adam or adamw");
-}
-
 // The recipe: every field from its option, then the checks that span several.
 void read_recipe(const po::variables_map& vm, TrainConfig& c) {
   for (const RecipeField& f : recipe_fields())
@@ -245,7 +234,7 @@ void read_recipe(const po::variables_map& vm, TrainConfig& c) {
   read_net_shape(vm, c);
   refuse_val_size_without_standard_split(vm, c.split);
   if (c.resume.empty()) {  // a resume's come from its checkpoint, and are checked there
-    refuse_options_of_another_optimizer(vm, c.optimizer);
+    check_optimizer_options(c);
     check_schedule(c);
   }
   if (given(vm, "early-stop") && c.early_stop == 0)

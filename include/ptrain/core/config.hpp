@@ -261,6 +261,10 @@ std::map<std::string, std::string> recipe_metadata(const TrainConfig& cfg);
 void adopt_recipe(TrainConfig& cfg, const std::map<std::string, std::string>& metadata, const std::string& path,
                   bool all_required);
 
+// --momentum is SGD's; --beta1, --beta2 and --eps are Adam's and AdamW's: one given explicitly
+// (cfg.explicit_options) for another optimizer is a UsageError.
+void check_optimizer_options(const TrainConfig& cfg);
+
 // Sets a preset's arithmetic on cfg.spec.
 void set_preset(TrainConfig& cfg, Preset preset);
 

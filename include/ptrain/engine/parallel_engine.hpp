@@ -188,8 +188,8 @@ class ParallelEngine final : public Engine {
   AlignedVector<float> velocity_;       // SGD's velocity or Adam's first moment, padded like params_; or empty
   AlignedVector<float> second_moment_;  // Adam's, padded like params_; empty for SGD
   std::uint64_t steps_ = 0;             // updates made: Adam's t
-  // This step's Adam constants (t = ++steps_), for a batch of B.
-  kernels::AdamStep next_adam_step(int B, double lr);
+  // Counts the update (t = ++steps_) and returns its Adam constants for a batch of B (unused by SGD).
+  kernels::AdamStep begin_update(int B, double lr);
   Activations batch_;                 // reused across steps: no allocation in the step loop
   std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
   InputTable inputs_;  // the batch's inputs, row by row

@@ -59,6 +59,8 @@ class ArrayModel {
 
  private:
   ArrayModel() = default;
+  // What a model file records of the inputs (their kind and shape, the transform), from these.
+  void record_inputs();
   TrainConfig cfg_;
   Dataset train_;
   std::optional<Dataset> val_;
