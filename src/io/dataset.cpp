@@ -99,7 +99,7 @@ IdxShape append_npz(const std::string& path, const std::string& role, const NpzK
 
 // An IDX or .npy features file and its labels file appended to `d`.
 IdxShape append_idx_or_npy(const std::string& image_path, const std::string& label_path, int classes, Dataset& d) {
-  const IdxInputs shape = append_inputs(image_path, d, {}, 0, {});
+  const IdxInputs shape = append_inputs(image_path, d, {}, 0);
   std::vector<std::uint8_t> labels =
       file_kind(label_path) == FileKind::npy ? read_npy_labels(label_path, classes) : read_idx_labels(label_path, classes);
   if (shape.count != labels.size())
@@ -160,25 +160,20 @@ std::string labels_beside(const std::string& images) {
 
 }  // namespace
 
-IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& format, std::uint64_t expect_features,
-                        const LabelCoding& coding) {
+IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& format, std::uint64_t expect_features) {
   const FileKind kind = file_kind(path);
   NpyShape s;
   if (kind == FileKind::idx) return append_idx_inputs(path, d.pixels, d.features);
   if (kind == FileKind::npy) s = append_npy_features(path, d.features);
   if (kind == FileKind::npz) {
     const NpzArchive npz = NpzArchive::read(path);
-    std::string key = keys_for_role(format.npz_keys, "test").features;
-    for (const char* k : {"x_test", "x", "X"})
-      if (key.empty() && npz.has(k)) key = k;
-    if (key.empty()) throw DataError(path + ": no x_test (or x) array to predict; --npz-keys names another");
-    const NpzArray x(npz, key);
+    const NpzArray x(npz, npz_keys_for(npz, "test", keys_for_role(format.npz_keys, "test"), false).features);
     s = append_npy_features(x.array, x.name, d.features);
   }
   if (kind == FileKind::csv) {
-    LabelCoding unused = coding;
+    LabelCoding unread;  // a label column, when there is one, is skipped unread
     std::vector<std::uint8_t> no_labels;
-    const CsvShape c = append_csv(path, format.csv, CsvLabels::ignored, expect_features, kMaxClasses, unused,
+    const CsvShape c = append_csv(path, format.csv, CsvLabels::ignored, expect_features, kMaxClasses, unread,
                                   d.features, no_labels);
     s = {c.count, c.features, 1};
   }

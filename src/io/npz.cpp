@@ -92,18 +92,22 @@ std::string NpzArchive::npy_bytes(const std::string& array) const {
   return out;
 }
 
-NpzKeys npz_keys_for(const NpzArchive& npz, const std::string& role, const NpzKeys& given) {
+NpzKeys npz_keys_for(const NpzArchive& npz, const std::string& role, const NpzKeys& given, bool labels) {
+  const auto there = [&](const NpzKeys& k) { return npz.has(k.features) && (!labels || npz.has(k.labels)); };
   if (!given.features.empty()) {
     for (const std::string* a : {&given.features, &given.labels})
-      if (!npz.has(*a)) throw DataError(npz.name() + ": has no array '" + *a + "' (named by --npz-keys)");
+      if ((labels || a == &given.features) && !npz.has(*a))
+        throw DataError(npz.name() + ": has no array '" + *a + "' (named by --npz-keys)");
     return given;
   }
   for (NpzKeys k : {NpzKeys{"x_" + role, "y_" + role}, NpzKeys{"x", "y"}, NpzKeys{"X", "y"}})
-    if (npz.has(k.features) && npz.has(k.labels)) return k;
+    if (there(k)) return k;
   std::string have;
   for (const std::string& a : npz.arrays()) have += (have.empty() ? "" : ", ") + a;
-  throw DataError(npz.name() + ": no x_" + role + "/y_" + role + " (or x/y) arrays for the " + role +
-                  " role; it has " + (have.empty() ? "none" : have) + " (--npz-keys names others)");
+  const std::string wanted = labels ? "no x_" + role + "/y_" + role + " (or x/y) arrays for the " + role + " role"
+                                    : "no x_" + role + " (or x) array";
+  throw DataError(npz.name() + ": " + wanted + "; it has " + (have.empty() ? "none" : have) +
+                  " (--npz-keys names others)");
 }
 
 }  // namespace ptrain

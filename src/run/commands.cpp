@@ -167,7 +167,7 @@ namespace {
 void predict_file(const InferenceConfig& cfg, const LoadedModel& m, std::ostream& out) {
   Dataset data;
   const IdxInputs images =
-      append_inputs(cfg.input, data, inference_format(cfg, m.file.metadata), m.spec().inputs(), m.coding);
+      append_inputs(cfg.input, data, inference_format(cfg, m.file.metadata), m.spec().inputs());
   const std::string shape = std::to_string(images.rows) + "x" + std::to_string(images.cols);
   require_input_kind(m, images.floats, cfg.input);
   auto recorded = m.file.metadata.find("image_shape");

@@ -87,8 +87,7 @@ DataFiles mnist_folder_files(const std::string& dir);
 // A features file's inputs appended to `d` (pixels or features), for prediction: IDX (bytes or
 // float32), .npy or .npz (told apart by their magic bytes), CSV (by its name; a label column
 // there is skipped, and none need be there). `expect_features` (0: any) is the model's inputs.
-IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& format, std::uint64_t expect_features,
-                        const LabelCoding& coding);
+IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& format, std::uint64_t expect_features);
 
 // Files named by role; each IDX or .npy labels file is found beside its features file by name
 // (EMNIST's and MNIST's convention: "images" → "labels", "idx3" → "idx1"; NumPy's: x → y), a

@@ -33,11 +33,12 @@ class NpzArchive {
 };
 
 // The two arrays (features, labels) a role reads: `given` when set; else x_<role> and
-// y_<role> (Keras's mnist.npz names); else x and y (or X and y) when those are there. A
-// DataError lists the arrays the archive has when none of these fits.
+// y_<role> (Keras's mnist.npz names); else x and y (or X and y) when those are there. Without
+// `labels` (prediction) only the features must be there. A DataError lists the arrays the
+// archive has when none of these fits.
 struct NpzKeys {
   std::string features, labels;
 };
-NpzKeys npz_keys_for(const NpzArchive& npz, const std::string& role, const NpzKeys& given);
+NpzKeys npz_keys_for(const NpzArchive& npz, const std::string& role, const NpzKeys& given, bool labels = true);
 
 }  // namespace ptrain
