@@ -74,8 +74,12 @@ struct RowOperands {
 template <class Vec, int R, int V, class O, class Init, class Sink>
 void outer_tile(const O& o, int r0, int j0, Init&& init, Sink&& sink) {
   constexpr int w = static_cast<int>(Vec::size);
+  // Unrolled so that acc stays in registers: otherwise GCC keeps it on the stack, zeroes it there
+  // and spills it again before the sink, 48 vector stores a tile (8% of the update at batch 32).
   Vec acc[R][V];
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
     for (int v = 0; v < V; ++v) acc[r][v] = init(Vec{}, r0 + r, j0 + v * w);
   for (int t = 0; t < o.T; ++t) {
     Vec y[V];
@@ -88,7 +92,9 @@ void outer_tile(const O& o, int r0, int j0, Init&& init, Sink&& sink) {
   // A copy whose address never escapes: a store through the sink's float pointer cannot then
   // alias what it captured (scale, strides), which would otherwise be reloaded after every store.
   auto local_sink = sink;
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
     for (int v = 0; v < V; ++v) local_sink(r0 + r, j0 + v * w, acc[r][v]);
 }
 
