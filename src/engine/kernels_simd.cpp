@@ -227,9 +227,14 @@ void forward_product(const O& o, const float* b, float* Z, int out, int K, int j
 
 }  // namespace
 
+// A tile broadcasts from 8 rows of A at once: rows a multiple of 512 bytes apart are copied
+// first, as the weight gradient's operands are (unaliased).
 void linear_forward(const float* Wt, const float* b, const float* A, float* Z, int out, int in, int K, int j_begin,
                     int j_end) {
-  forward_product(Operands{A, std::size_t(in), 1, Wt, std::size_t(out), in}, b, Z, out, K, j_begin, j_end);
+  thread_local std::vector<float> a_copy;
+  std::size_t a_stride = in;
+  const float* a = unaliased(A, K, in, a_stride, a_copy);
+  forward_product(Operands{a, a_stride, 1, Wt, std::size_t(out), in}, b, Z, out, K, j_begin, j_end);
 }
 
 void linear_forward_pixels(const float* Wt, const float* b, const std::uint8_t* const* images, const float* to_float,
