@@ -71,7 +71,7 @@ struct Shape {
 std::vector<Shape> matrix_shapes() {
   std::vector<Shape> shapes;
   for (int in : kLengths)
-    for (int out : {1, 2, 3, 5, 16, 17})
+    for (int out : {1, 2, 3, 5, 16, 17, 24, 56})  // 24, 56: whole vectors and a half (AVX-512)
       for (int K : {1, 3, 4, 5, 8, 9}) shapes.push_back({out, in, K});
   return shapes;
 }
@@ -475,11 +475,12 @@ TEST(Kernels, BackwardInputFromWtIsTheSameChainAsFromW) {
   }
 }
 
-// Rows in eights take 8-row tiles, strides of 128 floats a copy of the operand (kernels_simd.cpp):
+// Rows in eights take 8-row tiles, strides of 128 floats a copy of the operand, 8 columns past
+// one to three whole AVX-512 vectors ride along their tile as a half vector (kernels_simd.cpp):
 // every element is still the one chain of FMAs in input (or example) order.
 TEST(Kernels, EveryTileShapeAndStrideGivesTheSameChains) {
   std::mt19937 rng(16);
-  for (int out : {43, 128})
+  for (int out : {24, 40, 43, 56, 120, 128})
     for (int in : {37, 256})
       for (int K : {8, 11, 16}) {
         Buffer W(std::size_t(in) * out, 0, rng), b(out, 1, rng), A(std::size_t(K) * in, 2, rng);
@@ -488,13 +489,13 @@ TEST(Kernels, EveryTileShapeAndStrideGivesTheSameChains) {
         simd::linear_forward(W.data(), b.data(), A.data(), Z.data(), out, in, K, 0, out);
         simd::linear_backward_weights(D.data(), A.data(), dW.data(), db.data(), out, in, K);
         for (int k : {0, K - 1})
-          for (int j : {0, out - 1}) {
+          for (int j : {0, out - 9, out - 8, out - 1}) {
             float z = b[j];
             for (int i = 0; i < in; ++i) z = std::fma(A[k * in + i], W[i * out + j], z);
             ASSERT_EQ(Z[k * out + j], z) << "out=" << out << " in=" << in << " K=" << K;
           }
         for (int i : {0, in - 1})
-          for (int j : {0, out / 2, out - 1}) {
+          for (int j : {0, out / 2, out - 8, out - 1}) {
             float g = 0;
             for (int k = 0; k < K; ++k) g = std::fma(A[k * in + i], D[k * out + j], g);
             ASSERT_EQ(dW[i * out + j], g) << "out=" << out << " in=" << in << " K=" << K;

@@ -71,48 +71,70 @@ struct RowOperands {
   bool rows_are_examples() const { return ExampleRows; }
 };
 
-template <class Vec, int R, int V, class O, class Init, class Sink>
+// Keeps a loaded vector in a register: GCC otherwise folds the load into each FMA that uses it,
+// one load per FMA instead of one per vector, which starves the broadcasts of load slots.
+template <class Vec>
+Vec in_register(Vec v) {
+  auto r = typename Vec::register_type(v);
+  asm("" : "+v"(r));
+  return Vec(r);
+}
+
+// With Half, the tile also takes the 8 columns after its V vectors as one half-width vector on
+// each row (AVX-512 only), fed by the same broadcasts: 56 columns, an owner's share of 112 on two
+// threads, then run as one tile instead of 48 columns and a tile of half vectors alone.
+template <class Vec, int R, int V, bool Half, class O, class Init, class Sink>
 void outer_tile(const O& o, int r0, int j0, Init&& init, Sink&& sink) {
   constexpr int w = static_cast<int>(Vec::size);
+  const int jh = j0 + V * w;  // the half vector's first column
   // Unrolled so that acc stays in registers: otherwise GCC keeps it on the stack, zeroes it there
   // and spills it again before the sink, 48 vector stores a tile (8% of the update at batch 32).
   Vec acc[R][V];
+  vhalf acc_h[Half ? R : 1];
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
+  for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) acc[r][v] = init(Vec{}, r0 + r, j0 + v * w);
+    if constexpr (Half) acc_h[r] = init(vhalf{}, r0 + r, jh);
+  }
   for (int t = 0; t < o.T; ++t) {
     Vec y[V];
     for (int v = 0; v < V; ++v) y[v] = load<Vec>(o.Y + t * o.yt + j0 + v * w);
+    vhalf y_h = Half ? in_register(load<vhalf>(o.Y + t * o.yt + jh)) : vhalf(0.0f);
+    for (int v = 0; v < V; ++v) y[v] = in_register(y[v]);
     for (int r = 0; r < R; ++r) {
-      const Vec x(o.x(r0 + r, t));
+      const float x_rt = o.x(r0 + r, t);
+      const Vec x(x_rt);
       for (int v = 0; v < V; ++v) acc[r][v] = fma(x, y[v], acc[r][v]);
+      if constexpr (Half) acc_h[r] = fma(vhalf(x_rt), y_h, acc_h[r]);
     }
   }
   // A copy whose address never escapes: a store through the sink's float pointer cannot then
   // alias what it captured (scale, strides), which would otherwise be reloaded after every store.
   auto local_sink = sink;
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
+  for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) local_sink(r0 + r, j0 + v * w, acc[r][v]);
+    if constexpr (Half) local_sink(r0 + r, jh, acc_h[r]);
+  }
 }
 
 // Tiles as large as the register file allows: R·V accumulators, V loads and a broadcast in 32
-// registers (AVX-512: 24 accumulators) or 16 (12).
+// registers (AVX-512: 24 accumulators) or 16 (12); a half vector counts as a whole one.
 constexpr int kAccumulators = kWidth == 16 ? 24 : 12;
 constexpr int rows_for(int V) { return std::min(8, kAccumulators / V); }
 
-// Rows [r_begin, r_end) of one column tile of V vectors at j.
-template <class Vec, int V, class O, class Init, class Sink>
+// Rows [r_begin, r_end) of one column tile of V vectors (and a half one) at j.
+template <class Vec, int V, bool Half = false, class O, class Init, class Sink>
 void outer_column(const O& o, int r_begin, int r_end, int j, Init&& init, Sink&& sink) {
-  constexpr int R = rows_for(V);
+  constexpr int R = rows_for(V + Half);
   int r = r_begin;
-  for (; r + R <= r_end; r += R) outer_tile<Vec, R, V>(o, r, j, init, sink);
+  for (; r + R <= r_end; r += R) outer_tile<Vec, R, V, Half>(o, r, j, init, sink);
   if constexpr (R > 4)
-    for (; r + 4 <= r_end; r += 4) outer_tile<Vec, 4, V>(o, r, j, init, sink);
-  for (; r + 2 <= r_end; r += 2) outer_tile<Vec, 2, V>(o, r, j, init, sink);
-  for (; r < r_end; ++r) outer_tile<Vec, 1, V>(o, r, j, init, sink);
+    for (; r + 4 <= r_end; r += 4) outer_tile<Vec, 4, V, Half>(o, r, j, init, sink);
+  for (; r + 2 <= r_end; r += 2) outer_tile<Vec, 2, V, Half>(o, r, j, init, sink);
+  for (; r < r_end; ++r) outer_tile<Vec, 1, V, Half>(o, r, j, init, sink);
 }
 
 // With 24 accumulators a tile is 6 rows × 4 vectors or 8 × 3. Rows of examples (the batch
@@ -131,6 +153,15 @@ void outer_product(const O& o, int r_begin, int r_end, int j_begin, int j_end, I
   if constexpr (kAccumulators >= 24)
     if (!prefer_tall(o, r_end - r_begin))
       for (; j + 4 * kWidth <= j_end; j += 4 * kWidth) outer_column<vfloat, 4>(o, r_begin, r_end, j, init, sink);
+  if constexpr (kHalfTiles) {
+    const int rest = j_end - j, whole = rest / kWidth;  // whole vectors and a half one: one tile
+    if (rest % kWidth == int(vhalf::size) && whole >= 1 && whole <= 3) {
+      if (whole == 3) outer_column<vfloat, 3, true>(o, r_begin, r_end, j, init, sink);
+      if (whole == 2) outer_column<vfloat, 2, true>(o, r_begin, r_end, j, init, sink);
+      if (whole == 1) outer_column<vfloat, 1, true>(o, r_begin, r_end, j, init, sink);
+      return;
+    }
+  }
   for (; j + 3 * kWidth <= j_end; j += 3 * kWidth) outer_column<vfloat, 3>(o, r_begin, r_end, j, init, sink);
   for (; j + 2 * kWidth <= j_end; j += 2 * kWidth) outer_column<vfloat, 2>(o, r_begin, r_end, j, init, sink);
   for (; j + kWidth <= j_end; j += kWidth) outer_column<vfloat, 1>(o, r_begin, r_end, j, init, sink);
