@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include "ptrain/engine/parallel_engine.hpp"
@@ -116,6 +117,67 @@ TEST(Determinism, ALaterLayerTooBigForTheCacheToo) {
   std::vector<float> one_momentum = train_with_threads(1, sizes, 37, 4, 0.9);
   EXPECT_EQ(first_difference(one_momentum, train_with_threads(3, sizes, 37, 4, 0.9)), one_momentum.size())
       << "3 threads, momentum 0.9";
+}
+
+// Steps of 32 over 300 examples (the last one 12), each with a hint (nullptr: none) before it.
+using Hint = std::function<void(ParallelEngine&, const Dataset&, Indices next, Indices after)>;
+std::vector<float> steps_with_hints(int threads, const Hint& hint) {
+  const std::vector<int> sizes{784, 40, 16, 10};
+  NetSpec spec;
+  spec.sizes = sizes;
+  Dataset d = test::synthetic_dataset(300, sizes.front(), sizes.back(), 21);
+  ParallelEngine engine(spec, init_params(sizes, Init::blog, 3), 8);
+  ThreadLimit limit(threads);
+  const std::vector<std::uint32_t> order = epoch_order(test::iota_indices(d.size()), 3, 1);
+  auto batch_at = [&](std::size_t b) {
+    const std::size_t begin = std::min(order.size(), b * 32);
+    return Indices(order).subspan(begin, std::min<std::size_t>(32, order.size() - begin));
+  };
+  limit.run([&] {
+    for (std::size_t b = 0; b * 32 < order.size(); ++b) {
+      if (hint) hint(engine, d, batch_at(b + 1), batch_at(b + 2));
+      engine.train_step(d, batch_at(b), 0.5);
+    }
+  });
+  return engine.parameters();
+}
+
+TEST(Determinism, ComputingTheNextBatchAheadChangesNoWeight) {
+  // With a hint, phase 3 also computes the next batch's first layer, which the next step then
+  // takes instead of running phase 1: the weights must be those of steps without hints, and a
+  // hint the next step does not follow must be ignored.
+  for (int threads : {1, 3}) {
+    const std::vector<float> plain = steps_with_hints(threads, nullptr);
+    const std::vector<float> hinted =
+        steps_with_hints(threads, [](ParallelEngine& e, const Dataset& d, Indices next, Indices after) {
+          e.prefetch(d, next, after);
+        });
+    EXPECT_EQ(first_difference(plain, hinted), plain.size()) << threads << " threads, true hints";
+    const std::vector<float> misled = steps_with_hints(threads, [](ParallelEngine& e, const Dataset& d, Indices, Indices after) {
+      e.prefetch(d, after, {});  // the batch after next: a different batch from the one that comes
+    });
+    EXPECT_EQ(first_difference(plain, misled), plain.size()) << threads << " threads, hints not followed";
+  }
+}
+
+TEST(Determinism, ARestoreDiscardsTheBatchComputedAhead) {
+  // Engine a computes batch 1's first layer ahead in step 0, then takes b's weights: its step 1
+  // must be b's, from b's weights.
+  const std::vector<int> sizes{784, 40, 16, 10};
+  NetSpec spec;
+  spec.sizes = sizes;
+  Dataset d = test::synthetic_dataset(64, sizes.front(), sizes.back(), 21);
+  const std::vector<std::uint32_t> all = test::iota_indices(64);
+  const Indices first = Indices(all).subspan(0, 32), second = Indices(all).subspan(32, 32);
+  ParallelEngine a(spec, init_params(sizes, Init::blog, 3), 8), b(spec, init_params(sizes, Init::blog, 4), 8);
+  a.prefetch(d, second, {});
+  a.train_step(d, first, 0.5);
+  b.train_step(d, first, 0.5);
+  a.restore(b.state());
+  a.train_step(d, second, 0.5);
+  b.train_step(d, second, 0.5);
+  const std::vector<float> pa = a.parameters(), pb = b.parameters();
+  EXPECT_EQ(first_difference(pa, pb), pa.size());
 }
 
 TEST(Determinism, ThreadLimitReallyRunsThatManyThreads) {

@@ -243,63 +243,83 @@ void ParallelEngine::assign_owners(int threads) {
 // prefetches: spread out, their cache misses overlap this arithmetic; issued at once, they
 // stalled on full miss buffers (measured on one thread: 3.5 ms an epoch issued at once, against
 // 12 ms of misses when the images were first touched in the step). Each owner asks for its share.
-void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, FirstInputs inputs, float* z,
-                                       int K) const {
-  constexpr int kRows = 8, kCols = 48;
-  const int cols = owner.cols(), row_pieces = (K + kRows - 1) / kRows, col_pieces = (cols + kCols - 1) / kCols;
+void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, FirstInputs inputs, float* z, int K,
+                                       Indices ahead) const {
+  constexpr int kRows = 8;
+  const int cols = owner.cols(), kCols = cols <= 64 ? cols : 48, row_pieces = (K + kRows - 1) / kRows, col_pieces = (cols + kCols - 1) / kCols;
   const std::size_t pieces = std::size_t(row_pieces) * col_pieces * owners_.size();
   std::size_t piece = std::size_t(row_pieces) * col_pieces * static_cast<std::size_t>(&owner - owners_.data());
   for (int j0 = 0; j0 < cols; j0 += kCols)  // the kernel's own order: a column slice's weights stay in cache
     for (int k0 = 0; k0 < K; k0 += kRows, ++piece) {
       first_layer_columns(owner, inputs.from(k0), z + std::size_t(k0) * cols, std::min(kRows, K - k0), j0,
                           std::min(cols, j0 + kCols));
-      const std::size_t n = next_batch_.size(), first = n * piece / pieces;
-      data.prefetch(Indices(next_batch_).subspan(first, n * (piece + 1) / pieces - first));
+      const std::size_t n = ahead.size(), first = n * piece / pieces;
+      data.prefetch(ahead.subspan(first, n * (piece + 1) / pieces - first));
     }
 }
 
-// The owner's columns of the first layer for rows [r_begin, r_end). The activation follows at
-// once unless the first layer is the output layer (softmax needs whole rows).
-void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, int r_begin, int r_end) {
+// The owner's columns of the first layer for rows [r_begin, r_end) of the batch whose inputs
+// `in` lists, into `a1` (rows × the layer's outputs), prefetching the images of `ahead`. The
+// activation follows at once unless the first layer is the output layer (softmax needs whole rows).
+void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, const InputTable& in, int r_begin, int r_end,
+                                   float* a1, Indices ahead) {
   const auto start = now_if(profile_);
   const int K = r_end - r_begin;
   const LayerSlot& s = layout_.layers[0];
   const int cols = owner.cols();
-  owner.block.resize(std::max<std::size_t>(owner.block.size(), inputs_.size() * cols));
+  owner.block.resize(std::max<std::size_t>(owner.block.size(), in.size() * cols));
   float* z = owner.block.data();
-  first_layer_block(owner, data, inputs_.from(r_begin), z, K);
+  first_layer_block(owner, data, in.from(r_begin), z, K, ahead);
   if (spec_.num_layers() > 1) hidden_forward(z, std::size_t(K) * cols);
-  scatter_columns(z, owner, batch_.a[1].data() + std::size_t(r_begin) * s.out, s.out, K);
+  scatter_columns(z, owner, a1 + std::size_t(r_begin) * s.out, s.out, K);
   if (profile_) owner.times = {seconds_between(start, ProfileClock::now()), 0};
 }
 
-void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin, int c_end) {
-  const int n_chunks = chunk_count(batch.size()), B = static_cast<int>(batch.size());
-  batch_.resize(spec_.sizes, batch.size());  // allocates only when a larger batch first arrives
+// What every step does first: buffers for its batch (allocated only when a larger batch first
+// arrives), one owner a thread, and the batch's inputs row by row (the exact reduction's phase 3
+// reads them all).
+void ParallelEngine::prepare_step(const Dataset& data, Indices batch) {
+  const int n_chunks = chunk_count(batch.size());
+  batch_.resize(spec_.sizes, batch.size());
   chunk_loss_.resize(std::max<std::size_t>(chunk_loss_.size(), n_chunks));
   chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));  // a slot per task, at most one a chunk
   assign_owners(tbb::this_task_arena::max_concurrency());
-  const int r_begin = chunk_row(c_begin, B), r_end = chunk_row(c_end, B);
-  inputs_.point_at(data, batch);  // every row's: the exact reduction's phase 3 reads them all
+  inputs_.point_at(data, batch);
+}
 
-  auto start = now_if(profile_);
-  parallel_tasks(
-      owners_.size(), [&](std::size_t o) { owner_forward(owners_[o], data, r_begin, r_end); }, owner_affinity_);
+void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin, int c_end) {
+  prepare_step(data, batch);
+  const int B = static_cast<int>(batch.size());
+  first_layer_phase(data, chunk_row(c_begin, B), chunk_row(c_end, B));
   next_batch_.clear();  // a hint for one step
+  later_layers_phase(data, batch, c_begin, c_end);
+}
+
+// Phase 1: each owner its columns of the first layer for rows [r_begin, r_end).
+void ParallelEngine::first_layer_phase(const Dataset& data, int r_begin, int r_end) {
+  const auto start = now_if(profile_);
+  parallel_tasks(
+      owners_.size(),
+      [&](std::size_t o) {
+        owner_forward(owners_[o], data, inputs_, r_begin, r_end, batch_.a[1].data(), Indices(next_batch_));
+      },
+      owner_affinity_);
   if (profile_) {
     std::vector<TaskTimes*> tasks;
     for (Owner& o : owners_) tasks.push_back(&o.times);
     record_phase(tasks, seconds_between(start, ProfileClock::now()));
   }
+}
 
-  // A task a chunk lets a thread that finishes early take another; where a later layer's weights
-  // outgrow the cache each pass over them costs more than that, and a task a thread takes a run
-  // of whole chunks (measured with perf/bench_step: either way loses 10-40% on the other net).
+// Phase 2. A task a chunk lets a thread that finishes early take another; where a later layer's
+// weights outgrow the cache each pass over them costs more than that, and a task a thread takes a
+// run of whole chunks (measured with perf/bench_step: either way loses 10-40% on the other net).
+void ParallelEngine::later_layers_phase(const Dataset& data, Indices batch, int c_begin, int c_end) {
   const int chunks = c_end - c_begin;
   const int tasks =
       streams_weights() ? std::max(1, std::min(chunks, tbb::this_task_arena::max_concurrency())) : chunks;
   auto first_chunk = [&](int t) { return c_begin + chunks * t / tasks; };
-  start = now_if(profile_);
+  const auto start = now_if(profile_);
   parallel_tasks(tasks, [&](std::size_t t) {
     chunk_pass(data, batch, first_chunk(static_cast<int>(t)), first_chunk(static_cast<int>(t) + 1), chunk_times_[t]);
   });
@@ -354,22 +374,54 @@ void ParallelEngine::record_phase(const std::vector<TaskTimes*>& tasks, double w
   profile_->sync_wall += std::max(0.0, wall - cpu / workers);
 }
 
-void ParallelEngine::prefetch(const Dataset&, Indices next_batch) {
+void ParallelEngine::prefetch(const Dataset&, Indices next_batch, Indices batch_after) {
   next_batch_.assign(next_batch.begin(), next_batch.end());
+  batch_after_.assign(batch_after.begin(), batch_after.end());
 }
 
+// The three phases, but when the next batch is known (a prefetch hint), each owner goes on from
+// its part of phase 3 to the next step's phase 1 on its own columns, whose weights it has just
+// updated: one fork and join a step less, and no other core's data is needed. The next step
+// finds the first layer's outputs waiting and starts at phase 2. The sums are the ones phase 1
+// would compute, so no result changes.
 double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr) {
-  const int n_chunks = chunk_count(batch.size());
-  run_chunks(data, batch, 0, n_chunks);
-  reduce_and_update(static_cast<int>(batch.size()), lr);
+  const int n_chunks = chunk_count(batch.size()), B = static_cast<int>(batch.size());
+  prepare_step(data, batch);
+  if (lookahead_.ready_for(data, batch, batch_.a[1].size()))
+    std::swap(batch_.a[1], lookahead_.a1);
+  else
+    first_layer_phase(data, 0, B);
+  lookahead_.clear();
+  later_layers_phase(data, batch, 0, n_chunks);
+  const bool look_ahead = !next_batch_.empty() && next_batch_.size() <= batch_.rows;
+  if (look_ahead) lookahead_.expect(data, next_batch_, batch_.a[1].size());
+  update_phase(B, lr, look_ahead ? &data : nullptr);
+  next_batch_.clear();
+  batch_after_.clear();
   return loss_sum(0, n_chunks);
+}
+
+bool ParallelEngine::Lookahead::ready_for(const Dataset& d, Indices batch, std::size_t a1_size) const {
+  return data == &d && a1.size() == a1_size && std::equal(batch.begin(), batch.end(), examples.begin(), examples.end());
+}
+
+void ParallelEngine::Lookahead::expect(const Dataset& d, Indices batch, std::size_t a1_size) {
+  data = &d;
+  examples.assign(batch.begin(), batch.end());
+  inputs.point_at(d, batch);
+  a1.resize(a1_size);
+}
+
+void ParallelEngine::Lookahead::clear() {
+  data = nullptr;
+  examples.clear();
 }
 
 // body(block) for each owner's block of the first layer, on the owner's thread, with the
 // block's deltas of rows [r_begin, r_end) gathered next to it; the later layers, small, go
 // whole to the owners in turn.
-template <class Body>
-void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body) {
+template <class Body, class Then>
+void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body, Then&& then) {
   const std::size_t owners = owners_.size();
   const int rows = r_end - r_begin;
   parallel_tasks(
@@ -396,6 +448,7 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body) 
             body(u);  // small: whole, the owners in turn
           }
         }
+        then(owner);
       },
       owner_affinity_);
 }
@@ -454,16 +507,40 @@ void ParallelEngine::stateful_step(const UpdateBlock& u, int B, double lr, const
                                 u.j_end);
 }
 
-void ParallelEngine::reduce_and_update(int B, double lr) {
+void ParallelEngine::reduce_and_update(int B, double lr) { update_phase(B, lr, nullptr); }
+
+// Phase 3; with `next_data`, each owner then runs the next step's phase 1 for the lookahead batch.
+void ParallelEngine::update_phase(int B, double lr, const Dataset* next_data) {
   const float scale = static_cast<float>(lr / B);
   const auto start = now_if(profile_);
   const kernels::AdamStep adam = begin_update(B, lr);
-  for_each_update_block(0, B, [&](const UpdateBlock& u) {
+  auto update = [&](const UpdateBlock& u) {
     if (velocity_.empty()) return plain_step(u, params_.data() + u.weight, params_.data() + u.bias, B, scale);
     stateful_step(u, B, lr, adam);
-  });
+  };
+  if (!next_data) {
+    for_each_update_block(0, B, update);
+  } else {
+    const int next_rows = static_cast<int>(lookahead_.examples.size());
+    for_each_update_block(0, B, update, [&](Owner& owner) {
+      owner_forward(owner, *next_data, lookahead_.inputs, 0, next_rows, lookahead_.a1.data(), Indices(batch_after_));
+    });
+  }
   refresh_output_major();
-  if (profile_) profile_->update_wall += seconds_between(start, ProfileClock::now());
+  if (profile_) record_update_phase(seconds_between(start, ProfileClock::now()), next_data != nullptr);
+}
+
+// Phase 3's wall time; when it also ran the next step's phase 1, that part (the owners' CPU time
+// spread over the threads) counts as forward, so --profile's shares keep their meaning.
+void ParallelEngine::record_update_phase(double wall, bool with_forward) {
+  double forward = 0;
+  if (with_forward)
+    for (const Owner& o : owners_) forward += o.times.forward;
+  const int workers = std::max(1, std::min(static_cast<int>(owners_.size()), tbb::this_task_arena::max_concurrency()));
+  const double forward_wall = std::min(wall, forward / workers);
+  profile_->forward_cpu += forward;
+  profile_->chunks_wall += forward_wall;
+  profile_->update_wall += wall - forward_wall;
 }
 
 // The rank-K step with scale −1 on zeros leaves exactly Σ_k A[k] ⊗ dZ[k].
@@ -567,6 +644,7 @@ EngineState ParallelEngine::state() const {
 }
 
 void ParallelEngine::restore(const EngineState& st) {
+  lookahead_.clear();  // computed from the weights being replaced
   from_canonical(st.params, params_);
   refresh_output_major();
   if (!velocity_.empty() && !st.velocity.empty()) from_canonical(st.velocity, velocity_);

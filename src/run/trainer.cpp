@@ -514,6 +514,16 @@ std::vector<std::uint32_t> epoch_order(const std::vector<std::uint32_t>& train, 
   return order;
 }
 
+namespace {
+
+// The batch from `begin` (shorter at the end of the order; empty past it).
+Indices batch_at(Indices all, std::size_t begin, int batch_size) {
+  if (begin >= all.size()) return {};
+  return all.subspan(begin, std::min<std::size_t>(batch_size, all.size() - begin));
+}
+
+}  // namespace
+
 EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& order, int batch_size,
                         double lr, std::size_t first_batch, const StepCallback& after_step) {
   const auto start = ProfileClock::now();
@@ -521,9 +531,8 @@ EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<s
   Indices all(order);
   std::size_t trained = 0;
   for (std::size_t begin = first_batch * batch_size; begin < all.size(); begin += batch_size) {
-    Indices batch = all.subspan(begin, std::min<std::size_t>(batch_size, all.size() - begin));
-    if (begin + batch_size < all.size())
-      engine.prefetch(data, all.subspan(begin + batch_size, std::min<std::size_t>(batch_size, all.size() - begin - batch_size)));
+    Indices batch = batch_at(all, begin, batch_size);
+    engine.prefetch(data, batch_at(all, begin + batch_size, batch_size), batch_at(all, begin + 2 * batch_size, batch_size));
     const double batch_loss = engine.train_step(data, batch, lr);
     loss += batch_loss;
     trained += batch.size();

@@ -27,7 +27,9 @@ class DistributedEngine final : public Engine {
   std::string describe() const override { return engine_->describe(); }
   double train_step(const Dataset& data, Indices batch, double lr) override;
   // The whole batch: the exact reduction's phase 3 reads every rank's images.
-  void prefetch(const Dataset& data, Indices next_batch) override { engine_->prefetch(data, next_batch); }
+  void prefetch(const Dataset& data, Indices next_batch, Indices batch_after) override {
+    engine_->prefetch(data, next_batch, batch_after);
+  }
   std::vector<float> outputs(const Dataset& data, Indices examples) override { return engine_->outputs(data, examples); }
   std::vector<float> parameters() const override { return engine_->parameters(); }
   EngineState state() const override { return engine_->state(); }

@@ -52,9 +52,10 @@ class Engine {
   // One update from the batch's mean gradient; returns the batch's summed loss.
   virtual double train_step(const Dataset& data, Indices batch, double lr) = 0;
 
-  // A hint before a step: the examples the step after it will take, whose images an engine
-  // may ask memory for now (the oracle ignores it).
-  virtual void prefetch(const Dataset&, Indices) {}
+  // A hint before a step: the examples the step after it will take and the ones the step after
+  // that will (either may be empty). An engine may ask memory for their inputs now, or compute
+  // ahead what does not depend on this step's update (the oracle ignores it).
+  virtual void prefetch(const Dataset&, Indices /*next_batch*/, Indices /*batch_after*/) {}
 
   // The output layer's activations for each example, examples.size() × classes.
   virtual std::vector<float> outputs(const Dataset& data, Indices examples) = 0;
