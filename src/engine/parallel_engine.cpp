@@ -238,15 +238,15 @@ void ParallelEngine::assign_owners(int threads) {
   }
 }
 
-// The owner's columns of the first layer for K rows of images, in pieces of 48 columns × 8 rows
-// (the sums do not depend on the pieces), each followed by a share of the next batch's image
-// prefetches: spread out, their cache misses overlap this arithmetic; issued at once, they
+// The owner's columns of the first layer for K rows of images, in pieces of 48 columns × 8 rows,
+// or for a block of up to 64 columns the whole block × 6 rows (its tile with a half vector has 6
+// rows: 8-row pieces left a 2-row tile each); the sums do not depend on the pieces. Each piece is
+// followed by a share of the next batch's image prefetches: spread out, their cache misses overlap this arithmetic; issued at once, they
 // stalled on full miss buffers (measured on one thread: 3.5 ms an epoch issued at once, against
 // 12 ms of misses when the images were first touched in the step). Each owner asks for its share.
 void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, FirstInputs inputs, float* z, int K,
                                        Indices ahead) const {
-  constexpr int kRows = 8;
-  const int cols = owner.cols(), kCols = cols <= 64 ? cols : 48, row_pieces = (K + kRows - 1) / kRows, col_pieces = (cols + kCols - 1) / kCols;
+  const int cols = owner.cols(), kCols = cols <= 64 ? cols : 48, kRows = cols <= 64 ? 6 : 8, row_pieces = (K + kRows - 1) / kRows, col_pieces = (cols + kCols - 1) / kCols;
   const std::size_t pieces = std::size_t(row_pieces) * col_pieces * owners_.size();
   std::size_t piece = std::size_t(row_pieces) * col_pieces * static_cast<std::size_t>(&owner - owners_.data());
   for (int j0 = 0; j0 < cols; j0 += kCols)  // the kernel's own order: a column slice's weights stay in cache
