@@ -241,18 +241,22 @@ void ParallelEngine::assign_owners(int threads) {
 // The owner's columns of the first layer for K rows of images, in pieces of 48 columns × 8 rows,
 // or for a block of up to 64 columns the whole block × 6 rows (its tile with a half vector has 6
 // rows: 8-row pieces left a 2-row tile each); the sums do not depend on the pieces. Each piece is
-// followed by a share of the next batch's image prefetches: spread out, their cache misses overlap this arithmetic; issued at once, they
-// stalled on full miss buffers (measured on one thread: 3.5 ms an epoch issued at once, against
-// 12 ms of misses when the images were first touched in the step). Each owner asks for its share.
+// followed by a share of the next batch's image prefetches: spread out, their cache misses
+// overlap this arithmetic; issued at once, they stalled on full miss buffers (measured on one
+// thread: 3.5 ms an epoch issued at once, against 12 ms of misses when the images were first
+// touched in the step). Each owner asks for its share.
 void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, FirstInputs inputs, float* z, int K,
                                        Indices ahead) const {
-  const int cols = owner.cols(), kCols = cols <= 64 ? cols : 48, kRows = cols <= 64 ? 6 : 8, row_pieces = (K + kRows - 1) / kRows, col_pieces = (cols + kCols - 1) / kCols;
+  const int cols = owner.cols();
+  const bool narrow = cols <= 64;
+  const int piece_cols = narrow ? cols : 48, piece_rows = narrow ? 6 : 8;
+  const int row_pieces = (K + piece_rows - 1) / piece_rows, col_pieces = (cols + piece_cols - 1) / piece_cols;
   const std::size_t pieces = std::size_t(row_pieces) * col_pieces * owners_.size();
   std::size_t piece = std::size_t(row_pieces) * col_pieces * static_cast<std::size_t>(&owner - owners_.data());
-  for (int j0 = 0; j0 < cols; j0 += kCols)  // the kernel's own order: a column slice's weights stay in cache
-    for (int k0 = 0; k0 < K; k0 += kRows, ++piece) {
-      first_layer_columns(owner, inputs.from(k0), z + std::size_t(k0) * cols, std::min(kRows, K - k0), j0,
-                          std::min(cols, j0 + kCols));
+  for (int j0 = 0; j0 < cols; j0 += piece_cols)  // the kernel's own order: a column slice's weights stay in cache
+    for (int k0 = 0; k0 < K; k0 += piece_rows, ++piece) {
+      first_layer_columns(owner, inputs.from(k0), z + std::size_t(k0) * cols, std::min(piece_rows, K - k0), j0,
+                          std::min(cols, j0 + piece_cols));
       const std::size_t n = ahead.size(), first = n * piece / pieces;
       data.prefetch(ahead.subspan(first, n * (piece + 1) / pieces - first));
     }
@@ -395,7 +399,7 @@ double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr)
   later_layers_phase(data, batch, 0, n_chunks);
   const bool look_ahead = !next_batch_.empty() && next_batch_.size() <= batch_.rows;
   if (look_ahead) lookahead_.expect(data, next_batch_, batch_.a[1].size());
-  update_phase(B, lr, look_ahead ? &data : nullptr);
+  update_phase(B, lr, look_ahead);
   next_batch_.clear();
   batch_after_.clear();
   return loss_sum(0, n_chunks);
@@ -507,10 +511,10 @@ void ParallelEngine::stateful_step(const UpdateBlock& u, int B, double lr, const
                                 u.j_end);
 }
 
-void ParallelEngine::reduce_and_update(int B, double lr) { update_phase(B, lr, nullptr); }
+void ParallelEngine::reduce_and_update(int B, double lr) { update_phase(B, lr, false); }
 
-// Phase 3; with `next_data`, each owner then runs the next step's phase 1 for the lookahead batch.
-void ParallelEngine::update_phase(int B, double lr, const Dataset* next_data) {
+// Phase 3; with `look_ahead`, each owner then runs the next step's phase 1 for the lookahead batch.
+void ParallelEngine::update_phase(int B, double lr, bool look_ahead) {
   const float scale = static_cast<float>(lr / B);
   const auto start = now_if(profile_);
   const kernels::AdamStep adam = begin_update(B, lr);
@@ -518,16 +522,14 @@ void ParallelEngine::update_phase(int B, double lr, const Dataset* next_data) {
     if (velocity_.empty()) return plain_step(u, params_.data() + u.weight, params_.data() + u.bias, B, scale);
     stateful_step(u, B, lr, adam);
   };
-  if (!next_data) {
-    for_each_update_block(0, B, update);
-  } else {
-    const int next_rows = static_cast<int>(lookahead_.examples.size());
-    for_each_update_block(0, B, update, [&](Owner& owner) {
-      owner_forward(owner, *next_data, lookahead_.inputs, 0, next_rows, lookahead_.a1.data(), Indices(batch_after_));
-    });
-  }
+  const int next_rows = static_cast<int>(lookahead_.examples.size());
+  for_each_update_block(0, B, update, [&](Owner& owner) {
+    if (look_ahead)
+      owner_forward(owner, *lookahead_.data, lookahead_.inputs, 0, next_rows, lookahead_.a1.data(),
+                    Indices(batch_after_));
+  });
   refresh_output_major();
-  if (profile_) record_update_phase(seconds_between(start, ProfileClock::now()), next_data != nullptr);
+  if (profile_) record_update_phase(seconds_between(start, ProfileClock::now()), look_ahead);
 }
 
 // Phase 3's wall time; when it also ran the next step's phase 1, that part (the owners' CPU time

@@ -160,8 +160,8 @@ class ParallelEngine final : public Engine {
   void prepare_step(const Dataset& data, Indices batch);
   void first_layer_phase(const Dataset& data, int r_begin, int r_end);                  // phase 1
   void later_layers_phase(const Dataset& data, Indices batch, int c_begin, int c_end);  // phase 2
-  // Phase 3, then (with next_data) each owner's phase 1 of the lookahead batch.
-  void update_phase(int B, double lr, const Dataset* next_data);
+  // Phase 3, then (with look_ahead) each owner's phase 1 of the lookahead batch.
+  void update_phase(int B, double lr, bool look_ahead);
   void record_update_phase(double wall, bool with_forward);
   // z = W_0 x + b_0 into a[1] for K examples' inputs, all columns (evaluation).
   void first_layer(FirstInputs inputs, Activations& buf, int K) const;
