@@ -3,6 +3,9 @@
 // value that contradicts an explicit option, one that is missing, and one that is invalid.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <string>
+
 #include "ptrain/core/config.hpp"
 
 namespace ptrain {
@@ -13,6 +16,16 @@ void expect_names_round_trip() {
   for (const auto& [value, name] : Names<E>::table.names) {
     EXPECT_EQ(parse_choice<E>(name), value) << name;
     EXPECT_EQ(name_of(value), name);
+  }
+}
+
+// Expects `call` to be refused with a UsageError whose line is exactly `message`.
+void expect_usage_error(const std::function<void()>& call, const std::string& message) {
+  try {
+    call();
+    ADD_FAILURE() << "accepted; expected: " << message;
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), message);
   }
 }
 
@@ -27,12 +40,7 @@ TEST(Config, NameTablesReadBackWhatTheyWrite) {
 }
 
 TEST(Config, NameTablesRefuseOtherSpellingsNamingTheOption) {
-  try {
-    parse_choice<Activation>("swish");
-    FAIL() << "swish accepted";
-  } catch (const UsageError& e) {
-    EXPECT_STREQ(e.what(), "--activation 'swish': expected sigmoid, tanh or relu");
-  }
+  expect_usage_error([] { parse_choice<Activation>("swish"); }, "--activation 'swish': expected sigmoid, tanh or relu");
   EXPECT_THROW(parse_choice<EngineKind>("Parallel"), UsageError);
   EXPECT_THROW(parse_choice<LrDecay>(""), UsageError);
 }
@@ -104,12 +112,8 @@ TEST(Config, AnExplicitOptionThatContradictsTheStoredRecipeIsRefusedNamingBoth) 
   TrainConfig c;
   c.seed = 7;
   c.explicit_options = {"seed"};
-  try {
-    adopt_recipe(c, metadata, "ck.safetensors", true);
-    FAIL() << "a contradicting seed was accepted";
-  } catch (const UsageError& e) {
-    EXPECT_STREQ(e.what(), "--seed 7 contradicts the checkpoint ck.safetensors, which has 42");
-  }
+  expect_usage_error([&] { adopt_recipe(c, metadata, "ck.safetensors", true); },
+                     "--seed 7 contradicts the checkpoint ck.safetensors, which has 42");
   TrainConfig same;  // an explicit option with the stored value is no contradiction
   same.explicit_options = {"seed", "lr"};
   EXPECT_NO_THROW(adopt_recipe(same, metadata, "ck.safetensors", true));
@@ -135,12 +139,8 @@ TEST(Config, ACheckpointFromBeforeTheOptimizersIsSgd) {
   TrainConfig adam;
   adam.optimizer = Optimizer::adam;
   adam.explicit_options = {"optimizer"};
-  try {
-    adopt_recipe(adam, metadata, "old.safetensors", true);
-    FAIL() << "--optimizer adam resumed an SGD checkpoint";
-  } catch (const UsageError& e) {
-    EXPECT_STREQ(e.what(), "--optimizer adam contradicts the checkpoint old.safetensors, which has sgd");
-  }
+  expect_usage_error([&] { adopt_recipe(adam, metadata, "old.safetensors", true); },
+                     "--optimizer adam contradicts the checkpoint old.safetensors, which has sgd");
 }
 
 TEST(Config, AMissingOrInvalidStoredFieldIsADataErrorNamingTheFile) {

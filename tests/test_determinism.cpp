@@ -153,9 +153,10 @@ TEST(Determinism, ComputingTheNextBatchAheadChangesNoWeight) {
           e.prefetch(d, next, after);
         });
     EXPECT_EQ(first_difference(plain, hinted), plain.size()) << threads << " threads, true hints";
-    const std::vector<float> misled = steps_with_hints(threads, [](ParallelEngine& e, const Dataset& d, Indices, Indices after) {
-      e.prefetch(d, after, {});  // the batch after next: a different batch from the one that comes
-    });
+    const std::vector<float> misled =
+        steps_with_hints(threads, [](ParallelEngine& e, const Dataset& d, Indices, Indices after) {
+          e.prefetch(d, after, {});  // the batch after next: a different batch from the one that comes
+        });
     EXPECT_EQ(first_difference(plain, misled), plain.size()) << threads << " threads, hints not followed";
   }
 }
