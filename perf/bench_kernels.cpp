@@ -34,7 +34,7 @@ void BM_linear_forward(benchmark::State& state) {
 }
 BENCHMARK(BM_linear_forward<kernels::plain::linear_forward>)->Name("linear_forward/plain")->Args({112, 784, 8})->UseRealTime();
 BENCHMARK(BM_linear_forward<kernels::simd::linear_forward>)->Name("linear_forward/simd")
-    ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 32})->Args({16, 112, 8})->Args({1024, 1024, 8})->Args({1024, 1024, 128})->UseRealTime();
+    ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 32})->Args({16, 112, 8})->Args({1024, 1024, 8})->Args({1024, 1024, 128})->Args({1024, 784, 128})->Args({10, 1024, 128})->Args({10, 16, 32})->UseRealTime();
 
 template <void (*Gradient)(const float*, const float*, float*, float*, int, int, int)>
 void BM_linear_backward_weights(benchmark::State& state) {
@@ -82,7 +82,7 @@ void BM_sgd_rank_k_step(benchmark::State& state) {
 }
 BENCHMARK(BM_sgd_rank_k_step<kernels::plain::sgd_rank_k_step>)->Name("sgd_rank_k_step/plain")->Args({112, 784, 32})->UseRealTime();
 BENCHMARK(BM_sgd_rank_k_step<kernels::simd::sgd_rank_k_step>)->Name("sgd_rank_k_step/simd")
-    ->Args({112, 784, 32})->Args({112, 784, 128})->Args({16, 112, 32})->Args({1024, 1024, 128})->Args({1024, 784, 128})->UseRealTime();
+    ->Args({112, 784, 32})->Args({112, 784, 128})->Args({16, 112, 32})->Args({1024, 1024, 128})->Args({1024, 784, 128})->Args({10, 1024, 128})->Args({10, 16, 32})->UseRealTime();
 
 // The first layer straight from bytes (`_pixels`): K images of `in` bytes, a 256-entry table.
 struct Pixels {
@@ -109,7 +109,7 @@ void BM_linear_forward_pixels(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
-BENCHMARK(BM_linear_forward_pixels)->Name("linear_forward_pixels/simd")->Args({112, 784, 8})->Args({112, 784, 32})->Args({56, 784, 32})->Args({56, 784, 8})->Args({48, 784, 32})->Args({64, 784, 32})->Args({8, 784, 128})->Args({16, 784, 128})->UseRealTime();
+BENCHMARK(BM_linear_forward_pixels)->Name("linear_forward_pixels/simd")->Args({112, 784, 8})->Args({112, 784, 32})->Args({56, 784, 32})->Args({56, 784, 8})->Args({48, 784, 32})->Args({64, 784, 32})->Args({8, 784, 128})->Args({16, 784, 128})->Args({1024, 784, 128})->UseRealTime();
 
 void BM_sgd_rank_k_step_pixels(benchmark::State& state) {
   const int out = state.range(0), in = state.range(1), K = state.range(2);
@@ -123,7 +123,7 @@ void BM_sgd_rank_k_step_pixels(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
-BENCHMARK(BM_sgd_rank_k_step_pixels)->Name("sgd_rank_k_step_pixels/simd")->Args({112, 784, 32})->Args({56, 784, 32})->Args({48, 784, 32})->Args({64, 784, 32})->Args({112, 784, 128})->Args({8, 784, 128})->Args({16, 784, 128})->UseRealTime();
+BENCHMARK(BM_sgd_rank_k_step_pixels)->Name("sgd_rank_k_step_pixels/simd")->Args({112, 784, 32})->Args({56, 784, 32})->Args({48, 784, 32})->Args({64, 784, 32})->Args({112, 784, 128})->Args({8, 784, 128})->Args({16, 784, 128})->Args({1024, 784, 128})->UseRealTime();
 
 }  // namespace
 

@@ -137,6 +137,32 @@ void outer_column(const O& o, int r_begin, int r_end, int j, Init&& init, Sink&&
   for (; r < r_end; ++r) outer_tile<Vec, 1, V, Half>(o, r, j, init, sink);
 }
 
+// The n columns at j past the last whole vector (fewer than Vec's lanes): Y's columns copied
+// into a zero-padded block one vector wide, run as vector tiles, the lanes past n dropped. Each
+// kept lane is the chain of FMAs a scalar loop would run, so no result changes; scalar chains
+// waited out each FMA's latency (an output layer's 2 columns past 8 cost 2% of the wide net).
+template <class Vec, class O, class InitOne, class SinkOne>
+void padded_columns(const O& o, int r_begin, int r_end, int j, int n, InitOne&& init_one, SinkOne&& sink_one) {
+  constexpr int w = static_cast<int>(Vec::size);
+  thread_local std::vector<float> block;
+  block.assign(std::size_t(o.T) * w, 0.0f);
+  for (int t = 0; t < o.T; ++t) std::copy_n(o.Y + t * o.yt + j, n, block.data() + std::size_t(t) * w);
+  O padded = o;
+  padded.Y = block.data();
+  padded.yt = w;
+  auto init = [&](Vec, int r, int) {
+    alignas(64) float lanes[w] = {};
+    for (int l = 0; l < n; ++l) lanes[l] = init_one(r, j + l);
+    return Vec::load_aligned(lanes);
+  };
+  auto sink = [&](int r, int, const Vec& acc) {
+    alignas(64) float lanes[w];
+    acc.store_aligned(lanes);
+    for (int l = 0; l < n; ++l) sink_one(r, j + l, lanes[l]);
+  };
+  outer_column<Vec, 1>(padded, r_begin, r_end, 0, init, sink);
+}
+
 // With 24 accumulators a tile is 6 rows × 4 vectors or 8 × 3. Rows of examples (the batch
 // operand read along t) take 8 × 3 when they come in eights, which leaves no short row tile;
 // measured (perf/bench_kernels), rows of inputs run faster as 6 × 4 whatever their count.
@@ -165,14 +191,13 @@ void outer_product(const O& o, int r_begin, int r_end, int j_begin, int j_end, I
   for (; j + 3 * kWidth <= j_end; j += 3 * kWidth) outer_column<vfloat, 3>(o, r_begin, r_end, j, init, sink);
   for (; j + 2 * kWidth <= j_end; j += 2 * kWidth) outer_column<vfloat, 2>(o, r_begin, r_end, j, init, sink);
   for (; j + kWidth <= j_end; j += kWidth) outer_column<vfloat, 1>(o, r_begin, r_end, j, init, sink);
-  if constexpr (kHalfTiles)
-    for (; j + int(vhalf::size) <= j_end; j += int(vhalf::size)) outer_column<vhalf, 1>(o, r_begin, r_end, j, init, sink);
-  for (; j < j_end; ++j)
-    for (int row = r_begin; row < r_end; ++row) {
-      float s = init_one(row, j);
-      for (int t = 0; t < o.T; ++t) s = std::fma(o.x(row, t), o.Y[t * o.yt + j], s);
-      sink_one(row, j, s);
-    }
+  const int rest = j_end - j;
+  if (kHalfTiles && rest == int(vhalf::size))
+    outer_column<vhalf, 1>(o, r_begin, r_end, j, init, sink);
+  else if (rest > int(vhalf::size))
+    padded_columns<vfloat>(o, r_begin, r_end, j, rest, init_one, sink_one);
+  else if (rest > 0)
+    padded_columns<vhalf>(o, r_begin, r_end, j, rest, init_one, sink_one);
 }
 
 // Σ_k dZ[k][j] for j in [j_begin, j_end), in example order, handed to `sink` (a vector) or
