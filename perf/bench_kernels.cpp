@@ -33,8 +33,10 @@ void BM_linear_forward(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
 BENCHMARK(BM_linear_forward<kernels::plain::linear_forward>)->Name("linear_forward/plain")->Args({112, 784, 8})->UseRealTime();
+// {128, 784, 8} and {128, 784, 16}: an owner of 8 or 16 of the first layer's columns at batch 128
+// if its block were output-major with the examples in the lanes (the 16-core layout README argues).
 BENCHMARK(BM_linear_forward<kernels::simd::linear_forward>)->Name("linear_forward/simd")
-    ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 32})->Args({16, 112, 8})->Args({1024, 1024, 8})->Args({1024, 1024, 128})->Args({1024, 784, 128})->Args({10, 1024, 128})->Args({10, 16, 32})->UseRealTime();
+    ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 32})->Args({16, 112, 8})->Args({1024, 1024, 8})->Args({1024, 1024, 128})->Args({1024, 784, 128})->Args({10, 1024, 128})->Args({10, 16, 32})->Args({128, 784, 8})->Args({128, 784, 16})->UseRealTime();
 
 template <void (*Gradient)(const float*, const float*, float*, float*, int, int, int)>
 void BM_linear_backward_weights(benchmark::State& state) {
@@ -81,8 +83,9 @@ void BM_sgd_rank_k_step(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
 BENCHMARK(BM_sgd_rank_k_step<kernels::plain::sgd_rank_k_step>)->Name("sgd_rank_k_step/plain")->Args({112, 784, 32})->UseRealTime();
+// {784, 8, 128} and {784, 16, 128}: the same owner's update with the inputs in the lanes.
 BENCHMARK(BM_sgd_rank_k_step<kernels::simd::sgd_rank_k_step>)->Name("sgd_rank_k_step/simd")
-    ->Args({112, 784, 32})->Args({112, 784, 128})->Args({16, 112, 32})->Args({1024, 1024, 128})->Args({1024, 784, 128})->Args({10, 1024, 128})->Args({10, 16, 32})->UseRealTime();
+    ->Args({112, 784, 32})->Args({112, 784, 128})->Args({16, 112, 32})->Args({1024, 1024, 128})->Args({1024, 784, 128})->Args({10, 1024, 128})->Args({10, 16, 32})->Args({784, 8, 128})->Args({784, 16, 128})->UseRealTime();
 
 // The first layer straight from bytes (`_pixels`): K images of `in` bytes, a 256-entry table.
 struct Pixels {
