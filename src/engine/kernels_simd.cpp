@@ -2,8 +2,9 @@
 // product: one operand is broadcast, the other loaded as a vector of consecutive outputs, and
 // each output element sums its terms in a fixed order (input order, or example order) in its
 // own lane, with FMAs only. The columns past the last whole vector do the same operations (in
-// a half-width vector on AVX-512, then in scalar code with std::fma), so a result depends on
-// neither the vector width nor the tiling nor the column ranges. Unaligned loads throughout.
+// a half-width vector on AVX-512, then in a vector over a zero-padded copy of the last few), so
+// a result depends on neither the vector width nor the tiling nor the column ranges. Unaligned
+// loads throughout.
 // The elementwise units, softmax and output deltas are in kernels_simd_units.cpp.
 #include <immintrin.h>
 
