@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ptrain/core/simd.hpp"
+#include "ptrain/core/transpose.hpp"
 #include "ptrain/engine/kernels.hpp"
 
 namespace ptrain::kernels::simd {
@@ -319,21 +320,6 @@ void linear_backward_input(const float* W, const float* dZ, float* dA, int out, 
       [&](int k, int i, const auto& acc) { acc.store_unaligned(dA + std::size_t(k) * in + i); },
       [](int, int) { return 0.0f; }, [&](int k, int i, float s) { dA[std::size_t(k) * in + i] = s; });
 }
-
-namespace {
-
-// dst[c][r] = src[r][c] for a rows × cols matrix, in 16 × 16 blocks: each line written is filled
-// while it is in L1 (row by row, every float went to another line: 2% of the wide net's step).
-void transpose(const float* src, int rows, int cols, float* dst) {
-  constexpr int B = 16;
-  for (int r0 = 0; r0 < rows; r0 += B)
-    for (int c0 = 0; c0 < cols; c0 += B)
-      for (int c = c0; c < std::min(cols, c0 + B); ++c)
-        for (int r = r0; r < std::min(rows, r0 + B); ++r)
-          dst[std::size_t(c) * rows + r] = src[std::size_t(r) * cols + c];
-}
-
-}  // namespace
 
 // As dAᵀ[i][k] = Σ_j Wt[i][j]·dZᵀ[j][k]: rows are inputs, columns examples, so Wt is read as
 // it is stored and only dZ and the result (K rows each, not the layer's weights) are transposed.

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "ptrain/core/parallel_tasks.hpp"
+#include "ptrain/core/transpose.hpp"
 #include "ptrain/engine/kernels.hpp"
 
 namespace ptrain {
@@ -614,18 +615,12 @@ std::vector<float> ParallelEngine::to_canonical(const AlignedVector<float>& padd
   return out;
 }
 
-// In square tiles, so that neither side's stride walks through memory a line per element.
+// Each later layer that keeps one: its output-major copy W from the input-major Wᵀ.
 void ParallelEngine::refresh_output_major() {
-  constexpr int kTile = 16;
   for (int l = 1; l < spec_.num_layers(); ++l) {
     if (output_major_at_[l] == kNoCopy) continue;
     const LayerSlot& s = layout_.layers[l];
-    float* W = output_major_.data() + output_major_at_[l];
-    const float* Wt = params_.data() + s.weight;
-    for (int i0 = 0; i0 < s.in; i0 += kTile)
-      for (int j0 = 0; j0 < s.out; j0 += kTile)
-        for (int j = j0; j < std::min(j0 + kTile, s.out); ++j)
-          for (int i = i0; i < std::min(i0 + kTile, s.in); ++i) W[std::size_t(j) * s.in + i] = Wt[std::size_t(i) * s.out + j];
+    transpose(params_.data() + s.weight, s.in, s.out, output_major_.data() + output_major_at_[l]);
   }
 }
 
