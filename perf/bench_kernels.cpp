@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ptrain/core/aligned.hpp"
+#include "ptrain/core/transpose.hpp"
 #include "ptrain/engine/kernels.hpp"
 
 namespace {
@@ -127,6 +128,56 @@ void BM_sgd_rank_k_step_pixels(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
 BENCHMARK(BM_sgd_rank_k_step_pixels)->Name("sgd_rank_k_step_pixels/simd")->Args({112, 784, 32})->Args({56, 784, 32})->Args({48, 784, 32})->Args({64, 784, 32})->Args({112, 784, 128})->Args({8, 784, 128})->Args({16, 784, 128})->Args({1024, 784, 128})->UseRealTime();
+
+// A narrow owner (8 columns on 14-16 threads): its block output-major, the batch (forward) or
+// the inputs (update) in the lanes, the forward reading the batch's bytes transposed once a step
+// (timed alone below: its items are bytes).
+struct TransposedPixels : Pixels {
+  std::vector<std::uint8_t> bytes_t;
+  TransposedPixels(int in, int K) : Pixels(in, K), bytes_t(bytes.size()) { transpose_batch(in, K); }
+  void transpose_batch(int in, int K) {
+    transpose_rows([this](int k) { return images[k]; }, 0, K, in, bytes_t.data(), std::size_t(K));
+  }
+};
+
+void BM_narrow_forward_pixels(benchmark::State& state) {
+  const int out = state.range(0), in = state.range(1), K = state.range(2);
+  auto W = random_floats(std::size_t(out) * in, 1), b = random_floats(out, 2);
+  TransposedPixels px(in, K);
+  AlignedVector<float> Zt(std::size_t(K) * out);
+  for (auto _ : state) {
+    kernels::simd::narrow_forward_pixels(W.data(), b.data(), px.bytes_t.data(), K, 1.0f / 255.0f, Zt.data(), out, in,
+                                         K);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
+}
+BENCHMARK(BM_narrow_forward_pixels)->Name("narrow_forward_pixels/simd")->Args({8, 784, 32})->Args({8, 784, 128})->Args({16, 784, 128})->Args({16, 784, 32})->Args({56, 784, 32})->Args({112, 784, 32})->UseRealTime();
+
+void BM_narrow_sgd_step_pixels(benchmark::State& state) {
+  const int out = state.range(0), in = state.range(1), K = state.range(2);
+  auto D = random_floats(std::size_t(K) * out, 1);
+  auto W = random_floats(std::size_t(out) * in, 3), b = random_floats(out, 4);
+  Pixels px(in, K);
+  for (auto _ : state) {
+    kernels::simd::narrow_sgd_step_pixels(D.data(), px.images.data(), 1.0f / 255.0f, W.data(), b.data(), out, in, K,
+                                          1e-9f);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
+}
+BENCHMARK(BM_narrow_sgd_step_pixels)->Name("narrow_sgd_step_pixels/simd")->Args({8, 784, 32})->Args({8, 784, 128})->Args({16, 784, 128})->Args({16, 784, 32})->Args({56, 784, 32})->Args({112, 784, 32})->UseRealTime();
+
+void BM_transpose_batch(benchmark::State& state) {
+  const int in = state.range(0), K = state.range(1);
+  TransposedPixels px(in, K);
+  for (auto _ : state) {
+    px.transpose_batch(in, K);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(in) * K);
+}
+BENCHMARK(BM_transpose_batch)->Name("transpose_batch")->Args({784, 32})->Args({784, 128})->UseRealTime();
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "ptrain/engine/kernels.hpp"
@@ -413,6 +414,158 @@ TEST(Kernels, PlainPixelAndRowTwinsReadTheirRows) {
   Buffer Z_whole = Z_plain;
   plain::linear_forward(W.data(), b.data(), px.converted.data(), Z_whole.data(), out, in, K, 0, out);
   EXPECT_EQ(Z_rows.values(), Z_whole.values());
+}
+
+// A narrow block (an owner of at most 8 columns) kept output-major, with the batch or the
+// inputs in the lanes: every result bitwise the input-major kernels' on the same block, for
+// block widths with and without whole vectors of examples or inputs left over.
+struct NarrowCase {
+  int out, in, K;
+  std::size_t stride;  // the transposed batch's row stride: a larger batch's, as in the engine
+  Images px;
+  std::vector<float> xt;          // the converted rows transposed, in rows `stride` apart
+  std::vector<std::uint8_t> bt;   // the bytes transposed likewise
+  std::vector<const float*> rows;
+  Buffer Wt, W, b, D;             // Wt input-major [in][out]; W the same weights output-major
+  NarrowCase(int o, int i, int k, std::mt19937& rng)
+      : out(o), in(i), K(k), stride(std::size_t(k) + 5), px(i, k, 1.0f / 255.0f, rng), xt(i * stride, kNaN),
+        bt(i * stride, 0xEE), rows(k), Wt(std::size_t(i) * o, 0, rng), W(Wt.size(), 1, rng), b(o, 2, rng),
+        D(std::size_t(k) * o, 3, rng) {
+    for (int e = 0; e < K; ++e) {
+      rows[e] = px.converted.data() + std::size_t(e) * in;
+      for (int x = 0; x < in; ++x) {
+        xt[x * stride + e] = px.converted[std::size_t(e) * in + x];
+        bt[x * stride + e] = px.bytes[e][x];
+      }
+    }
+    for (int x = 0; x < in; ++x)
+      for (int j = 0; j < out; ++j) W.data()[std::size_t(j) * in + x] = Wt[std::size_t(x) * out + j];
+  }
+  // An input-major buffer as the output-major values it stands for.
+  std::vector<float> output_major(const Buffer& t) const {
+    std::vector<float> m(t.size());
+    for (int x = 0; x < in; ++x)
+      for (int j = 0; j < out; ++j) m[std::size_t(j) * in + x] = t[std::size_t(x) * out + j];
+    return m;
+  }
+};
+
+std::vector<Shape> narrow_shapes() {
+  std::vector<Shape> shapes;
+  for (int out : {1, 3, 6, 8})
+    for (int in : {1, 7, 16, 37, 784})
+      for (int K : {1, 5, 16, 31, 40, 50, 128}) shapes.push_back({out, in, K});
+  return shapes;
+}
+
+TEST(Kernels, NarrowForwardIsTheInputMajorForwardBitwise) {
+  std::mt19937 rng(23);
+  for (const Shape& s : narrow_shapes()) {
+    const NarrowCase c(s.out, s.in, s.K, rng);
+    Buffer Z(std::size_t(s.K) * s.out, 0, rng), Zt_px(Z.size(), 1, rng), Zt_rows(Z.size(), 2, rng);
+    simd::linear_forward_pixels(c.Wt.data(), c.b.data(), c.px.rows.data(), c.px.to_float.data(), Z.data(), s.out, s.in,
+                                s.K, 0, s.out);
+    simd::narrow_forward_pixels(c.W.data(), c.b.data(), c.bt.data(), c.stride, 1.0f / 255.0f, Zt_px.data(), s.out, s.in,
+                                s.K);
+    simd::narrow_forward(c.W.data(), c.b.data(), c.xt.data(), c.stride, Zt_rows.data(), s.out, s.in, s.K);
+    for (int k = 0; k < s.K; ++k)
+      for (int j = 0; j < s.out; ++j) {
+        ASSERT_EQ(Zt_px[std::size_t(j) * s.K + k], Z[std::size_t(k) * s.out + j])
+            << "bytes, out=" << s.out << " in=" << s.in << " K=" << s.K;
+        ASSERT_EQ(Zt_rows[std::size_t(j) * s.K + k], Z[std::size_t(k) * s.out + j]) << "floats";
+      }
+    ASSERT_TRUE(Zt_px.padding_intact() && Zt_rows.padding_intact());
+    Buffer Zt_plain = Zt_px;  // and the plain twin, within the rounding bound of its terms
+    plain::narrow_forward_pixels(c.W.data(), c.b.data(), c.bt.data(), c.stride, 1.0f / 255.0f, Zt_plain.data(), s.out,
+                                 s.in, s.K);
+    for (int j = 0; j < s.out; ++j)
+      for (int k = 0; k < s.K; ++k) {
+        double bound = std::fabs(c.b[j]);
+        for (int x = 0; x < s.in; ++x) bound += std::fabs(double{c.W[std::size_t(j) * s.in + x]} * c.xt[x * c.stride + k]);
+        ASSERT_NEAR(Zt_px[std::size_t(j) * s.K + k], Zt_plain[std::size_t(j) * s.K + k], (s.in + 2) * kEps * bound);
+      }
+  }
+}
+
+TEST(Kernels, NarrowUpdatesAreTheInputMajorUpdatesBitwise) {
+  std::mt19937 rng(24);
+  const float to_float_scale = 1.0f / 255.0f;
+  for (const Shape& s : narrow_shapes()) {
+    if (s.K == 128 && s.in == 784 && s.out != 8) continue;  // the largest only once
+    const NarrowCase c(s.out, s.in, s.K, rng);
+    const std::size_t n = c.W.size();
+    for (int rule = 0; rule < 3; ++rule)  // sgd, momentum with decay, adam
+      for (bool pixels : {true, false}) {
+        Buffer Wt = c.Wt, bt_ = c.b, W = c.W, bn = c.b, W_plain = c.W, b_plain = c.b;
+        Buffer Mt(n, 0, rng), Vt(n, 1, rng), Mb(s.out, 2, rng), Vb(s.out, 3, rng);
+        Vt.square();
+        Vb.square();
+        Buffer M(n, 0, rng), V(n, 1, rng), Mbn = Mb, Vbn = Vb;  // the same moments output-major
+        for (int x = 0; x < s.in; ++x)
+          for (int j = 0; j < s.out; ++j) {
+            M.data()[std::size_t(j) * s.in + x] = Mt[std::size_t(x) * s.out + j];
+            V.data()[std::size_t(j) * s.in + x] = Vt[std::size_t(x) * s.out + j];
+          }
+        Buffer M_plain = M, V_plain = V, Mb_plain = Mb, Vb_plain = Vb;
+        const kernels::AdamStep ac = adam_constants(s.K, 2, 0.01f, false);
+        const auto* im = c.px.rows.data();
+        const float* tf = c.px.to_float.data();
+        const float* const* fr = c.rows.data();
+        const float *dz = c.D.data(), inv = 1.0f / s.K;
+        if (rule == 0) {
+          pixels ? simd::sgd_rank_k_step_pixels(dz, im, tf, Wt.data(), bt_.data(), s.out, s.in, s.K, 0.3f, 0, s.out)
+                 : simd::sgd_rank_k_step_rows(dz, fr, Wt.data(), bt_.data(), s.out, s.in, s.K, 0.3f, 0, s.out);
+          pixels ? simd::narrow_sgd_step_pixels(dz, im, to_float_scale, W.data(), bn.data(), s.out, s.in, s.K, 0.3f)
+                 : simd::narrow_sgd_step_rows(dz, fr, W.data(), bn.data(), s.out, s.in, s.K, 0.3f);
+          pixels ? plain::narrow_sgd_step_pixels(dz, im, to_float_scale, W_plain.data(), b_plain.data(), s.out, s.in,
+                                                 s.K, 0.3f)
+                 : plain::narrow_sgd_step_rows(dz, fr, W_plain.data(), b_plain.data(), s.out, s.in, s.K, 0.3f);
+        } else if (rule == 1) {
+          pixels ? simd::sgd_momentum_rank_k_step_pixels(dz, im, tf, Wt.data(), bt_.data(), Mt.data(), Mb.data(), s.out,
+                                                         s.in, s.K, inv, 0.3f, 0.9f, 0.01f, 0, s.out)
+                 : simd::sgd_momentum_rank_k_step_rows(dz, fr, Wt.data(), bt_.data(), Mt.data(), Mb.data(), s.out, s.in,
+                                                       s.K, inv, 0.3f, 0.9f, 0.01f, 0, s.out);
+          pixels ? simd::narrow_momentum_step_pixels(dz, im, to_float_scale, W.data(), bn.data(), M.data(), Mbn.data(),
+                                                     s.out, s.in, s.K, inv, 0.3f, 0.9f, 0.01f)
+                 : simd::narrow_momentum_step_rows(dz, fr, W.data(), bn.data(), M.data(), Mbn.data(), s.out, s.in, s.K,
+                                                   inv, 0.3f, 0.9f, 0.01f);
+          pixels ? plain::narrow_momentum_step_pixels(dz, im, to_float_scale, W_plain.data(), b_plain.data(),
+                                                      M_plain.data(), Mb_plain.data(), s.out, s.in, s.K, inv, 0.3f, 0.9f,
+                                                      0.01f)
+                 : plain::narrow_momentum_step_rows(dz, fr, W_plain.data(), b_plain.data(), M_plain.data(),
+                                                    Mb_plain.data(), s.out, s.in, s.K, inv, 0.3f, 0.9f, 0.01f);
+        } else {
+          pixels ? simd::adam_rank_k_step_pixels(dz, im, tf, Wt.data(), bt_.data(), Mt.data(), Mb.data(), Vt.data(),
+                                                 Vb.data(), s.out, s.in, s.K, ac, 0, s.out)
+                 : simd::adam_rank_k_step_rows(dz, fr, Wt.data(), bt_.data(), Mt.data(), Mb.data(), Vt.data(),
+                                               Vb.data(), s.out, s.in, s.K, ac, 0, s.out);
+          pixels ? simd::narrow_adam_step_pixels(dz, im, to_float_scale, W.data(), bn.data(), M.data(), Mbn.data(),
+                                                 V.data(), Vbn.data(), s.out, s.in, s.K, ac)
+                 : simd::narrow_adam_step_rows(dz, fr, W.data(), bn.data(), M.data(), Mbn.data(), V.data(), Vbn.data(),
+                                               s.out, s.in, s.K, ac);
+          pixels ? plain::narrow_adam_step_pixels(dz, im, to_float_scale, W_plain.data(), b_plain.data(),
+                                                  M_plain.data(), Mb_plain.data(), V_plain.data(), Vb_plain.data(),
+                                                  s.out, s.in, s.K, ac)
+                 : plain::narrow_adam_step_rows(dz, fr, W_plain.data(), b_plain.data(), M_plain.data(), Mb_plain.data(),
+                                                V_plain.data(), Vb_plain.data(), s.out, s.in, s.K, ac);
+        }
+        const std::string what = "rule " + std::to_string(rule) + (pixels ? " bytes" : " floats") +
+                                 ", out=" + std::to_string(s.out) + " in=" + std::to_string(s.in) +
+                                 " K=" + std::to_string(s.K);
+        ASSERT_EQ(W.values(), c.output_major(Wt)) << what;
+        ASSERT_EQ(bn.values(), bt_.values()) << what;
+        if (rule > 0) {
+          ASSERT_EQ(M.values(), c.output_major(Mt)) << what;
+        }
+        if (rule == 2) {
+          ASSERT_EQ(V.values(), c.output_major(Vt)) << what;
+        }
+        ASSERT_TRUE(W.padding_intact() && bn.padding_intact() && M.padding_intact() && V.padding_intact()) << what;
+        const double tol = (s.K + 16) * kEps;  // the plain twin: a few roundings of K-term sums away
+        for (std::size_t e = 0; e < n; ++e) ASSERT_NEAR(W[e], W_plain[e], tol * (std::fabs(W_plain[e]) + 1)) << what;
+        for (int j = 0; j < s.out; ++j) ASSERT_NEAR(bn[j], b_plain[j], tol * (std::fabs(b_plain[j]) + 1)) << what;
+      }
+  }
 }
 
 TEST(Kernels, SgdRankKStepIsTheSameWhateverTheSplitOfTheColumns) {

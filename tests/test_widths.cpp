@@ -1,6 +1,6 @@
 // One result on every x86-64 with FMA: the same run with 4-lane kernels (SSE registers), 8-lane
 // kernels (AVX2) and this build's own (16 lanes on AVX-512) ends with the same weights_hash, for
-// every kind of unit and loss, with momentum, and with the blog's preset. Every output element
+// every kind of unit and loss, with momentum, with the blog's preset, and with narrow owners. Every output element
 // is one fixed sequence of IEEE operations whatever the width (kernel_signatures.inc).
 #include <gtest/gtest.h>
 
@@ -25,7 +25,9 @@ TEST_F(Widths, SameWeightsHashForEveryVectorWidth) {
                            "--preset blog",
                            "--activation relu --loss xent --init he --optimizer adam --weight-decay 0.001 --lr 0.001",
                            "--activation sigmoid --loss xent --optimizer adamw --weight-decay 0.05 --lr 0.002",
-                           "--activation relu --loss xent --init he --momentum 0.9 --weight-decay 0.0005 --lr 0.05"};
+                           "--activation relu --loss xent --init he --momentum 0.9 --weight-decay 0.0005 --lr 0.05",
+                           // 16 first-layer columns on 2 threads: two narrow owners (bytes in the lanes)
+                           "--layers 784,16,10", "--layers 784,16,10 --optimizer adam --lr 0.001"};
   for (const char* recipe : recipes) {
     std::string first;
     for (const Build& b : builds) {

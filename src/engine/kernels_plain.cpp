@@ -2,8 +2,10 @@
 // the kernel tests and benchmarks measure the `simd::` versions against.
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <vector>
 
+#include "ptrain/core/transpose.hpp"
 #include "ptrain/engine/kernels.hpp"
 
 namespace ptrain::kernels::plain {
@@ -249,6 +251,101 @@ void adam_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images,
 void adam_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Mt, float* Mb,
                            float* Vt, float* Vb, int out, int in, int K, const AdamStep& c, int j_begin, int j_end) {
   adam_rank_k_step(dZ, gathered(rows, in, K).data(), Wt, b, Mt, Mb, Vt, Vb, out, in, K, c, j_begin, j_end);
+}
+
+namespace {
+
+// A narrow block's output-major matrices W[out][in] as input-major copies, written back by
+// done(): the narrow twins are the input-major twins on those.
+class InputMajorCopies {
+ public:
+  InputMajorCopies(int out, int in, std::initializer_list<float*> matrices) : out_(out), in_(in), at_(matrices) {
+    for (float* m : at_) {
+      copies_.emplace_back(std::size_t(out) * in);
+      transpose(m, out, in, copies_.back().data());
+    }
+  }
+  float* operator[](std::size_t m) { return copies_[m].data(); }
+  void done() {
+    for (std::size_t m = 0; m < at_.size(); ++m) transpose(copies_[m].data(), in_, out_, at_[m]);
+  }
+
+ private:
+  int out_, in_;
+  std::vector<float*> at_;
+  std::vector<std::vector<float>> copies_;
+};
+
+// The table the engine reads bytes through: float(v)·scale.
+std::vector<float> pixel_table(float scale) {
+  std::vector<float> t(256);
+  for (int v = 0; v < 256; ++v) t[v] = static_cast<float>(v) * scale;
+  return t;
+}
+
+}  // namespace
+
+void narrow_forward(const float* W, const float* b, const float* Xt, std::size_t xt_stride, float* Zt, int out, int in,
+                    int K) {
+  for (int j = 0; j < out; ++j)
+    for (int k = 0; k < K; ++k) {
+      double s = b[j];
+      for (int i = 0; i < in; ++i) s += double{W[std::size_t(j) * in + i]} * Xt[i * xt_stride + k];
+      Zt[std::size_t(j) * K + k] = static_cast<float>(s);
+    }
+}
+
+void narrow_forward_pixels(const float* W, const float* b, const std::uint8_t* Bt, std::size_t bt_stride,
+                           float pixel_scale, float* Zt, int out, int in, int K) {
+  std::vector<float> Xt(std::size_t(in) * K);
+  for (int i = 0; i < in; ++i)
+    for (int k = 0; k < K; ++k) Xt[std::size_t(i) * K + k] = static_cast<float>(Bt[i * bt_stride + k]) * pixel_scale;
+  narrow_forward(W, b, Xt.data(), std::size_t(K), Zt, out, in, K);
+}
+
+void narrow_sgd_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W, float* b,
+                            int out, int in, int K, float scale) {
+  InputMajorCopies t(out, in, {W});
+  sgd_rank_k_step_pixels(dZ, images, pixel_table(pixel_scale).data(), t[0], b, out, in, K, scale, 0, out);
+  t.done();
+}
+
+void narrow_sgd_step_rows(const float* dZ, const float* const* rows, float* W, float* b, int out, int in, int K,
+                          float scale) {
+  InputMajorCopies t(out, in, {W});
+  sgd_rank_k_step_rows(dZ, rows, t[0], b, out, in, K, scale, 0, out);
+  t.done();
+}
+
+void narrow_momentum_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W,
+                                 float* b, float* V, float* Vb, int out, int in, int K, float inv_batch, float lr,
+                                 float momentum, float decay) {
+  InputMajorCopies t(out, in, {W, V});
+  sgd_momentum_rank_k_step_pixels(dZ, images, pixel_table(pixel_scale).data(), t[0], b, t[1], Vb, out, in, K,
+                                  inv_batch, lr, momentum, decay, 0, out);
+  t.done();
+}
+
+void narrow_momentum_step_rows(const float* dZ, const float* const* rows, float* W, float* b, float* V, float* Vb,
+                               int out, int in, int K, float inv_batch, float lr, float momentum, float decay) {
+  InputMajorCopies t(out, in, {W, V});
+  sgd_momentum_rank_k_step_rows(dZ, rows, t[0], b, t[1], Vb, out, in, K, inv_batch, lr, momentum, decay, 0, out);
+  t.done();
+}
+
+void narrow_adam_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W, float* b,
+                             float* M, float* Mb, float* V, float* Vb, int out, int in, int K, const AdamStep& c) {
+  InputMajorCopies t(out, in, {W, M, V});
+  adam_rank_k_step_pixels(dZ, images, pixel_table(pixel_scale).data(), t[0], b, t[1], Mb, t[2], Vb, out, in, K, c, 0,
+                          out);
+  t.done();
+}
+
+void narrow_adam_step_rows(const float* dZ, const float* const* rows, float* W, float* b, float* M, float* Mb, float* V,
+                           float* Vb, int out, int in, int K, const AdamStep& c) {
+  InputMajorCopies t(out, in, {W, M, V});
+  adam_rank_k_step_rows(dZ, rows, t[0], b, t[1], Mb, t[2], Vb, out, in, K, c, 0, out);
+  t.done();
 }
 
 void sgd_step(const float* dW, float* W, std::size_t n, float scale) {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,12 @@ struct Operands {
   std::size_t yt;
   int T;
   float x(int r, int t) const { return X[std::size_t(r) * xr + std::size_t(t) * xt]; }
-  bool rows_are_examples() const { return xt == 1; }  // X read along t: a row is an example's inputs
+  template <class Vec>
+  Vec y(int t, int j) const {
+    return load<Vec>(Y + std::size_t(t) * yt + j);
+  }
+  float y_one(int t, int j) const { return Y[std::size_t(t) * yt + j]; }
+  bool tall_tiles() const { return xt == 1; }  // X read along t: a row is an example's inputs
 };
 
 // The same product with X read from images' bytes: x = to_float[byte], exactly the float a
@@ -59,7 +65,12 @@ struct PixelOperands {
   std::size_t yt;
   int T;
   float x(int r, int t) const { return ExampleRows ? to_float[images[r][t]] : to_float[images[t][r]]; }
-  bool rows_are_examples() const { return ExampleRows; }
+  template <class Vec>
+  Vec y(int t, int j) const {
+    return load<Vec>(Y + std::size_t(t) * yt + j);
+  }
+  float y_one(int t, int j) const { return Y[std::size_t(t) * yt + j]; }
+  bool tall_tiles() const { return ExampleRows; }
 };
 
 // The same with X read from float rows where they lie (a data set's feature rows): no copy.
@@ -70,7 +81,76 @@ struct RowOperands {
   std::size_t yt;
   int T;
   float x(int r, int t) const { return ExampleRows ? rows[r][t] : rows[t][r]; }
-  bool rows_are_examples() const { return ExampleRows; }
+  template <class Vec>
+  Vec y(int t, int j) const {
+    return load<Vec>(Y + std::size_t(t) * yt + j);
+  }
+  float y_one(int t, int j) const { return Y[std::size_t(t) * yt + j]; }
+  bool tall_tiles() const { return ExampleRows; }
+};
+
+// Bytes v as float(v)·scale in each lane: the conversion is exact and the product rounds once,
+// so each lane is the to_float table's entry. (The zero-masked AVX-512 forms, every lane set:
+// GCC 12 warns, falsely, that the unmasked ones read an uninitialised register.)
+template <class Vec>
+Vec bytes_to_floats(const std::uint8_t* p, float scale) {
+  constexpr std::size_t lanes = Vec::size;
+  if constexpr (lanes == 16) {
+#if defined(__AVX512F__)
+    constexpr __mmask16 all = 0xFFFF;
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return Vec(_mm512_maskz_cvtepi32_ps(all, _mm512_maskz_cvtepu8_epi32(all, v))) * Vec(scale);
+#endif
+  } else if constexpr (lanes == 8) {
+    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    return Vec(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v))) * Vec(scale);
+  } else {
+    std::int32_t four;
+    std::memcpy(&four, p, sizeof four);
+    return Vec(_mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(four)))) * Vec(scale);
+  }
+}
+
+// A narrow block's forward from the batch's bytes transposed: rows are outputs (X = W[out][in]),
+// t inputs, columns examples (Y = Bt[in][K], converted in the lanes).
+struct TransposedPixelOperands {
+  const float* W;
+  int in;
+  const std::uint8_t* Bt;
+  std::size_t bt_stride;
+  float scale;
+  int T;
+  float x(int r, int t) const { return W[std::size_t(r) * in + t]; }
+  template <class Vec>
+  Vec y(int t, int k) const {
+    return bytes_to_floats<Vec>(Bt + std::size_t(t) * bt_stride + k, scale);
+  }
+  float y_one(int t, int k) const { return static_cast<float>(Bt[std::size_t(t) * bt_stride + k]) * scale; }
+  bool tall_tiles() const { return true; }  // a narrow block's outputs come in eights
+};
+
+// A narrow block's update: rows are outputs (X = dZ, K rows of `out`), t examples, columns inputs
+// (Y = the examples' rows, as they lie: images' bytes converted in the lanes, or floats).
+template <bool Pixels>
+struct InputColumnOperands {
+  const float* dZ;
+  int out;
+  const void* const* rows;  // const std::uint8_t* (Pixels) or const float* per example
+  float scale;
+  int T;
+  float x(int r, int t) const { return dZ[std::size_t(t) * out + r]; }
+  template <class Vec>
+  Vec y(int t, int i) const {
+    if constexpr (Pixels)
+      return bytes_to_floats<Vec>(static_cast<const std::uint8_t*>(rows[t]) + i, scale);
+    else
+      return load<Vec>(static_cast<const float*>(rows[t]) + i);
+  }
+  float y_one(int t, int i) const {
+    if constexpr (Pixels) return static_cast<float>(static_cast<const std::uint8_t*>(rows[t])[i]) * scale;
+    return static_cast<const float*>(rows[t])[i];
+  }
+  bool tall_tiles() const { return true; }
 };
 
 // Keeps a loaded vector in a register: GCC otherwise folds the load into each FMA that uses it,
@@ -101,8 +181,8 @@ void outer_tile(const O& o, int r0, int j0, Init&& init, Sink&& sink) {
   }
   for (int t = 0; t < o.T; ++t) {
     Vec y[V];
-    for (int v = 0; v < V; ++v) y[v] = load<Vec>(o.Y + t * o.yt + j0 + v * w);
-    vhalf y_h = Half ? in_register(load<vhalf>(o.Y + t * o.yt + jh)) : vhalf(0.0f);
+    for (int v = 0; v < V; ++v) y[v] = o.template y<Vec>(t, j0 + v * w);
+    vhalf y_h = Half ? in_register(o.template y<vhalf>(t, jh)) : vhalf(0.0f);
     for (int v = 0; v < V; ++v) y[v] = in_register(y[v]);
     for (int r = 0; r < R; ++r) {
       const float x_rt = o.x(r0 + r, t);
@@ -143,15 +223,26 @@ void outer_column(const O& o, int r_begin, int r_end, int j, Init&& init, Sink&&
 // into a zero-padded block one vector wide, run as vector tiles, the lanes past n dropped. Each
 // kept lane is the chain of FMAs a scalar loop would run, so no result changes; scalar chains
 // waited out each FMA's latency (an output layer's 2 columns past 8 cost 2% of the wide net).
+template <class O>
+struct PaddedOperands {  // o's X, and its columns' block in place of its Y
+  const O& o;
+  const float* block;
+  int w, T;
+  float x(int r, int t) const { return o.x(r, t); }
+  template <class Vec>
+  Vec y(int t, int j) const {
+    return load<Vec>(block + std::size_t(t) * w + j);
+  }
+};
+
 template <class Vec, class O, class InitOne, class SinkOne>
 void padded_columns(const O& o, int r_begin, int r_end, int j, int n, InitOne&& init_one, SinkOne&& sink_one) {
   constexpr int w = static_cast<int>(Vec::size);
   thread_local std::vector<float> block;
   block.assign(std::size_t(o.T) * w, 0.0f);
-  for (int t = 0; t < o.T; ++t) std::copy_n(o.Y + t * o.yt + j, n, block.data() + std::size_t(t) * w);
-  O padded = o;
-  padded.Y = block.data();
-  padded.yt = w;
+  for (int t = 0; t < o.T; ++t)
+    for (int l = 0; l < n; ++l) block[std::size_t(t) * w + l] = o.y_one(t, j + l);
+  const PaddedOperands<O> padded{o, block.data(), w, o.T};
   auto init = [&](Vec, int r, int) {
     alignas(64) float lanes[w] = {};
     for (int l = 0; l < n; ++l) lanes[l] = init_one(r, j + l);
@@ -166,11 +257,12 @@ void padded_columns(const O& o, int r_begin, int r_end, int j, int n, InitOne&& 
 }
 
 // With 24 accumulators a tile is 6 rows × 4 vectors or 8 × 3. Rows of examples (the batch
-// operand read along t) take 8 × 3 when they come in eights, which leaves no short row tile;
+// operand read along t) or a narrow block's outputs take 8 × 3 when they come in eights, which
+// leaves no short row tile;
 // measured (perf/bench_kernels), rows of inputs run faster as 6 × 4 whatever their count.
 template <class O>
 bool prefer_tall(const O& o, int rows) {
-  return o.rows_are_examples() && rows % 8 == 0;
+  return o.tall_tiles() && rows % 8 == 0;
 }
 
 // Rows [r_begin, r_end) × columns [j_begin, j_end) of the product, a column tile at a time.
@@ -290,6 +382,15 @@ void forward_product(const O& o, const float* b, float* Z, int out, int K, int j
       [&](int, int j) { return b[j]; }, [&](int k, int j, float s) { Z[std::size_t(k) * out + j] = s; });
 }
 
+// Zt[j][k] = b[j] + Σ_t x(j, t)·y(t, k): rows are a narrow block's outputs, columns examples.
+template <class O>
+void narrow_forward_product(const O& o, const float* b, float* Zt, int out, int K) {
+  outer_product(
+      o, 0, out, 0, K, [&](auto v, int j, int) { return decltype(v)(b[j]); },
+      [&](int j, int k, const auto& acc) { acc.store_unaligned(Zt + std::size_t(j) * K + k); },
+      [&](int j, int) { return b[j]; }, [&](int j, int k, float s) { Zt[std::size_t(j) * K + k] = s; });
+}
+
 }  // namespace
 
 // A tile broadcasts from 8 rows of A at once: rows a multiple of 512 bytes apart are copied
@@ -349,21 +450,34 @@ void linear_backward_weights(const float* dZ, const float* A, float* dWt, float*
 
 namespace {
 
-// Wt[i][j] −= scale·Σ_k x(k, i)·dZ[k][j] over o's operands, and b[j] −= scale·Σ_k dZ[k][j].
+// Where a rank-K step's tiles lie in its weight matrix: rows [0, rows) × columns [c_begin, c_end),
+// rows `stride` floats apart. Input-major, rows are inputs and columns the outputs [j_begin,
+// j_end); output-major (a narrow block), rows are outputs and columns every input.
+struct StepTiles {
+  int rows;
+  std::size_t stride;
+  int c_begin, c_end;
+};
+StepTiles input_major(int out, int in, int j_begin, int j_end) { return {in, std::size_t(out), j_begin, j_end}; }
+StepTiles output_major(int out, int in) { return {out, std::size_t(in), 0, in}; }
+
+// W −= scale·Σ_k x(k, i)·dZ[k][j] over o's operands, each weight where `at` puts it, and
+// b[j] −= scale·Σ_k dZ[k][j] for j in [j_begin, j_end).
 template <class O>
-void rank_k_step(const O& o, const float* dZ, float* Wt, float* b, int out, int in, int K, float scale, int j_begin,
-                 int j_end) {
+void rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, float* b, int out, int K, float scale,
+                 int j_begin, int j_end) {
   // w + (−scale)·g: the expression axpy and sgd_step use too.
   auto step = [scale](float* w, const auto& g) {
     using Vec = std::decay_t<decltype(g)>;
     fma(Vec(-scale), g, load<Vec>(w)).store_unaligned(w);
   };
+  const std::size_t stride = at.stride;
   outer_product(
-      o, 0, in, j_begin, j_end, [](auto v, int, int) { return zero_like(v); },
-      [step, Wt, out](int i, int j, const auto& acc) { step(Wt + std::size_t(i) * out + j, acc); },
+      o, 0, at.rows, at.c_begin, at.c_end, [](auto v, int, int) { return zero_like(v); },
+      [step, Wt, stride](int r, int c, const auto& acc) { step(Wt + r * stride + c, acc); },
       [](int, int) { return 0.0f; },
-      [&](int i, int j, float s) {
-        float* w = Wt + std::size_t(i) * out + j;
+      [&](int r, int c, float s) {
+        float* w = Wt + r * stride + c;
         *w = std::fma(-scale, s, *w);
       });
   column_sums(
@@ -373,7 +487,7 @@ void rank_k_step(const O& o, const float* dZ, float* Wt, float* b, int out, int 
 
 // The same with classical momentum: v ← μ·v + (g·(1/B) [+ λ·w]), w ← w + (−lr)·v.
 template <class O>
-void momentum_rank_k_step(const O& o, const float* dZ, float* Wt, float* b, float* Vt, float* Vb, int out, int in,
+void momentum_rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, float* b, float* Vt, float* Vb, int out,
                           int K, float inv_batch, float lr, float momentum, float decay, int j_begin, int j_end) {
   auto step = [momentum, inv_batch, lr, decay](float* w, float* vel, const auto& g) {
     using Vec = std::decay_t<decltype(g)>;
@@ -389,16 +503,17 @@ void momentum_rank_k_step(const O& o, const float* dZ, float* Wt, float* b, floa
     vel = std::fma(momentum, vel, grad);
     w = std::fma(-lr, vel, w);
   };
+  const std::size_t stride = at.stride;
   outer_product(
-      o, 0, in, j_begin, j_end, [](auto v, int, int) { return zero_like(v); },
-      [step, Wt, Vt, out](int i, int j, const auto& acc) {
-        const std::size_t at = std::size_t(i) * out + j;
-        step(Wt + at, Vt + at, acc);
+      o, 0, at.rows, at.c_begin, at.c_end, [](auto v, int, int) { return zero_like(v); },
+      [step, Wt, Vt, stride](int r, int c, const auto& acc) {
+        const std::size_t e = r * stride + c;
+        step(Wt + e, Vt + e, acc);
       },
       [](int, int) { return 0.0f; },
-      [&](int i, int j, float s) {
-        const std::size_t at = std::size_t(i) * out + j;
-        step_one(Wt[at], Vt[at], s);
+      [&](int r, int c, float s) {
+        const std::size_t e = r * stride + c;
+        step_one(Wt[e], Vt[e], s);
       });
   column_sums(
       dZ, out, K, j_begin, j_end, [&](int j, const auto& sum) { step(b + j, Vb + j, sum); },
@@ -443,18 +558,19 @@ void adam_update_one(float& w, float& m, float& v, float sum, const AdamStep& c)
 }
 
 template <class O>
-void adam_rank_k_step(const O& o, const float* dZ, float* Wt, float* b, float* Mt, float* Mb, float* Vt, float* Vb,
-                      int out, int in, int K, const AdamStep& c, int j_begin, int j_end) {
+void adam_rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, float* b, float* Mt, float* Mb, float* Vt,
+                      float* Vb, int out, int K, const AdamStep& c, int j_begin, int j_end) {
+  const std::size_t stride = at.stride;
   outer_product(
-      o, 0, in, j_begin, j_end, [](auto v, int, int) { return zero_like(v); },
-      [&c, Wt, Mt, Vt, out](int i, int j, const auto& acc) {
-        const std::size_t at = std::size_t(i) * out + j;
-        adam_update(Wt + at, Mt + at, Vt + at, acc, c);
+      o, 0, at.rows, at.c_begin, at.c_end, [](auto v, int, int) { return zero_like(v); },
+      [&c, Wt, Mt, Vt, stride](int r, int col, const auto& acc) {
+        const std::size_t e = r * stride + col;
+        adam_update(Wt + e, Mt + e, Vt + e, acc, c);
       },
       [](int, int) { return 0.0f; },
-      [&](int i, int j, float s) {
-        const std::size_t at = std::size_t(i) * out + j;
-        adam_update_one(Wt[at], Mt[at], Vt[at], s, c);
+      [&](int r, int col, float s) {
+        const std::size_t e = r * stride + col;
+        adam_update_one(Wt[e], Mt[e], Vt[e], s, c);
       });
   column_sums(
       dZ, out, K, j_begin, j_end, [&](int j, const auto& sum) { adam_update(b + j, Mb + j, Vb + j, sum, c); },
@@ -477,56 +593,119 @@ RowOperands<false> row_gradient_operands(const float* dZ, const float* const* ro
 
 void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int out, int in, int K, float scale,
                      int j_begin, int j_end) {
-  rank_k_step(weight_gradient_operands(dZ, A, out, in, K), dZ, Wt, b, out, in, K, scale, j_begin, j_end);
+  rank_k_step(weight_gradient_operands(dZ, A, out, in, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, out, K,
+              scale, j_begin, j_end);
 }
 
 void sgd_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float, float* Wt,
                             float* b, int out, int in, int K, float scale, int j_begin, int j_end) {
-  rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), dZ, Wt, b, out, in, K, scale, j_begin, j_end);
+  rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), input_major(out, in, j_begin, j_end), dZ, Wt, b,
+              out, K, scale, j_begin, j_end);
 }
 
 void sgd_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, int out, int in, int K,
                           float scale, int j_begin, int j_end) {
-  rank_k_step(row_gradient_operands(dZ, rows, out, K), dZ, Wt, b, out, in, K, scale, j_begin, j_end);
+  rank_k_step(row_gradient_operands(dZ, rows, out, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, out, K, scale,
+              j_begin, j_end);
 }
 
 void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt,
                                    float* Vb, int out, int in, int K, float inv_batch, float lr, float momentum,
                                    float decay, int j_begin, int j_end) {
-  momentum_rank_k_step(row_gradient_operands(dZ, rows, out, K), dZ, Wt, b, Vt, Vb, out, in, K, inv_batch, lr, momentum,
-                       decay, j_begin, j_end);
+  momentum_rank_k_step(row_gradient_operands(dZ, rows, out, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, Vt, Vb,
+                       out, K, inv_batch, lr, momentum, decay, j_begin, j_end);
 }
 
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
                               int in, int K, float inv_batch, float lr, float momentum, float decay, int j_begin,
                               int j_end) {
-  momentum_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), dZ, Wt, b, Vt, Vb, out, in, K, inv_batch, lr,
-                       momentum, decay, j_begin, j_end);
+  momentum_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), input_major(out, in, j_begin, j_end), dZ, Wt, b,
+                       Vt, Vb, out, K, inv_batch, lr, momentum, decay, j_begin, j_end);
 }
 
 void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float,
                                      float* Wt, float* b, float* Vt, float* Vb, int out, int in, int K,
                                      float inv_batch, float lr, float momentum, float decay, int j_begin, int j_end) {
-  momentum_rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), dZ, Wt, b, Vt, Vb, out, in, K,
-                       inv_batch, lr, momentum, decay, j_begin, j_end);
+  momentum_rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), input_major(out, in, j_begin, j_end), dZ,
+                       Wt, b, Vt, Vb, out, K, inv_batch, lr, momentum, decay, j_begin, j_end);
 }
 
 void adam_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Mt, float* Mb, float* Vt, float* Vb,
                       int out, int in, int K, const AdamStep& c, int j_begin, int j_end) {
-  adam_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), dZ, Wt, b, Mt, Mb, Vt, Vb, out, in, K, c, j_begin,
-                   j_end);
+  adam_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, Mt,
+                   Mb, Vt, Vb, out, K, c, j_begin, j_end);
 }
 
 void adam_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float, float* Wt,
                              float* b, float* Mt, float* Mb, float* Vt, float* Vb, int out, int in, int K,
                              const AdamStep& c, int j_begin, int j_end) {
-  adam_rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), dZ, Wt, b, Mt, Mb, Vt, Vb, out, in, K, c,
-                   j_begin, j_end);
+  adam_rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), input_major(out, in, j_begin, j_end), dZ, Wt,
+                   b, Mt, Mb, Vt, Vb, out, K, c, j_begin, j_end);
 }
 
 void adam_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Mt, float* Mb,
                            float* Vt, float* Vb, int out, int in, int K, const AdamStep& c, int j_begin, int j_end) {
-  adam_rank_k_step(row_gradient_operands(dZ, rows, out, K), dZ, Wt, b, Mt, Mb, Vt, Vb, out, in, K, c, j_begin, j_end);
+  adam_rank_k_step(row_gradient_operands(dZ, rows, out, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, Mt, Mb, Vt,
+                   Vb, out, K, c, j_begin, j_end);
+}
+
+// A narrow block's forward: rows are its outputs, columns the K examples, each a chain over inputs
+// from the bias; the same as linear_forward's for that output and example.
+void narrow_forward(const float* W, const float* b, const float* Xt, std::size_t xt_stride, float* Zt, int out, int in,
+                    int K) {
+  narrow_forward_product(Operands{W, std::size_t(in), 1, Xt, xt_stride, in}, b, Zt, out, K);
+}
+
+void narrow_forward_pixels(const float* W, const float* b, const std::uint8_t* Bt, std::size_t bt_stride,
+                           float pixel_scale, float* Zt, int out, int in, int K) {
+  narrow_forward_product(TransposedPixelOperands{W, in, Bt, bt_stride, pixel_scale, in}, b, Zt, out, K);
+}
+
+namespace {
+
+// The update's operands for a narrow block: dZ's K rows of `out`, and the examples' input rows.
+InputColumnOperands<true> narrow_pixels(const float* dZ, const std::uint8_t* const* images, float scale, int out,
+                                        int K) {
+  return {dZ, out, reinterpret_cast<const void* const*>(images), scale, K};
+}
+InputColumnOperands<false> narrow_rows(const float* dZ, const float* const* rows, int out, int K) {
+  return {dZ, out, reinterpret_cast<const void* const*>(rows), 1.0f, K};
+}
+
+}  // namespace
+
+void narrow_sgd_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W, float* b,
+                            int out, int in, int K, float scale) {
+  rank_k_step(narrow_pixels(dZ, images, pixel_scale, out, K), output_major(out, in), dZ, W, b, out, K, scale, 0, out);
+}
+
+void narrow_sgd_step_rows(const float* dZ, const float* const* rows, float* W, float* b, int out, int in, int K,
+                          float scale) {
+  rank_k_step(narrow_rows(dZ, rows, out, K), output_major(out, in), dZ, W, b, out, K, scale, 0, out);
+}
+
+void narrow_momentum_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W,
+                                 float* b, float* V, float* Vb, int out, int in, int K, float inv_batch, float lr,
+                                 float momentum, float decay) {
+  momentum_rank_k_step(narrow_pixels(dZ, images, pixel_scale, out, K), output_major(out, in), dZ, W, b, V, Vb, out, K,
+                       inv_batch, lr, momentum, decay, 0, out);
+}
+
+void narrow_momentum_step_rows(const float* dZ, const float* const* rows, float* W, float* b, float* V, float* Vb,
+                               int out, int in, int K, float inv_batch, float lr, float momentum, float decay) {
+  momentum_rank_k_step(narrow_rows(dZ, rows, out, K), output_major(out, in), dZ, W, b, V, Vb, out, K, inv_batch, lr,
+                       momentum, decay, 0, out);
+}
+
+void narrow_adam_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W, float* b,
+                             float* M, float* Mb, float* V, float* Vb, int out, int in, int K, const AdamStep& c) {
+  adam_rank_k_step(narrow_pixels(dZ, images, pixel_scale, out, K), output_major(out, in), dZ, W, b, M, Mb, V, Vb, out,
+                   K, c, 0, out);
+}
+
+void narrow_adam_step_rows(const float* dZ, const float* const* rows, float* W, float* b, float* M, float* Mb, float* V,
+                           float* Vb, int out, int in, int K, const AdamStep& c) {
+  adam_rank_k_step(narrow_rows(dZ, rows, out, K), output_major(out, in), dZ, W, b, M, Mb, V, Vb, out, K, c, 0, out);
 }
 
 void sgd_step(const float* dW, float* W, std::size_t n, float scale) { axpy(-scale, dW, W, n); }

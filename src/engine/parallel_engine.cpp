@@ -19,6 +19,10 @@ constexpr std::size_t kAlignFloats = kCacheLine / sizeof(float);
 // The first layer's columns are split in groups of 8 (an AVX2 vector, half an AVX-512 one);
 // each owner's block of weights is stored apart, so owners share no line of them.
 constexpr int kOwnerColumns = 8;
+// An owner of at most this many columns is narrow: its block is kept output-major and the batch
+// (forward) or the inputs (update) fill the lanes; with the columns in the lanes, 8 of them
+// filled half an AVX-512 vector (perf/bench_kernels: 23-29 G/s forward, 22 update at batch 128).
+constexpr int kNarrowColumns = 8;
 // A later layer with more weights than this is read from L3 or memory in phase 2 (a core's L2
 // is 1-2 MiB on the machines we measure, shared with the owner's block and the activations).
 // Such a layer keeps no output-major copy: refreshing it each step costs more than sending the
@@ -71,8 +75,8 @@ ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initi
   }
   place_owners(1);
   // The float a conversion pass would write, static_cast<float>(byte) × scale, once per byte value.
-  const float scale = static_cast<float>(spec_.input_scale);
-  for (int v = 0; v < 256; ++v) to_float_[v] = static_cast<float>(v) * scale;
+  pixel_scale_ = static_cast<float>(spec_.input_scale);
+  for (int v = 0; v < 256; ++v) to_float_[v] = static_cast<float>(v) * pixel_scale_;
   from_canonical(std::vector<double>(initial.begin(), initial.end()), params_);
   refresh_output_major();
   velocity_.assign(rule.sgd_velocity() || rule.adam() ? layout_.total : 0, 0.0f);
@@ -98,7 +102,23 @@ void ParallelEngine::first_layer_columns(const Owner& o, FirstInputs in, float* 
     k::linear_forward_pixels(w, b, in.images, to_float_.data(), z, o.cols(), s.in, K, j0, j1);
 }
 
-void ParallelEngine::InputTable::point_at(const Dataset& data, Indices examples) {
+void ParallelEngine::narrow_columns(const Owner& o, const InputTable& in, int r_begin, int K, float* z) const {
+  const LayerSlot& s = layout_.layers[0];
+  const float *w = params_.data() + block_weight(o), *b = params_.data() + s.bias + o.j_begin;
+  thread_local AlignedVector<float> zt;  // the kernel's outputs, [cols][K]
+  zt.resize(std::size_t(K) * o.cols());
+  if (in.rows.empty())
+    k::narrow_forward_pixels(w, b, in.bytes_t.data() + r_begin, in.size(), pixel_scale_, zt.data(), o.cols(), s.in, K);
+  else
+    k::narrow_forward(w, b, in.rows_t.data() + r_begin, in.size(), zt.data(), o.cols(), s.in, K);
+  transpose(zt.data(), o.cols(), K, z);
+}
+
+bool ParallelEngine::has_narrow_owners() const {
+  return std::any_of(owners_.begin(), owners_.end(), [](const Owner& o) { return o.narrow; });
+}
+
+void ParallelEngine::InputTable::point_at(const Dataset& data, Indices examples, bool transposed) {
   images.resize(data.float_inputs ? 0 : examples.size());
   rows.resize(data.float_inputs ? examples.size() : 0);
   for (std::size_t e = 0; e < examples.size(); ++e)
@@ -106,18 +126,41 @@ void ParallelEngine::InputTable::point_at(const Dataset& data, Indices examples)
       rows[e] = data.row(examples[e]);
     else
       images[e] = data.image(examples[e]);
+  in = data.image_size;
+  const std::size_t room = transposed ? std::size_t(in) * examples.size() : 0;
+  bytes_t.resize(data.float_inputs ? 0 : room);
+  rows_t.resize(data.float_inputs ? room : 0);
 }
 
-void ParallelEngine::first_layer(FirstInputs inputs, Activations& buf, int K) const {
+void ParallelEngine::InputTable::transpose(int r_begin, int r_end) {
+  const std::size_t n = size();
+  if (rows.empty())
+    transpose_rows([this](int r) { return images[r]; }, r_begin, r_end, in, bytes_t.data(), n);
+  else
+    transpose_rows([this](int r) { return rows[r]; }, r_begin, r_end, in, rows_t.data(), n);
+}
+
+// Rows cut 64 apart (a cache line of bytes), so that tasks seldom write one line.
+void ParallelEngine::transpose_share(InputTable& in, int r_begin, int r_end, std::size_t t, std::size_t n) {
+  const std::size_t rows = r_end - r_begin;
+  auto cut = [&](std::size_t i) { return r_begin + static_cast<int>(i == n ? rows : rows * i / n / 64 * 64); };
+  if (cut(t) < cut(t + 1)) in.transpose(cut(t), cut(t + 1));
+}
+
+void ParallelEngine::first_layer(const InputTable& inputs, Activations& buf, int K) const {
   thread_local std::vector<float> block;  // one owner block's outputs, then into z's columns
   for (const Owner& o : owners_) {
     block.resize(std::size_t(K) * o.cols());
-    first_layer_columns(o, inputs, block.data(), K, 0, o.cols());
+    if (o.narrow)
+      narrow_columns(o, inputs, 0, K, block.data());
+    else
+      first_layer_columns(o, inputs.from(0), block.data(), K, 0, o.cols());
     scatter_columns(block.data(), o, buf.a[1].data(), spec_.sizes[1], K);
   }
 }
 
-// The first layer's Wᵀ is stored owner block by owner block, each block [in][cols] contiguous.
+// The first layer's Wᵀ is stored owner block by owner block, each block [in][cols] contiguous
+// (a narrow one [cols][in]).
 std::size_t ParallelEngine::block_weight(const Owner& o) const {
   return layout_.layers[0].weight + std::size_t(layout_.layers[0].in) * o.j_begin;
 }
@@ -126,7 +169,9 @@ std::size_t ParallelEngine::weight_index(int l, int i, int j) const {
   const LayerSlot& s = layout_.layers[l];
   if (l > 0) return s.weight + std::size_t(i) * s.out + j;
   for (const Owner& o : owners_)
-    if (j < o.j_end) return block_weight(o) + std::size_t(i) * o.cols() + (j - o.j_begin);
+    if (j < o.j_end)
+      return block_weight(o) + (o.narrow ? std::size_t(j - o.j_begin) * layout_.layers[0].in + i
+                                         : std::size_t(i) * o.cols() + (j - o.j_begin));
   return 0;  // j is always below the last owner's end
 }
 
@@ -162,10 +207,11 @@ void ParallelEngine::hidden_forward(float* z, std::size_t n) const {
 void ParallelEngine::forward(const Dataset& data, Indices examples, Activations& buf) const {
   const int K = static_cast<int>(examples.size());
   thread_local InputTable inputs;
-  inputs.point_at(data, examples);
+  inputs.point_at(data, examples, has_narrow_owners());
+  if (has_narrow_owners()) inputs.transpose(0, K);
   for (int l = 0; l < spec_.num_layers(); ++l) {
     if (l == 0)
-      first_layer(inputs.from(0), buf, K);
+      first_layer(inputs, buf, K);
     else
       linear(l, buf.a[l].data(), buf, 0, K);
     activate(l, buf, 0, K);
@@ -221,6 +267,7 @@ void ParallelEngine::place_owners(int n) {
   for (int o = 0; o < n; ++o) {
     owners_[o].j_begin = std::min(columns, groups * o / n * kOwnerColumns);
     owners_[o].j_end = std::min(columns, groups * (o + 1) / n * kOwnerColumns);
+    owners_[o].narrow = owners_[o].cols() <= kNarrowColumns;
   }
 }
 
@@ -263,6 +310,15 @@ void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, 
     }
 }
 
+// A narrow owner's columns for K rows from r_begin, its share of the next batch's image
+// prefetches issued first (their misses overlap the arithmetic).
+void ParallelEngine::narrow_block(const Owner& owner, const Dataset& data, const InputTable& in, int r_begin, float* z,
+                                  int K, Indices ahead) const {
+  const std::size_t n = ahead.size(), o = static_cast<std::size_t>(&owner - owners_.data()), owners = owners_.size();
+  data.prefetch(ahead.subspan(n * o / owners, n * (o + 1) / owners - n * o / owners));
+  narrow_columns(owner, in, r_begin, K, z);
+}
+
 // The owner's columns of the first layer for rows [r_begin, r_end) of the batch whose inputs
 // `in` lists, into `a1` (rows × the layer's outputs), prefetching the images of `ahead`. The
 // activation follows at once unless the first layer is the output layer (softmax needs whole rows).
@@ -274,7 +330,10 @@ void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, const Inpu
   const int cols = owner.cols();
   owner.block.resize(std::max<std::size_t>(owner.block.size(), in.size() * cols));
   float* z = owner.block.data();
-  first_layer_block(owner, data, in.from(r_begin), z, K, ahead);
+  if (owner.narrow)
+    narrow_block(owner, data, in, r_begin, z, K, ahead);
+  else
+    first_layer_block(owner, data, in.from(r_begin), z, K, ahead);
   if (spec_.num_layers() > 1) hidden_forward(z, std::size_t(K) * cols);
   scatter_columns(z, owner, a1 + std::size_t(r_begin) * s.out, s.out, K);
   if (profile_) owner.times = {seconds_between(start, ProfileClock::now()), 0};
@@ -289,7 +348,7 @@ void ParallelEngine::prepare_step(const Dataset& data, Indices batch) {
   chunk_loss_.resize(std::max<std::size_t>(chunk_loss_.size(), n_chunks));
   chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));  // a slot per task, at most one a chunk
   assign_owners(tbb::this_task_arena::max_concurrency());
-  inputs_.point_at(data, batch);
+  inputs_.point_at(data, batch, has_narrow_owners());
 }
 
 void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin, int c_end) {
@@ -300,9 +359,12 @@ void ParallelEngine::run_chunks(const Dataset& data, Indices batch, int c_begin,
   later_layers_phase(data, batch, c_begin, c_end);
 }
 
-// Phase 1: each owner its columns of the first layer for rows [r_begin, r_end).
+// Phase 1: each owner its columns of the first layer for rows [r_begin, r_end). Narrow owners
+// read the batch transposed, which is made first (when no lookahead made it in phase 2).
 void ParallelEngine::first_layer_phase(const Dataset& data, int r_begin, int r_end) {
   const auto start = now_if(profile_);
+  if (has_narrow_owners())
+    parallel_tasks(owners_.size(), [&](std::size_t t) { transpose_share(inputs_, r_begin, r_end, t, owners_.size()); });
   parallel_tasks(
       owners_.size(),
       [&](std::size_t o) {
@@ -316,7 +378,8 @@ void ParallelEngine::first_layer_phase(const Dataset& data, int r_begin, int r_e
   }
 }
 
-// Phase 2. A task a chunk lets a thread that finishes early take another; where a later layer's
+// Phase 2 (and, for narrow owners, a share of the lookahead batch's transposition a task). A
+// task a chunk lets a thread that finishes early take another; where a later layer's
 // weights outgrow the cache each pass over them costs more than that, and a task a thread takes a
 // run of whole chunks (measured with perf/bench_step: either way loses 10-40% on the other net).
 void ParallelEngine::later_layers_phase(const Dataset& data, Indices batch, int c_begin, int c_end) {
@@ -325,8 +388,11 @@ void ParallelEngine::later_layers_phase(const Dataset& data, Indices batch, int 
       streams_weights() ? std::max(1, std::min(chunks, tbb::this_task_arena::max_concurrency())) : chunks;
   auto first_chunk = [&](int t) { return c_begin + chunks * t / tasks; };
   const auto start = now_if(profile_);
+  const bool transpose_next = lookahead_.data && has_narrow_owners();
   parallel_tasks(tasks, [&](std::size_t t) {
     chunk_pass(data, batch, first_chunk(static_cast<int>(t)), first_chunk(static_cast<int>(t) + 1), chunk_times_[t]);
+    if (transpose_next)
+      transpose_share(lookahead_.inputs, 0, static_cast<int>(lookahead_.inputs.size()), t, std::size_t(tasks));
   });
   if (profile_) {
     std::vector<TaskTimes*> times;
@@ -397,9 +463,9 @@ double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr)
   else
     first_layer_phase(data, 0, B);
   lookahead_.clear();
-  later_layers_phase(data, batch, 0, n_chunks);
   const bool look_ahead = !next_batch_.empty() && next_batch_.size() <= batch_.rows;
-  if (look_ahead) lookahead_.expect(data, next_batch_, batch_.a[1].size());
+  if (look_ahead) lookahead_.expect(data, next_batch_, batch_.a[1].size(), has_narrow_owners());
+  later_layers_phase(data, batch, 0, n_chunks);
   update_phase(B, lr, look_ahead);
   next_batch_.clear();
   batch_after_.clear();
@@ -410,10 +476,10 @@ bool ParallelEngine::Lookahead::ready_for(const Dataset& d, Indices batch, std::
   return data == &d && a1.size() == a1_size && std::equal(batch.begin(), batch.end(), examples.begin(), examples.end());
 }
 
-void ParallelEngine::Lookahead::expect(const Dataset& d, Indices batch, std::size_t a1_size) {
+void ParallelEngine::Lookahead::expect(const Dataset& d, Indices batch, std::size_t a1_size, bool transposed) {
   data = &d;
   examples.assign(batch.begin(), batch.end());
-  inputs.point_at(d, batch);
+  inputs.point_at(d, batch, transposed);
   a1.resize(a1_size);
 }
 
@@ -438,11 +504,11 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body, 
         gather_columns(batch_.dz[0].data() + std::size_t(r_begin) * s0.out, s0.out, owner, owner.block.data(), rows);
         const FirstInputs in = inputs_.from(r_begin);
         body(UpdateBlock{block_weight(owner), s0.bias + owner.j_begin, s0.in, owner.cols(), 0, owner.cols(), nullptr,
-                         in.images, in.rows, owner.block.data()});
+                         in.images, in.rows, owner.block.data(), owner.narrow});
         for (int l = 1; l < spec_.num_layers(); ++l) {
           const LayerSlot& s = layout_.layers[l];
           UpdateBlock u{s.weight, s.bias, s.in, s.out, 0, s.out, batch_.a[l].data() + std::size_t(r_begin) * s.in,
-                        nullptr, nullptr, batch_.dz[l].data() + std::size_t(r_begin) * s.out};
+                        nullptr, nullptr, batch_.dz[l].data() + std::size_t(r_begin) * s.out, false};
           if (std::size_t(s.in) * s.out * sizeof(float) > kSplitUpdateBytes) {
             // Every owner takes a share of the columns, cut at cache lines: no two write one line.
             auto cut = [&](std::size_t k) { return int(std::size_t(s.out) * k / owners / kAlignFloats * kAlignFloats); };
@@ -460,7 +526,11 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body, 
 
 // W −= scale·Σ over K rows for one update block, whichever its inputs are.
 void ParallelEngine::plain_step(const UpdateBlock& u, float* w, float* b, int K, float scale) const {
-  if (u.images)
+  if (u.output_major && u.images)
+    k::narrow_sgd_step_pixels(u.dZ, u.images, pixel_scale_, w, b, u.out, u.in, K, scale);
+  else if (u.output_major)
+    k::narrow_sgd_step_rows(u.dZ, u.rows, w, b, u.out, u.in, K, scale);
+  else if (u.images)
     k::sgd_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, u.out, u.in, K, scale, u.j_begin, u.j_end);
   else if (u.rows)
     k::sgd_rank_k_step_rows(u.dZ, u.rows, w, b, u.out, u.in, K, scale, u.j_begin, u.j_end);
@@ -490,7 +560,11 @@ void ParallelEngine::stateful_step(const UpdateBlock& u, int B, double lr, const
   float *mw = velocity_.data() + u.weight, *mb = velocity_.data() + u.bias;
   if (rule_.adam()) {
     float *vw = second_moment_.data() + u.weight, *vb = second_moment_.data() + u.bias;
-    if (u.images)
+    if (u.output_major && u.images)
+      k::narrow_adam_step_pixels(u.dZ, u.images, pixel_scale_, w, b, mw, mb, vw, vb, u.out, u.in, B, adam);
+    else if (u.output_major)
+      k::narrow_adam_step_rows(u.dZ, u.rows, w, b, mw, mb, vw, vb, u.out, u.in, B, adam);
+    else if (u.images)
       k::adam_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, mw, mb, vw, vb, u.out, u.in, B, adam,
                                  u.j_begin, u.j_end);
     else if (u.rows)
@@ -501,7 +575,12 @@ void ParallelEngine::stateful_step(const UpdateBlock& u, int B, double lr, const
   }
   const float inv_batch = 1.0f / static_cast<float>(B), lr_f = static_cast<float>(lr);
   const float mu = static_cast<float>(rule_.momentum), decay = static_cast<float>(rule_.weight_decay);
-  if (u.images)
+  if (u.output_major && u.images)
+    k::narrow_momentum_step_pixels(u.dZ, u.images, pixel_scale_, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu,
+                                   decay);
+  else if (u.output_major)
+    k::narrow_momentum_step_rows(u.dZ, u.rows, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu, decay);
+  else if (u.images)
     k::sgd_momentum_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f,
                                        mu, decay, u.j_begin, u.j_end);
   else if (u.rows)

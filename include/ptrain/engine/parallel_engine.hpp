@@ -16,6 +16,10 @@
 // When the trainer names the next batch (prefetch), each owner goes on from phase 3 straight
 // into the next step's phase 1 on its own, just updated columns, and the next step starts at
 // phase 2: two fork/joins a step instead of three, with no result changed.
+// An owner of at most 8 columns (14-16 threads on the default net) keeps its block output-major
+// and runs the narrow kernels, the batch or the inputs in the lanes instead of its few columns;
+// their forward reads the batch's inputs transposed, which phase 2's tasks prepare for the
+// lookahead batch (and phase 1 itself otherwise).
 // Each owner's block of the first layer is stored apart and stays on its thread (an affinity
 // partitioner), so the first layer (87,808 of the default net's 89,898 parameters) stays in
 // the cache of the core that owns it: only activations and deltas (a few KiB a step) move
@@ -102,10 +106,11 @@ class ParallelEngine final : public Engine {
     double forward = 0, backward = 0;
   };
   // A thread's share of the first layer: its output columns [j_begin, j_end), whose weights it
-  // keeps as one contiguous block of Wᵀ, [in][cols]; and room for its columns' outputs or
-  // deltas, rows × cols.
+  // keeps as one contiguous block of Wᵀ, [in][cols], or when narrow of W, [cols][in]; and room
+  // for its columns' outputs or deltas, rows × cols.
   struct Owner {
     int j_begin = 0, j_end = 0;
+    bool narrow = false;
     AlignedVector<float> block;
     TaskTimes times;
     int cols() const { return j_end - j_begin; }
@@ -120,6 +125,7 @@ class ParallelEngine final : public Engine {
     const std::uint8_t* const* images;   // its rows' images instead,
     const float* const* rows;            // or its rows' features
     const float* dZ;                     // rows × out
+    bool output_major;                   // a narrow owner's block
     bool whole() const { return j_begin == 0 && j_end == out; }
   };
   // Splits the first layer's columns among n owners in whole 8-column groups; assign_owners
@@ -140,11 +146,16 @@ class ParallelEngine final : public Engine {
       return {images ? images + k : nullptr, rows ? rows + k : nullptr};
     }
   };
-  // Where some examples' inputs lie in a data set, row by row, of whichever kind it holds.
+  // Where some examples' inputs lie in a data set, row by row, of whichever kind it holds; and,
+  // for narrow owners, room for the inputs transposed, [in][size()], bytes or floats.
   struct InputTable {
     std::vector<const std::uint8_t*> images;
     std::vector<const float*> rows;
-    void point_at(const Dataset& data, Indices examples);
+    AlignedVector<std::uint8_t> bytes_t;
+    AlignedVector<float> rows_t;
+    int in = 0;
+    void point_at(const Dataset& data, Indices examples, bool transposed);
+    void transpose(int r_begin, int r_end);  // rows [r_begin, r_end) into the transposed copy
     std::size_t size() const { return images.size() + rows.size(); }  // one of them is empty
     FirstInputs from(std::size_t row) const {
       return rows.empty() ? FirstInputs{images.data() + row, nullptr} : FirstInputs{nullptr, rows.data() + row};
@@ -152,6 +163,13 @@ class ParallelEngine final : public Engine {
   };
   // Columns [j0, j1) of an owner's block of the first layer, z = W x + b, for K rows of inputs.
   void first_layer_columns(const Owner& o, FirstInputs in, float* z, int K, int j0, int j1) const;
+  // A narrow owner's columns for rows [r_begin, r_begin + K) of `in` (transposed), into z, K × cols.
+  void narrow_columns(const Owner& o, const InputTable& in, int r_begin, int K, float* z) const;
+  bool has_narrow_owners() const;
+  // Task t of n transposes its share of `in`'s rows [r_begin, r_end).
+  static void transpose_share(InputTable& in, int r_begin, int r_end, std::size_t t, std::size_t n);
+  void narrow_block(const Owner& owner, const Dataset& data, const InputTable& in, int r_begin, float* z, int K,
+                    Indices ahead) const;
   void first_layer_block(const Owner& owner, const Dataset& data, FirstInputs inputs, float* z, int K,
                          Indices ahead) const;
   // Phase 1 for one owner: rows [r_begin, r_end) of the batch `in` lists, into a1, prefetching `ahead`.
@@ -164,7 +182,7 @@ class ParallelEngine final : public Engine {
   void update_phase(int B, double lr, bool look_ahead);
   void record_update_phase(double wall, bool with_forward);
   // z = W_0 x + b_0 into a[1] for K examples' inputs, all columns (evaluation).
-  void first_layer(FirstInputs inputs, Activations& buf, int K) const;
+  void first_layer(const InputTable& inputs, Activations& buf, int K) const;
   // z = W_l a[l] + b_l into a[l+1] for K rows from `row`, all columns, for l ≥ 1.
   void linear(int l, const float* inputs, Activations& buf, std::size_t row, int K) const;
   // a[l+1] = f(z): the hidden units, or at the output sigmoid (mse) or softmax (xent).
@@ -208,6 +226,7 @@ class ParallelEngine final : public Engine {
   std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
   InputTable inputs_;  // the batch's inputs, row by row
   std::array<float, 256> to_float_{};        // a pixel byte's input value: byte × input scale
+  float pixel_scale_ = 1;                    // that scale (the narrow kernels convert in the lanes)
   std::vector<std::uint32_t> next_batch_;    // the next step's examples, prefetched during this one
   std::vector<std::uint32_t> batch_after_;   // and the step's after it (prefetched during the lookahead)
   // The next step's batch, whose first-layer outputs this step's phase 3 computes (train_step).
@@ -217,7 +236,7 @@ class ParallelEngine final : public Engine {
     InputTable inputs;
     AlignedVector<float> a1;  // as batch_.a[1]; swapped in when the step comes
     bool ready_for(const Dataset& d, Indices batch, std::size_t a1_size) const;
-    void expect(const Dataset& d, Indices batch, std::size_t a1_size);
+    void expect(const Dataset& d, Indices batch, std::size_t a1_size, bool transposed);
     void clear();
   };
   Lookahead lookahead_;
