@@ -32,6 +32,8 @@ constexpr std::size_t kNoCopy = ~std::size_t{0};
 // A later layer with more weights than this is updated by all owners, each a share of its
 // columns; a smaller one by one owner whole (splitting it costs more than the imbalance).
 constexpr std::size_t kSplitUpdateBytes = 64 * 1024;
+// Examples an evaluation task runs together (at least; a larger chunk size is kept).
+constexpr int kEvaluationRows = 64;
 
 // Chunk i of `all`: examples [i·K, min((i+1)·K, n)).
 Indices chunk_of(Indices all, int i, int K) {
@@ -102,15 +104,21 @@ void ParallelEngine::first_layer_columns(const Owner& o, FirstInputs in, float* 
     k::linear_forward_pixels(w, b, in.images, to_float_.data(), z, o.cols(), s.in, K, j0, j1);
 }
 
-void ParallelEngine::narrow_columns(const Owner& o, const InputTable& in, int r_begin, int K, float* z) const {
+void ParallelEngine::narrow_columns(const Owner& o, const InputTable& in, int r_begin, int K, float* z,
+                                    const std::function<void(int)>& after_piece) const {
   const LayerSlot& s = layout_.layers[0];
-  const float *w = params_.data() + block_weight(o), *b = params_.data() + s.bias + o.j_begin;
   thread_local AlignedVector<float> zt;  // the kernel's outputs, [cols][K]
   zt.resize(std::size_t(K) * o.cols());
-  if (in.rows.empty())
-    k::narrow_forward_pixels(w, b, in.bytes_t.data() + r_begin, in.size(), pixel_scale_, zt.data(), o.cols(), s.in, K);
-  else
-    k::narrow_forward(w, b, in.rows_t.data() + r_begin, in.size(), zt.data(), o.cols(), s.in, K);
+  for (int j0 = 0, piece = 0; j0 < o.cols(); j0 += kOwnerColumns, ++piece) {
+    const int n = std::min(kOwnerColumns, o.cols() - j0);  // the kernel's own row tile: nothing is lost
+    const float *w = params_.data() + block_weight(o) + std::size_t(j0) * s.in, *b = params_.data() + s.bias + o.j_begin + j0;
+    float* out = zt.data() + std::size_t(j0) * K;
+    if (in.rows.empty())
+      k::narrow_forward_pixels(w, b, in.bytes_t.data() + r_begin, in.size(), pixel_scale_, out, n, s.in, K);
+    else
+      k::narrow_forward(w, b, in.rows_t.data() + r_begin, in.size(), out, n, s.in, K);
+    if (after_piece) after_piece(piece);
+  }
   transpose(zt.data(), o.cols(), K, z);
 }
 
@@ -132,10 +140,19 @@ void ParallelEngine::InputTable::point_at(const Dataset& data, Indices examples,
   rows_t.resize(data.float_inputs ? room : 0);
 }
 
+void ParallelEngine::InputTable::prefetch_rows(int r_begin, int r_end) const {
+  const std::size_t bytes = std::size_t(in) * (rows.empty() ? 1 : sizeof(float));
+  for (int r = r_begin; r < r_end; ++r) {
+    const char* p = rows.empty() ? reinterpret_cast<const char*>(images[r]) : reinterpret_cast<const char*>(rows[r]);
+    for (std::size_t i = 0; i < bytes; i += kCacheLine) __builtin_prefetch(p + i, 0, 3);
+    __builtin_prefetch(p + bytes - 1, 0, 3);
+  }
+}
+
 void ParallelEngine::InputTable::transpose(int r_begin, int r_end) {
   const std::size_t n = size();
   if (rows.empty())
-    transpose_rows([this](int r) { return images[r]; }, r_begin, r_end, in, bytes_t.data(), n);
+    transpose_byte_rows([this](int r) { return images[r]; }, r_begin, r_end, in, bytes_t.data(), n);
   else
     transpose_rows([this](int r) { return rows[r]; }, r_begin, r_end, in, rows_t.data(), n);
 }
@@ -310,13 +327,21 @@ void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, 
     }
 }
 
-// A narrow owner's columns for K rows from r_begin, its share of the next batch's image
-// prefetches issued first (their misses overlap the arithmetic).
+// A narrow owner's columns for K rows from r_begin in pieces of 8 columns, each followed by a
+// share of the next batch's image prefetches (spread out, as in first_layer_block) and a share
+// of these rows' own: the forward reads their transposed copy, which another core made, and the
+// update that comes next reads the rows themselves (measured: otherwise the update waited on
+// them, 0.78x on two threads).
 void ParallelEngine::narrow_block(const Owner& owner, const Dataset& data, const InputTable& in, int r_begin, float* z,
                                   int K, Indices ahead) const {
-  const std::size_t n = ahead.size(), o = static_cast<std::size_t>(&owner - owners_.data()), owners = owners_.size();
-  data.prefetch(ahead.subspan(n * o / owners, n * (o + 1) / owners - n * o / owners));
-  narrow_columns(owner, in, r_begin, K, z);
+  const std::size_t col_pieces = (owner.cols() + kOwnerColumns - 1) / kOwnerColumns;
+  const std::size_t n = ahead.size(), pieces = col_pieces * owners_.size();
+  const std::size_t first_piece = col_pieces * static_cast<std::size_t>(&owner - owners_.data());
+  narrow_columns(owner, in, r_begin, K, z, [&](int p) {
+    const std::size_t piece = first_piece + p, first = n * piece / pieces;
+    data.prefetch(ahead.subspan(first, n * (piece + 1) / pieces - first));
+    in.prefetch_rows(r_begin + K * p / int(col_pieces), r_begin + K * (p + 1) / int(col_pieces));
+  });
 }
 
 // The owner's columns of the first layer for rows [r_begin, r_end) of the batch whose inputs
@@ -728,23 +753,25 @@ void ParallelEngine::restore(const EngineState& st) {
   steps_ = st.steps;
 }
 
+// Examples never mix, so the evaluation's chunks need not be the training's: at least 64 rows,
+// whole vectors of examples for a narrow owner's lanes (8 rows left its kernel scalar loops).
 std::vector<float> ParallelEngine::outputs(const Dataset& data, Indices examples) {
-  const int n_out = spec_.classes();
+  const int n_out = spec_.classes(), rows = std::max(chunk_size_, kEvaluationRows);
   std::vector<float> out(examples.size() * n_out);
-  tbb::enumerable_thread_specific<Activations> workspaces([this] {
+  tbb::enumerable_thread_specific<Activations> workspaces([this, rows] {
     Activations a;
-    a.resize(spec_.sizes, chunk_size_);
+    a.resize(spec_.sizes, rows);
     return a;
   });
-  const int chunks = chunk_count(examples.size());
+  const int chunks = static_cast<int>((examples.size() + rows - 1) / rows);
   parallel_tasks(chunks, [&](std::size_t t) {
     Activations& buf = workspaces.local();
     const int c = static_cast<int>(t);
     // The next chunk's images come in while this one computes (in order on one thread).
-    if (c + 1 < chunks) data.prefetch(chunk_of(examples, c + 1, chunk_size_));
-    Indices part = chunk_of(examples, c, chunk_size_);
+    if (c + 1 < chunks) data.prefetch(chunk_of(examples, c + 1, rows));
+    Indices part = chunk_of(examples, c, rows);
     forward(data, part, buf);
-    std::copy_n(buf.a.back().data(), part.size() * n_out, out.begin() + t * chunk_size_ * n_out);
+    std::copy_n(buf.a.back().data(), part.size() * n_out, out.begin() + t * rows * n_out);
   });
   return out;
 }

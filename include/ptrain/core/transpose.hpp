@@ -1,8 +1,11 @@
 #pragma once
 // Matrices transposed in 16 × 16 blocks: each cache line written is filled while it is in L1
 // (row by row, every element written would go to another line).
+#include <emmintrin.h>
+
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 
 namespace ptrain {
 
@@ -21,6 +24,35 @@ void transpose_rows(Row&& row, int r_begin, int r_end, int cols, T* dst, std::si
 template <class T>
 void transpose(const T* src, int rows, int cols, T* dst) {
   transpose_rows([src, cols](int r) { return src + std::size_t(r) * cols; }, 0, rows, cols, dst, std::size_t(rows));
+}
+
+// Bytes, as transpose_rows, in 16 × 16 blocks transposed in registers (SSE2: every x86-64).
+// Four rounds each interleave register i with i + 8 byte by byte; each round rotates an
+// element's 8-bit address (row, column) left by one, so four swap its row and column. 64
+// unpacks a block where the loop above moved its 256 bytes one at a time (3 GB/s).
+template <class Row>
+void transpose_byte_rows(Row&& row, int r_begin, int r_end, int cols, std::uint8_t* dst, std::size_t dst_stride) {
+  constexpr int kBlock = 16;
+  const int whole_rows = r_begin + (r_end - r_begin) / kBlock * kBlock, whole_cols = cols / kBlock * kBlock;
+  for (int r0 = r_begin; r0 < whole_rows; r0 += kBlock) {
+    for (int c0 = 0; c0 < whole_cols; c0 += kBlock) {
+      __m128i x[kBlock], y[kBlock];
+      for (int r = 0; r < kBlock; ++r) x[r] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row(r0 + r) + c0));
+      for (int round = 0; round < 4; ++round) {
+        for (int i = 0; i < kBlock / 2; ++i) {
+          y[2 * i] = _mm_unpacklo_epi8(x[i], x[i + kBlock / 2]);
+          y[2 * i + 1] = _mm_unpackhi_epi8(x[i], x[i + kBlock / 2]);
+        }
+        std::copy_n(y, kBlock, x);
+      }
+      for (int c = 0; c < kBlock; ++c)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + std::size_t(c0 + c) * dst_stride + r0), x[c]);
+    }
+    for (int c = whole_cols; c < cols; ++c)
+      for (int r = r0; r < r0 + kBlock; ++r) dst[std::size_t(c) * dst_stride + r] = row(r)[c];
+  }
+  for (int c = 0; c < cols; ++c)
+    for (int r = whole_rows; r < r_end; ++r) dst[std::size_t(c) * dst_stride + r] = row(r)[c];
 }
 
 }  // namespace ptrain

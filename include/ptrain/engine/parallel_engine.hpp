@@ -39,6 +39,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -156,6 +157,7 @@ class ParallelEngine final : public Engine {
     int in = 0;
     void point_at(const Dataset& data, Indices examples, bool transposed);
     void transpose(int r_begin, int r_end);  // rows [r_begin, r_end) into the transposed copy
+    void prefetch_rows(int r_begin, int r_end) const;  // into this core's caches
     std::size_t size() const { return images.size() + rows.size(); }  // one of them is empty
     FirstInputs from(std::size_t row) const {
       return rows.empty() ? FirstInputs{images.data() + row, nullptr} : FirstInputs{nullptr, rows.data() + row};
@@ -164,7 +166,8 @@ class ParallelEngine final : public Engine {
   // Columns [j0, j1) of an owner's block of the first layer, z = W x + b, for K rows of inputs.
   void first_layer_columns(const Owner& o, FirstInputs in, float* z, int K, int j0, int j1) const;
   // A narrow owner's columns for rows [r_begin, r_begin + K) of `in` (transposed), into z, K × cols.
-  void narrow_columns(const Owner& o, const InputTable& in, int r_begin, int K, float* z) const;
+  void narrow_columns(const Owner& o, const InputTable& in, int r_begin, int K, float* z,
+                      const std::function<void(int)>& after_piece = {}) const;
   bool has_narrow_owners() const;
   // Task t of n transposes its share of `in`'s rows [r_begin, r_end).
   static void transpose_share(InputTable& in, int r_begin, int r_end, std::size_t t, std::size_t n);
