@@ -104,21 +104,15 @@ void ParallelEngine::first_layer_columns(const Owner& o, FirstInputs in, float* 
     k::linear_forward_pixels(w, b, in.images, to_float_.data(), z, o.cols(), s.in, K, j0, j1);
 }
 
-void ParallelEngine::narrow_columns(const Owner& o, const InputTable& in, int r_begin, int K, float* z,
-                                    const std::function<void(int)>& after_piece) const {
+void ParallelEngine::narrow_columns(const Owner& o, const InputTable& in, int r_begin, int K, float* z) const {
   const LayerSlot& s = layout_.layers[0];
+  const float *w = params_.data() + block_weight(o), *b = params_.data() + s.bias + o.j_begin;
   thread_local AlignedVector<float> zt;  // the kernel's outputs, [cols][K]
   zt.resize(std::size_t(K) * o.cols());
-  for (int j0 = 0, piece = 0; j0 < o.cols(); j0 += kOwnerColumns, ++piece) {
-    const int n = std::min(kOwnerColumns, o.cols() - j0);  // the kernel's own row tile: nothing is lost
-    const float *w = params_.data() + block_weight(o) + std::size_t(j0) * s.in, *b = params_.data() + s.bias + o.j_begin + j0;
-    float* out = zt.data() + std::size_t(j0) * K;
-    if (in.rows.empty())
-      k::narrow_forward_pixels(w, b, in.bytes_t.data() + r_begin, in.size(), pixel_scale_, out, n, s.in, K);
-    else
-      k::narrow_forward(w, b, in.rows_t.data() + r_begin, in.size(), out, n, s.in, K);
-    if (after_piece) after_piece(piece);
-  }
+  if (in.rows.empty())
+    k::narrow_forward_pixels(w, b, in.bytes_t.data() + r_begin, in.size(), pixel_scale_, zt.data(), o.cols(), s.in, K);
+  else
+    k::narrow_forward(w, b, in.rows_t.data() + r_begin, in.size(), zt.data(), o.cols(), s.in, K);
   transpose(zt.data(), o.cols(), K, z);
 }
 
@@ -327,21 +321,16 @@ void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, 
     }
 }
 
-// A narrow owner's columns for K rows from r_begin in pieces of 8 columns, each followed by a
-// share of the next batch's image prefetches (spread out, as in first_layer_block) and a share
-// of these rows' own: the forward reads their transposed copy, which another core made, and the
-// update that comes next reads the rows themselves (measured: otherwise the update waited on
-// them, 0.78x on two threads).
+// A narrow owner's columns for K rows from r_begin, then its share of the next batch's image
+// prefetches, and all these rows': the forward read their transposed copy, which another core
+// made, and the update that comes next reads the rows themselves (6 of 7 interleaved rounds
+// ahead at 14 threads; at 56 columns the update otherwise waited on them).
 void ParallelEngine::narrow_block(const Owner& owner, const Dataset& data, const InputTable& in, int r_begin, float* z,
                                   int K, Indices ahead) const {
-  const std::size_t col_pieces = (owner.cols() + kOwnerColumns - 1) / kOwnerColumns;
-  const std::size_t n = ahead.size(), pieces = col_pieces * owners_.size();
-  const std::size_t first_piece = col_pieces * static_cast<std::size_t>(&owner - owners_.data());
-  narrow_columns(owner, in, r_begin, K, z, [&](int p) {
-    const std::size_t piece = first_piece + p, first = n * piece / pieces;
-    data.prefetch(ahead.subspan(first, n * (piece + 1) / pieces - first));
-    in.prefetch_rows(r_begin + K * p / int(col_pieces), r_begin + K * (p + 1) / int(col_pieces));
-  });
+  narrow_columns(owner, in, r_begin, K, z);
+  const std::size_t n = ahead.size(), o = static_cast<std::size_t>(&owner - owners_.data()), owners = owners_.size();
+  data.prefetch(ahead.subspan(n * o / owners, n * (o + 1) / owners - n * o / owners));
+  in.prefetch_rows(r_begin, r_begin + K);
 }
 
 // The owner's columns of the first layer for rows [r_begin, r_end) of the batch whose inputs

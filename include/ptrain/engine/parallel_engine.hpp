@@ -39,7 +39,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <utility>
 #include <vector>
 
@@ -166,8 +165,7 @@ class ParallelEngine final : public Engine {
   // Columns [j0, j1) of an owner's block of the first layer, z = W x + b, for K rows of inputs.
   void first_layer_columns(const Owner& o, FirstInputs in, float* z, int K, int j0, int j1) const;
   // A narrow owner's columns for rows [r_begin, r_begin + K) of `in` (transposed), into z, K × cols.
-  void narrow_columns(const Owner& o, const InputTable& in, int r_begin, int K, float* z,
-                      const std::function<void(int)>& after_piece = {}) const;
+  void narrow_columns(const Owner& o, const InputTable& in, int r_begin, int K, float* z) const;
   bool has_narrow_owners() const;
   // Task t of n transposes its share of `in`'s rows [r_begin, r_end).
   static void transpose_share(InputTable& in, int r_begin, int r_end, std::size_t t, std::size_t n);
