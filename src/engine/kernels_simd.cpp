@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ptrain/core/simd.hpp"
@@ -45,11 +46,6 @@ struct Operands {
   std::size_t yt;
   int T;
   float x(int r, int t) const { return X[std::size_t(r) * xr + std::size_t(t) * xt]; }
-  template <class Vec>
-  Vec y(int t, int j) const {
-    return load<Vec>(Y + std::size_t(t) * yt + j);
-  }
-  float y_one(int t, int j) const { return Y[std::size_t(t) * yt + j]; }
   bool tall_tiles() const { return xt == 1; }  // X read along t: a row is an example's inputs
 };
 
@@ -65,11 +61,6 @@ struct PixelOperands {
   std::size_t yt;
   int T;
   float x(int r, int t) const { return ExampleRows ? to_float[images[r][t]] : to_float[images[t][r]]; }
-  template <class Vec>
-  Vec y(int t, int j) const {
-    return load<Vec>(Y + std::size_t(t) * yt + j);
-  }
-  float y_one(int t, int j) const { return Y[std::size_t(t) * yt + j]; }
   bool tall_tiles() const { return ExampleRows; }
 };
 
@@ -81,13 +72,25 @@ struct RowOperands {
   std::size_t yt;
   int T;
   float x(int r, int t) const { return ExampleRows ? rows[r][t] : rows[t][r]; }
-  template <class Vec>
-  Vec y(int t, int j) const {
-    return load<Vec>(Y + std::size_t(t) * yt + j);
-  }
-  float y_one(int t, int j) const { return Y[std::size_t(t) * yt + j]; }
   bool tall_tiles() const { return ExampleRows; }
 };
+
+// The loaded operand at (t, j): a vector from j on, or one float. Operands with a float matrix Y
+// (t's row yt floats apart) are read from it; the others say how (y and y_one).
+template <class Vec, class O>
+Vec y_vector(const O& o, int t, int j) {
+  if constexpr (requires { o.Y; })
+    return load<Vec>(o.Y + std::size_t(t) * o.yt + j);
+  else
+    return o.template y<Vec>(t, j);
+}
+template <class O>
+float y_float(const O& o, int t, int j) {
+  if constexpr (requires { o.Y; })
+    return o.Y[std::size_t(t) * o.yt + j];
+  else
+    return o.y_one(t, j);
+}
 
 // Bytes v as float(v)·scale in each lane: the conversion is exact and the product rounds once,
 // so each lane is the to_float table's entry. (The zero-masked AVX-512 forms, every lane set:
@@ -131,24 +134,25 @@ struct TransposedPixelOperands {
 
 // A narrow block's update: rows are outputs (X = dZ, K rows of `out`), t examples, columns inputs
 // (Y = the examples' rows, as they lie: images' bytes converted in the lanes, or floats).
-template <bool Pixels>
+template <class Input>  // std::uint8_t (pixels, scaled) or float
 struct InputColumnOperands {
+  static constexpr bool kPixels = std::is_same_v<Input, std::uint8_t>;
   const float* dZ;
   int out;
-  const void* const* rows;  // const std::uint8_t* (Pixels) or const float* per example
+  const Input* const* rows;
   float scale;
   int T;
   float x(int r, int t) const { return dZ[std::size_t(t) * out + r]; }
   template <class Vec>
   Vec y(int t, int i) const {
-    if constexpr (Pixels)
-      return bytes_to_floats<Vec>(static_cast<const std::uint8_t*>(rows[t]) + i, scale);
+    if constexpr (kPixels)
+      return bytes_to_floats<Vec>(rows[t] + i, scale);
     else
-      return load<Vec>(static_cast<const float*>(rows[t]) + i);
+      return load<Vec>(rows[t] + i);
   }
   float y_one(int t, int i) const {
-    if constexpr (Pixels) return static_cast<float>(static_cast<const std::uint8_t*>(rows[t])[i]) * scale;
-    return static_cast<const float*>(rows[t])[i];
+    if constexpr (kPixels) return static_cast<float>(rows[t][i]) * scale;
+    return rows[t][i];
   }
   bool tall_tiles() const { return true; }
 };
@@ -181,8 +185,8 @@ void outer_tile(const O& o, int r0, int j0, Init&& init, Sink&& sink) {
   }
   for (int t = 0; t < o.T; ++t) {
     Vec y[V];
-    for (int v = 0; v < V; ++v) y[v] = o.template y<Vec>(t, j0 + v * w);
-    vhalf y_h = Half ? in_register(o.template y<vhalf>(t, jh)) : vhalf(0.0f);
+    for (int v = 0; v < V; ++v) y[v] = y_vector<Vec>(o, t, j0 + v * w);
+    vhalf y_h = Half ? in_register(y_vector<vhalf>(o, t, jh)) : vhalf(0.0f);
     for (int v = 0; v < V; ++v) y[v] = in_register(y[v]);
     for (int r = 0; r < R; ++r) {
       const float x_rt = o.x(r0 + r, t);
@@ -241,7 +245,7 @@ void padded_columns(const O& o, int r_begin, int r_end, int j, int n, InitOne&& 
   thread_local std::vector<float> block;
   block.assign(std::size_t(o.T) * w, 0.0f);
   for (int t = 0; t < o.T; ++t)
-    for (int l = 0; l < n; ++l) block[std::size_t(t) * w + l] = o.y_one(t, j + l);
+    for (int l = 0; l < n; ++l) block[std::size_t(t) * w + l] = y_float(o, t, j + l);
   const PaddedOperands<O> padded{o, block.data(), w, o.T};
   auto init = [&](Vec, int r, int) {
     alignas(64) float lanes[w] = {};
@@ -664,12 +668,12 @@ void narrow_forward_pixels(const float* W, const float* b, const std::uint8_t* B
 namespace {
 
 // The update's operands for a narrow block: dZ's K rows of `out`, and the examples' input rows.
-InputColumnOperands<true> narrow_pixels(const float* dZ, const std::uint8_t* const* images, float scale, int out,
-                                        int K) {
-  return {dZ, out, reinterpret_cast<const void* const*>(images), scale, K};
+InputColumnOperands<std::uint8_t> narrow_pixels(const float* dZ, const std::uint8_t* const* images, float scale,
+                                                int out, int K) {
+  return {dZ, out, images, scale, K};
 }
-InputColumnOperands<false> narrow_rows(const float* dZ, const float* const* rows, int out, int K) {
-  return {dZ, out, reinterpret_cast<const void* const*>(rows), 1.0f, K};
+InputColumnOperands<float> narrow_rows(const float* dZ, const float* const* rows, int out, int K) {
+  return {dZ, out, rows, 1.0f, K};
 }
 
 }  // namespace

@@ -21,7 +21,9 @@ constexpr std::size_t kAlignFloats = kCacheLine / sizeof(float);
 constexpr int kOwnerColumns = 8;
 // An owner of at most this many columns is narrow: its block is kept output-major and the batch
 // (forward) or the inputs (update) fill the lanes; with the columns in the lanes, 8 of them
-// filled half an AVX-512 vector (perf/bench_kernels: 23-29 G/s forward, 22 update at batch 128).
+// filled half an AVX-512 vector (perf/bench_kernels at batch 128 on a Zen 5: 36 and 27 G/s
+// forward and update, against 89 and 91 narrow). Wider owners stay input-major: at 56 columns
+// the narrow kernels were faster alone but two threads ran 0.72-0.83x in whole runs.
 constexpr int kNarrowColumns = 8;
 // A later layer with more weights than this is read from L3 or memory in phase 2 (a core's L2
 // is 1-2 MiB on the machines we measure, shared with the owner's block and the activations).
