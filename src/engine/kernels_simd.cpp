@@ -454,22 +454,25 @@ void linear_backward_weights(const float* dZ, const float* A, float* dWt, float*
 
 namespace {
 
-// Where a rank-K step's tiles lie in its weight matrix: rows [0, rows) × columns [c_begin, c_end),
-// rows `stride` floats apart. Input-major, rows are inputs and columns the outputs [j_begin,
-// j_end); output-major (a narrow block), rows are outputs and columns every input.
+// What a rank-K step updates: the outputs [j_begin, j_end) (their biases), and where their
+// weights' tiles lie: rows [0, rows) × columns [c_begin, c_end), rows `stride` floats apart.
+// Input-major, rows are inputs and columns those outputs; output-major (a narrow block, all its
+// outputs), rows are outputs and columns every input.
 struct StepTiles {
+  int j_begin, j_end;
   int rows;
   std::size_t stride;
   int c_begin, c_end;
 };
-StepTiles input_major(int out, int in, int j_begin, int j_end) { return {in, std::size_t(out), j_begin, j_end}; }
-StepTiles output_major(int out, int in) { return {out, std::size_t(in), 0, in}; }
+StepTiles input_major(int out, int in, int j_begin, int j_end) {
+  return {j_begin, j_end, in, std::size_t(out), j_begin, j_end};
+}
+StepTiles output_major(int out, int in) { return {0, out, out, std::size_t(in), 0, in}; }
 
 // W −= scale·Σ_k x(k, i)·dZ[k][j] over o's operands, each weight where `at` puts it, and
-// b[j] −= scale·Σ_k dZ[k][j] for j in [j_begin, j_end).
+// b[j] −= scale·Σ_k dZ[k][j] for at's outputs j.
 template <class O>
-void rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, float* b, int out, int K, float scale,
-                 int j_begin, int j_end) {
+void rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, float* b, int out, int K, float scale) {
   // w + (−scale)·g: the expression axpy and sgd_step use too.
   auto step = [scale](float* w, const auto& g) {
     using Vec = std::decay_t<decltype(g)>;
@@ -485,14 +488,14 @@ void rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, float* b,
         *w = std::fma(-scale, s, *w);
       });
   column_sums(
-      dZ, out, K, j_begin, j_end, [&](int j, const auto& sum) { step(b + j, sum); },
+      dZ, out, K, at.j_begin, at.j_end, [&](int j, const auto& sum) { step(b + j, sum); },
       [&](int j, float sum) { b[j] = std::fma(-scale, sum, b[j]); });
 }
 
 // The same with classical momentum: v ← μ·v + (g·(1/B) [+ λ·w]), w ← w + (−lr)·v.
 template <class O>
 void momentum_rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, float* b, float* Vt, float* Vb, int out,
-                          int K, float inv_batch, float lr, float momentum, float decay, int j_begin, int j_end) {
+                          int K, float inv_batch, float lr, float momentum, float decay) {
   auto step = [momentum, inv_batch, lr, decay](float* w, float* vel, const auto& g) {
     using Vec = std::decay_t<decltype(g)>;
     Vec grad = g * Vec(inv_batch);
@@ -520,7 +523,7 @@ void momentum_rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, 
         step_one(Wt[e], Vt[e], s);
       });
   column_sums(
-      dZ, out, K, j_begin, j_end, [&](int j, const auto& sum) { step(b + j, Vb + j, sum); },
+      dZ, out, K, at.j_begin, at.j_end, [&](int j, const auto& sum) { step(b + j, Vb + j, sum); },
       [&](int j, float sum) { step_one(b[j], Vb[j], sum); });
 }
 
@@ -563,7 +566,7 @@ void adam_update_one(float& w, float& m, float& v, float sum, const AdamStep& c)
 
 template <class O>
 void adam_rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, float* b, float* Mt, float* Mb, float* Vt,
-                      float* Vb, int out, int K, const AdamStep& c, int j_begin, int j_end) {
+                      float* Vb, int out, int K, const AdamStep& c) {
   const std::size_t stride = at.stride;
   outer_product(
       o, 0, at.rows, at.c_begin, at.c_end, [](auto v, int, int) { return zero_like(v); },
@@ -577,7 +580,7 @@ void adam_rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, floa
         adam_update_one(Wt[e], Mt[e], Vt[e], s, c);
       });
   column_sums(
-      dZ, out, K, j_begin, j_end, [&](int j, const auto& sum) { adam_update(b + j, Mb + j, Vb + j, sum, c); },
+      dZ, out, K, at.j_begin, at.j_end, [&](int j, const auto& sum) { adam_update(b + j, Mb + j, Vb + j, sum, c); },
       [&](int j, float sum) { adam_update_one(b[j], Mb[j], Vb[j], sum, c); });
 }
 
@@ -598,59 +601,58 @@ RowOperands<false> row_gradient_operands(const float* dZ, const float* const* ro
 void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int out, int in, int K, float scale,
                      int j_begin, int j_end) {
   rank_k_step(weight_gradient_operands(dZ, A, out, in, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, out, K,
-              scale, j_begin, j_end);
+              scale);
 }
 
 void sgd_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float, float* Wt,
                             float* b, int out, int in, int K, float scale, int j_begin, int j_end) {
   rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), input_major(out, in, j_begin, j_end), dZ, Wt, b,
-              out, K, scale, j_begin, j_end);
+              out, K, scale);
 }
 
 void sgd_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, int out, int in, int K,
                           float scale, int j_begin, int j_end) {
-  rank_k_step(row_gradient_operands(dZ, rows, out, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, out, K, scale,
-              j_begin, j_end);
+  rank_k_step(row_gradient_operands(dZ, rows, out, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, out, K, scale);
 }
 
 void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt,
                                    float* Vb, int out, int in, int K, float inv_batch, float lr, float momentum,
                                    float decay, int j_begin, int j_end) {
   momentum_rank_k_step(row_gradient_operands(dZ, rows, out, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, Vt, Vb,
-                       out, K, inv_batch, lr, momentum, decay, j_begin, j_end);
+                       out, K, inv_batch, lr, momentum, decay);
 }
 
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
                               int in, int K, float inv_batch, float lr, float momentum, float decay, int j_begin,
                               int j_end) {
   momentum_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), input_major(out, in, j_begin, j_end), dZ, Wt, b,
-                       Vt, Vb, out, K, inv_batch, lr, momentum, decay, j_begin, j_end);
+                       Vt, Vb, out, K, inv_batch, lr, momentum, decay);
 }
 
 void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float,
                                      float* Wt, float* b, float* Vt, float* Vb, int out, int in, int K,
                                      float inv_batch, float lr, float momentum, float decay, int j_begin, int j_end) {
   momentum_rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), input_major(out, in, j_begin, j_end), dZ,
-                       Wt, b, Vt, Vb, out, K, inv_batch, lr, momentum, decay, j_begin, j_end);
+                       Wt, b, Vt, Vb, out, K, inv_batch, lr, momentum, decay);
 }
 
 void adam_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Mt, float* Mb, float* Vt, float* Vb,
                       int out, int in, int K, const AdamStep& c, int j_begin, int j_end) {
   adam_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, Mt,
-                   Mb, Vt, Vb, out, K, c, j_begin, j_end);
+                   Mb, Vt, Vb, out, K, c);
 }
 
 void adam_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float, float* Wt,
                              float* b, float* Mt, float* Mb, float* Vt, float* Vb, int out, int in, int K,
                              const AdamStep& c, int j_begin, int j_end) {
   adam_rank_k_step(pixel_gradient_operands(dZ, images, to_float, out, K), input_major(out, in, j_begin, j_end), dZ, Wt,
-                   b, Mt, Mb, Vt, Vb, out, K, c, j_begin, j_end);
+                   b, Mt, Mb, Vt, Vb, out, K, c);
 }
 
 void adam_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Mt, float* Mb,
                            float* Vt, float* Vb, int out, int in, int K, const AdamStep& c, int j_begin, int j_end) {
   adam_rank_k_step(row_gradient_operands(dZ, rows, out, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, Mt, Mb, Vt,
-                   Vb, out, K, c, j_begin, j_end);
+                   Vb, out, K, c);
 }
 
 // A narrow block's forward: rows are its outputs, columns the K examples, each a chain over inputs
@@ -680,36 +682,36 @@ InputColumnOperands<float> narrow_rows(const float* dZ, const float* const* rows
 
 void narrow_sgd_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W, float* b,
                             int out, int in, int K, float scale) {
-  rank_k_step(narrow_pixels(dZ, images, pixel_scale, out, K), output_major(out, in), dZ, W, b, out, K, scale, 0, out);
+  rank_k_step(narrow_pixels(dZ, images, pixel_scale, out, K), output_major(out, in), dZ, W, b, out, K, scale);
 }
 
 void narrow_sgd_step_rows(const float* dZ, const float* const* rows, float* W, float* b, int out, int in, int K,
                           float scale) {
-  rank_k_step(narrow_rows(dZ, rows, out, K), output_major(out, in), dZ, W, b, out, K, scale, 0, out);
+  rank_k_step(narrow_rows(dZ, rows, out, K), output_major(out, in), dZ, W, b, out, K, scale);
 }
 
 void narrow_momentum_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W,
                                  float* b, float* V, float* Vb, int out, int in, int K, float inv_batch, float lr,
                                  float momentum, float decay) {
   momentum_rank_k_step(narrow_pixels(dZ, images, pixel_scale, out, K), output_major(out, in), dZ, W, b, V, Vb, out, K,
-                       inv_batch, lr, momentum, decay, 0, out);
+                       inv_batch, lr, momentum, decay);
 }
 
 void narrow_momentum_step_rows(const float* dZ, const float* const* rows, float* W, float* b, float* V, float* Vb,
                                int out, int in, int K, float inv_batch, float lr, float momentum, float decay) {
   momentum_rank_k_step(narrow_rows(dZ, rows, out, K), output_major(out, in), dZ, W, b, V, Vb, out, K, inv_batch, lr,
-                       momentum, decay, 0, out);
+                       momentum, decay);
 }
 
 void narrow_adam_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W, float* b,
                              float* M, float* Mb, float* V, float* Vb, int out, int in, int K, const AdamStep& c) {
   adam_rank_k_step(narrow_pixels(dZ, images, pixel_scale, out, K), output_major(out, in), dZ, W, b, M, Mb, V, Vb, out,
-                   K, c, 0, out);
+                   K, c);
 }
 
 void narrow_adam_step_rows(const float* dZ, const float* const* rows, float* W, float* b, float* M, float* Mb, float* V,
                            float* Vb, int out, int in, int K, const AdamStep& c) {
-  adam_rank_k_step(narrow_rows(dZ, rows, out, K), output_major(out, in), dZ, W, b, M, Mb, V, Vb, out, K, c, 0, out);
+  adam_rank_k_step(narrow_rows(dZ, rows, out, K), output_major(out, in), dZ, W, b, M, Mb, V, Vb, out, K, c);
 }
 
 void sgd_step(const float* dW, float* W, std::size_t n, float scale) { axpy(-scale, dW, W, n); }
