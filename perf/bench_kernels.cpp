@@ -136,7 +136,7 @@ struct TransposedPixels : Pixels {
   std::vector<std::uint8_t> bytes_t;
   TransposedPixels(int in, int K) : Pixels(in, K), bytes_t(bytes.size()) { transpose_batch(in, K); }
   void transpose_batch(int in, int K) {
-    transpose_byte_rows([this](int k) { return images[k]; }, 0, K, in, bytes_t.data(), std::size_t(K));
+    transpose_byte_rows([this](int k) { return images[k]; }, 0, K, 0, in, bytes_t.data(), std::size_t(K));
   }
 };
 

@@ -460,22 +460,26 @@ std::vector<Shape> narrow_shapes() {
 }
 
 // The batch's bytes transposed in registers, against the byte-by-byte definition, for row runs
-// and widths with and without whole 16 × 16 blocks, into a wider matrix (nothing else written).
+// and column runs with and without whole 16 × 16 blocks, into a wider matrix (nothing else
+// written).
 TEST(Kernels, ByteTransposeIsTheDefinition) {
   std::mt19937 rng(25);
   for (int rows : {1, 15, 16, 33, 128})
     for (int cols : {1, 16, 37, 784})
-      for (int first : {0, 5}) {
-        std::vector<std::vector<std::uint8_t>> images(first + rows);
-        for (auto& im : images)
-          for (int c = 0; c < cols; ++c) im.push_back(static_cast<std::uint8_t>(rng()));
-        const std::size_t stride = first + rows + 3;
-        std::vector<std::uint8_t> got(stride * cols + 1, 0xA5), want = got;
-        transpose_byte_rows([&](int r) { return images[r].data(); }, first, first + rows, cols, got.data(), stride);
-        for (int c = 0; c < cols; ++c)
-          for (int r = first; r < first + rows; ++r) want[c * stride + r] = images[r][c];
-        ASSERT_EQ(got, want) << rows << " rows from " << first << " × " << cols;
-      }
+      for (int first : {0, 5})
+        for (int first_col : {0, 3, 16}) {
+          if (first_col >= cols) continue;
+          std::vector<std::vector<std::uint8_t>> images(first + rows);
+          for (auto& im : images)
+            for (int c = 0; c < cols; ++c) im.push_back(static_cast<std::uint8_t>(rng()));
+          const std::size_t stride = first + rows + 3;
+          std::vector<std::uint8_t> got(stride * cols + 1, 0xA5), want = got;
+          transpose_byte_rows([&](int r) { return images[r].data(); }, first, first + rows, first_col, cols, got.data(),
+                              stride);
+          for (int c = first_col; c < cols; ++c)
+            for (int r = first; r < first + rows; ++r) want[c * stride + r] = images[r][c];
+          ASSERT_EQ(got, want) << rows << " rows from " << first << " × columns " << first_col << " to " << cols;
+        }
 }
 
 TEST(Kernels, NarrowForwardIsTheInputMajorForwardBitwise) {

@@ -9,21 +9,22 @@
 
 namespace ptrain {
 
-// dst[c·dst_stride + r] = row(r)[c] for rows [r_begin, r_end) and columns [0, cols), where
-// row(r) points at row r (a matrix's, or one image's bytes among a batch's).
+// dst[c·dst_stride + r] = row(r)[c] for rows [r_begin, r_end) and columns [c_begin, c_end),
+// where row(r) points at row r (a matrix's, or one image's bytes among a batch's).
 template <class Row, class T>
-void transpose_rows(Row&& row, int r_begin, int r_end, int cols, T* dst, std::size_t dst_stride) {
+void transpose_rows(Row&& row, int r_begin, int r_end, int c_begin, int c_end, T* dst, std::size_t dst_stride) {
   constexpr int kBlock = 16;
   for (int r0 = r_begin; r0 < r_end; r0 += kBlock)
-    for (int c0 = 0; c0 < cols; c0 += kBlock)
-      for (int c = c0; c < std::min(cols, c0 + kBlock); ++c)
+    for (int c0 = c_begin; c0 < c_end; c0 += kBlock)
+      for (int c = c0; c < std::min(c_end, c0 + kBlock); ++c)
         for (int r = r0; r < std::min(r_end, r0 + kBlock); ++r) dst[std::size_t(c) * dst_stride + r] = row(r)[c];
 }
 
 // dst[c][r] = src[r][c] for a rows × cols row-major matrix.
 template <class T>
 void transpose(const T* src, int rows, int cols, T* dst) {
-  transpose_rows([src, cols](int r) { return src + std::size_t(r) * cols; }, 0, rows, cols, dst, std::size_t(rows));
+  transpose_rows([src, cols](int r) { return src + std::size_t(r) * cols; }, 0, rows, 0, cols, dst,
+                 std::size_t(rows));
 }
 
 // Bytes, as transpose_rows, in 16 × 16 blocks transposed in registers (SSE2: every x86-64).
@@ -31,11 +32,13 @@ void transpose(const T* src, int rows, int cols, T* dst) {
 // element's 8-bit address (row, column) left by one, so four swap its row and column. 64
 // unpacks a block where the loop above moved its 256 bytes one at a time (3 GB/s).
 template <class Row>
-void transpose_byte_rows(Row&& row, int r_begin, int r_end, int cols, std::uint8_t* dst, std::size_t dst_stride) {
+void transpose_byte_rows(Row&& row, int r_begin, int r_end, int c_begin, int c_end, std::uint8_t* dst,
+                         std::size_t dst_stride) {
   constexpr int kBlock = 16;
-  const int whole_rows = r_begin + (r_end - r_begin) / kBlock * kBlock, whole_cols = cols / kBlock * kBlock;
+  const int whole_rows = r_begin + (r_end - r_begin) / kBlock * kBlock;
+  const int whole_cols = c_begin + (c_end - c_begin) / kBlock * kBlock;
   for (int r0 = r_begin; r0 < whole_rows; r0 += kBlock) {
-    for (int c0 = 0; c0 < whole_cols; c0 += kBlock) {
+    for (int c0 = c_begin; c0 < whole_cols; c0 += kBlock) {
       __m128i x[kBlock], y[kBlock];
       for (int r = 0; r < kBlock; ++r) x[r] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row(r0 + r) + c0));
       for (int round = 0; round < 4; ++round) {
@@ -48,10 +51,10 @@ void transpose_byte_rows(Row&& row, int r_begin, int r_end, int cols, std::uint8
       for (int c = 0; c < kBlock; ++c)
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + std::size_t(c0 + c) * dst_stride + r0), x[c]);
     }
-    for (int c = whole_cols; c < cols; ++c)
+    for (int c = whole_cols; c < c_end; ++c)
       for (int r = r0; r < r0 + kBlock; ++r) dst[std::size_t(c) * dst_stride + r] = row(r)[c];
   }
-  for (int c = 0; c < cols; ++c)
+  for (int c = c_begin; c < c_end; ++c)
     for (int r = whole_rows; r < r_end; ++r) dst[std::size_t(c) * dst_stride + r] = row(r)[c];
 }
 

@@ -155,7 +155,7 @@ class ParallelEngine final : public Engine {
     AlignedVector<float> rows_t;
     int in = 0;
     void point_at(const Dataset& data, Indices examples, bool transposed);
-    void transpose(int r_begin, int r_end);  // rows [r_begin, r_end) into the transposed copy
+    void transpose(int r_begin, int r_end, int c_begin, int c_end);  // a block into the transposed copy
     void prefetch_rows(int r_begin, int r_end) const;  // into this core's caches
     std::size_t size() const { return images.size() + rows.size(); }  // one of them is empty
     FirstInputs from(std::size_t row) const {
@@ -167,7 +167,7 @@ class ParallelEngine final : public Engine {
   // A narrow owner's columns for rows [r_begin, r_begin + K) of `in` (transposed), into z, K × cols.
   void narrow_columns(const Owner& o, const InputTable& in, int r_begin, int K, float* z) const;
   bool has_narrow_owners() const;
-  // Task t of n transposes its share of `in`'s rows [r_begin, r_end).
+  // Task t of n transposes its share of the inputs of `in`'s rows [r_begin, r_end).
   static void transpose_share(InputTable& in, int r_begin, int r_end, std::size_t t, std::size_t n);
   void narrow_block(const Owner& owner, const Dataset& data, const InputTable& in, int r_begin, float* z, int K,
                     Indices ahead) const;
