@@ -742,6 +742,7 @@ void adam_step(const float* dW, float* W, float* M, float* V, std::size_t n, con
 }
 
 const char* instruction_set() { return ptrain::simd::Arch::name(); }
+int lanes() { return kWidth; }
 
 std::string library_version() {
   return "xsimd " + std::to_string(XSIMD_VERSION_MAJOR) + "." + std::to_string(XSIMD_VERSION_MINOR) + "." +

@@ -19,6 +19,7 @@ struct AdamStep {
 namespace simd {
 #include "ptrain/engine/kernel_signatures.inc"
 const char* instruction_set();  // xsimd's name for what these kernels run, e.g. "avx512bw"
+int lanes();                    // floats in one of their vectors: 4, 8 or 16
 std::string library_version();  // "xsimd 8.1.0"
 }
 namespace plain {
