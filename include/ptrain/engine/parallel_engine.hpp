@@ -128,8 +128,9 @@ class ParallelEngine final : public Engine {
     bool output_major;                   // a narrow owner's block
     bool whole() const { return j_begin == 0 && j_end == out; }
   };
-  // Splits the first layer's columns among n owners in whole groups (8 columns, or a vector); assign_owners
-  // makes that one per thread, laying the blocks out anew when their number changes.
+  // Splits the first layer's columns among n owners in whole groups (of 8 columns, or of a
+  // vector's); assign_owners makes that one per thread, laying the blocks out anew when their
+  // number changes.
   void place_owners(int n);
   void assign_owners(int threads);
   int column_groups() const;
