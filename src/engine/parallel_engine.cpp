@@ -154,12 +154,12 @@ void ParallelEngine::InputTable::transpose(int r_begin, int r_end, int c_begin, 
     transpose_rows([this](int r) { return rows[r]; }, r_begin, r_end, c_begin, c_end, rows_t.data(), n);
 }
 
-// The inputs cut in whole 16-input blocks: each task writes its own rows of the transposed copy,
-// and even a batch of 32 is shared by every task (cut by examples at whole cache lines, one task
-// transposed it all: 4.2-4.5 µs of a two-thread step's phase 2 on a Zen 5, the other thread idle).
+// The inputs cut in whole transposition blocks: each task writes its own rows of the transposed
+// copy, and even a batch of 32 is shared by every task (cut by examples at whole cache lines, one
+// task transposed it all: 4.2-4.5 µs of a two-thread step's phase 2 on a Zen 5, the other idle).
 void ParallelEngine::transpose_share(InputTable& in, int r_begin, int r_end, std::size_t t, std::size_t n) {
-  const std::size_t blocks = (std::size_t(in.in) + 15) / 16;
-  auto cut = [&](std::size_t i) { return std::min(in.in, static_cast<int>(blocks * i / n * 16)); };
+  const std::size_t blocks = (std::size_t(in.in) + kTransposeBlock - 1) / kTransposeBlock;
+  auto cut = [&](std::size_t i) { return std::min(in.in, static_cast<int>(blocks * i / n) * kTransposeBlock); };
   if (cut(t) < cut(t + 1)) in.transpose(r_begin, r_end, cut(t), cut(t + 1));
 }
 

@@ -9,11 +9,14 @@
 
 namespace ptrain {
 
+// The side of a block; a caller cutting a transposition into shares cuts at multiples of it.
+inline constexpr int kTransposeBlock = 16;
+
 // dst[c·dst_stride + r] = row(r)[c] for rows [r_begin, r_end) and columns [c_begin, c_end),
 // where row(r) points at row r (a matrix's, or one image's bytes among a batch's).
 template <class Row, class T>
 void transpose_rows(Row&& row, int r_begin, int r_end, int c_begin, int c_end, T* dst, std::size_t dst_stride) {
-  constexpr int kBlock = 16;
+  constexpr int kBlock = kTransposeBlock;
   for (int r0 = r_begin; r0 < r_end; r0 += kBlock)
     for (int c0 = c_begin; c0 < c_end; c0 += kBlock)
       for (int c = c0; c < std::min(c_end, c0 + kBlock); ++c)
@@ -30,14 +33,15 @@ void transpose(const T* src, int rows, int cols, T* dst) {
 // Bytes, as transpose_rows, in 16 × 16 blocks transposed in registers (SSE2: every x86-64).
 // Four rounds each interleave register i with i + 8 byte by byte; each round rotates an
 // element's 8-bit address (row, column) left by one, so four swap its row and column. 64
-// unpacks a block where the loop above moved its 256 bytes one at a time (3 GB/s).
+// unpacks a block where the loop above moved its 256 bytes one at a time (3 GB/s); the rows and
+// columns past the last whole block go through that loop.
 template <class Row>
 void transpose_byte_rows(Row&& row, int r_begin, int r_end, int c_begin, int c_end, std::uint8_t* dst,
                          std::size_t dst_stride) {
-  constexpr int kBlock = 16;
+  constexpr int kBlock = kTransposeBlock;
   const int whole_rows = r_begin + (r_end - r_begin) / kBlock * kBlock;
   const int whole_cols = c_begin + (c_end - c_begin) / kBlock * kBlock;
-  for (int r0 = r_begin; r0 < whole_rows; r0 += kBlock) {
+  for (int r0 = r_begin; r0 < whole_rows; r0 += kBlock)
     for (int c0 = c_begin; c0 < whole_cols; c0 += kBlock) {
       __m128i x[kBlock], y[kBlock];
       for (int r = 0; r < kBlock; ++r) x[r] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row(r0 + r) + c0));
@@ -51,11 +55,8 @@ void transpose_byte_rows(Row&& row, int r_begin, int r_end, int c_begin, int c_e
       for (int c = 0; c < kBlock; ++c)
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + std::size_t(c0 + c) * dst_stride + r0), x[c]);
     }
-    for (int c = whole_cols; c < c_end; ++c)
-      for (int r = r0; r < r0 + kBlock; ++r) dst[std::size_t(c) * dst_stride + r] = row(r)[c];
-  }
-  for (int c = c_begin; c < c_end; ++c)
-    for (int r = whole_rows; r < r_end; ++r) dst[std::size_t(c) * dst_stride + r] = row(r)[c];
+  transpose_rows(row, r_begin, whole_rows, whole_cols, c_end, dst, dst_stride);
+  transpose_rows(row, whole_rows, r_end, c_begin, c_end, dst, dst_stride);
 }
 
 }  // namespace ptrain
