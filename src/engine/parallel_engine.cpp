@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "ptrain/core/parallel_tasks.hpp"
+#include "ptrain/core/prefetch.hpp"
 #include "ptrain/core/transpose.hpp"
 #include "ptrain/engine/kernels.hpp"
 
@@ -139,11 +140,8 @@ void ParallelEngine::InputTable::point_at(const Dataset& data, Indices examples,
 
 void ParallelEngine::InputTable::prefetch_rows(int r_begin, int r_end) const {
   const std::size_t bytes = std::size_t(in) * (rows.empty() ? 1 : sizeof(float));
-  for (int r = r_begin; r < r_end; ++r) {
-    const char* p = rows.empty() ? reinterpret_cast<const char*>(images[r]) : reinterpret_cast<const char*>(rows[r]);
-    for (std::size_t i = 0; i < bytes; i += kCacheLine) __builtin_prefetch(p + i, 0, 3);
-    __builtin_prefetch(p + bytes - 1, 0, 3);
-  }
+  for (int r = r_begin; r < r_end; ++r)
+    prefetch_bytes<3>(rows.empty() ? static_cast<const void*>(images[r]) : static_cast<const void*>(rows[r]), bytes);
 }
 
 void ParallelEngine::InputTable::transpose(int r_begin, int r_end, int c_begin, int c_end) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ptrain/core/aligned.hpp"
+#include "ptrain/core/prefetch.hpp"
 #include "ptrain/io/csv.hpp"
 #include "ptrain/io/idx.hpp"
 #include "ptrain/io/npz.hpp"
@@ -37,16 +38,12 @@ struct Dataset {
   }
 
   // Asks for the images' cache lines (into L2) without waiting: called a step ahead, their
-  // memory latency hides behind that step's arithmetic. An image need not start on a line, so
-  // its last byte is asked for too.
+  // memory latency hides behind that step's arithmetic.
   void prefetch(std::span<const std::uint32_t> examples) const {
     if (image_size <= 0) return;
     const std::size_t bytes = std::size_t(image_size) * (float_inputs ? sizeof(float) : 1);
-    for (std::uint32_t e : examples) {
-      const char* p = float_inputs ? reinterpret_cast<const char*>(row(e)) : reinterpret_cast<const char*>(image(e));
-      for (std::size_t i = 0; i < bytes; i += kCacheLine) __builtin_prefetch(p + i, 0, 2);
-      __builtin_prefetch(p + bytes - 1, 0, 2);
-    }
+    for (std::uint32_t e : examples)
+      prefetch_bytes<2>(float_inputs ? static_cast<const void*>(row(e)) : static_cast<const void*>(image(e)), bytes);
   }
 };
 
