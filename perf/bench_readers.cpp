@@ -46,7 +46,7 @@ void BM_csv_from_memory(benchmark::State& state) {
   const std::string& text = csv(static_cast<int>(state.range(0)));
   for (auto _ : state) {
     ptrain::LabelCoding coding;
-    std::vector<float> features;
+    ptrain::AlignedVector<float> features;
     std::vector<std::uint8_t> labels;
     ptrain::append_csv_text(text, "bench.csv", {}, ptrain::CsvLabels::required, 0, 256, coding, features, labels);
     benchmark::DoNotOptimize(features.data());
@@ -68,7 +68,7 @@ void BM_csv_from_file(benchmark::State& state) {
   }
   for (auto _ : state) {
     ptrain::LabelCoding coding;
-    std::vector<float> features;
+    ptrain::AlignedVector<float> features;
     std::vector<std::uint8_t> labels;
     ptrain::append_csv(path.string(), {}, ptrain::CsvLabels::required, 0, 256, coding, features, labels);
     benchmark::DoNotOptimize(features.data());

@@ -81,7 +81,7 @@ std::vector<std::uint8_t> npy_bytes(const std::string& descr, const std::string&
   return std::vector<std::uint8_t>(bytes.begin(), bytes.end());
 }
 
-std::vector<std::uint8_t> float_bytes(const std::vector<float>& values) {
+std::vector<std::uint8_t> float_bytes(std::span<const float> values) {
   std::vector<std::uint8_t> out;
   for (float v : values) {
     std::uint32_t bits;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,7 @@ std::vector<std::uint8_t> le_bytes(const std::vector<T>& values) {
   return out;
 }
 // float32 values as IDX stores them: big-endian, 4 bytes each.
-std::vector<std::uint8_t> float_bytes(const std::vector<float>& values);
+std::vector<std::uint8_t> float_bytes(std::span<const float> values);
 // Writes NAME-train-images / NAME-test-images (IDX float32 rows, N × features, magic 0x0D02)
 // and their labels files beside them: `train` and `test` synthetic examples as float features.
 void write_float_rows_set(const std::filesystem::path& dir, const std::string& name, std::size_t train,

@@ -282,8 +282,8 @@ TEST_F(Cli, StandardizedFeaturesTravelWithTheModel) {
   test::write_float_rows_set(tab, "wine", 200, 60, 13, 3, 9);
   const std::string train = (tab / "wine-train-images").string(), test = (tab / "wine-test-images").string();
   for (const std::string& f : {train, test}) {  // features far from 0, as raw measurements are
-    std::vector<std::uint8_t> unused;
-    std::vector<float> v;
+    AlignedVector<std::uint8_t> unused;
+    AlignedVector<float> v;
     const IdxInputs shape = append_idx_inputs(f, unused, v);
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = v[i] * 30.0f + 40.0f + static_cast<float>(i % 13);
     test::write_file(f, test::idx_bytes(0x0D02, {shape.count, 13}, test::float_bytes(v)));
@@ -294,8 +294,8 @@ TEST_F(Cli, StandardizedFeaturesTravelWithTheModel) {
   Result r = run("--epochs 6" + files + recipe + " --save " + model);
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
-  std::vector<std::uint8_t> unused;
-  std::vector<float> x;
+  AlignedVector<std::uint8_t> unused;
+  AlignedVector<float> x;
   append_idx_inputs(train, unused, x);
   const ModelFile m = load_model_file(model);
   ASSERT_TRUE(m.metadata.count("input_shift") && m.metadata.count("input_factor"));
@@ -327,8 +327,8 @@ TEST_F(Cli, StandardizedFeaturesTravelWithTheModel) {
   const ModelFile lm = load_model_file(linear);
   const std::vector<double> lshift = numbers(lm.metadata.at("input_shift"));
   const std::vector<double> lfactor = numbers(lm.metadata.at("input_factor"));
-  std::vector<std::uint8_t> unused_test;
-  std::vector<float> xt;
+  AlignedVector<std::uint8_t> unused_test;
+  AlignedVector<float> xt;
   append_idx_inputs(test, unused_test, xt);
   Result csv = run("predict --model " + linear + " --input " + test);
   std::stringstream lines(csv.out);

@@ -18,7 +18,7 @@ using test::expect_data_error;
 
 struct Read {
   CsvShape shape;
-  std::vector<float> features;
+  AlignedVector<float> features;
   std::vector<std::uint8_t> labels;
   LabelCoding coding;
 };
@@ -35,7 +35,7 @@ TEST(Csv, ReadsValuesAndWholeNumberLabelsAsWritten) {
   const Read r = read("1.5,-2,3e-1,7\n0.25, 4 ,\"5\",0\n");
   EXPECT_EQ(r.shape.count, 2u);
   EXPECT_EQ(r.shape.features, 3u);
-  EXPECT_EQ(r.features, (std::vector<float>{1.5f, -2.0f, 0.3f, 0.25f, 4.0f, 5.0f}));
+  EXPECT_EQ(r.features, (AlignedVector<float>{1.5f, -2.0f, 0.3f, 0.25f, 4.0f, 5.0f}));
   EXPECT_EQ(r.labels, (std::vector<std::uint8_t>{7, 0}));
   EXPECT_TRUE(r.coding.decided);
   EXPECT_TRUE(r.coding.names.empty());
@@ -43,7 +43,7 @@ TEST(Csv, ReadsValuesAndWholeNumberLabelsAsWritten) {
 
 TEST(Csv, TakesWindowsLineEndsABomBlankLinesAndNoFinalNewline) {
   const Read r = read("\xEF\xBB\xBF" "a,b,label\r\n1,2,1\r\n\r\n3,4,0");
-  EXPECT_EQ(r.features, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(r.features, (AlignedVector<float>{1, 2, 3, 4}));
   EXPECT_EQ(r.labels, (std::vector<std::uint8_t>{1, 0}));
 }
 
@@ -71,11 +71,11 @@ TEST(Csv, FindsTheLabelColumnByPositionOrName) {
   f.label_column = "2";
   Read r = read("3,1,2\n", f);
   EXPECT_EQ(r.labels, (std::vector<std::uint8_t>{1}));
-  EXPECT_EQ(r.features, (std::vector<float>{3, 2}));
+  EXPECT_EQ(r.features, (AlignedVector<float>{3, 2}));
   f.label_column = "kind";
   r = read("a,kind,b\n5,1,6\n", f);
   EXPECT_EQ(r.labels, (std::vector<std::uint8_t>{1}));
-  EXPECT_EQ(r.features, (std::vector<float>{5, 6}));
+  EXPECT_EQ(r.features, (AlignedVector<float>{5, 6}));
   f.label_column = "4";
   expect_data_error([&] { read("3,1,2\n", f); }, "--label-column 4: the rows have 3 columns");
   f.label_column = "species";
@@ -126,10 +126,10 @@ TEST(Csv, RefusesBadValuesNamingLineAndColumn) {
 
 TEST(Csv, PredictionSkipsTheLabelColumnWhenThereIsOne) {
   Read with = read("1,2,cat\n3,4,dog\n", {}, {}, 256, CsvLabels::ignored, 2);
-  EXPECT_EQ(with.features, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(with.features, (AlignedVector<float>{1, 2, 3, 4}));
   EXPECT_TRUE(with.labels.empty());
   Read without = read("1,2\n3,4\n", {}, {}, 256, CsvLabels::ignored, 2);
-  EXPECT_EQ(without.features, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(without.features, (AlignedVector<float>{1, 2, 3, 4}));
   EXPECT_FALSE(without.shape.has_labels);
   expect_data_error([] { read("1,2,3,4\n", {}, {}, 256, CsvLabels::ignored, 2); },
                  "4 columns, but 2 features (and optionally a label column) are expected");
@@ -148,12 +148,12 @@ TEST(Csv, ReadsGzipAndTabSeparatedFilesAndNamesTheFileInEveryRefusal) {
   CsvFormat format;
   format.progress = [&](const std::string&, std::uint64_t done, std::uint64_t) { reported = done; };
   r.shape = append_csv(gz, format, CsvLabels::required, 0, 256, r.coding, r.features, r.labels);
-  EXPECT_EQ(r.features, (std::vector<float>{1.5f, 2, 3, 4}));
+  EXPECT_EQ(r.features, (AlignedVector<float>{1.5f, 2, 3, 4}));
   EXPECT_EQ(r.labels, (std::vector<std::uint8_t>{1, 0}));
   EXPECT_GT(reported, 0u);
   Read t;
   t.shape = append_csv(tsv, {}, CsvLabels::required, 0, 256, t.coding, t.features, t.labels);
-  EXPECT_EQ(t.features, (std::vector<float>{1, 2}));
+  EXPECT_EQ(t.features, (AlignedVector<float>{1, 2}));
   // A gzip stream cut short is a damaged file, not a shorter one.
   std::ifstream in(gz, std::ios::binary);
   std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});

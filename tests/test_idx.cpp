@@ -47,7 +47,7 @@ TEST_F(Idx, ReadsValidImagesAndLabels) {
   EXPECT_EQ(im.count, 2u);
   EXPECT_EQ(im.rows, 2u);
   EXPECT_EQ(im.cols, 3u);
-  EXPECT_EQ(im.pixels, px);
+  EXPECT_EQ(std::vector<std::uint8_t>(im.pixels.begin(), im.pixels.end()), px);
   EXPECT_EQ(read_idx_labels(file("lb", idx_bytes(2049, {3}, {9, 0, 4})), 10), (std::vector<std::uint8_t>{9, 0, 4}));
 }
 
@@ -56,13 +56,13 @@ TEST_F(Idx, ReadsValidImagesAndLabels) {
 TEST_F(Idx, ReadsFloat32RowsAndImages) {
   const std::vector<std::uint8_t> values{0x3F, 0x80, 0x00, 0x00, 0xC0, 0x49, 0x0F, 0xDB, 0x00, 0x00, 0x00, 0x00,
                                          0x42, 0xC8, 0x00, 0x00, 0x3E, 0x80, 0x00, 0x00, 0xBF, 0x00, 0x00, 0x00};
-  std::vector<std::uint8_t> pixels;
-  std::vector<float> features;
+  AlignedVector<std::uint8_t> pixels;
+  AlignedVector<float> features;
   IdxInputs rows = append_idx_inputs(file("rows", idx_bytes(0x0D02, {2, 3}, values)), pixels, features);
   EXPECT_TRUE(rows.floats);
   EXPECT_EQ(rows.count, 2u);
   EXPECT_EQ(rows.rows * rows.cols, 3u);
-  EXPECT_EQ(features, (std::vector<float>{1.0f, -3.14159274f, 0.0f, 100.0f, 0.25f, -0.5f}));
+  EXPECT_EQ(features, (AlignedVector<float>{1.0f, -3.14159274f, 0.0f, 100.0f, 0.25f, -0.5f}));
   EXPECT_TRUE(pixels.empty());
   IdxInputs images = append_idx_inputs(file("images", idx_bytes(0x0D03, {1, 2, 3}, values)), pixels, features);
   EXPECT_EQ(images.rows, 2u);
@@ -70,12 +70,12 @@ TEST_F(Idx, ReadsFloat32RowsAndImages) {
   EXPECT_EQ(features.size(), 12u);  // appended
   IdxInputs bytes = append_idx_inputs(file("bytes", idx_bytes(2051, {1, 1, 2}, {7, 9})), pixels, features);
   EXPECT_FALSE(bytes.floats);
-  EXPECT_EQ(pixels, (std::vector<std::uint8_t>{7, 9}));
+  EXPECT_EQ(pixels, (AlignedVector<std::uint8_t>{7, 9}));
 }
 
 TEST_F(Idx, RefusesNonFiniteAndShortFloat32Files) {
-  std::vector<std::uint8_t> pixels;
-  std::vector<float> features;
+  AlignedVector<std::uint8_t> pixels;
+  AlignedVector<float> features;
   const auto nan = file("nan", idx_bytes(0x0D02, {1, 2}, {0x3F, 0x80, 0, 0, 0x7F, 0xC0, 0, 0}));
   expect_refused([&] { append_idx_inputs(nan, pixels, features); }, {nan, "value 1 of example 0 is not a finite"});
   const auto shortf = file("short", idx_bytes(0x0D02, {2, 2}, {0x3F, 0x80, 0, 0}));
@@ -191,7 +191,7 @@ TEST_F(Idx, ReadsGzipByItsMagicBytesWhateverTheName) {
   for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>(i * 7);
   IdxImages im = read_idx_images(file("no-gz-suffix", gzipped(idx_bytes(2051, {3, 4, 5}, px))));
   EXPECT_EQ(im.count, 3u);
-  EXPECT_EQ(im.pixels, px);
+  EXPECT_EQ(std::vector<std::uint8_t>(im.pixels.begin(), im.pixels.end()), px);
   EXPECT_EQ(read_idx_labels(file("lb.gz", gzipped(idx_bytes(2049, {2}, {3, 9}))), 10),
             (std::vector<std::uint8_t>{3, 9}));
 }

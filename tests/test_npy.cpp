@@ -28,11 +28,11 @@ class Npy : public ::testing::Test {
 
 TEST_F(Npy, ReadsFeaturesOfEveryNumericTypeAsFloat32) {
   const std::vector<float> f32{1.5f, -2.0f, 0.25f, 100.0f, -0.125f, 3.0f};
-  std::vector<float> out;
+  AlignedVector<float> out;
   NpyShape s = append_npy_features(file("f4.npy", npy_bytes("<f4", "(3, 2)", le_bytes(f32))), out);
   EXPECT_EQ(s.count, 3u);
   EXPECT_EQ(s.rows * s.cols, 2u);
-  EXPECT_EQ(out, f32);
+  EXPECT_EQ(std::vector<float>(out.begin(), out.end()), f32);
   append_npy_features(file("f8.npy", npy_bytes("<f8", "(1, 2)", le_bytes(std::vector<double>{0.1, -1e10}))), out);
   EXPECT_EQ(out[6], 0.1f);
   EXPECT_EQ(out[7], -1e10f);
@@ -60,13 +60,13 @@ TEST_F(Npy, ReadsFormatVersionTwo) {
   v2 += static_cast<char>(header);
   v2.append(3, '\0');
   v2.append(v1.begin() + 10, v1.end());
-  std::vector<float> out;
+  AlignedVector<float> out;
   append_npy_features(file("v2.npy", std::vector<std::uint8_t>(v2.begin(), v2.end())), out);
-  EXPECT_EQ(out, std::vector<float>{7});
+  EXPECT_EQ(out, AlignedVector<float>{7});
 }
 
 TEST_F(Npy, RefusesWhatItCannotReadWithOneLine) {
-  std::vector<float> out;
+  AlignedVector<float> out;
   auto features = [&](const std::string& name, const std::vector<std::uint8_t>& bytes) {
     const std::string p = file(name, bytes);
     return [p, &out] { append_npy_features(p, out); };

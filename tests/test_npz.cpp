@@ -20,9 +20,9 @@ const std::string kFiles = PTRAIN_TEST_FILES;
 
 std::vector<float> features(const NpzArchive& npz, const std::string& key) {
   const std::string bytes = npz.npy_bytes(key);
-  std::vector<float> out;
+  AlignedVector<float> out;
   append_npy_features(decode_npy(bytes, key), key, out);
-  return out;
+  return {out.begin(), out.end()};
 }
 
 std::vector<std::uint8_t> labels(const NpzArchive& npz, const std::string& key) {

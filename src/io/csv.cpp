@@ -49,7 +49,7 @@ bool whole_label(std::string_view s, std::uint8_t& out) {
 class CsvReader {
  public:
   CsvReader(const std::string& name, const CsvFormat& format, CsvLabels want, std::uint64_t expect_features, int classes,
-            LabelCoding& coding, std::vector<float>& features, std::vector<std::uint8_t>& labels)
+            LabelCoding& coding, AlignedVector<float>& features, std::vector<std::uint8_t>& labels)
       : name_(name), format_(format), want_(want), expect_features_(expect_features), classes_(classes),
         coding_(coding), features_(features), labels_(labels), first_label_(labels.size()) {
     csv_init(&parser_, CSV_STRICT | CSV_STRICT_FINI);
@@ -294,7 +294,7 @@ class CsvReader {
   std::uint64_t expect_features_;
   int classes_;
   LabelCoding& coding_;
-  std::vector<float>& features_;
+  AlignedVector<float>& features_;
   std::vector<std::uint8_t>& labels_;
   std::size_t first_label_;
 
@@ -318,15 +318,16 @@ bool csv_name(const std::string& path) {
 }
 
 CsvShape append_csv_text(std::string_view text, const std::string& name, const CsvFormat& format, CsvLabels want,
-                         std::uint64_t expect_features, int classes, LabelCoding& coding, std::vector<float>& features,
-                         std::vector<std::uint8_t>& labels) {
+                         std::uint64_t expect_features, int classes, LabelCoding& coding,
+                         AlignedVector<float>& features, std::vector<std::uint8_t>& labels) {
   CsvReader reader(name, format, want, expect_features, classes, coding, features, labels);
   reader.feed(text);
   return reader.finish();
 }
 
 CsvShape append_csv(const std::string& path, const CsvFormat& format, CsvLabels want, std::uint64_t expect_features,
-                    int classes, LabelCoding& coding, std::vector<float>& features, std::vector<std::uint8_t>& labels) {
+                    int classes, LabelCoding& coding, AlignedVector<float>& features,
+                    std::vector<std::uint8_t>& labels) {
   if (const std::string problem = input_problem(path); !problem.empty()) throw DataError(path + ": " + problem);
   std::error_code ec;
   const std::uint64_t total = std::filesystem::file_size(path, ec);

@@ -131,8 +131,8 @@ std::vector<std::uint32_t> read_header(IdxSource& src, int words, std::uint32_t 
 // Appends exactly `payload` bytes to `out`, checking the claim against the file before any
 // large allocation: a plain file's length must match exactly; a gzip file must be able to hold
 // it, and is read in steps so that a false claim fails when the data runs out.
-void read_payload(IdxSource& src, std::uint64_t header, std::uint64_t payload, const std::string& claim,
-                  std::vector<std::uint8_t>& out) {
+template <class Bytes>  // a std::vector of bytes, with any allocator
+void read_payload(IdxSource& src, std::uint64_t header, std::uint64_t payload, const std::string& claim, Bytes& out) {
   const std::string& path = src.path();
   auto mismatch = [&](const std::string& actual) {
     return DataError(path + ": header claims " + claim + " (" + std::to_string(header + payload) + " bytes) but " +
@@ -165,7 +165,7 @@ void read_payload(IdxSource& src, std::uint64_t header, std::uint64_t payload, c
 
 }  // namespace
 
-IdxShape append_idx_images(const std::string& path, std::vector<std::uint8_t>& pixels) {
+IdxShape append_idx_images(const std::string& path, AlignedVector<std::uint8_t>& pixels) {
   IdxSource src(path);
   auto h = read_header(src, 4, kIdxImagesMagic, "images");
   IdxShape shape{h[1], h[2], h[3]};
@@ -181,7 +181,8 @@ IdxShape append_idx_images(const std::string& path, std::vector<std::uint8_t>& p
   return shape;
 }
 
-IdxInputs append_idx_inputs(const std::string& path, std::vector<std::uint8_t>& pixels, std::vector<float>& features) {
+IdxInputs append_idx_inputs(const std::string& path, AlignedVector<std::uint8_t>& pixels,
+                            AlignedVector<float>& features) {
   std::uint32_t magic = 0;
   {
     IdxSource probe(path);

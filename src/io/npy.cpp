@@ -198,7 +198,7 @@ std::string read_whole_file(const std::string& path) {
   return std::move(s).str();
 }
 
-NpyShape append_npy_features(const NpyArray& a, const std::string& name, std::vector<float>& features) {
+NpyShape append_npy_features(const NpyArray& a, const std::string& name, AlignedVector<float>& features) {
   if (a.shape.size() != 2 && a.shape.size() != 3)
     throw DataError(name + ": features must be a 2-D array (examples × features) or 3-D (examples × rows × columns); "
                     "this one has " + std::to_string(a.shape.size()) + " dimensions");
@@ -217,7 +217,7 @@ NpyShape append_npy_features(const NpyArray& a, const std::string& name, std::ve
   return s;
 }
 
-NpyShape append_npy_features(const std::string& path, std::vector<float>& features) {
+NpyShape append_npy_features(const std::string& path, AlignedVector<float>& features) {
   const std::string bytes = read_whole_file(path);
   return append_npy_features(decode_npy(bytes, path), path, features);
 }

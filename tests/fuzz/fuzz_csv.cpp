@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   for (ptrain::CsvLabels want : {ptrain::CsvLabels::required, ptrain::CsvLabels::ignored}) {
     ptrain::LabelCoding coding;
-    std::vector<float> features;
+    ptrain::AlignedVector<float> features;
     std::vector<std::uint8_t> labels;
     try {
       const ptrain::CsvShape s = ptrain::append_csv_text(text, "fuzz.csv", {}, want, want == ptrain::CsvLabels::ignored ? 3 : 0,

@@ -26,8 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const ptrain::DataError&) {
   }
   try {
-    std::vector<std::uint8_t> pixels;
-    std::vector<float> features;
+    ptrain::AlignedVector<std::uint8_t> pixels;
+    ptrain::AlignedVector<float> features;
     ptrain::append_idx_inputs(path, pixels, features);
   } catch (const ptrain::DataError&) {
   }

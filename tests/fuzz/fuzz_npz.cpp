@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const std::string& name : npz.arrays()) try {
         const std::string bytes = npz.npy_bytes(name);
         const ptrain::NpyArray a = ptrain::decode_npy(bytes, name);
-        std::vector<float> features;
+        ptrain::AlignedVector<float> features;
         try {
           ptrain::append_npy_features(a, name, features);
         } catch (const ptrain::DataError&) {

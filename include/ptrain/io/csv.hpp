@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ptrain/core/aligned.hpp"
 #include "ptrain/core/config.hpp"
 
 namespace ptrain {
@@ -46,12 +47,13 @@ struct CsvShape {
 // Appends the rows' features (float32, finite) to `features` and their classes to `labels`.
 // `expect_features` (0: any) is the width a later file or a model requires.
 CsvShape append_csv(const std::string& path, const CsvFormat& format, CsvLabels want, std::uint64_t expect_features,
-                    int classes, LabelCoding& coding, std::vector<float>& features, std::vector<std::uint8_t>& labels);
+                    int classes, LabelCoding& coding, AlignedVector<float>& features,
+                    std::vector<std::uint8_t>& labels);
 
 // The same on text in memory (`name` for messages): what the fuzz target and tests use.
 CsvShape append_csv_text(std::string_view text, const std::string& name, const CsvFormat& format, CsvLabels want,
-                         std::uint64_t expect_features, int classes, LabelCoding& coding, std::vector<float>& features,
-                         std::vector<std::uint8_t>& labels);
+                         std::uint64_t expect_features, int classes, LabelCoding& coding,
+                         AlignedVector<float>& features, std::vector<std::uint8_t>& labels);
 
 // Whether a file's name says CSV: .csv, .tsv, either with .gz added.
 bool csv_name(const std::string& path);

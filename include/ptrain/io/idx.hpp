@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "ptrain/core/aligned.hpp"
+
 namespace ptrain {
 
 inline constexpr std::uint32_t kIdxImagesMagic = 2051;  // 0x00000803: ubyte, 3 dimensions
@@ -18,12 +20,12 @@ struct IdxShape {
 };
 
 struct IdxImages : IdxShape {
-  std::vector<std::uint8_t> pixels;  // count × rows × cols
+  AlignedVector<std::uint8_t> pixels;  // count × rows × cols
 };
 
 // Appends the file's pixels to `pixels` and returns its header. Several files land in one
 // buffer without a copy when its capacity is reserved first.
-IdxShape append_idx_images(const std::string& path, std::vector<std::uint8_t>& pixels);
+IdxShape append_idx_images(const std::string& path, AlignedVector<std::uint8_t>& pixels);
 
 IdxImages read_idx_images(const std::string& path);
 
@@ -33,7 +35,8 @@ IdxImages read_idx_images(const std::string& path);
 struct IdxInputs : IdxShape {
   bool floats = false;
 };
-IdxInputs append_idx_inputs(const std::string& path, std::vector<std::uint8_t>& pixels, std::vector<float>& features);
+IdxInputs append_idx_inputs(const std::string& path, AlignedVector<std::uint8_t>& pixels,
+                            AlignedVector<float>& features);
 
 // About how many bytes the file holds once decompressed: a capacity hint, never trusted.
 std::uint64_t idx_size_hint(const std::string& path);

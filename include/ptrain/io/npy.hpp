@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ptrain/core/aligned.hpp"
+
 namespace ptrain {
 
 struct NpyArray {
@@ -35,8 +37,8 @@ std::string read_whole_file(const std::string& path);
 struct NpyShape {
   std::uint64_t count = 0, rows = 0, cols = 0;
 };
-NpyShape append_npy_features(const std::string& path, std::vector<float>& features);
-NpyShape append_npy_features(const NpyArray& a, const std::string& name, std::vector<float>& features);
+NpyShape append_npy_features(const std::string& path, AlignedVector<float>& features);
+NpyShape append_npy_features(const NpyArray& a, const std::string& name, AlignedVector<float>& features);
 
 // Labels: a 1-D array of whole numbers 0-255 (integers, or floats holding whole numbers), each
 // below `classes`, as read_idx_labels requires.
