@@ -636,6 +636,37 @@ TEST(Kernels, LinearForwardIsTheSameWhateverTheSplitOfTheColumns) {
     }
 }
 
+// Layers of 512·n outputs over more than 512 inputs sum in blocks of inputs, each output's partial
+// sum kept in Z between blocks (kernels_simd.cpp): still the one chain from the bias over the
+// inputs in order, from floats, rows and bytes alike, whatever the split of the columns.
+TEST(Kernels, ForwardSumsInBlocksOfInputsAreTheSameChains) {
+  std::mt19937 rng(19);
+  for (int out : {512, 1024})
+    for (int in : {600, 1030})
+      for (int K : {8, 11}) {
+        const Images px(in, K, 1.0f / 255.0f, rng);
+        const float* A = px.converted.data();
+        std::vector<const float*> rows(K);
+        for (int k = 0; k < K; ++k) rows[k] = A + std::size_t(k) * in;
+        Buffer W(std::size_t(in) * out, 0, rng), b(out, 1, rng), Z(std::size_t(K) * out, 0, rng);
+        Buffer Z_px = Z, Z_rows = Z;
+        simd::linear_forward(W.data(), b.data(), A, Z.data(), out, in, K, 0, out);
+        for (auto [j0, j1] : {std::pair{0, 200}, {200, 203}, {203, out}})
+          simd::linear_forward_pixels(W.data(), b.data(), px.rows.data(), px.to_float.data(), Z_px.data(), out, in, K,
+                                      j0, j1);
+        simd::linear_forward_rows(W.data(), b.data(), rows.data(), Z_rows.data(), out, in, K, 0, out);
+        ASSERT_EQ(Z.values(), Z_px.values()) << "out=" << out << " in=" << in << " K=" << K;
+        ASSERT_EQ(Z.values(), Z_rows.values()) << "out=" << out << " in=" << in << " K=" << K;
+        for (int k : {0, K - 1})
+          for (int j : {0, 191, 192, 201, out - 1}) {
+            float z = b[j];
+            for (int i = 0; i < in; ++i) z = std::fma(A[k * in + i], W[i * out + j], z);
+            ASSERT_EQ(Z[k * out + j], z) << "out=" << out << " in=" << in << " K=" << K << " k=" << k << " j=" << j;
+          }
+        ASSERT_TRUE(Z_px.padding_intact());
+      }
+}
+
 TEST(Kernels, BackwardInputFromWtIsTheSameChainAsFromW) {
   std::mt19937 rng(17);
   for (const Shape& s : matrix_shapes()) {

@@ -309,7 +309,9 @@ void ParallelEngine::assign_owners(int threads) {
   }
 }
 
-// The owner's columns of the first layer for K rows of images, in pieces of 48 columns × 8 rows,
+// The owner's columns of the first layer for K rows of images, in pieces of 48 columns × all K
+// rows, so that the kernel can sum a wide block's inputs in blocks over all the rows of a slice
+// (this and the kernel's blocks together: the wide net 1.055×, 6 of 7 interleaved rounds ahead),
 // or for a block of up to 64 columns the whole block × 6 rows (its tile with a half vector has 6
 // rows: 8-row pieces left a 2-row tile each); the sums do not depend on the pieces. Each piece is
 // followed by a share of the next batch's image prefetches: spread out, their cache misses
@@ -322,7 +324,7 @@ void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, 
                                        Indices ahead) const {
   const int cols = owner.cols();
   const bool small_block = cols <= 64;
-  const int piece_cols = small_block ? cols : 48, piece_rows = small_block ? 6 : 8;
+  const int piece_cols = small_block ? cols : 48, piece_rows = small_block ? 6 : K;
   const int row_pieces = (K + piece_rows - 1) / piece_rows, col_pieces = (cols + piece_cols - 1) / piece_cols;
   const std::size_t pieces = std::size_t(row_pieces) * col_pieces;
   std::size_t piece = 0;
