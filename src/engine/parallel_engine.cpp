@@ -324,7 +324,8 @@ void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, 
                                        Indices ahead) const {
   const int cols = owner.cols();
   const bool small_block = cols <= 64;
-  const int piece_cols = small_block ? cols : 48, piece_rows = small_block ? 6 : K;
+  // All rows in a piece (at least one: a rank's share of a batch may be empty).
+  const int piece_cols = small_block ? cols : 48, piece_rows = small_block ? 6 : std::max(K, 1);
   const int row_pieces = (K + piece_rows - 1) / piece_rows, col_pieces = (cols + piece_cols - 1) / piece_cols;
   const std::size_t pieces = std::size_t(row_pieces) * col_pieces;
   std::size_t piece = 0;
