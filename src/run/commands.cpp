@@ -233,7 +233,7 @@ void run_predict(const InferenceConfig& cfg, std::ostream& out) {
                       " image, but the model takes " + std::to_string(m.spec().inputs()) + " pixels");
     width = img.width;
     height = img.height;
-    one.pixels.assign(img.pixels.begin(), img.pixels.end());
+    one.pixels = std::move(img.pixels);
     source = cfg.image;
   } else {
     TestSet t = load_test_set(cfg, m);

@@ -4,11 +4,13 @@
 #include <string>
 #include <vector>
 
+#include "ptrain/core/aligned.hpp"
+
 namespace ptrain {
 
 struct GreyImage {
   int width = 0, height = 0;
-  std::vector<std::uint8_t> pixels;  // row-major, scaled to 0–255 whatever the file's maxval
+  AlignedVector<std::uint8_t> pixels;  // row-major, scaled to 0–255 whatever the file's maxval (a Dataset's type)
 };
 
 // Throws DataError naming the file and what is wrong with it.
