@@ -404,7 +404,7 @@ constexpr int kStripColumns = 192;  // a whole number of every tile width
 template <class O>
 bool rows_share_sets(const O& o) {
   if constexpr (requires { o.yt; })
-    return o.yt % 512 == 0 && o.T > 2 * kTermBlock;
+    return o.yt * sizeof(float) % 2048 == 0 && o.T > 2 * kTermBlock;
   else
     return false;
 }
