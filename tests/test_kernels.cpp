@@ -256,7 +256,8 @@ struct Images {
   std::vector<std::vector<std::uint8_t>> bytes;
   std::vector<const std::uint8_t*> rows;
   std::vector<float> to_float, converted;
-  Images(int in, int K, float scale, std::mt19937& rng) : bytes(K), rows(K), to_float(256) {
+  float scale;
+  Images(int in, int K, float scale, std::mt19937& rng) : bytes(K), rows(K), to_float(256), scale(scale) {
     for (int v = 0; v < 256; ++v) to_float[v] = static_cast<float>(v) * scale;
     for (int k = 0; k < K; ++k) {
       for (int i = 0; i < in; ++i) bytes[k].push_back(static_cast<std::uint8_t>(rng()));
@@ -297,13 +298,13 @@ TEST(Kernels, PixelAndRowKernelsAreTheFloatKernelsOnConvertedRowsBitwise) {
       simd::sgd_rank_k_step_rows(D.data(), rows.data(), W_rows.data(), b_rows.data(), s.out, s.in, s.K, 0.3f, 0, s.out);
       ASSERT_EQ(W.values(), W_rows.values()) << "sgd from rows";
       for (auto [j0, j1] : {std::pair{0, cut}, {cut, s.out}})
-        simd::sgd_rank_k_step_pixels(D.data(), px.rows.data(), px.to_float.data(), W_px.data(), b_px.data(), s.out,
+        simd::sgd_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_px.data(), b_px.data(), s.out,
                                      s.in, s.K, 0.3f, j0, j1);
       ASSERT_EQ(W.values(), W_px.values()) << "sgd, out=" << s.out << " in=" << s.in << " K=" << s.K;
       ASSERT_EQ(b.values(), b_px.values());
       simd::sgd_momentum_rank_k_step(D.data(), A, W.data(), b.data(), V.data(), Vb.data(), s.out, s.in, s.K, 0.25f,
                                      0.3f, 0.9f, 0.01f, 0, s.out);
-      simd::sgd_momentum_rank_k_step_pixels(D.data(), px.rows.data(), px.to_float.data(), W_px.data(), b_px.data(),
+      simd::sgd_momentum_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_px.data(), b_px.data(),
                                             V_px.data(), Vb_px.data(), s.out, s.in, s.K, 0.25f, 0.3f, 0.9f, 0.01f, 0,
                                             s.out);
       ASSERT_EQ(W.values(), W_px.values()) << "momentum, out=" << s.out << " in=" << s.in << " K=" << s.K;
@@ -322,7 +323,7 @@ TEST(Kernels, PixelAndRowKernelsAreTheFloatKernelsOnConvertedRowsBitwise) {
       simd::adam_rank_k_step(D.data(), A, W.data(), b.data(), M.data(), Mb.data(), S.data(), Sb.data(), s.out, s.in, s.K,
                              c, 0, s.out);
       for (auto [j0, j1] : {std::pair{0, cut}, {cut, s.out}})
-        simd::adam_rank_k_step_pixels(D.data(), px.rows.data(), px.to_float.data(), W_px.data(), b_px.data(),
+        simd::adam_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_px.data(), b_px.data(),
                                       M_px.data(), Mb_px.data(), S_px.data(), Sb_px.data(), s.out, s.in, s.K, c, j0, j1);
       simd::adam_rank_k_step_rows(D.data(), rows.data(), W_rows.data(), b_rows.data(), M_rows.data(), Mb_rows.data(),
                                   S_rows.data(), Sb_rows.data(), s.out, s.in, s.K, c, 0, s.out);
@@ -404,7 +405,7 @@ TEST(Kernels, PlainPixelAndRowTwinsReadTheirRows) {
       ASSERT_NEAR(Z_plain[k * out + j], z, (in + 3) * kEps * bound);
     }
   Buffer D(std::size_t(K) * out, 1, rng), b2(out, 0, rng), W_plain = W, b_plain = b2;
-  plain::sgd_rank_k_step_pixels(D.data(), px.rows.data(), px.to_float.data(), W_plain.data(), b_plain.data(), out, in,
+  plain::sgd_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_plain.data(), b_plain.data(), out, in,
                                 K, 0.5f, 0, out);
   plain::sgd_rank_k_step(D.data(), px.converted.data(), W.data(), b2.data(), out, in, K, 0.5f, 0, out);
   EXPECT_EQ(W.values(), W_plain.values());
@@ -533,11 +534,10 @@ TEST(Kernels, NarrowUpdatesAreTheInputMajorUpdatesBitwise) {
         Buffer M_plain = M, V_plain = V, Mb_plain = Mb, Vb_plain = Vb;
         const kernels::AdamStep ac = adam_constants(s.K, 2, 0.01f, false);
         const auto* im = c.px.rows.data();
-        const float* tf = c.px.to_float.data();
         const float* const* fr = c.rows.data();
         const float *dz = c.D.data(), inv = 1.0f / s.K;
         if (rule == 0) {
-          pixels ? simd::sgd_rank_k_step_pixels(dz, im, tf, Wt.data(), bt_.data(), s.out, s.in, s.K, 0.3f, 0, s.out)
+          pixels ? simd::sgd_rank_k_step_pixels(dz, im, to_float_scale, Wt.data(), bt_.data(), s.out, s.in, s.K, 0.3f, 0, s.out)
                  : simd::sgd_rank_k_step_rows(dz, fr, Wt.data(), bt_.data(), s.out, s.in, s.K, 0.3f, 0, s.out);
           pixels ? simd::narrow_sgd_step_pixels(dz, im, to_float_scale, W.data(), bn.data(), s.out, s.in, s.K, 0.3f)
                  : simd::narrow_sgd_step_rows(dz, fr, W.data(), bn.data(), s.out, s.in, s.K, 0.3f);
@@ -545,7 +545,7 @@ TEST(Kernels, NarrowUpdatesAreTheInputMajorUpdatesBitwise) {
                                                  s.K, 0.3f)
                  : plain::narrow_sgd_step_rows(dz, fr, W_plain.data(), b_plain.data(), s.out, s.in, s.K, 0.3f);
         } else if (rule == 1) {
-          pixels ? simd::sgd_momentum_rank_k_step_pixels(dz, im, tf, Wt.data(), bt_.data(), Mt.data(), Mb.data(), s.out,
+          pixels ? simd::sgd_momentum_rank_k_step_pixels(dz, im, to_float_scale, Wt.data(), bt_.data(), Mt.data(), Mb.data(), s.out,
                                                          s.in, s.K, inv, 0.3f, 0.9f, 0.01f, 0, s.out)
                  : simd::sgd_momentum_rank_k_step_rows(dz, fr, Wt.data(), bt_.data(), Mt.data(), Mb.data(), s.out, s.in,
                                                        s.K, inv, 0.3f, 0.9f, 0.01f, 0, s.out);
@@ -559,7 +559,7 @@ TEST(Kernels, NarrowUpdatesAreTheInputMajorUpdatesBitwise) {
                  : plain::narrow_momentum_step_rows(dz, fr, W_plain.data(), b_plain.data(), M_plain.data(),
                                                     Mb_plain.data(), s.out, s.in, s.K, inv, 0.3f, 0.9f, 0.01f);
         } else {
-          pixels ? simd::adam_rank_k_step_pixels(dz, im, tf, Wt.data(), bt_.data(), Mt.data(), Mb.data(), Vt.data(),
+          pixels ? simd::adam_rank_k_step_pixels(dz, im, to_float_scale, Wt.data(), bt_.data(), Mt.data(), Mb.data(), Vt.data(),
                                                  Vb.data(), s.out, s.in, s.K, ac, 0, s.out)
                  : simd::adam_rank_k_step_rows(dz, fr, Wt.data(), bt_.data(), Mt.data(), Mb.data(), Vt.data(),
                                                Vb.data(), s.out, s.in, s.K, ac, 0, s.out);
@@ -708,6 +708,24 @@ TEST(Kernels, EveryTileShapeAndStrideGivesTheSameChains) {
             for (int k = 0; k < K; ++k) g = std::fma(A[k * in + i], D[k * out + j], g);
             ASSERT_EQ(dW[i * out + j], g) << "out=" << out << " in=" << in << " K=" << K;
           }
+      }
+}
+
+// The rank-K steps read a block's bytes through a table, or from 256 columns on convert them to
+// float rows first (padded where in is 256): the float kernel's results either way.
+TEST(Kernels, RankKStepsFromBytesAreTheFloatStepsEitherWay) {
+  std::mt19937 rng(18);
+  for (int out : {56, 264})
+    for (int in : {37, 256})
+      for (int K : {8, 11}) {
+        const Images px(in, K, 1.0f / 255.0f, rng);
+        Buffer W(std::size_t(in) * out, 0, rng), b(out, 1, rng), D(std::size_t(K) * out, 0, rng);
+        Buffer W_px = W, b_px = b;
+        simd::sgd_rank_k_step(D.data(), px.converted.data(), W.data(), b.data(), out, in, K, 0.3f, 0, out);
+        simd::sgd_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_px.data(), b_px.data(), out, in, K, 0.3f, 0,
+                                     out);
+        ASSERT_EQ(W.values(), W_px.values()) << "out=" << out << " in=" << in << " K=" << K;
+        ASSERT_EQ(b.values(), b_px.values());
       }
 }
 

@@ -19,6 +19,13 @@ std::vector<float> converted(const std::uint8_t* const* images, const float* to_
   return A;
 }
 
+// The table the engine reads bytes through: float(v)·scale.
+std::vector<float> pixel_table(float scale) {
+  std::vector<float> t(256);
+  for (int v = 0; v < 256; ++v) t[v] = static_cast<float>(v) * scale;
+  return t;
+}
+
 // The K rows the `_rows` kernels read, gathered.
 std::vector<float> gathered(const float* const* rows, int in, int K) {
   std::vector<float> A(std::size_t(K) * in);
@@ -170,9 +177,10 @@ void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int o
   }
 }
 
-void sgd_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float, float* Wt,
+void sgd_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt,
                             float* b, int out, int in, int K, float scale, int j_begin, int j_end) {
-  sgd_rank_k_step(dZ, converted(images, to_float, in, K).data(), Wt, b, out, in, K, scale, j_begin, j_end);
+  const std::vector<float> A = converted(images, pixel_table(pixel_scale).data(), in, K);
+  sgd_rank_k_step(dZ, A.data(), Wt, b, out, in, K, scale, j_begin, j_end);
 }
 
 void sgd_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, int out, int in, int K,
@@ -199,11 +207,11 @@ void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float*
   }
 }
 
-void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float,
+void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale,
                                      float* Wt, float* b, float* Vt, float* Vb, int out, int in, int K,
                                      float inv_batch, float lr, float momentum, float decay, int j_begin, int j_end) {
-  sgd_momentum_rank_k_step(dZ, converted(images, to_float, in, K).data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr,
-                           momentum, decay, j_begin, j_end);
+  const std::vector<float> A = converted(images, pixel_table(pixel_scale).data(), in, K);
+  sgd_momentum_rank_k_step(dZ, A.data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr, momentum, decay, j_begin, j_end);
 }
 
 void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt,
@@ -242,10 +250,11 @@ void adam_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, floa
   }
 }
 
-void adam_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, const float* to_float, float* Wt,
+void adam_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt,
                              float* b, float* Mt, float* Mb, float* Vt, float* Vb, int out, int in, int K,
                              const AdamStep& c, int j_begin, int j_end) {
-  adam_rank_k_step(dZ, converted(images, to_float, in, K).data(), Wt, b, Mt, Mb, Vt, Vb, out, in, K, c, j_begin, j_end);
+  const std::vector<float> A = converted(images, pixel_table(pixel_scale).data(), in, K);
+  adam_rank_k_step(dZ, A.data(), Wt, b, Mt, Mb, Vt, Vb, out, in, K, c, j_begin, j_end);
 }
 
 void adam_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Mt, float* Mb,
@@ -276,13 +285,6 @@ class InputMajorCopies {
   std::vector<std::vector<float>> copies_;
 };
 
-// The table the engine reads bytes through: float(v)·scale.
-std::vector<float> pixel_table(float scale) {
-  std::vector<float> t(256);
-  for (int v = 0; v < 256; ++v) t[v] = static_cast<float>(v) * scale;
-  return t;
-}
-
 }  // namespace
 
 void narrow_forward(const float* W, const float* b, const float* Xt, std::size_t xt_stride, float* Zt, int out, int in,
@@ -306,7 +308,7 @@ void narrow_forward_pixels(const float* W, const float* b, const std::uint8_t* B
 void narrow_sgd_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W, float* b,
                             int out, int in, int K, float scale) {
   InputMajorCopies t(out, in, {W});
-  sgd_rank_k_step_pixels(dZ, images, pixel_table(pixel_scale).data(), t[0], b, out, in, K, scale, 0, out);
+  sgd_rank_k_step_pixels(dZ, images, pixel_scale, t[0], b, out, in, K, scale, 0, out);
   t.done();
 }
 
@@ -321,8 +323,8 @@ void narrow_momentum_step_pixels(const float* dZ, const std::uint8_t* const* ima
                                  float* b, float* V, float* Vb, int out, int in, int K, float inv_batch, float lr,
                                  float momentum, float decay) {
   InputMajorCopies t(out, in, {W, V});
-  sgd_momentum_rank_k_step_pixels(dZ, images, pixel_table(pixel_scale).data(), t[0], b, t[1], Vb, out, in, K,
-                                  inv_batch, lr, momentum, decay, 0, out);
+  sgd_momentum_rank_k_step_pixels(dZ, images, pixel_scale, t[0], b, t[1], Vb, out, in, K, inv_batch, lr, momentum,
+                                  decay, 0, out);
   t.done();
 }
 
@@ -336,8 +338,7 @@ void narrow_momentum_step_rows(const float* dZ, const float* const* rows, float*
 void narrow_adam_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W, float* b,
                              float* M, float* Mb, float* V, float* Vb, int out, int in, int K, const AdamStep& c) {
   InputMajorCopies t(out, in, {W, M, V});
-  adam_rank_k_step_pixels(dZ, images, pixel_table(pixel_scale).data(), t[0], b, t[1], Mb, t[2], Vb, out, in, K, c, 0,
-                          out);
+  adam_rank_k_step_pixels(dZ, images, pixel_scale, t[0], b, t[1], Mb, t[2], Vb, out, in, K, c, 0, out);
   t.done();
 }
 

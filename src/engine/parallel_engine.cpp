@@ -561,7 +561,7 @@ void ParallelEngine::plain_step(const UpdateBlock& u, float* w, float* b, int K,
   else if (u.output_major)
     k::narrow_sgd_step_rows(u.dZ, u.rows, w, b, u.out, u.in, K, scale);
   else if (u.images)
-    k::sgd_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, u.out, u.in, K, scale, u.j_begin, u.j_end);
+    k::sgd_rank_k_step_pixels(u.dZ, u.images, pixel_scale_, w, b, u.out, u.in, K, scale, u.j_begin, u.j_end);
   else if (u.rows)
     k::sgd_rank_k_step_rows(u.dZ, u.rows, w, b, u.out, u.in, K, scale, u.j_begin, u.j_end);
   else
@@ -595,7 +595,7 @@ void ParallelEngine::stateful_step(const UpdateBlock& u, int B, double lr, const
     else if (u.output_major)
       k::narrow_adam_step_rows(u.dZ, u.rows, w, b, mw, mb, vw, vb, u.out, u.in, B, adam);
     else if (u.images)
-      k::adam_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, mw, mb, vw, vb, u.out, u.in, B, adam,
+      k::adam_rank_k_step_pixels(u.dZ, u.images, pixel_scale_, w, b, mw, mb, vw, vb, u.out, u.in, B, adam,
                                  u.j_begin, u.j_end);
     else if (u.rows)
       k::adam_rank_k_step_rows(u.dZ, u.rows, w, b, mw, mb, vw, vb, u.out, u.in, B, adam, u.j_begin, u.j_end);
@@ -611,7 +611,7 @@ void ParallelEngine::stateful_step(const UpdateBlock& u, int B, double lr, const
   else if (u.output_major)
     k::narrow_momentum_step_rows(u.dZ, u.rows, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu, decay);
   else if (u.images)
-    k::sgd_momentum_rank_k_step_pixels(u.dZ, u.images, to_float_.data(), w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f,
+    k::sgd_momentum_rank_k_step_pixels(u.dZ, u.images, pixel_scale_, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f,
                                        mu, decay, u.j_begin, u.j_end);
   else if (u.rows)
     k::sgd_momentum_rank_k_step_rows(u.dZ, u.rows, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu, decay, u.j_begin,
