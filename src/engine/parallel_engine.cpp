@@ -358,14 +358,18 @@ void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, const Inpu
   const int K = r_end - r_begin;
   const LayerSlot& s = layout_.layers[0];
   const int cols = owner.cols();
-  owner.block.resize(std::max<std::size_t>(owner.block.size(), in.size() * cols));
-  float* z = owner.block.data();
+  float* rows = a1 + std::size_t(r_begin) * s.out;
+  float* z = rows;
+  if (!owns_all_columns(owner)) {
+    owner.block.resize(std::max<std::size_t>(owner.block.size(), in.size() * cols));
+    z = owner.block.data();
+  }
   if (owner.narrow)
     narrow_block(owner, data, in, r_begin, z, K, ahead);
   else
     first_layer_block(owner, data, in.from(r_begin), z, K, ahead);
   if (spec_.num_layers() > 1) hidden_forward(z, std::size_t(K) * cols);
-  scatter_columns(z, owner, a1 + std::size_t(r_begin) * s.out, s.out, K);
+  if (z != rows) scatter_columns(z, owner, rows, s.out, K);
   if (profile_) owner.times = {seconds_between(start, ProfileClock::now()), 0};
 }
 
@@ -530,11 +534,15 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body, 
       [&](std::size_t o) {
         Owner& owner = owners_[o];
         const LayerSlot& s0 = layout_.layers[0];
-        owner.block.resize(std::max<std::size_t>(owner.block.size(), std::size_t(rows) * owner.cols()));
-        gather_columns(batch_.dz[0].data() + std::size_t(r_begin) * s0.out, s0.out, owner, owner.block.data(), rows);
+        const float* dz = batch_.dz[0].data() + std::size_t(r_begin) * s0.out;
+        if (!owns_all_columns(owner)) {
+          owner.block.resize(std::max<std::size_t>(owner.block.size(), std::size_t(rows) * owner.cols()));
+          gather_columns(dz, s0.out, owner, owner.block.data(), rows);
+          dz = owner.block.data();
+        }
         const FirstInputs in = inputs_.from(r_begin);
         body(UpdateBlock{block_weight(owner), s0.bias + owner.j_begin, s0.in, owner.cols(), 0, owner.cols(), nullptr,
-                         in.images, in.rows, owner.block.data(), owner.narrow});
+                         in.images, in.rows, dz, owner.narrow});
         for (int l = 1; l < spec_.num_layers(); ++l) {
           const LayerSlot& s = layout_.layers[l];
           UpdateBlock u{s.weight, s.bias, s.in, s.out, 0, s.out, batch_.a[l].data() + std::size_t(r_begin) * s.in,

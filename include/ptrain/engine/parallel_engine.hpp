@@ -137,6 +137,9 @@ class ParallelEngine final : public Engine {
   std::size_t block_weight(const Owner& o) const;
   // Where element (i, j) of layer l's Wᵀ sits in the parameters.
   std::size_t weight_index(int l, int i, int j) const;
+  // An owner of every column (one thread, not narrow) works on the batch's rows in place: its
+  // block would be a copy of them (512 KiB a step each way on the wide net).
+  bool owns_all_columns(const Owner& o) const { return !o.narrow && o.cols() == layout_.layers[0].out; }
   static void scatter_columns(const float* block, const Owner& o, float* rows, int stride, int K);
   static void gather_columns(const float* rows, int stride, const Owner& o, float* block, int K);
   // The first layer's inputs for a run of rows: byte images or float feature rows (the other null).
