@@ -537,7 +537,8 @@ TEST(Kernels, NarrowUpdatesAreTheInputMajorUpdatesBitwise) {
         const float* const* fr = c.rows.data();
         const float *dz = c.D.data(), inv = 1.0f / s.K;
         if (rule == 0) {
-          pixels ? simd::sgd_rank_k_step_pixels(dz, im, to_float_scale, Wt.data(), bt_.data(), s.out, s.in, s.K, 0.3f, 0, s.out)
+          pixels ? simd::sgd_rank_k_step_pixels(dz, im, to_float_scale, Wt.data(), bt_.data(), s.out, s.in, s.K, 0.3f,
+                                                0, s.out)
                  : simd::sgd_rank_k_step_rows(dz, fr, Wt.data(), bt_.data(), s.out, s.in, s.K, 0.3f, 0, s.out);
           pixels ? simd::narrow_sgd_step_pixels(dz, im, to_float_scale, W.data(), bn.data(), s.out, s.in, s.K, 0.3f)
                  : simd::narrow_sgd_step_rows(dz, fr, W.data(), bn.data(), s.out, s.in, s.K, 0.3f);
@@ -545,8 +546,8 @@ TEST(Kernels, NarrowUpdatesAreTheInputMajorUpdatesBitwise) {
                                                  s.K, 0.3f)
                  : plain::narrow_sgd_step_rows(dz, fr, W_plain.data(), b_plain.data(), s.out, s.in, s.K, 0.3f);
         } else if (rule == 1) {
-          pixels ? simd::sgd_momentum_rank_k_step_pixels(dz, im, to_float_scale, Wt.data(), bt_.data(), Mt.data(), Mb.data(), s.out,
-                                                         s.in, s.K, inv, 0.3f, 0.9f, 0.01f, 0, s.out)
+          pixels ? simd::sgd_momentum_rank_k_step_pixels(dz, im, to_float_scale, Wt.data(), bt_.data(), Mt.data(),
+                                                         Mb.data(), s.out, s.in, s.K, inv, 0.3f, 0.9f, 0.01f, 0, s.out)
                  : simd::sgd_momentum_rank_k_step_rows(dz, fr, Wt.data(), bt_.data(), Mt.data(), Mb.data(), s.out, s.in,
                                                        s.K, inv, 0.3f, 0.9f, 0.01f, 0, s.out);
           pixels ? simd::narrow_momentum_step_pixels(dz, im, to_float_scale, W.data(), bn.data(), M.data(), Mbn.data(),
@@ -559,8 +560,8 @@ TEST(Kernels, NarrowUpdatesAreTheInputMajorUpdatesBitwise) {
                  : plain::narrow_momentum_step_rows(dz, fr, W_plain.data(), b_plain.data(), M_plain.data(),
                                                     Mb_plain.data(), s.out, s.in, s.K, inv, 0.3f, 0.9f, 0.01f);
         } else {
-          pixels ? simd::adam_rank_k_step_pixels(dz, im, to_float_scale, Wt.data(), bt_.data(), Mt.data(), Mb.data(), Vt.data(),
-                                                 Vb.data(), s.out, s.in, s.K, ac, 0, s.out)
+          pixels ? simd::adam_rank_k_step_pixels(dz, im, to_float_scale, Wt.data(), bt_.data(), Mt.data(), Mb.data(),
+                                                 Vt.data(), Vb.data(), s.out, s.in, s.K, ac, 0, s.out)
                  : simd::adam_rank_k_step_rows(dz, fr, Wt.data(), bt_.data(), Mt.data(), Mb.data(), Vt.data(),
                                                Vb.data(), s.out, s.in, s.K, ac, 0, s.out);
           pixels ? simd::narrow_adam_step_pixels(dz, im, to_float_scale, W.data(), bn.data(), M.data(), Mbn.data(),

@@ -327,9 +327,11 @@ void column_sums(const float* dZ, int out, int K, int j_begin, int j_end, Sink&&
 constexpr std::size_t kAliasingStride = 128;  // floats
 constexpr std::size_t kLineFloats = 16;
 
+std::size_t unaliased_stride(std::size_t cols) { return cols % kAliasingStride == 0 ? cols + kLineFloats : cols; }
+
 const float* unaliased(const float* M, int rows, std::size_t cols, std::size_t& stride, std::vector<float>& copy) {
-  if (cols % kAliasingStride != 0) return M;
-  stride = cols + kLineFloats;
+  if (unaliased_stride(cols) == cols) return M;
+  stride = unaliased_stride(cols);
   copy.resize(std::size_t(rows) * stride);
   for (int r = 0; r < rows; ++r) std::copy_n(M + r * cols, cols, copy.data() + r * stride);
   return copy.data();
@@ -338,8 +340,10 @@ const float* unaliased(const float* M, int rows, std::size_t cols, std::size_t& 
 // K rows of `in` inputs for a product with `out` outputs, unaliased only when each input feeds
 // more than a cache line of outputs: for fewer the copy costs more than the thrashing it saves
 // (the wide net's 10-output layer at batch 128: forward 31 G/s uncopied, 23 copied).
+std::size_t input_row_stride(int in, int out) { return out > int(kLineFloats) ? unaliased_stride(in) : in; }
+
 const float* input_rows(const float* A, int K, int in, int out, std::size_t& stride, std::vector<float>& copy) {
-  return out > int(kLineFloats) ? unaliased(A, K, in, stride, copy) : A;
+  return input_row_stride(in, out) == std::size_t(in) ? A : unaliased(A, K, in, stride, copy);
 }
 
 // The operands of Σ_k A[k][i]·dZ[k][j] for rows i of an input-major weight matrix.
@@ -660,7 +664,7 @@ constexpr int kConvertColumns = 256;
 Operands converted_gradient_operands(const float* dZ, const std::uint8_t* const* images, float scale, int out, int in,
                                      int K) {
   thread_local std::vector<float> rows;
-  const std::size_t stride = in % kAliasingStride == 0 && out > int(kLineFloats) ? in + kLineFloats : in;
+  const std::size_t stride = input_row_stride(in, out);  // as input_rows would copy float rows
   rows.resize(std::size_t(K) * stride);
   for (int k = 0; k < K; ++k) {
     float* row = rows.data() + k * stride;
