@@ -119,10 +119,11 @@ TEST(Determinism, ALaterLayerTooBigForTheCacheToo) {
       << "3 threads, momentum 0.9";
 }
 
-// Steps of 32 over 300 examples (the last one 12), each with a hint (nullptr: none) before it.
+// Steps of 32 over 300 examples (the last one 12) of a 784-hidden-16-10 net, each with a hint
+// (nullptr: none) before it: the weights after them, then every step's loss.
 using Hint = std::function<void(ParallelEngine&, const Dataset&, Indices next, Indices after)>;
-std::vector<float> steps_with_hints(int threads, const Hint& hint) {
-  const std::vector<int> sizes{784, 40, 16, 10};
+std::vector<float> steps_with_hints(int threads, int hidden, const Hint& hint) {
+  const std::vector<int> sizes{784, hidden, 16, 10};
   NetSpec spec;
   spec.sizes = sizes;
   Dataset d = test::synthetic_dataset(300, sizes.front(), sizes.back(), 21);
@@ -133,32 +134,38 @@ std::vector<float> steps_with_hints(int threads, const Hint& hint) {
     const std::size_t begin = std::min(order.size(), b * 32);
     return Indices(order).subspan(begin, std::min<std::size_t>(32, order.size() - begin));
   };
+  std::vector<float> losses;
   limit.run([&] {
     for (std::size_t b = 0; b * 32 < order.size(); ++b) {
       if (hint) hint(engine, d, batch_at(b + 1), batch_at(b + 2));
-      engine.train_step(d, batch_at(b), 0.5);
+      losses.push_back(static_cast<float>(engine.train_step(d, batch_at(b), 0.5)));
     }
   });
-  return engine.parameters();
+  std::vector<float> out = engine.parameters();
+  out.insert(out.end(), losses.begin(), losses.end());
+  return out;
 }
 
 TEST(Determinism, ComputingTheNextBatchAheadChangesNoWeight) {
   // With a hint, phase 3 also computes the next batch's first layer, which the next step then
-  // takes instead of running phase 1: the weights must be those of steps without hints, and a
-  // hint the next step does not follow must be ignored.
-  for (int threads : {1, 3}) {
-    const std::vector<float> plain = steps_with_hints(threads, nullptr);
-    const std::vector<float> hinted =
-        steps_with_hints(threads, [](ParallelEngine& e, const Dataset& d, Indices next, Indices after) {
-          e.prefetch(d, next, after);
-        });
-    EXPECT_EQ(first_difference(plain, hinted), plain.size()) << threads << " threads, true hints";
-    const std::vector<float> misled =
-        steps_with_hints(threads, [](ParallelEngine& e, const Dataset& d, Indices, Indices after) {
-          e.prefetch(d, after, {});  // the batch after next: a different batch from the one that comes
-        });
-    EXPECT_EQ(first_difference(plain, misled), plain.size()) << threads << " threads, hints not followed";
-  }
+  // takes instead of running phase 1, and where no owner is narrow (64 hidden units: up to 4
+  // threads) its phase 2 as well: the weights and losses must be those of steps without hints,
+  // and a hint the next step does not follow must be ignored. 40 hidden units at 3 threads
+  // leave an owner of 8 columns, which is narrow.
+  for (int hidden : {40, 64})
+    for (int threads : {1, 2, 3}) {
+      const std::vector<float> plain = steps_with_hints(threads, hidden, nullptr);
+      const std::vector<float> hinted =
+          steps_with_hints(threads, hidden, [](ParallelEngine& e, const Dataset& d, Indices next, Indices after) {
+            e.prefetch(d, next, after);
+          });
+      EXPECT_EQ(first_difference(plain, hinted), plain.size()) << threads << " threads, " << hidden << ", true hints";
+      const std::vector<float> misled =
+          steps_with_hints(threads, hidden, [](ParallelEngine& e, const Dataset& d, Indices, Indices after) {
+            e.prefetch(d, after, {});  // the batch after next: a different batch from the one that comes
+          });
+      EXPECT_EQ(first_difference(plain, misled), plain.size()) << threads << " threads, " << hidden << ", misled";
+    }
 }
 
 TEST(Determinism, ARestoreDiscardsTheBatchComputedAhead) {

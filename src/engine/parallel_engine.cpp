@@ -287,6 +287,7 @@ void ParallelEngine::place_owners(int n) {
   const int group = columns / vector >= n ? vector : kOwnerColumns, groups = (columns + group - 1) / group;
   auto first_group = [&](int o) { return groups / n * o + std::min(o, groups % n); };
   owners_.resize(n);
+  owner_rows_ = std::make_unique<Counter[]>(n);
   for (int o = 0; o < n; ++o) {
     owners_[o].j_begin = std::min(columns, first_group(o) * group);
     owners_[o].j_end = std::min(columns, first_group(o + 1) * group);
@@ -321,7 +322,7 @@ void ParallelEngine::assign_owners(int threads) {
 // with a share each, the other shares came from the other cores' caches (two threads: +2.1%,
 // 6 of 7 interleaved rounds ahead).
 void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, FirstInputs inputs, float* z, int K,
-                                       Indices ahead) const {
+                                       Indices ahead, const std::function<void(int, int)>& rows_finished) const {
   const int cols = owner.cols();
   const bool small_block = cols <= 64;
   // All rows in a piece (at least one: a rank's share of a batch may be empty).
@@ -335,6 +336,7 @@ void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, 
                           std::min(cols, j0 + piece_cols));
       const std::size_t n = ahead.size(), first = n * piece / pieces;
       data.prefetch(ahead.subspan(first, n * (piece + 1) / pieces - first));
+      if (j0 + piece_cols >= cols) rows_finished(k0, std::min(K, k0 + piece_rows));
     }
 }
 
@@ -350,10 +352,11 @@ void ParallelEngine::narrow_block(const Owner& owner, const Dataset& data, const
 }
 
 // The owner's columns of the first layer for rows [r_begin, r_end) of the batch whose inputs
-// `in` lists, into `a1` (rows × the layer's outputs), prefetching the images of `ahead`. The
-// activation follows at once unless the first layer is the output layer (softmax needs whole rows).
+// `in` lists, into `a1` (rows × the layer's outputs), prefetching the images of `ahead`. Each run
+// of rows is activated (unless the first layer is the output layer: softmax needs whole rows)
+// and put in place as soon as the block has it, and published in `rows_done` when given.
 void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, const InputTable& in, int r_begin, int r_end,
-                                   float* a1, Indices ahead) {
+                                   float* a1, Indices ahead, std::atomic<int>* rows_done) {
   const auto start = now_if(profile_);
   const int K = r_end - r_begin;
   const LayerSlot& s = layout_.layers[0];
@@ -364,12 +367,18 @@ void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, const Inpu
     owner.block.resize(std::max<std::size_t>(owner.block.size(), in.size() * cols));
     z = owner.block.data();
   }
-  if (owner.narrow)
+  auto finished = [&](int k0, int k1) {
+    float* zk = z + std::size_t(k0) * cols;  // an owner of all columns: cols is the rows' stride
+    if (spec_.num_layers() > 1) hidden_forward(zk, std::size_t(k1 - k0) * cols);
+    if (z != rows) scatter_columns(zk, owner, rows + std::size_t(k0) * s.out, s.out, k1 - k0);
+    if (rows_done) rows_done->store(k1);
+  };
+  if (owner.narrow) {
     narrow_block(owner, data, in, r_begin, z, K, ahead);
-  else
-    first_layer_block(owner, data, in.from(r_begin), z, K, ahead);
-  if (spec_.num_layers() > 1) hidden_forward(z, std::size_t(K) * cols);
-  if (z != rows) scatter_columns(z, owner, rows, s.out, K);
+    finished(0, K);
+  } else {
+    first_layer_block(owner, data, in.from(r_begin), z, K, ahead, finished);
+  }
   if (profile_) owner.times = {seconds_between(start, ProfileClock::now()), 0};
 }
 
@@ -378,8 +387,10 @@ void ParallelEngine::owner_forward(Owner& owner, const Dataset& data, const Inpu
 // reads them all).
 void ParallelEngine::prepare_step(const Dataset& data, Indices batch) {
   const int n_chunks = chunk_count(batch.size());
-  batch_.resize(spec_.sizes, batch.size());
-  chunk_loss_.resize(std::max<std::size_t>(chunk_loss_.size(), n_chunks));
+  for (Activations* buf : {&batch_, &next_}) {  // swapped step by step: both alike
+    buf->resize(spec_.sizes, batch.size());
+    buf->chunk_loss.resize(std::max<std::size_t>(buf->chunk_loss.size(), n_chunks));
+  }
   chunk_times_.resize(std::max<std::size_t>(chunk_times_.size(), n_chunks));  // a slot per task, at most one a chunk
   assign_owners(tbb::this_task_arena::max_concurrency());
   inputs_.point_at(data, batch, has_narrow_owners());
@@ -424,7 +435,8 @@ void ParallelEngine::later_layers_phase(const Dataset& data, Indices batch, int 
   const auto start = now_if(profile_);
   const bool transpose_next = lookahead_.data && has_narrow_owners();
   parallel_tasks(tasks, [&](std::size_t t) {
-    chunk_pass(data, batch, first_chunk(static_cast<int>(t)), first_chunk(static_cast<int>(t) + 1), chunk_times_[t]);
+    chunk_pass(batch_, data, batch, first_chunk(static_cast<int>(t)), first_chunk(static_cast<int>(t) + 1),
+               chunk_times_[t]);
     if (transpose_next)
       transpose_share(lookahead_.inputs, 0, static_cast<int>(lookahead_.inputs.size()), t, std::size_t(tasks));
   });
@@ -439,29 +451,30 @@ void ParallelEngine::later_layers_phase(const Dataset& data, Indices batch, int 
 // pass through the core once for the block, not once a chunk (rows never mix, so the block's
 // size changes no result): the later layers forward (the first layer's activation too when it
 // is the output layer), each chunk's output delta and loss into its slot, every layer backward.
-void ParallelEngine::chunk_pass(const Dataset& data, Indices batch, int c_begin, int c_end, TaskTimes& times) {
+void ParallelEngine::chunk_pass(Activations& buf, const Dataset& data, Indices batch, int c_begin, int c_end,
+                                TaskTimes& times) {
   const int B = static_cast<int>(batch.size());
   const std::size_t row = chunk_row(c_begin, B);
   const int K = chunk_row(c_end, B) - static_cast<int>(row);
   const auto start = now_if(profile_);
-  for (int e = 0; e < K; ++e) batch_.labels[row + e] = data.labels[batch[row + e]];
-  if (spec_.num_layers() == 1) activate(0, batch_, row, K);
+  for (int e = 0; e < K; ++e) buf.labels[row + e] = data.labels[batch[row + e]];
+  if (spec_.num_layers() == 1) activate(0, buf, row, K);
   for (int l = 1; l < spec_.num_layers(); ++l) {
-    linear(l, batch_.a[l].data() + row * spec_.sizes[l], batch_, row, K);
-    activate(l, batch_, row, K);
+    linear(l, buf.a[l].data() + row * spec_.sizes[l], buf, row, K);
+    activate(l, buf, row, K);
   }
   const auto backward_start = now_if(profile_);
   for (int c = c_begin; c < c_end; ++c) {
     const int r = chunk_row(c, B);
-    chunk_loss_[c] = output_delta(batch_, r, chunk_row(c + 1, B) - r);
+    buf.chunk_loss[c] = output_delta(buf, r, chunk_row(c + 1, B) - r);
   }
-  backward(batch_, row, K);
+  backward(buf, row, K);
   if (profile_) times = {seconds_between(start, backward_start), seconds_between(backward_start, ProfileClock::now())};
 }
 
 double ParallelEngine::loss_sum(int c_begin, int c_end) const {
   double loss = 0;
-  for (int c = c_begin; c < c_end; ++c) loss += chunk_loss_[c];
+  for (int c = c_begin; c < c_end; ++c) loss += batch_.chunk_loss[c];
   return loss;
 }
 
@@ -487,39 +500,43 @@ void ParallelEngine::prefetch(const Dataset&, Indices next_batch, Indices batch_
 // The three phases, but when the next batch is known (a prefetch hint), each owner goes on from
 // its part of phase 3 to the next step's phase 1 on its own columns, whose weights it has just
 // updated: one fork and join a step less, and no other core's data is needed. The next step
-// finds the first layer's outputs waiting and starts at phase 2. The sums are the ones phase 1
-// would compute, so no result changes.
+// finds the first layer's outputs waiting, and where phase 2 was pipelined (update_phase) that
+// too, and starts at phase 3. The sums are the ones phase 1 and 2 would compute, so no result
+// changes.
 double ParallelEngine::train_step(const Dataset& data, Indices batch, double lr) {
   const int n_chunks = chunk_count(batch.size()), B = static_cast<int>(batch.size());
   prepare_step(data, batch);
-  if (lookahead_.ready_for(data, batch, batch_.a[1].size()))
-    std::swap(batch_.a[1], lookahead_.a1);
+  const bool ahead = lookahead_.ready_for(data, batch), later_done = ahead && lookahead_.later_done;
+  if (ahead)
+    std::swap(batch_, next_);
   else
     first_layer_phase(data, 0, B);
   lookahead_.clear();
   const bool look_ahead = !next_batch_.empty() && next_batch_.size() <= batch_.rows;
-  if (look_ahead) lookahead_.expect(data, next_batch_, batch_.a[1].size(), has_narrow_owners());
-  later_layers_phase(data, batch, 0, n_chunks);
+  if (look_ahead) lookahead_.expect(data, next_batch_, has_narrow_owners());
+  if (!later_done) later_layers_phase(data, batch, 0, n_chunks);
+  const double loss = loss_sum(0, n_chunks);  // before phase 3 fills next_ with the next batch's
   update_phase(B, lr, look_ahead);
   next_batch_.clear();
   batch_after_.clear();
-  return loss_sum(0, n_chunks);
+  return loss;
 }
 
-bool ParallelEngine::Lookahead::ready_for(const Dataset& d, Indices batch, std::size_t a1_size) const {
-  return data == &d && a1.size() == a1_size && std::equal(batch.begin(), batch.end(), examples.begin(), examples.end());
+bool ParallelEngine::Lookahead::ready_for(const Dataset& d, Indices batch) const {
+  return data == &d && std::equal(batch.begin(), batch.end(), examples.begin(), examples.end());
 }
 
-void ParallelEngine::Lookahead::expect(const Dataset& d, Indices batch, std::size_t a1_size, bool transposed) {
+void ParallelEngine::Lookahead::expect(const Dataset& d, Indices batch, bool transposed) {
   data = &d;
   examples.assign(batch.begin(), batch.end());
   inputs.point_at(d, batch, transposed);
-  a1.resize(a1_size);
+  later_done = false;
 }
 
 void ParallelEngine::Lookahead::clear() {
   data = nullptr;
   examples.clear();
+  later_done = false;
 }
 
 // body(block) for each owner's block of the first layer, on the owner's thread, with the
@@ -542,22 +559,22 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body, 
         }
         const FirstInputs in = inputs_.from(r_begin);
         body(UpdateBlock{block_weight(owner), s0.bias + owner.j_begin, s0.in, owner.cols(), 0, owner.cols(), nullptr,
-                         in.images, in.rows, dz, owner.narrow});
+                         in.images, in.rows, dz, owner.narrow, 0});
         for (int l = 1; l < spec_.num_layers(); ++l) {
           const LayerSlot& s = layout_.layers[l];
           UpdateBlock u{s.weight, s.bias, s.in, s.out, 0, s.out, batch_.a[l].data() + std::size_t(r_begin) * s.in,
-                        nullptr, nullptr, batch_.dz[l].data() + std::size_t(r_begin) * s.out, false};
+                        nullptr, nullptr, batch_.dz[l].data() + std::size_t(r_begin) * s.out, false, l};
           if (std::size_t(s.in) * s.out * sizeof(float) > kSplitUpdateBytes) {
             // Every owner takes a share of the columns, cut at cache lines: no two write one line.
             auto cut = [&](std::size_t k) { return int(std::size_t(s.out) * k / owners / kAlignFloats * kAlignFloats); };
             u.j_begin = cut(o);
             u.j_end = o + 1 == owners ? s.out : cut(o + 1);
             if (u.j_begin < u.j_end) body(u);
-          } else if ((l - 1) % static_cast<int>(owners) == static_cast<int>(o)) {
+          } else if (std::size_t(l - 1) % owners == o) {
             body(u);  // small: whole, the owners in turn
           }
         }
-        then(owner);
+        then(o);
       },
       owner_affinity_);
 }
@@ -631,36 +648,88 @@ void ParallelEngine::stateful_step(const UpdateBlock& u, int B, double lr, const
 
 void ParallelEngine::reduce_and_update(int B, double lr) { update_phase(B, lr, false); }
 
-// Phase 3; with `look_ahead`, each owner then runs the next step's phase 1 for the lookahead batch.
+// Phase 3; with `look_ahead`, each owner then runs the next step's phase 1 for the lookahead
+// batch into next_, and where pipelines_later_layers() its phase 2 as the rows come (each later
+// layer's owner refreshes its copy once it is updated, since that phase reads it): at two
+// threads on a Zen 5 the chunks had waited a fork and a join, and the owner of fewer columns
+// (48 of 112) idled ~7 µs of each step. The chunks none took in the fork run here after it.
 void ParallelEngine::update_phase(int B, double lr, bool look_ahead) {
   const float scale = static_cast<float>(lr / B);
   const auto start = now_if(profile_);
   const kernels::AdamStep adam = begin_update(B, lr);
+  const bool pipelined = look_ahead && pipelines_later_layers();
+  if (pipelined) {
+    for (std::size_t o = 0; o < owners_.size(); ++o) owner_rows_[o].value.store(0);
+    next_chunk_.value.store(0);
+  }
   auto update = [&](const UpdateBlock& u) {
-    if (velocity_.empty()) return plain_step(u, params_.data() + u.weight, params_.data() + u.bias, B, scale);
-    stateful_step(u, B, lr, adam);
+    if (velocity_.empty())
+      plain_step(u, params_.data() + u.weight, params_.data() + u.bias, B, scale);
+    else
+      stateful_step(u, B, lr, adam);
+    if (pipelined && u.layer > 0) refresh_output_major(u.layer);
   };
   const int next_rows = static_cast<int>(lookahead_.examples.size());
-  for_each_update_block(0, B, update, [&](Owner& owner) {
-    if (look_ahead)
-      owner_forward(owner, *lookahead_.data, lookahead_.inputs, 0, next_rows, lookahead_.a1.data(),
-                    Indices(batch_after_));
+  for_each_update_block(0, B, update, [&](std::size_t o) {
+    if (!look_ahead) return;
+    owner_forward(owners_[o], *lookahead_.data, lookahead_.inputs, 0, next_rows, next_.a[1].data(),
+                  Indices(batch_after_), pipelined ? &owner_rows_[o].value : nullptr);
+    if (pipelined) run_ready_chunks();
   });
-  refresh_output_major();
-  if (profile_) record_update_phase(seconds_between(start, ProfileClock::now()), look_ahead);
+  if (pipelined) {
+    run_ready_chunks();  // every row is done now
+    lookahead_.later_done = true;
+  } else {
+    refresh_output_major();
+  }
+  if (profile_)
+    record_update_phase(seconds_between(start, ProfileClock::now()), look_ahead,
+                        pipelined ? chunk_count(next_rows) : 0);
 }
 
-// Phase 3's wall time; when it also ran the next step's phase 1, that part (the owners' CPU time
-// spread over the threads) counts as forward, so --profile's shares keep their meaning.
-void ParallelEngine::record_update_phase(double wall, bool with_forward) {
-  double forward = 0;
+// Every later layer updated whole by one owner, and no narrow owner (whose forward reads the
+// inputs transposed, which phase 2's tasks prepare for the lookahead batch).
+bool ParallelEngine::pipelines_later_layers() const {
+  for (int l = 1; l < spec_.num_layers(); ++l) {
+    const LayerSlot& s = layout_.layers[l];
+    if (std::size_t(s.in) * s.out * sizeof(float) > kSplitUpdateBytes) return false;
+  }
+  return !has_narrow_owners();
+}
+
+void ParallelEngine::run_ready_chunks() {
+  const int rows = static_cast<int>(lookahead_.examples.size()), chunks = chunk_count(rows);
+  // An owner publishes rows only after its updates: all rows of a chunk done, all layers updated.
+  auto ready = [&](int c) {
+    for (std::size_t o = 0; o < owners_.size(); ++o)
+      if (owner_rows_[o].value.load() < chunk_row(c + 1, rows)) return false;
+    return true;
+  };
+  int c = next_chunk_.value.load();
+  while (c < chunks && ready(c)) {
+    if (!next_chunk_.value.compare_exchange_strong(c, c + 1)) continue;  // c is now the next untaken chunk
+    chunk_pass(next_, *lookahead_.data, lookahead_.examples, c, c + 1, chunk_times_[c]);
+    c = next_chunk_.value.load();
+  }
+}
+
+// Phase 3's wall time; when it also ran the next step's phase 1 (and the first `ahead_chunks`
+// chunks of its phase 2), that part (the CPU time spread over the threads) counts as forward
+// and backward, so --profile's shares keep their meaning.
+void ParallelEngine::record_update_phase(double wall, bool with_forward, int ahead_chunks) {
+  double forward = 0, backward = 0;
   if (with_forward)
     for (const Owner& o : owners_) forward += o.times.forward;
+  for (int c = 0; c < ahead_chunks; ++c) {
+    forward += chunk_times_[c].forward;
+    backward += chunk_times_[c].backward;
+  }
   const int workers = std::max(1, std::min(static_cast<int>(owners_.size()), tbb::this_task_arena::max_concurrency()));
-  const double forward_wall = std::min(wall, forward / workers);
+  const double ahead_wall = std::min(wall, (forward + backward) / workers);
   profile_->forward_cpu += forward;
-  profile_->chunks_wall += forward_wall;
-  profile_->update_wall += wall - forward_wall;
+  profile_->backward_cpu += backward;
+  profile_->chunks_wall += ahead_wall;
+  profile_->update_wall += wall - ahead_wall;
 }
 
 // The rank-K step with scale −1 on zeros leaves exactly Σ_k A[k] ⊗ dZ[k].
@@ -734,11 +803,13 @@ std::vector<float> ParallelEngine::to_canonical(const AlignedVector<float>& padd
 
 // Each later layer that keeps one: its output-major copy W from the input-major Wᵀ.
 void ParallelEngine::refresh_output_major() {
-  for (int l = 1; l < spec_.num_layers(); ++l) {
-    if (output_major_at_[l] == kNoCopy) continue;
-    const LayerSlot& s = layout_.layers[l];
-    transpose(params_.data() + s.weight, s.in, s.out, output_major_.data() + output_major_at_[l]);
-  }
+  for (int l = 1; l < spec_.num_layers(); ++l) refresh_output_major(l);
+}
+
+void ParallelEngine::refresh_output_major(int l) {
+  if (output_major_at_[l] == kNoCopy) return;
+  const LayerSlot& s = layout_.layers[l];
+  transpose(params_.data() + s.weight, s.in, s.out, output_major_.data() + output_major_at_[l]);
 }
 
 EngineState ParallelEngine::state() const {

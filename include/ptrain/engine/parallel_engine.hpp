@@ -15,7 +15,11 @@
 //     layers whole, in turn.
 // When the trainer names the next batch (prefetch), each owner goes on from phase 3 straight
 // into the next step's phase 1 on its own, just updated columns, and the next step starts at
-// phase 2: two fork/joins a step instead of three, with no result changed.
+// phase 2: two fork/joins a step instead of three, with no result changed. Where every later
+// layer is small (updated whole by one owner) and no owner is narrow, phase 2 of that next batch
+// runs in the same fork too: each owner, its forward done, takes the chunks whose rows every
+// owner has finished (the one that finishes last takes the rest), and the next step starts at
+// phase 3: one fork/join a step.
 // An owner of at most 8 columns (14-16 threads on the default net) keeps its block output-major
 // and runs the narrow kernels, the batch or the inputs in the lanes instead of its few columns;
 // their forward reads the batch's inputs transposed, which phase 2's tasks prepare for the
@@ -38,7 +42,10 @@
 // phase 3.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -86,7 +93,7 @@ class ParallelEngine final : public Engine {
   // layer's activations and every layer's dZ, as (buffer, floats per row)), and the chunks'
   // losses. The inputs are not sent: every rank reads the images itself.
   std::vector<std::pair<float*, int>> exchanged_rows();
-  std::span<double> chunk_losses() { return chunk_loss_; }
+  std::span<double> chunk_losses() { return batch_.chunk_loss; }
 
   // Between the canonical (packed) order and this engine's padded layout.
   std::vector<float> to_canonical(const AlignedVector<float>& padded) const;
@@ -99,6 +106,7 @@ class ParallelEngine final : public Engine {
     std::vector<AlignedVector<float>> dz;  // dz[l]: rows × sizes[l+1], ∂loss/∂z of layer l
     std::vector<float> logits, log_norm;   // xent: the output layer's z, and log Σ exp(z) per row
     std::vector<int> labels;               // the rows' labels
+    std::vector<double> chunk_loss;        // each chunk's summed loss, indexed by chunk, never by thread
     std::size_t rows = 0;
     void resize(const std::vector<int>& sizes, std::size_t rows);
   };
@@ -126,6 +134,7 @@ class ParallelEngine final : public Engine {
     const float* const* rows;            // or its rows' features
     const float* dZ;                     // rows × out
     bool output_major;                   // a narrow owner's block
+    int layer;                           // 0: a block of the first layer
     bool whole() const { return j_begin == 0 && j_end == out; }
   };
   // Splits the first layer's columns among n owners in whole groups (of 8 columns, or of a
@@ -175,17 +184,23 @@ class ParallelEngine final : public Engine {
   static void transpose_share(InputTable& in, int r_begin, int r_end, std::size_t t, std::size_t n);
   void narrow_block(const Owner& owner, const Dataset& data, const InputTable& in, int r_begin, float* z, int K,
                     Indices ahead) const;
-  void first_layer_block(const Owner& owner, const Dataset& data, FirstInputs inputs, float* z, int K,
-                         Indices ahead) const;
+  // rows_finished(k0, k1) after each run of rows the block has all columns of.
+  void first_layer_block(const Owner& owner, const Dataset& data, FirstInputs inputs, float* z, int K, Indices ahead,
+                         const std::function<void(int, int)>& rows_finished) const;
   // Phase 1 for one owner: rows [r_begin, r_end) of the batch `in` lists, into a1, prefetching `ahead`.
+  // Each finished run of rows is published in `rows_done` (rows from r_begin) when given.
   void owner_forward(Owner& owner, const Dataset& data, const InputTable& in, int r_begin, int r_end, float* a1,
-                     Indices ahead);
+                     Indices ahead, std::atomic<int>* rows_done = nullptr);
   void prepare_step(const Dataset& data, Indices batch);
   void first_layer_phase(const Dataset& data, int r_begin, int r_end);                  // phase 1
   void later_layers_phase(const Dataset& data, Indices batch, int c_begin, int c_end);  // phase 2
-  // Phase 3, then (with look_ahead) each owner's phase 1 of the lookahead batch.
+  // Phase 3, then (with look_ahead) each owner's phase 1 of the lookahead batch, and where
+  // pipelines_later_layers() its phase 2.
   void update_phase(int B, double lr, bool look_ahead);
-  void record_update_phase(double wall, bool with_forward);
+  void record_update_phase(double wall, bool with_forward, int ahead_chunks);
+  bool pipelines_later_layers() const;
+  // The lookahead batch's chunks whose rows are all done, each taken by one caller, until one is not.
+  void run_ready_chunks();
   // z = W_0 x + b_0 into a[1] for K examples' inputs, all columns (evaluation).
   void first_layer(const InputTable& inputs, Activations& buf, int K) const;
   // z = W_l a[l] + b_l into a[l+1] for K rows from `row`, all columns, for l ≥ 1.
@@ -193,7 +208,7 @@ class ParallelEngine final : public Engine {
   // a[l+1] = f(z): the hidden units, or at the output sigmoid (mse) or softmax (xent).
   void activate(int l, Activations& buf, std::size_t row, int K) const;
   void hidden_forward(float* z, std::size_t n) const;
-  void chunk_pass(const Dataset& data, Indices batch, int c_begin, int c_end, TaskTimes& times);
+  void chunk_pass(Activations& buf, const Dataset& data, Indices batch, int c_begin, int c_end, TaskTimes& times);
   // The whole forward pass for K examples (evaluation).
   void forward(const Dataset& data, Indices examples, Activations& buf) const;
   // The output layer's dZ from the loss (returns the rows' summed loss); dZ back through the rest.
@@ -204,15 +219,16 @@ class ParallelEngine final : public Engine {
   void plain_step(const UpdateBlock& u, float* w, float* b, int K, float scale) const;
   // The momentum or Adam rank-K step of one update block (a rule with optimizer state).
   void stateful_step(const UpdateBlock& u, int B, double lr, const kernels::AdamStep& adam);
-  // The tasks of phase 3: one per owner, each ending with then(owner).
+  // The tasks of phase 3: one per owner, each ending with then(owner index).
   struct NoThen {
-    void operator()(Owner&) const {}
+    void operator()(std::size_t) const {}
   };
   template <class Body, class Then = NoThen>
   void for_each_update_block(int r_begin, int r_end, Body&& body, Then&& then = {});
   void from_canonical(std::span<const double> canonical, AlignedVector<float>& padded) const;
   // The output-major copies of layers 1.. from their input-major weights.
   void refresh_output_major();
+  void refresh_output_major(int l);
   bool streams_weights() const;  // a later layer's weights do not stay in a core's cache
 
   NetSpec spec_;
@@ -228,23 +244,33 @@ class ParallelEngine final : public Engine {
   // Counts the update (t = ++steps_) and returns its Adam constants for a batch of B (unused by SGD).
   kernels::AdamStep begin_update(int B, double lr);
   Activations batch_;                 // reused across steps: no allocation in the step loop
-  std::vector<double> chunk_loss_;    // indexed by chunk, never by thread
+  Activations next_;                  // the lookahead batch's, swapped in when its step comes
   InputTable inputs_;  // the batch's inputs, row by row
   std::array<float, 256> to_float_{};        // a pixel byte's input value: byte × input scale
   float pixel_scale_ = 1;                    // that scale (the narrow kernels convert in the lanes)
   std::vector<std::uint32_t> next_batch_;    // the next step's examples, prefetched during this one
   std::vector<std::uint32_t> batch_after_;   // and the step's after it (prefetched during the lookahead)
-  // The next step's batch, whose first-layer outputs this step's phase 3 computes (train_step).
+  // The next step's batch, whose first-layer outputs (next_.a[1]), and maybe phase 2 (the rest
+  // of next_), this step's phase 3 computes (train_step).
   struct Lookahead {
     const Dataset* data = nullptr;
     std::vector<std::uint32_t> examples;
     InputTable inputs;
-    AlignedVector<float> a1;  // as batch_.a[1]; swapped in when the step comes
-    bool ready_for(const Dataset& d, Indices batch, std::size_t a1_size) const;
-    void expect(const Dataset& d, Indices batch, std::size_t a1_size, bool transposed);
+    bool later_done = false;  // phase 2 too
+    bool ready_for(const Dataset& d, Indices batch) const;
+    void expect(const Dataset& d, Indices batch, bool transposed);
     void clear();
   };
   Lookahead lookahead_;
+  // How far phase 3 has come with the lookahead batch, for its pipelined phase 2: each owner's
+  // rows of next_.a[1] done (after its updates), and the next chunk to take. Sequentially
+  // consistent: an owner publishes its rows, then reads the others', so the one that finishes
+  // last sees every row and no chunk is left untaken.
+  struct alignas(kCacheLine) Counter {
+    std::atomic<int> value{0};
+  };
+  std::unique_ptr<Counter[]> owner_rows_;  // one per owner
+  Counter next_chunk_;
   std::vector<Owner> owners_;         // phases 1 and 3 of the first layer
   tbb::affinity_partitioner owner_affinity_;  // keeps each owner on one thread, step after step
   StepTimes* profile_ = nullptr;
