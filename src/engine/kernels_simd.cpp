@@ -12,6 +12,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -842,6 +843,15 @@ void adam_step(const float* dW, float* W, float* M, float* V, std::size_t n, con
 
 const char* instruction_set() { return ptrain::simd::Arch::name(); }
 int lanes() { return kWidth; }
+
+// outer_product's walk, widest column tiles first (a half vector or a padded rest takes a whole
+// vector's slot); a row count a multiple of every tile's rows leaves none of them short.
+int tile_rows(int columns) {
+  int vectors = (columns + kWidth - 1) / kWidth, rows = 1;
+  for (int v = kAccumulators >= 24 ? 4 : 3; v >= 1; --v)
+    for (; vectors >= v; vectors -= v) rows = std::lcm(rows, rows_for(v));
+  return rows;
+}
 
 std::string library_version() {
   return "xsimd " + std::to_string(XSIMD_VERSION_MAJOR) + "." + std::to_string(XSIMD_VERSION_MINOR) + "." +

@@ -20,6 +20,8 @@ namespace simd {
 #include "ptrain/engine/kernel_signatures.inc"
 const char* instruction_set();  // xsimd's name for what these kernels run, e.g. "avx512bw"
 int lanes();                    // floats in one of their vectors: 4, 8 or 16
+// Rows a forward over `columns` columns runs in full tiles only when it gets a multiple of them.
+int tile_rows(int columns);
 std::string library_version();  // "xsimd 8.1.0"
 }
 namespace plain {
