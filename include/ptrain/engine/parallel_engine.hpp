@@ -12,7 +12,7 @@
 //  3. the update: each owner sums its columns' gradients over the batch in example order,
 //     averages them and updates its columns of the first layer in place — reduction, mean and
 //     update fused, each weight read and written once; the owners update the later, small
-//     layers whole, in turn.
+//     layers whole, each by the owner with the least to do.
 // When the trainer names the next batch (prefetch), each owner goes on from phase 3 straight
 // into the next step's phase 1 on its own, just updated columns, and the next step starts at
 // phase 2: two fork/joins a step instead of three, with no result changed. Where every later
@@ -272,6 +272,7 @@ class ParallelEngine final : public Engine {
   std::unique_ptr<Counter[]> owner_rows_;  // one per owner
   Counter next_chunk_;
   std::vector<Owner> owners_;         // phases 1 and 3 of the first layer
+  std::vector<std::size_t> small_layer_owner_;  // by layer: the owner that updates it when it is small
   tbb::affinity_partitioner owner_affinity_;  // keeps each owner on one thread, step after step
   StepTimes* profile_ = nullptr;
   std::vector<TaskTimes> chunk_times_;  // indexed by phase 2's task, filled only when profiling
