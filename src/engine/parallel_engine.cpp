@@ -302,6 +302,7 @@ void ParallelEngine::place_owners(int n) {
   for (int o = 0; o < n; ++o) load[o] = 2 * std::size_t(owners_[o].cols()) * layout_.layers[0].in;
   small_layer_owner_.assign(spec_.num_layers(), 0);
   for (int l = 1; l < spec_.num_layers(); ++l) {
+    if (updated_in_shares(l)) continue;
     const std::size_t least = std::min_element(load.rbegin(), load.rend()) - load.rbegin();
     const std::size_t o = std::size_t(n) - 1 - least;
     small_layer_owner_[l] = o;
@@ -580,7 +581,7 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body, 
           const LayerSlot& s = layout_.layers[l];
           UpdateBlock u{s.weight, s.bias, s.in, s.out, 0, s.out, batch_.a[l].data() + std::size_t(r_begin) * s.in,
                         nullptr, nullptr, batch_.dz[l].data() + std::size_t(r_begin) * s.out, false, l};
-          if (std::size_t(s.in) * s.out * sizeof(float) > kSplitUpdateBytes) {
+          if (updated_in_shares(l)) {
             // Every owner takes a share of the columns, cut at cache lines: no two write one line.
             auto cut = [&](std::size_t k) { return int(std::size_t(s.out) * k / owners / kAlignFloats * kAlignFloats); };
             u.j_begin = cut(o);
@@ -706,11 +707,14 @@ void ParallelEngine::update_phase(int B, double lr, bool look_ahead) {
 // Every later layer updated whole by one owner, and no narrow owner (whose forward reads the
 // inputs transposed, which phase 2's tasks prepare for the lookahead batch).
 bool ParallelEngine::pipelines_later_layers() const {
-  for (int l = 1; l < spec_.num_layers(); ++l) {
-    const LayerSlot& s = layout_.layers[l];
-    if (std::size_t(s.in) * s.out * sizeof(float) > kSplitUpdateBytes) return false;
-  }
+  for (int l = 1; l < spec_.num_layers(); ++l)
+    if (updated_in_shares(l)) return false;
   return !has_narrow_owners();
+}
+
+bool ParallelEngine::updated_in_shares(int l) const {
+  const LayerSlot& s = layout_.layers[l];
+  return std::size_t(s.in) * s.out * sizeof(float) > kSplitUpdateBytes;
 }
 
 void ParallelEngine::run_ready_chunks() {

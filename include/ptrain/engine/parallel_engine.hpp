@@ -199,6 +199,8 @@ class ParallelEngine final : public Engine {
   void update_phase(int B, double lr, bool look_ahead);
   void record_update_phase(double wall, bool with_forward, int ahead_chunks);
   bool pipelines_later_layers() const;
+  // Later layer l is updated by every owner, each a share of its columns (else whole, by one).
+  bool updated_in_shares(int l) const;
   // The lookahead batch's chunks whose rows are all done, each taken by one caller, until one is not.
   void run_ready_chunks();
   // z = W_0 x + b_0 into a[1] for K examples' inputs, all columns (evaluation).
