@@ -19,13 +19,6 @@ std::vector<float> converted(const std::uint8_t* const* images, const float* to_
   return A;
 }
 
-// The table the engine reads bytes through: float(v)·scale.
-std::vector<float> pixel_table(float scale) {
-  std::vector<float> t(256);
-  for (int v = 0; v < 256; ++v) t[v] = static_cast<float>(v) * scale;
-  return t;
-}
-
 // The K rows the `_rows` kernels read, gathered.
 std::vector<float> gathered(const float* const* rows, int in, int K) {
   std::vector<float> A(std::size_t(K) * in);

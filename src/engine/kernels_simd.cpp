@@ -681,8 +681,7 @@ template <class Step>
 void with_pixel_operands(const float* dZ, const std::uint8_t* const* images, float scale, int out, int in, int K,
                          int columns, Step&& step) {
   if (columns >= kConvertColumns) return step(converted_gradient_operands(dZ, images, scale, out, in, K));
-  std::array<float, 256> to_float;
-  for (int v = 0; v < 256; ++v) to_float[v] = static_cast<float>(v) * scale;
+  const std::array<float, 256> to_float = pixel_table(scale);
   const DeltaRows d = unaliased_deltas(dZ, out, K);
   step(PixelOperands<false>{images, to_float.data(), d.dz, d.stride, K});
 }

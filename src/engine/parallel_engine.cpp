@@ -80,9 +80,8 @@ ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initi
                                                       kAlignFloats);
   }
   place_owners(1);
-  // The float a conversion pass would write, static_cast<float>(byte) × scale, once per byte value.
   pixel_scale_ = static_cast<float>(spec_.input_scale);
-  for (int v = 0; v < 256; ++v) to_float_[v] = static_cast<float>(v) * pixel_scale_;
+  to_float_ = kernels::pixel_table(pixel_scale_);
   from_canonical(std::vector<double>(initial.begin(), initial.end()), params_);
   refresh_output_major();
   velocity_.assign(rule.sgd_velocity() || rule.adam() ? layout_.total : 0, 0.0f);

@@ -2,11 +2,20 @@
 // The float32 arithmetic of the parallel engine, as twins with one signature:
 // `simd::` (xsimd; what the engine runs) and `plain::` (obvious loops; what the kernel tests
 // and benchmarks compare against). A "chunk" holds K examples as K rows.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 namespace ptrain::kernels {
+
+// A pixel byte's input value for each byte value, float(v)·scale: what a conversion pass would
+// write, and what the `_pixels` kernels read bytes through (or compute in the lanes).
+inline std::array<float, 256> pixel_table(float scale) {
+  std::array<float, 256> table;
+  for (int v = 0; v < 256; ++v) table[v] = static_cast<float>(v) * scale;
+  return table;
+}
 
 // One Adam or AdamW step's constants, computed once a step (t is the step's number). From a
 // parameter's gradient sum s: g = inv_batch·s, plus decay·w (Adam's L2; 0 for AdamW); w ←
