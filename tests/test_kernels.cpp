@@ -483,6 +483,23 @@ TEST(Kernels, ByteTransposeIsTheDefinition) {
         }
 }
 
+// Floats transposed 8 × 8 in registers, against the element-by-element definition, for shapes
+// with and without whole blocks, wide and tall (each walks its own way), into exactly its size.
+TEST(Kernels, FloatTransposeIsTheDefinition) {
+  std::mt19937 rng(26);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  for (int rows : {1, 7, 8, 9, 16, 37, 128, 1024})
+    for (int cols : {1, 8, 13, 24, 112, 1029}) {
+      std::vector<float> src(std::size_t(rows) * cols);
+      for (float& x : src) x = value(rng);
+      std::vector<float> got(src.size() + 1, -2.0f), want = got;
+      transpose(src.data(), rows, cols, got.data());
+      for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c) want[std::size_t(c) * rows + r] = src[std::size_t(r) * cols + c];
+      ASSERT_EQ(got, want) << rows << " × " << cols;
+    }
+}
+
 TEST(Kernels, NarrowForwardIsTheInputMajorForwardBitwise) {
   std::mt19937 rng(23);
   for (const Shape& s : narrow_shapes()) {
