@@ -347,9 +347,9 @@ const float* unaliased(const float* M, int rows, std::size_t cols, std::size_t& 
   return copy.data();
 }
 
-// K rows of `in` inputs for a product with `out` outputs, unaliased only when each input feeds
-// more than a cache line of outputs: for fewer the copy costs more than the thrashing it saves
-// (the wide net's 10-output layer at batch 128: forward 31 G/s uncopied, 23 copied).
+// K rows of `in` inputs for a weight gradient with `out` outputs, unaliased only when each input
+// feeds more than a cache line of outputs: for fewer the copy costs more than the thrashing it
+// saves (the wide net's 10-output layer at batch 128: update 24 G/s uncopied, 20 copied).
 std::size_t input_row_stride(int in, int out) { return out > int(kLineFloats) ? unaliased_stride(in) : in; }
 
 const float* input_rows(const float* A, int K, int in, int out, std::size_t& stride, std::vector<float>& copy) {
@@ -461,14 +461,13 @@ void narrow_forward_product(const O& o, const float* b, float* Zt, int out, int 
 
 }  // namespace
 
-// A tile broadcasts from 8 rows of A at once: rows a multiple of 512 bytes apart are copied
-// first, as the weight gradient's operands are (unaliased).
+// A read where it lies, even with rows a multiple of 512 bytes apart: since the sums run in
+// blocks of terms (rows_share_sets), an unaliased copy first (13d3500) no longer paid for
+// itself: 1024 × 1024, 512 × 512, 256 × 256 and 2048 × 2048 at batch 128 ran 0.5–8% faster
+// without it (perf/bench_kernels, Zen 5), and the wide net's step copies 512 KiB less.
 void linear_forward(const float* Wt, const float* b, const float* A, float* Z, int out, int in, int K, int j_begin,
                     int j_end) {
-  thread_local std::vector<float> a_copy;
-  std::size_t a_stride = in;
-  const float* a = input_rows(A, K, in, out, a_stride, a_copy);
-  forward_product(Operands{a, a_stride, 1, Wt, std::size_t(out), in}, b, Z, out, K, j_begin, j_end);
+  forward_product(Operands{A, std::size_t(in), 1, Wt, std::size_t(out), in}, b, Z, out, K, j_begin, j_end);
 }
 
 void linear_forward_pixels(const float* Wt, const float* b, const std::uint8_t* const* images, const float* to_float,
