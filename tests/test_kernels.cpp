@@ -703,7 +703,8 @@ TEST(Kernels, BackwardInputFromWtIsTheSameChainAsFromW) {
 
 // Rows in eights take 8-row tiles, strides of 128 floats a copy of the operand, 8 columns past
 // one to three whole AVX-512 vectors ride along their tile as a half vector (kernels_simd.cpp):
-// every element is still the one chain of FMAs in input (or example) order.
+// every element is still the one chain of FMAs in input (or example) order, every bias's
+// gradient the one chain of adds.
 TEST(Kernels, EveryTileShapeAndStrideGivesTheSameChains) {
   std::mt19937 rng(16);
   for (int out : {24, 40, 43, 56, 120, 128})
@@ -726,6 +727,11 @@ TEST(Kernels, EveryTileShapeAndStrideGivesTheSameChains) {
             for (int k = 0; k < K; ++k) g = std::fma(A[k * in + i], D[k * out + j], g);
             ASSERT_EQ(dW[i * out + j], g) << "out=" << out << " in=" << in << " K=" << K;
           }
+        for (int j = 0; j < out; ++j) {  // the biases' sums, four vectors at a time where they fit
+          float sum = 0;
+          for (int k = 0; k < K; ++k) sum += D[k * out + j];
+          ASSERT_EQ(db[j], sum) << "out=" << out << " j=" << j << " K=" << K;
+        }
       }
 }
 

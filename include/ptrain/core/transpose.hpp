@@ -1,6 +1,6 @@
 #pragma once
-// Matrices transposed in 16 × 16 blocks: each cache line written is filled while it is in L1
-// (row by row, every element written would go to another line).
+// Matrices transposed in blocks (16 × 16; floats 8 × 8 in registers): each cache line written
+// is filled while it is in L1 (row by row, every element written would go to another line).
 #include <immintrin.h>
 
 #include <algorithm>
