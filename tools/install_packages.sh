@@ -12,9 +12,10 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# clang and its sanitizer and libFuzzer runtimes, for tools/sanitize.sh and tools/fuzz.sh.
+# clang and its sanitizer and libFuzzer runtimes, for tools/sanitize.sh and tools/fuzz.sh, and
+# llvm-14 for the llvm-symbolizer that names the frames the TSan suppressions match.
 if [[ "${1:-}" == "--sanitizers" ]]; then
-  for p in clang libclang-rt-14-dev; do
+  for p in clang libclang-rt-14-dev llvm-14; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite under the sanitizers, with clang: everything under AddressSanitizer +
 # UndefinedBehaviorSanitizer (build-asan/), and the parallel-engine tests under
-# ThreadSanitizer (build-tsan/, suppressions and why they are safe in tests/tsan.supp).
+# ThreadSanitizer (build-tsan/, suppressions and why they are safe in tests/tsan.supp; its
+# symbolizer cuts long names, tools/symbolizer/llvm-symbolizer says why).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install_packages.sh --sanitizers
@@ -26,5 +27,5 @@ CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo 
   -DPTRAIN_BUILD_PERF=OFF -DPTRAIN_WIDTH_TESTS=OFF >/dev/null
 cmake --build build-tsan -j"$jobs" --target test_determinism test_engine_vs_oracle test_training >/dev/null
 echo "sanitize: the parallel-engine tests under ThreadSanitizer"
-TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1" \
+TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 external_symbolizer_path=$PWD/tools/symbolizer/llvm-symbolizer" \
   ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^(Determinism|Nets/EngineVsOracle|Training)\.' | tail -n 3
