@@ -305,22 +305,21 @@ void outer_product(const O& o, int r_begin, int r_end, int j_begin, int j_end, I
 // the adder idle for its latency (0.6% of the wide net's step).
 template <class Sink, class SinkOne>
 void column_sums(const float* dZ, int out, int K, int j_begin, int j_end, Sink&& sink, SinkOne&& sink_one) {
-  constexpr int kChains = 4;
   auto vectors = [&](auto zero) {
     using Vec = decltype(zero);
     constexpr int w = static_cast<int>(Vec::size);
-    for (; j_begin + kChains * w <= j_end; j_begin += kChains * w) {
-      Vec s[kChains];
-      for (Vec& v : s) v = zero;
-      for (int k = 0; k < K; ++k)
-        for (int c = 0; c < kChains; ++c) s[c] = s[c] + load<Vec>(dZ + std::size_t(k) * out + j_begin + c * w);
-      for (int c = 0; c < kChains; ++c) sink(j_begin + c * w, s[c]);
-    }
-    for (; j_begin + w <= j_end; j_begin += w) {
-      Vec s = zero;
-      for (int k = 0; k < K; ++k) s = s + load<Vec>(dZ + std::size_t(k) * out + j_begin);
-      sink(j_begin, s);
-    }
+    auto sums = [&](auto chains) {  // `chains` vectors' sums at a time, while they fit
+      constexpr int n = decltype(chains)::value;
+      for (; j_begin + n * w <= j_end; j_begin += n * w) {
+        Vec s[n];
+        for (Vec& v : s) v = zero;
+        for (int k = 0; k < K; ++k)
+          for (int c = 0; c < n; ++c) s[c] = s[c] + load<Vec>(dZ + std::size_t(k) * out + j_begin + c * w);
+        for (int c = 0; c < n; ++c) sink(j_begin + c * w, s[c]);
+      }
+    };
+    sums(std::integral_constant<int, 4>{});
+    sums(std::integral_constant<int, 1>{});
   };
   vectors(vfloat(0.0f));
   if constexpr (kHalfTiles) vectors(vhalf(0.0f));
