@@ -13,6 +13,7 @@
 
 #include "ptrain/core/config.hpp"
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/float_mode.hpp"
 #include "ptrain/run/array_training.hpp"
 
 namespace py = pybind11;
@@ -83,12 +84,14 @@ TrainConfig config_of(const std::map<std::string, std::string>& options) {
 
 // Between steps: a pending Ctrl-C becomes a KeyboardInterrupt after the step in progress.
 // Taking the GIL for it after every step cost 14% of the steps' time (~90 µs each on MNIST),
-// so it is looked at every 5 ms: a stop still falls between two whole steps.
-void check_signals() {
+// so it is looked at every 5 ms: a stop still falls between two whole steps. Python's signal
+// handlers run with the interpreter's own flush bits, not training's.
+void check_signals(unsigned python_flush_bits) {
   static thread_local auto last = std::chrono::steady_clock::now();
   const auto now = std::chrono::steady_clock::now();
   if (now - last < std::chrono::milliseconds(5)) return;
   last = now;
+  FlushBitsScope as_python(python_flush_bits);
   py::gil_scoped_acquire gil;
   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
 }
@@ -126,6 +129,7 @@ void bind_model(py::module_& m) {
   py::class_<Trainable>(m, "Model")
       .def("fit",
            [](Trainable& t, const py::object& callback) {
+             const unsigned python_flush_bits = flush_bits();
              std::function<bool(const EpochRecord&)> after_epoch = [&](const EpochRecord& r) {
                if (callback.is_none()) return true;
                py::gil_scoped_acquire gil;
@@ -140,7 +144,7 @@ void bind_model(py::module_& m) {
                }
              } release_after{t};
              py::gil_scoped_release release;
-             t.model.fit(check_signals, after_epoch);
+             t.model.fit([&] { check_signals(python_flush_bits); }, after_epoch);
            })
       .def("outputs",
            [](const Trainable& t, const py::array& X) {

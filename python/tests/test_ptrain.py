@@ -82,6 +82,19 @@ def test_predictions_are_numpys_forward_pass_and_models_go_both_ways(tmp_path):
     np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))
 
 
+def test_training_leaves_the_interpreters_floating_point_as_it_was():
+    """ptrain flushes subnormal floats in its own arithmetic only: NumPy computes 1e-20 * 1e-20 =
+    1e-40, a float32 subnormal, before training, inside the epoch callback and after."""
+    tiny = np.float32(1e-20)
+    assert tiny * tiny > 0
+    x, y = synthetic(200, 10, 3, 5)
+    products = []
+    model = ptrain.train(x, y, threads=2, callback=lambda record: products.append(tiny * tiny), **RECIPE)
+    assert len(products) == RECIPE["epochs"] and all(p > 0 for p in products)
+    model.predict(x)
+    assert tiny * tiny > 0
+
+
 def test_bytes_validation_history_and_callback():
     rng = np.random.default_rng(4)
     x = rng.integers(0, 256, size=(200, 6, 6)).astype(np.uint8)
@@ -107,6 +120,32 @@ def test_errors_are_the_command_lines(tmp_path):
         ptrain.load(tmp_path / "none.st")
     with pytest.raises(OSError, match="does not exist"):
         ptrain.train(x, y, epochs=1).save(tmp_path / "no" / "m.st")
+
+
+def test_signal_handlers_run_with_the_interpreters_floating_point():
+    """A Python signal handler runs between two training steps, with NumPy's own arithmetic:
+    1e-20 * 1e-20 is the subnormal 1e-40 there too, not the zero that training computes."""
+    tiny = np.float32(1e-20)
+    products = []
+
+    class Stop(Exception):
+        pass
+
+    def handler(signum, frame):
+        products.append(tiny * tiny)
+        raise Stop
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGUSR1))
+    x, y = synthetic(20000, 64, 4, 6)
+    timer.start()
+    try:
+        with pytest.raises(Stop):
+            ptrain.train(x, y, hidden=(256, 128), epochs=1000, threads=2)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+    assert len(products) == 1 and products[0] > 0
 
 
 def test_ctrl_c_stops_after_a_step_and_other_threads_run():

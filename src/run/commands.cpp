@@ -254,7 +254,8 @@ void run_predict(const InferenceConfig& cfg, std::ostream& out) {
   }
   one.labels = {0};
   const std::vector<std::uint32_t> index{0};
-  const std::vector<float> scores = m.engine->outputs(one, index);
+  ThreadLimit threads(cfg.threads);
+  const std::vector<float> scores = threads.run([&] { return m.engine->outputs(one, index); });
   const int classes = m.spec().classes();
   out << source << " (" << width << "x" << height << "):\n";
   if (!one.float_inputs) draw(out, one.pixels.data(), width, height);

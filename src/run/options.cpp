@@ -149,6 +149,9 @@ po::options_description train_options() {
                      "number of classes C (2-256; default: the largest label + 1); labels must be below C");
   add_option(desc, "chunk-size", std::to_string(defaults.chunk_size),
              "examples per parallel task (a tuning knob: the results depend on neither it nor --threads)");
+  add_option(desc, "subnormals", name_of(defaults.subnormals),
+             "flush (to zero) or keep float values below 1.2e-38; keep, IEEE's gradual underflow, runs several times "
+             "slower on Intel once Adam's moments decay that far: it is there to measure what flushing saves");
   add_option(desc, "rank-timeout", std::to_string(static_cast<int>(defaults.rank_timeout)),
              "under mpirun: seconds a rank waits for the others before it stops the run");
   // clang-format off
@@ -280,6 +283,7 @@ CommandLine parse_train(int argc, const char* const* argv) {
   c.threads = static_cast<int>(parse_integer("threads", text(vm, "threads"), 1, 4096));
   c.epochs = static_cast<int>(parse_integer("epochs", text(vm, "epochs"), 0, 1'000'000));
   c.chunk_size = static_cast<int>(parse_integer("chunk-size", text(vm, "chunk-size"), 1, 4096));
+  c.subnormals = parse_choice<Subnormals>(text(vm, "subnormals"));
   c.data_dir = text(vm, "data-dir");
   c.profile = vm["profile"].as<bool>();
   c.quiet = vm["quiet"].as<bool>();

@@ -65,7 +65,7 @@ std::string run_header(const TrainConfig& cfg, const std::string& data_name, con
   std::ostringstream head;
   head << "ptrain " << PTRAIN_VERSION << ": " << counted(threads, "thread") << ", SIMD " << kernels::simd::instruction_set()
        << " (" << kernels::simd::library_version() << "), engine "
-       << engine.describe() << "\n"
+       << engine.describe() << (cfg.subnormals == Subnormals::keep ? ", subnormals kept (IEEE)" : "") << "\n"
        << "data " << data_name << ": " << data.size() << (data.float_inputs ? " examples of " : " images of ") << data.image_size
        << (data.float_inputs ? " features; split " : " pixels; split ")
        << name_of(cfg.split) << ": train " << split.train.size() << ", validation " << split.val.size() << ", test "
@@ -168,7 +168,7 @@ void TrainingRun::set_up() {
       best_.emplace(cfg_);
       if (!cfg_.resume.empty()) best_->restore(start_.metadata, cfg_.resume);
     }
-    threads_.emplace(cfg_.threads);
+    threads_.emplace(cfg_.threads, cfg_.subnormals);
     // Every rank draws the same initial weights from the shared seed; announce() and every
     // epoch confirm that they start, and stay, equal.
     try {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/float_mode.hpp"
 
 namespace ptrain {
 
@@ -109,6 +110,12 @@ struct Names<Optimizer> {
       "optimizer", {{{Optimizer::sgd, "sgd"}, {Optimizer::adam, "adam"}, {Optimizer::adamw, "adamw"}}}};
 };
 
+template <>
+struct Names<Subnormals> {
+  static constexpr NameTable<Subnormals, 2> table{
+      "subnormals", {{{Subnormals::flush, "flush"}, {Subnormals::keep, "keep"}}}};
+};
+
 template <class E>
 std::string name_of(E value) {
   for (const auto& [v, name] : Names<E>::table.names)
@@ -197,6 +204,7 @@ struct TrainConfig {
   std::string npz_keys;                         // --npz-keys FEATURES,LABELS; empty: by role
   int threads = hardware_threads();
   int chunk_size = kDefaultChunkSize;  // examples per parallel task
+  Subnormals subnormals = Subnormals::flush;  // keep: IEEE gradual underflow, for measuring flushing
   std::string metrics_path;    // JSON Lines; empty: none
   bool profile = false;        // per-epoch phase times (parallel engine)
   std::string save_path;       // final model (F32 safetensors); empty: none
