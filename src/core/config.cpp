@@ -104,8 +104,8 @@ const RecipeField kRecipe[] = {
    [](TrainConfig& c, const std::string& t) {
      c.weight_decay = parse_bounded("weight-decay", t, 0, 1e6, true, "a number from 0 to 1e6");
    }, "0"},
-  {"lr-decay", "lr_decay", "none; cosine: epoch e trains at lr·½(1 + cos(π(e−1)/epochs)); step: lr·gamma every "
-   "--step-size epochs (PyTorch's StepLR)",
+  {"lr-decay", "lr_decay", "none; after any --warmup-epochs W, epoch e is the schedule's epoch s = e − W of "
+   "S = epochs − W; cosine: lr·½(1 + cos(π(s−1)/S)); step: lr·gamma every --step-size of them (PyTorch's StepLR)",
    [](const TrainConfig& c) { return name_of(c.lr_decay); },
    [](TrainConfig& c, const std::string& t) { c.lr_decay = parse_choice<LrDecay>(t); }},
   {"step-size", "step_size", "--lr-decay step: epochs between decays",

@@ -355,7 +355,6 @@ const float* input_rows(const float* A, int K, int in, int out, std::size_t& str
   return input_row_stride(in, out) == std::size_t(in) ? A : unaliased(A, K, in, stride, copy);
 }
 
-// The operands of Σ_k A[k][i]·dZ[k][j] for rows i of an input-major weight matrix.
 // dZ's K rows as a weight gradient's loaded operand: where they lie, or an unaliased copy.
 struct DeltaRows {
   const float* dz;
@@ -368,6 +367,7 @@ DeltaRows unaliased_deltas(const float* dZ, int out, int K) {
   return {dz, stride};
 }
 
+// The operands of Σ_k A[k][i]·dZ[k][j] for rows i of an input-major weight matrix.
 Operands weight_gradient_operands(const float* dZ, const float* A, int out, int in, int K) {
   thread_local std::vector<float> a_copy;
   std::size_t a_stride = in;
