@@ -79,6 +79,7 @@ TrainConfig config_of(const std::map<std::string, std::string>& options) {
     else if (option == "scale") c.feature_scale = parse_positive_real("scale", text);
     else recipe_field(option).adopt(c, text);
   }
+  apply_preset_lr(c);
   return c;
 }
 
@@ -101,6 +102,7 @@ py::dict record_of(const EpochRecord& r) {
   d["epoch"] = r.epoch;
   d["train_loss"] = r.train_loss;
   d["val_accuracy"] = r.val_accuracy ? py::cast(*r.val_accuracy) : py::none();
+  d["val_loss"] = r.val_loss ? py::cast(*r.val_loss) : py::none();
   d["examples_per_sec"] = r.examples_per_sec;
   d["seconds"] = r.seconds;
   return d;

@@ -12,7 +12,7 @@
 #include "ptrain/engine/parallel_engine.hpp"
 #include "ptrain/core/parallel_tasks.hpp"
 #include "ptrain/core/threads.hpp"
-#include "ptrain/run/trainer.hpp"
+#include "ptrain/run/epoch_loop.hpp"
 #include "support.hpp"
 
 namespace ptrain {

@@ -7,6 +7,8 @@
 #include "ptrain/run/engine_factory.hpp"
 #include "ptrain/core/threads.hpp"
 #include "ptrain/run/early_stopping.hpp"
+#include "ptrain/run/epoch_loop.hpp"
+#include "ptrain/run/schedule.hpp"
 #include "ptrain/run/trainer.hpp"
 #include "support.hpp"
 

@@ -78,20 +78,28 @@ class Model:
         self._history = state["history"]
 
 
-def train(X, y, *, hidden=(112, 16), activation="sigmoid", loss="mse", init="blog", optimizer="sgd", lr=3.0,
+def train(X, y, *, hidden=(112, 16), activation="sigmoid", loss="mse", init="blog", optimizer="sgd", lr=None,
           batch_size=32, epochs=10, momentum=0.0, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8,
-          lr_decay="none", step_size=10, gamma=0.1, warmup_epochs=0, early_stop=0, min_delta=0.0, standardize=False,
-          scale=None, classes=None, threads=None, seed=42, X_val=None, y_val=None, callback=None):
+          lr_decay="none", step_size=10, gamma=0.1, warmup_epochs=0, early_stop=0, early_stop_on="accuracy",
+          min_delta=0.0, preset="none", standardize=False, scale=None, classes=None, threads=None, seed=42,
+          X_val=None, y_val=None, callback=None):
     """Trains a network on X, y and returns the Model. The options are the command line's
     (``ptrain --help``), with the same defaults and the same checks: a bad value is a
-    ValueError with the command line's message. ``callback(record)`` runs after each epoch
-    with that epoch's history dict; returning False stops training. The GIL is released while
-    training; Ctrl-C stops after the step in progress with a KeyboardInterrupt whose ``model``
-    attribute holds the model as it stands."""
+    ValueError with the command line's message; ``lr=None`` is the recipe's default (3.0, or
+    0.1 with ``preset="blog"``). The epochs are the command line's own loop: early stopping
+    judges ``early_stop_on`` ("accuracy" or "loss" on X_val, y_val) and the model keeps the
+    last epoch's weights. ``callback(record)`` runs after each epoch with that epoch's history
+    dict; returning False stops training. The GIL is released while training; Ctrl-C stops
+    after the step in progress with a KeyboardInterrupt whose ``model`` attribute holds the
+    model as it stands."""
     import numpy as np
     options = {"hidden": _text(tuple(hidden)), "activation": activation, "loss": loss, "init": init,
-               "optimizer": optimizer, "lr": _text(float(lr)), "batch-size": _text(batch_size),
-               "epochs": _text(epochs), "seed": _text(seed), "lr-decay": lr_decay}
+               "optimizer": optimizer, "batch-size": _text(batch_size), "epochs": _text(epochs), "seed": _text(seed),
+               "lr-decay": lr_decay, "preset": preset}
+    if lr is not None:
+        options["lr"] = _text(float(lr))
+    if early_stop or early_stop_on != "accuracy":
+        options["early-stop-on"] = early_stop_on
     if momentum:
         options["momentum"] = _text(float(momentum))
     if weight_decay:

@@ -1,5 +1,6 @@
 """The Python module against the command line (the same weights_hash, model files read both
 ways), NumPy's own arithmetic, and its promises: history, callbacks, errors, Ctrl-C, the GIL."""
+import json
 import os
 import re
 import signal
@@ -50,6 +51,45 @@ def test_same_weights_as_the_command_line(tmp_path):
     out = cli("--train", str(tmp_path / "x_train.npy"), "--test", str(tmp_path / "x_test.npy"), "--val-size", "0",
               "--quiet", *RECIPE_ARGS[:8], "--lr", "0.003", *RECIPE_ARGS[10:], "--optimizer", "adam")
     assert adam.weights_hash == hash_of(out)
+
+
+def test_early_stopping_on_the_validation_loss_ends_where_the_command_line_does(tmp_path):
+    """One epoch loop for both: the same recipe, stopped after 2 epochs without a lower
+    validation loss, ends after the same epoch with the same weights and validation losses."""
+    x, y = synthetic(150, 10, 3, 11)
+    xv, yv = synthetic(90, 10, 3, 12)
+    xt, yt = synthetic(30, 10, 3, 13)
+    for name, a in {"x_train": x, "y_train": y, "x_val": xv, "y_val": yv, "x_test": xt, "y_test": yt}.items():
+        np.save(tmp_path / f"{name}.npy", a)
+    metrics = tmp_path / "metrics.jsonl"
+    out = cli("--train", str(tmp_path / "x_train.npy"), "--test", str(tmp_path / "x_test.npy"), "--val",
+              str(tmp_path / "x_val.npy"), "--quiet", "--hidden", "32", "--activation", "relu", "--loss", "xent",
+              "--init", "he", "--lr", "0.3", "--batch-size", "16", "--epochs", "60", "--seed", "7",
+              "--early-stop", "2", "--early-stop-on", "loss", "--metrics", str(metrics))
+    records = [json.loads(line) for line in open(metrics)]
+    stopped = records[-1]["stopped_early_after"]
+    assert stopped is not None and stopped < 60, "the recipe must stop early for the test to mean anything"
+    model = ptrain.train(x, y, X_val=xv, y_val=yv, hidden=(32,), activation="relu", loss="xent", init="he", lr=0.3,
+                         batch_size=16, epochs=60, seed=7, early_stop=2, early_stop_on="loss")
+    assert len(model.history) == stopped
+    assert model.weights_hash == hash_of(out)
+    assert [r["val_loss"] for r in model.history] == [r["val_loss"] for r in records[:-1]]
+
+
+def test_the_preset_sets_its_learning_rate_unless_one_is_given(tmp_path):
+    x = np.random.default_rng(4).integers(0, 256, size=(200, 16), dtype=np.uint8)
+    y = np.arange(200) % 2
+    for name, a in {"x_train": x, "y_train": y, "x_test": x[:20], "y_test": y[:20]}.items():
+        np.save(tmp_path / f"{name}.npy", a)
+    for lr_args, lr in (([], None), (["--lr", "0.1"], 0.1), (["--lr", "0.5"], 0.5)):
+        out = cli("--train", str(tmp_path / "x_train.npy"), "--test", str(tmp_path / "x_test.npy"), "--val-size", "0",
+                  "--quiet", "--hidden", "8", "--epochs", "2", "--preset", "blog", *lr_args)
+        model = ptrain.train(x, y, hidden=(8,), epochs=2, preset="blog", lr=lr)
+        assert model.weights_hash == hash_of(out), lr_args
+    assert ptrain.train(x, y, hidden=(8,), epochs=2, preset="blog").weights_hash == \
+        ptrain.train(x, y, hidden=(8,), epochs=2, preset="blog", lr=0.1).weights_hash
+    assert ptrain.train(x, y, hidden=(8,), epochs=2, preset="blog").weights_hash != \
+        ptrain.train(x, y, hidden=(8,), epochs=2, preset="blog", lr=3.0).weights_hash
 
 
 def test_predictions_are_numpys_forward_pass_and_models_go_both_ways(tmp_path):

@@ -205,6 +205,10 @@ void set_preset(TrainConfig& cfg, Preset preset) {
   cfg.spec.blog_derivative = preset == Preset::blog;
 }
 
+void apply_preset_lr(TrainConfig& cfg) {
+  if (cfg.preset == Preset::blog && !cfg.explicit_options.count("lr")) cfg.lr = kBlogLr;
+}
+
 // Whole numbers are read as text and parsed here: Boost's unsigned conversion wraps "-1".
 long long parse_integer(std::string_view option, const std::string& text, long long min, long long max) {
   const std::string name = "--" + std::string(option);

@@ -13,9 +13,9 @@
 #include "ptrain/run/checkpoint.hpp"
 #include "ptrain/run/early_stopping.hpp"
 #include "ptrain/run/engine_factory.hpp"
+#include "ptrain/run/epoch_loop.hpp"
 #include "ptrain/run/loaded_model.hpp"
 #include "ptrain/run/schedule.hpp"
-#include "ptrain/run/trainer.hpp"
 
 namespace ptrain {
 namespace {
@@ -58,6 +58,9 @@ ArrayModel::ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> va
   cfg_.spec.sizes.push_back(classes_of(cfg_, train_));
   if (val_) check_validation(train_, *val_, classes());
   check_optimizer_options(cfg_);
+  for (const char* option : {"early-stop-on", "min-delta"})
+    if (cfg_.explicit_options.count(option) && cfg_.early_stop == 0)
+      throw UsageError(std::string(option) + " goes with early-stop (the patience in epochs)");
   check_schedule(cfg_);
   if (cfg_.early_stop > 0 && (!val_ || val_->size() == 0))
     throw UsageError("early stopping judges epochs on validation examples; pass X_val and y_val");
@@ -82,29 +85,28 @@ void ArrayModel::fit(const std::function<void()>& after_step,
   const std::vector<std::uint32_t> val_rows = val_ ? all_of(*val_) : std::vector<std::uint32_t>{};
   std::optional<EarlyStopping> stopping;
   if (cfg_.early_stop > 0) stopping.emplace(cfg_);
-  for (int epoch = epochs_done_ + 1; epoch <= cfg_.epochs; ++epoch) {
-    const auto start = ProfileClock::now();
-    const std::vector<std::uint32_t> order = epoch_order(train_rows, cfg_.seed, epoch);
-    const EpochResult r = threads.run([&] {
-      return train_epoch(*engine_, train_, order, cfg_.batch_size, epoch_lr(cfg_, epoch), 0, [&](std::size_t, double loss) {
-        ++steps_;
-        if (!std::isfinite(loss))
-          throw DataError("training diverged in epoch " + std::to_string(epoch) + " at step " + std::to_string(steps_) +
-                          " (the batch loss is " + std::to_string(loss) + "); try a smaller lr");
-        if (after_step) after_step();
-      });
-    });
-    epochs_done_ = epoch;
+  EpochHooks hooks;
+  if (after_step) hooks.after_step = [&](std::size_t) { after_step(); };
+  hooks.after_epoch = [&](const EpochReport& report) {
     EpochRecord rec;
-    rec.epoch = epoch;
-    rec.train_loss = r.mean_loss;
-    if (val_) rec.val_accuracy = threads.run([&] { return accuracy_percent(*engine_, *val_, val_rows); });
-    rec.seconds = seconds_between(start, ProfileClock::now());
-    rec.examples_per_sec = r.seconds > 0 ? static_cast<double>(r.examples) / r.seconds : 0.0;
+    rec.epoch = report.epoch;
+    rec.train_loss = report.training.mean_loss;
+    rec.val_accuracy = report.val_accuracy;
+    rec.val_loss = report.val_loss;
+    rec.seconds = report.seconds;
+    rec.examples_per_sec = report.training.seconds > 0
+                               ? static_cast<double>(report.training.examples) / report.training.seconds
+                               : 0.0;
     history_.push_back(rec);
-    if (after_epoch && !after_epoch(rec)) break;
-    if (stopping && rec.val_accuracy && (stopping->observe(epoch, *rec.val_accuracy), stopping->should_stop())) break;
-  }
+    return !after_epoch || after_epoch(rec);
+  };
+  hooks.diverged = [&](int epoch, const std::string& what) {
+    return DataError("training diverged in epoch " + std::to_string(epoch) + " at step " +
+                     std::to_string(position_.steps) + " (" + what + "); try a smaller lr");
+  };
+  EpochLoop loop(cfg_, *engine_, threads, {train_, train_rows, val_ ? *val_ : train_, val_rows}, position_,
+                 stopping ? &*stopping : nullptr);
+  loop.run(hooks);
 }
 
 std::vector<float> ArrayModel::outputs(Dataset data) const {
@@ -129,7 +131,7 @@ std::string ArrayModel::weights_hash() const { return hash_hex(ptrain::weights_h
 
 void ArrayModel::save(const std::string& path) const {
   check_output_file({"save", path});
-  save_model_file(path, make_model_file(cfg_, *engine_, RunPosition{epochs_done_, 0, steps_}, false), "save " + path);
+  save_model_file(path, make_model_file(cfg_, *engine_, RunPosition{position_.epochs_done, 0, position_.steps}, false), "save " + path);
 }
 
 ArrayModel ArrayModel::load(const std::string& path) {

@@ -232,7 +232,7 @@ void read_net_shape(const po::variables_map& vm, TrainConfig& c) {
 void read_recipe(const po::variables_map& vm, TrainConfig& c) {
   for (const RecipeField& f : recipe_fields())
     if (!f.help.empty() && vm.count(std::string(f.option))) f.adopt(c, text(vm, f.option));
-  if (c.preset == Preset::blog && !given(vm, "lr")) c.lr = kBlogLr;
+  apply_preset_lr(c);
   if (!c.train_file.empty()) c.split = c.test_file.empty() ? SplitKind::seed : SplitKind::standard;
   read_net_shape(vm, c);
   refuse_val_size_without_standard_split(vm, c.split);

@@ -1,9 +1,17 @@
 #include "ptrain/run/progress.hpp"
 
 #include <cstdio>
+#include <iomanip>
 #include <ostream>
+#include <sstream>
 
 namespace ptrain {
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
 
 void Progress::start_epoch(int epoch, int epochs, std::size_t first, std::size_t total) {
   epoch_ = epoch;

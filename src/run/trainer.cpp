@@ -1,7 +1,5 @@
 #include "ptrain/run/trainer.hpp"
 
-#include "ptrain/run/early_stopping.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <csignal>
@@ -16,10 +14,12 @@
 #include "ptrain/engine/kernels.hpp"
 #include "ptrain/io/input_transform.hpp"
 #include "ptrain/run/engine_factory.hpp"
+#include "ptrain/run/epoch_loop.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/run/metrics.hpp"
 #include "ptrain/run/progress.hpp"
 #include "ptrain/run/rank_agreement.hpp"
+#include "ptrain/run/schedule.hpp"
 #include "ptrain/run/run_files.hpp"
 #include "ptrain/core/rng.hpp"
 #include "ptrain/run/stop_signal.hpp"
@@ -28,22 +28,10 @@
 namespace ptrain {
 namespace {
 
-double seconds_since(ProfileClock::time_point start) { return seconds_between(start, ProfileClock::now()); }
-
-std::string fixed(double v, int digits) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
-}
-
 std::string percent(const std::optional<double>& v) { return v ? fixed(*v, 2) + "%" : "n/a"; }
 
 // "1 thread", "2 threads".
 std::string counted(long long n, const std::string& noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
-
-bool all_finite(const std::vector<float>& v) {
-  return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
-}
 
 const char* const kDrift = "the MPI reduction did not give every rank the same sum";
 
@@ -102,13 +90,9 @@ class TrainingRun {
   void check_labels_below(int classes, const std::string& why) const;
   void announce();
   void train();
-  EpochResult train_one_epoch(int epoch, double& shuffle_seconds);
-  void report_epoch(int epoch, const EpochResult& r, double shuffle_seconds, ProfileClock::time_point epoch_start);
+  void report_epoch(const EpochReport& report);
   [[noreturn]] void stop_for(const Interrupted& stop);
   void finish();
-  // The epoch's validation value as --early-stop-on defines it; whether it is the best so far
-  // (then --save-best keeps its model).
-  bool track_best(int epoch, std::optional<double> val_accuracy, std::optional<double> val_loss);
   std::string save_checkpoint();
   DataError diverged(int epoch, const std::string& what) const;
 
@@ -332,26 +316,34 @@ void TrainingRun::announce() {
 // alike stops every rank.
 void TrainingRun::train() {
   StopOnSignal stop_on_signal;
-  int epoch = position_.epochs_done + 1;
-  try {
-    for (; epoch <= cfg_.epochs; ++epoch) {
-      const auto epoch_start = ProfileClock::now();
-      double shuffle_seconds = 0;
-      if (position_.batches_in_epoch * cfg_.batch_size >= split_.train.size() && position_.batches_in_epoch > 0) {
-        position_ = {epoch, 0, position_.steps};  // an older checkpoint taken after the epoch's last step
-        continue;
-      }
-      const EpochResult r = train_one_epoch(epoch, shuffle_seconds);
-      report_epoch(epoch, r, shuffle_seconds, epoch_start);
-      if (best_ && best_->should_stop() && epoch < cfg_.epochs) {  // every rank judges the same values alike
-        stopped_early_ = epoch;
-        break;
-      }
-      // A signal during the epoch's last step waits for its report, so the stop (and its
-      // checkpoint) falls on the epoch's boundary and a resume starts the next epoch afresh.
-      if (epoch == cfg_.epochs) break;  // the last: finishing beats stopping
+  EpochHooks hooks;
+  hooks.before_epoch = [&](int epoch, std::size_t done, std::size_t size) {
+    step_times_ = StepTimes{};
+    progress_.start_epoch(epoch, cfg_.epochs, done, size);
+  };
+  hooks.after_step = [&](std::size_t done) {
+    // The epoch's last step leaves the signal check to the epoch's end.
+    if (done < split_.train.size())
       if (int signal = ranks_.stop_signal(position_.steps)) throw Interrupted(signal_name(signal), signal);
-    }
+    progress_.step(done);
+  };
+  hooks.after_training = [&](int epoch) {
+    if (spread_) ranks_.equal_weights(engine_->parameters(), "after epoch " + std::to_string(epoch), kDrift);
+  };
+  hooks.after_epoch = [&](const EpochReport& report) {
+    report_epoch(report);
+    // A signal during the epoch's last step waits for its report, so the stop (and its
+    // checkpoint) falls on the epoch's boundary and a resume starts the next epoch afresh.
+    // Early stopping and the last epoch end the run anyway: finishing beats stopping.
+    if (report.stop_early || report.epoch == cfg_.epochs) return true;
+    if (int signal = ranks_.stop_signal(position_.steps)) throw Interrupted(signal_name(signal), signal);
+    return true;
+  };
+  hooks.diverged = [&](int epoch, const std::string& what) { return diverged(epoch, what); };
+  try {
+    EpochLoop loop(cfg_, *engine_, *threads_, {mnist_->all, split_.train, mnist_->all, split_.val}, position_,
+                   best_ ? &*best_ : nullptr, &cluster_);
+    stopped_early_ = loop.run(hooks);  // every rank judges the same values alike
   } catch (const Interrupted& stop) {
     stop_for(stop);
   } catch (const AgreedFailure&) {
@@ -363,68 +355,34 @@ void TrainingRun::train() {
   }
 }
 
-EpochResult TrainingRun::train_one_epoch(int epoch, double& shuffle_seconds) {
-  const auto start = ProfileClock::now();
-  step_times_ = StepTimes{};
-  const std::vector<std::uint32_t> order = epoch_order(split_.train, cfg_.seed, epoch);
-  shuffle_seconds = seconds_since(start);
-  const std::size_t first_batch = position_.batches_in_epoch;
-  progress_.start_epoch(epoch, cfg_.epochs, std::min(order.size(), first_batch * cfg_.batch_size), order.size());
-  const EpochResult r = threads_->run([&] {
-    return train_epoch(*engine_, mnist_->all, order, cfg_.batch_size, epoch_lr(cfg_, epoch), first_batch,
-                       [&](std::size_t done, double loss) {
-                         ++position_.steps;
-                         ++position_.batches_in_epoch;
-                         if (!std::isfinite(loss)) throw diverged(epoch, "the batch loss is " + fixed(loss, 4));
-                         // The epoch's last step leaves the signal check to the epoch's end.
-                         if (done < order.size())
-                           if (int signal = ranks_.stop_signal(position_.steps))
-                             throw Interrupted(signal_name(signal), signal);
-                         progress_.step(done);
-                       });
-  });
-  if (!all_finite(engine_->parameters())) throw diverged(epoch, "a weight is not finite");
-  if (spread_) ranks_.equal_weights(engine_->parameters(), "after epoch " + std::to_string(epoch), kDrift);
-  position_.epochs_done = epoch;
-  position_.batches_in_epoch = 0;
-  return r;
-}
-
-// The epoch's line and metrics record after its validation pass, and its checkpoint when due.
-void TrainingRun::report_epoch(int epoch, const EpochResult& r, double shuffle_seconds,
-                               ProfileClock::time_point epoch_start) {
-  const auto eval_start = ProfileClock::now();
-  const std::optional<double> val =
-      threads_->run([&] { return accuracy_percent(*engine_, mnist_->all, split_.val, &cluster_); });
-  const std::optional<double> val_loss =
-      best_ && cfg_.early_stop_on == StopOn::loss
-          ? threads_->run([&] { return mean_loss(*engine_, cfg_.spec, mnist_->all, split_.val); })
-          : std::nullopt;
-  const double eval_seconds = seconds_since(eval_start), seconds = seconds_since(epoch_start);
+// The epoch's line and metrics record, the best model and its checkpoint when due.
+void TrainingRun::report_epoch(const EpochReport& report) {
+  const int epoch = report.epoch;
+  const EpochResult& r = report.training;
   const double rate = r.seconds > 0 ? static_cast<double>(r.examples) / r.seconds : 0.0;
-  const bool best = track_best(epoch, val, val_loss);
   std::ostringstream line;
   line << "epoch " << std::setw(3) << epoch << "/" << cfg_.epochs << "  loss " << fixed(r.mean_loss, 4) << "  val "
-       << percent(val) << (val_loss ? "  val loss " + fixed(*val_loss, 4) : "") << "  " << fixed(rate, 0)
-       << " examples/s  " << fixed(seconds, 2) << " s" << (best ? "  best" : "");
+       << percent(report.val_accuracy) << (report.val_loss ? "  val loss " + fixed(*report.val_loss, 4) : "") << "  "
+       << fixed(rate, 0) << " examples/s  " << fixed(report.seconds, 2) << " s" << (report.best ? "  best" : "");
   nlohmann::json record{{"epoch", epoch},
                         {"train_loss", r.mean_loss},
-                        {"val_accuracy", json_or_null(val)},
+                        {"val_accuracy", json_or_null(report.val_accuracy)},
                         {"examples_per_sec", rate},
-                        {"seconds", seconds}};
-  if (val_loss) record["val_loss"] = *val_loss;
+                        {"seconds", report.seconds}};
+  if (report.val_loss) record["val_loss"] = *report.val_loss;
   if (best_) record["best_epoch"] = best_->best_epoch();
   if (cfg_.profile) {
     nlohmann::json phases;
     line << "\n  profile:";
-    for (const auto& [name, secs] : epoch_phases(step_times_, shuffle_seconds, eval_seconds, seconds)) {
-      line << "  " << name << " " << fixed(secs * 1e3, 1) << " ms (" << fixed(100 * secs / seconds, 1) << "%)";
+    for (const auto& [name, secs] :
+         epoch_phases(step_times_, report.shuffle_seconds, report.eval_seconds, report.seconds)) {
+      line << "  " << name << " " << fixed(secs * 1e3, 1) << " ms (" << fixed(100 * secs / report.seconds, 1) << "%)";
       phases[name] = secs;
     }
     record["phase_seconds"] = phases;
   }
   all_or_none(cluster_, [&] {  // rank 0 writes; the others learn whether it could
-    if (best && !cfg_.save_best_path.empty() && cluster_.leader()) {
+    if (report.best && !cfg_.save_best_path.empty() && cluster_.leader()) {
       ModelFile m = make_model_file(cfg_, *engine_, position_, false);
       best_->save(m.metadata);
       save_model_file(cfg_.save_best_path, m, "--save-best " + cfg_.save_best_path);
@@ -433,12 +391,6 @@ void TrainingRun::report_epoch(int epoch, const EpochResult& r, double shuffle_s
     progress_.line(line.str());
     metrics_->write(record);
   });
-}
-
-bool TrainingRun::track_best(int epoch, std::optional<double> val_accuracy, std::optional<double> val_loss) {
-  if (!best_) return false;
-  const std::optional<double> value = cfg_.early_stop_on == StopOn::accuracy ? val_accuracy : val_loss;
-  return value && best_->observe(epoch, *value);
 }
 
 // The step in progress finished on every rank; keep it if there is somewhere to keep it.
@@ -506,77 +458,6 @@ DataError TrainingRun::diverged(int epoch, const std::string& what) const {
 }
 
 }  // namespace
-
-std::vector<std::uint32_t> epoch_order(const std::vector<std::uint32_t>& train, std::uint64_t seed, int epoch) {
-  std::vector<std::uint32_t> order = train;
-  auto rng = make_stream(seed, Stream::shuffle, static_cast<std::uint64_t>(epoch));
-  shuffle(order, rng);
-  return order;
-}
-
-namespace {
-
-// The batch from `begin` (shorter at the end of the order; empty past it).
-Indices batch_at(Indices all, std::size_t begin, int batch_size) {
-  if (begin >= all.size()) return {};
-  return all.subspan(begin, std::min<std::size_t>(batch_size, all.size() - begin));
-}
-
-}  // namespace
-
-EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& order, int batch_size,
-                        double lr, std::size_t first_batch, const StepCallback& after_step) {
-  const auto start = ProfileClock::now();
-  double loss = 0;
-  Indices all(order);
-  std::size_t trained = 0;
-  for (std::size_t begin = first_batch * batch_size; begin < all.size(); begin += batch_size) {
-    Indices batch = batch_at(all, begin, batch_size);
-    engine.prefetch(data, batch_at(all, begin + batch_size, batch_size), batch_at(all, begin + 2 * batch_size, batch_size));
-    const double batch_loss = engine.train_step(data, batch, lr);
-    loss += batch_loss;
-    trained += batch.size();
-    if (after_step) after_step(begin + batch.size(), batch_loss);
-  }
-  EpochResult r;
-  r.seconds = seconds_since(start);
-  r.examples = trained;
-  r.mean_loss = trained == 0 ? 0.0 : loss / static_cast<double>(trained);
-  return r;
-}
-
-std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& examples,
-                                       Cluster* cluster) {
-  if (examples.empty()) return std::nullopt;
-  if (!cluster || cluster->size() == 1)
-    return 100.0 * static_cast<double>(count_correct(engine, data, examples)) / static_cast<double>(examples.size());
-  const ShareBounds mine = share_bounds(examples.size(), cluster->rank(), cluster->size());
-  Indices share = Indices(examples).subspan(mine.first, mine.last - mine.first);
-  double correct = static_cast<double>(count_correct(engine, data, share));  // whole numbers: the sum is exact
-  cluster->sum(std::span<double>(&correct, 1));
-  return 100.0 * correct / static_cast<double>(examples.size());
-}
-
-std::optional<double> mean_loss(Engine& engine, const NetSpec& spec, const Dataset& data,
-                                const std::vector<std::uint32_t>& examples) {
-  if (examples.empty()) return std::nullopt;
-  const std::vector<float> out = engine.outputs(data, examples);
-  const int classes = spec.classes();
-  double sum = 0;
-  for (std::size_t e = 0; e < examples.size(); ++e) {
-    const float* a = out.data() + e * classes;
-    const int label = data.labels[examples[e]];
-    if (spec.loss == Loss::xent) {
-      sum -= std::log(std::max(double{a[label]}, 1e-300));
-      continue;
-    }
-    for (int j = 0; j < classes; ++j) {
-      const double d = a[j] - (j == label ? 1.0 : 0.0);
-      sum += 0.5 * d * d;
-    }
-  }
-  return sum / static_cast<double>(examples.size());
-}
 
 void run_training(const TrainConfig& config, std::ostream& out) {
   Cluster one_process;

@@ -275,6 +275,8 @@ void check_optimizer_options(const TrainConfig& cfg);
 
 // Sets a preset's arithmetic on cfg.spec.
 void set_preset(TrainConfig& cfg, Preset preset);
+// --preset blog's learning rate (kBlogLr) when --lr is not among cfg.explicit_options.
+void apply_preset_lr(TrainConfig& cfg);
 
 // Numbers in option text; each throws UsageError naming the option and the value.
 long long parse_integer(std::string_view option, const std::string& text, long long min, long long max);

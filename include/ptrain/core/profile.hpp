@@ -13,6 +13,7 @@ using ProfileClock = std::chrono::steady_clock;
 inline double seconds_between(ProfileClock::time_point a, ProfileClock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
+inline double seconds_since(ProfileClock::time_point start) { return seconds_between(start, ProfileClock::now()); }
 
 // Accumulated over the steps of an epoch.
 struct StepTimes {

@@ -13,6 +13,7 @@
 #include "ptrain/engine/engine.hpp"
 #include "ptrain/io/dataset.hpp"
 #include "ptrain/io/input_transform.hpp"
+#include "ptrain/run/checkpoint.hpp"
 
 namespace ptrain {
 
@@ -20,6 +21,7 @@ struct EpochRecord {
   int epoch = 0;
   double train_loss = 0;
   std::optional<double> val_accuracy;
+  std::optional<double> val_loss;  // when early stopping judges by the loss
   double examples_per_sec = 0, seconds = 0;
 };
 
@@ -33,7 +35,8 @@ class ArrayModel {
 
   // Trains cfg.epochs epochs. `after_step` runs between steps (it may throw to stop: the model
   // keeps the weights of the last whole step); `after_epoch` gets each epoch's record and returns
-  // false to stop early. Early stopping (cfg.early_stop) needs a validation set.
+  // false to stop early. Early stopping (cfg.early_stop, judged by cfg.early_stop_on) needs a
+  // validation set. The epoch loop is the command line's (epoch_loop.hpp).
   void fit(const std::function<void()>& after_step, const std::function<bool(const EpochRecord&)>& after_epoch);
 
   // Lets go of the training and validation examples (after fit: they may live in the caller's
@@ -68,8 +71,7 @@ class ArrayModel {
   InputTransform transform_;
   std::shared_ptr<Engine> engine_;
   std::vector<EpochRecord> history_;
-  std::uint64_t steps_ = 0;
-  int epochs_done_ = 0;
+  RunPosition position_;
 };
 
 }  // namespace ptrain

@@ -11,6 +11,9 @@
 
 namespace ptrain {
 
+// v with `digits` digits after the point, as the epoch lines print numbers.
+std::string fixed(double v, int digits);
+
 class Progress {
  public:
   Progress(std::ostream& out, bool bar, bool quiet) : out_(out), bar_(bar && !quiet), quiet_(quiet) {}
