@@ -130,7 +130,7 @@ void BM_sgd_rank_k_step_pixels(benchmark::State& state) {
 }
 BENCHMARK(BM_sgd_rank_k_step_pixels)->Name("sgd_rank_k_step_pixels/simd")->Args({112, 784, 32})->Args({56, 784, 32})->Args({48, 784, 32})->Args({64, 784, 32})->Args({112, 784, 128})->Args({8, 784, 128})->Args({16, 784, 128})->Args({256, 784, 128})->Args({512, 784, 128})->Args({1024, 784, 128})->UseRealTime();
 
-// A narrow owner (8 columns on 14-16 threads): its block output-major, the batch (forward) or
+// A narrow owner (8 columns, from 8 threads on the default net): its block output-major, the batch (forward) or
 // the inputs (update) in the lanes, the forward reading the batch's bytes transposed once a step
 // (timed alone below: its items are bytes).
 struct TransposedPixels : Pixels {

@@ -84,7 +84,7 @@ TrainConfig config_of(const std::map<std::string, std::string>& options) {
 }
 
 // Between steps: a pending Ctrl-C becomes a KeyboardInterrupt after the step in progress.
-// Taking the GIL for it after every step cost 14% of the steps' time (~90 µs each on MNIST),
+// Taking the GIL after every step costs a large share of a small net's step (perf/python_vs_cli.py),
 // so it is looked at every 5 ms: a stop still falls between two whole steps. Python's signal
 // handlers run with the interpreter's own flush bits, not training's.
 void check_signals(unsigned python_flush_bits) {

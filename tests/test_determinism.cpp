@@ -189,7 +189,8 @@ TEST(Determinism, ARestoreDiscardsTheBatchComputedAhead) {
 }
 
 TEST(Determinism, ThreadLimitReallyRunsThatManyThreads) {
-  // Guards the test above: oversubscribed counts must really put work on that many threads.
+  // Guards WeightsAreBitwiseIdenticalForThreads_1_2_3_4_8: oversubscribed counts must really put
+  // work on that many threads.
   for (int threads : {1, 3, 8}) {
     ThreadLimit limit(threads);
     EXPECT_EQ(limit.threads(), threads);

@@ -176,7 +176,7 @@ void outer_tile(const O& o, int r0, int j0, Init&& init, Sink&& sink) {
   constexpr int w = static_cast<int>(Vec::size);
   const int jh = j0 + V * w;  // the half vector's first column
   // Unrolled so that acc stays in registers: otherwise GCC keeps it on the stack, zeroes it there
-  // and spills it again before the sink, 48 vector stores a tile (8% of the update at batch 32).
+  // and spills it again before the sink (perf/bench_kernels sgd_rank_k_step shows the cost).
   Vec acc[R][V];
   vhalf acc_h[Half ? R : 1];
 #pragma GCC unroll 8
@@ -227,8 +227,8 @@ void outer_column(const O& o, int r_begin, int r_end, int j, Init&& init, Sink&&
 
 // The n columns at j past the last whole vector (fewer than Vec's lanes): Y's columns copied
 // into a zero-padded block one vector wide, run as vector tiles, the lanes past n dropped. Each
-// kept lane is the chain of FMAs a scalar loop would run, so no result changes; scalar chains
-// waited out each FMA's latency (an output layer's 2 columns past 8 cost 2% of the wide net).
+// kept lane is the chain of FMAs a scalar loop would run, so no result changes; a scalar chain
+// waits out each FMA's latency (perf/bench_kernels at 10 outputs).
 template <class O>
 struct PaddedOperands {  // o's X, and its columns' block in place of its Y
   const O& o;
@@ -264,8 +264,8 @@ void padded_columns(const O& o, int r_begin, int r_end, int j, int n, InitOne&& 
 
 // With 24 accumulators a tile is 6 rows × 4 vectors or 8 × 3. Rows of examples (the batch
 // operand read along t) or a narrow block's outputs take 8 × 3 when they come in eights, which
-// leaves no short row tile;
-// measured (perf/bench_kernels), rows of inputs run faster as 6 × 4 whatever their count.
+// leaves no short row tile; rows of inputs run faster as 6 × 4 whatever their count
+// (perf/bench_kernels).
 template <class O>
 bool prefer_tall(const O& o, int rows) {
   return o.tall_tiles() && rows % 8 == 0;
@@ -301,8 +301,8 @@ void outer_product(const O& o, int r_begin, int r_end, int j_begin, int j_end, I
 }
 
 // Σ_k dZ[k][j] for j in [j_begin, j_end), in example order, handed to `sink` (a vector) or
-// `sink_one` (a float). Four vectors' sums at a time: one sum's chain of K dependent adds left
-// the adder idle for its latency (0.6% of the wide net's step).
+// `sink_one` (a float). Four vectors' sums at a time: one sum's chain of K dependent adds would
+// leave the adder idle for its latency.
 template <class Sink, class SinkOne>
 void column_sums(const float* dZ, int out, int K, int j_begin, int j_end, Sink&& sink, SinkOne&& sink_one) {
   auto vectors = [&](auto zero) {
@@ -348,7 +348,7 @@ const float* unaliased(const float* M, int rows, std::size_t cols, std::size_t& 
 
 // K rows of `in` inputs for a weight gradient with `out` outputs, unaliased only when each input
 // feeds more than a cache line of outputs: for fewer the copy costs more than the thrashing it
-// saves (the wide net's 10-output layer at batch 128: update 24 G/s uncopied, 20 copied).
+// saves (perf/bench_kernels sgd_rank_k_step at 10 outputs).
 std::size_t input_row_stride(int in, int out) { return out > int(kLineFloats) ? unaliased_stride(in) : in; }
 
 const float* input_rows(const float* A, int K, int in, int out, std::size_t& stride, std::vector<float>& copy) {
@@ -383,7 +383,7 @@ Vec zero_like(const Vec&) {
 
 // Asks for the cache line at p now. A rank-K tile reads its weights only after summing its K
 // terms; with rows 4 KiB apart (a 1024-output layer) no hardware prefetcher fetches them, so each
-// tile waited for them to come from L3 at its end. Asked for at its start, they come while it sums.
+// tile would wait for them from L3 at its end. Asked for at its start, they come while it sums.
 void request_line(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
 }  // namespace
@@ -412,11 +412,11 @@ struct TermBlock {
 };
 
 // Rows of Y a multiple of 2 KiB apart share few of L2's sets, so a column tile's Y for all its
-// terms does not stay in L2 from one row tile to the next (a 1024-output layer's forward: 73
-// G/s, against 88 at 1008 outputs); such sums run in blocks of terms over strips of columns,
-// each output's partial sum kept in Z between blocks (stored and reloaded exactly: the same sums).
-// 256 rows 4 KiB apart fill the 16 sets they share in a 1 MiB, 16-way L2 (Zen 5), or 8 ways
-// of 32 in Intel's 2 MiB ones; in the engine 256 and 384 beat 64, 128 and 512.
+// terms does not stay in L2 from one row tile to the next (perf/bench_kernels linear_forward at
+// 1024 against 1008 outputs); such sums run in blocks of terms over strips of columns, each
+// output's partial sum kept in Z between blocks (stored and reloaded exactly: the same sums).
+// 256 rows 4 KiB apart fill the sets they share in a 16-way 1 MiB L2, or 8 of 32 ways in a
+// 2 MiB one.
 constexpr int kTermBlock = 256;
 constexpr int kStripColumns = 192;  // a whole number of every tile width
 
@@ -461,9 +461,8 @@ void narrow_forward_product(const O& o, const float* b, float* Zt, int out, int 
 }  // namespace
 
 // A read where it lies, even with rows a multiple of 512 bytes apart: since the sums run in
-// blocks of terms (rows_share_sets), an unaliased copy first (13d3500) no longer paid for
-// itself: 1024 × 1024, 512 × 512, 256 × 256 and 2048 × 2048 at batch 128 ran 0.5–8% faster
-// without it (perf/bench_kernels, Zen 5), and the wide net's step copies 512 KiB less.
+// blocks of terms (rows_share_sets), an unaliased copy would cost more than it saves
+// (perf/bench_kernels linear_forward at 256² to 2048², batch 128).
 void linear_forward(const float* Wt, const float* b, const float* A, float* Z, int out, int in, int K, int j_begin,
                     int j_end) {
   forward_product(Operands{A, std::size_t(in), 1, Wt, std::size_t(out), in}, b, Z, out, K, j_begin, j_end);
@@ -662,11 +661,9 @@ void adam_rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, floa
 // The weight gradient's operands with the inputs from images' bytes (dZ unaliased as above), for
 // `step`: read through a table of float(v)·scale, or, for a block of kConvertColumns or more,
 // converted first into float rows (the table's entries, so the same sums). Through the table
-// each broadcast takes two dependent loads (byte, then entry), and the wide net's first layer
-// (1024 columns) updated 1.2-1.3x slower than from floats. The conversion, one vector pass over
-// K·in bytes writing 4 for each, pays over many column strips: perf/bench_kernels (Zen 5), 784
-// inputs, batch 128, converted 1.13-1.15x faster at 256 and 1024 columns, about even at 512; at
-// 48-112 columns (the default net's owners) 0-7% slower.
+// each broadcast takes two dependent loads (byte, then entry). The conversion, one vector pass
+// over K·in bytes writing 4 for each, pays over many column strips but not over the default
+// net's 48-112 columns an owner (perf/bench_kernels sgd_rank_k_step_pixels by column count).
 constexpr int kConvertColumns = 256;
 
 Operands converted_gradient_operands(const float* dZ, const std::uint8_t* const* images, float scale, int out, int in,

@@ -22,10 +22,9 @@ constexpr std::size_t kAlignFloats = kCacheLine / sizeof(float);
 // share no line of them.
 constexpr int kOwnerColumns = 8;
 // An owner of at most this many columns is narrow: its block is kept output-major and the batch
-// (forward) or the inputs (update) fill the lanes; with the columns in the lanes, 8 of them
-// filled half an AVX-512 vector (perf/bench_kernels at batch 128 on a Zen 5: 36 and 27 G/s
-// forward and update, against 89 and 91 narrow). Wider owners stay input-major: at 56 columns
-// the narrow kernels were faster alone but two threads ran 0.72-0.83x in whole runs.
+// (forward) or the inputs (update) fill the lanes, since 8 columns in the lanes fill only half an
+// AVX-512 vector (perf/bench_kernels, narrow_* against linear_forward_pixels at 8 columns).
+// Wider owners stay input-major: there the narrow kernels lose in whole runs (perf/scaling.py).
 constexpr int kNarrowColumns = 8;
 // A later layer with more weights than this is read from L3 or memory in phase 2 (a core's L2
 // is 1-2 MiB on the machines we measure, shared with the owner's block and the activations).
@@ -152,8 +151,8 @@ void ParallelEngine::InputTable::transpose(int r_begin, int r_end, int c_begin, 
 }
 
 // The inputs cut in whole transposition blocks: each task writes its own rows of the transposed
-// copy, and even a batch of 32 is shared by every task (cut by examples at whole cache lines, one
-// task transposed it all: 4.2-4.5 µs of a two-thread step's phase 2 on a Zen 5, the other idle).
+// copy, so even a batch of 32 is shared by every task (cut by examples at whole cache lines, one
+// task would transpose it all while the others idle; --profile's sync phase shows it).
 void ParallelEngine::transpose_share(InputTable& in, int r_begin, int r_end, std::size_t t, std::size_t n) {
   const std::size_t blocks = (std::size_t(in.in) + kTransposeBlock - 1) / kTransposeBlock;
   auto cut = [&](std::size_t i) { return std::min(in.in, static_cast<int>(blocks * i / n) * kTransposeBlock); };
@@ -275,12 +274,11 @@ int ParallelEngine::column_groups() const { return (spec_.sizes[1] + kOwnerColum
 
 // As even a split as whole groups allow: groups of a vector's columns when every owner gets one,
 // else of 8. An owner's time goes by the vectors its columns fill (a half vector takes an FMA
-// slot as a whole one does), so whole vectors lose nothing, and the tiles need no half vector:
-// two owners of 56 columns on an AVX-512 machine ran a half-vector tile at 62 G multiply-adds/s
-// (against 87 for 112 columns on one thread); as 48 and 64, two threads ran 1.146x (a Zen 5,
-// 7 interleaved rounds, all ahead). The first owners take the groups left over: task 0 runs on
-// the calling thread at once, the others once a worker has taken them (1.3-1.5 us later in a
-// two-thread step here; 64 + 48 ran 1.054x 48 + 64, 7 of 7 rounds). No result depends on the split.
+// slot as a whole one does), so whole vectors lose nothing and the tiles need no half vector,
+// which runs slower (perf/bench_kernels, linear_forward_pixels at 56 against 48 and 64 columns).
+// The first owners take the groups left over: task 0 runs on the calling thread at once, the
+// others only once a worker has taken them (perf/scaling.py at two threads). No result depends on
+// the split.
 void ParallelEngine::place_owners(int n) {
   const int columns = spec_.sizes[1], vector = std::max(kOwnerColumns, k::lanes());
   const int group = columns / vector >= n ? vector : kOwnerColumns, groups = (columns + group - 1) / group;
@@ -295,8 +293,7 @@ void ParallelEngine::place_owners(int n) {
   // Each small later layer to the owner with the least to do so far (weights of the first layer
   // read twice, a layer's once; ties to the later owner, which has the fewer columns): on two
   // threads both of the default net's go to the 48-column owner, whose spare time they fill, and
-  // the other reads none of their inputs (the layers in turn put the second on the 64-column
-  // owner: 1.4% slower, 12 interleaved rounds on a Zen 5, 11 behind).
+  // the other reads none of their inputs (perf/scaling.py at two threads).
   std::vector<std::size_t> load(n);
   for (int o = 0; o < n; ++o) load[o] = 2 * std::size_t(owners_[o].cols()) * layout_.layers[0].in;
   small_layer_owner_.assign(spec_.num_layers(), 0);
@@ -325,18 +322,14 @@ void ParallelEngine::assign_owners(int threads) {
 }
 
 // The owner's columns of the first layer for K rows of images, in pieces of 48 columns × all K
-// rows, so that the kernel can sum a wide block's inputs in blocks over all the rows of a slice
-// (this and the kernel's blocks together: the wide net 1.055×, 6 of 7 interleaved rounds ahead),
-// or for a block of up to 64 columns the whole block × as many rows as its tiles have (6 for
-// four vectors, 8 for three on AVX-512: 6-row pieces cut 48 columns' 8-row tiles into 4 + 2 and
-// took that owner's forward on two threads from 15.7 to 21 µs a step); the sums do not depend on
-// the pieces. Each piece is
+// rows, so that the kernel can sum a wide block's inputs in blocks over all the rows of a slice,
+// or for a block of up to 64 columns the whole block × as many rows as its tiles have (a piece
+// of other height would cut the tiles); the sums do not depend on the pieces. Each piece is
 // followed by a share of the next batch's image prefetches: spread out, their cache misses
-// overlap this arithmetic; issued at once, they stalled on full miss buffers (measured on one
-// thread: 3.5 ms an epoch issued at once, against 12 ms of misses when the images were first
-// touched in the step). Each owner asks for the whole batch, since it reads every image of it:
-// with a share each, the other shares came from the other cores' caches (two threads: +2.1%,
-// 6 of 7 interleaved rounds ahead).
+// overlap this arithmetic, where issued at once they stall on full miss buffers. Each owner asks
+// for the whole batch, since it reads every image of it (a share each would bring the other
+// shares from the other cores' caches). perf/vs_onednn.py on the wide net and perf/scaling.py
+// measure these choices.
 void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, FirstInputs inputs, float* z, int K,
                                        Indices ahead, const std::function<void(int, int)>& rows_finished) const {
   const int cols = owner.cols();
@@ -358,8 +351,8 @@ void ParallelEngine::first_layer_block(const Owner& owner, const Dataset& data, 
 
 // A narrow owner's columns for K rows from r_begin, then the next batch's image prefetches (as
 // in first_layer_block), and these rows': the forward read their transposed copy, which another
-// core made, and the update that comes next reads the rows themselves (6 of 7 interleaved rounds
-// ahead at 14 threads; at 56 columns the update otherwise waited on them).
+// core made, and the update that comes next reads the rows themselves, which it would otherwise
+// wait for (perf/scaling.py at 8 threads or more).
 void ParallelEngine::narrow_block(const Owner& owner, const Dataset& data, const InputTable& in, int r_begin, float* z,
                                   int K, Indices ahead) const {
   narrow_columns(owner, in, r_begin, K, z);
@@ -440,9 +433,9 @@ void ParallelEngine::first_layer_phase(const Dataset& data, int r_begin, int r_e
 }
 
 // Phase 2 (and, for narrow owners, a share of the lookahead batch's transposition a task). A
-// task a chunk lets a thread that finishes early take another; where a later layer's
-// weights outgrow the cache each pass over them costs more than that, and a task a thread takes a
-// run of whole chunks (measured with perf/bench_step: either way loses 10-40% on the other net).
+// task a chunk lets a thread that finishes early take another; where a later layer's weights
+// outgrow the cache each pass over them costs more than that, and a task a thread takes a run of
+// whole chunks (perf/bench_step: each choice loses on the other kind of net).
 void ParallelEngine::later_layers_phase(const Dataset& data, Indices batch, int c_begin, int c_end) {
   const int chunks = c_end - c_begin;
   const int tasks =
@@ -666,9 +659,10 @@ void ParallelEngine::reduce_and_update(int B, double lr) { update_phase(B, lr, f
 
 // Phase 3; with `look_ahead`, each owner then runs the next step's phase 1 for the lookahead
 // batch into next_, and where pipelines_later_layers() its phase 2 as the rows come (each later
-// layer's owner refreshes its copy once it is updated, since that phase reads it): at two
-// threads on a Zen 5 the chunks had waited a fork and a join, and the owner of fewer columns
-// (48 of 112) idled ~7 µs of each step. The chunks none took in the fork run here after it.
+// layer's owner refreshes its copy once it is updated, since that phase reads it): one fork and
+// join a step instead of two, and the owner of fewer columns spends its spare time on chunks
+// instead of waiting at a join (perf/scaling.py at two threads). The chunks none took in the fork
+// run here after it.
 void ParallelEngine::update_phase(int B, double lr, bool look_ahead) {
   const float scale = static_cast<float>(lr / B);
   const auto start = now_if(profile_);

@@ -49,10 +49,9 @@ inline void transpose_8x8(const float* src, std::size_t src_stride, float* dst, 
 
 // dst[c][r] = src[r][c] for a rows × cols row-major matrix. Floats go 8 × 8 through AVX
 // registers where the build has AVX (ptrain's always do: they need FMA), 8 rows at a time
-// along the longer side, each of the 8 read or written in order: 16 × 16 blocks thrashed L1's
-// sets when the other side's rows were 4 KiB apart. 128 × 1024 and back (the wide net's
-// backward does both a step): 72 and 54 µs an element at a time, 37 and 20 this way
-// (perf/bench_kernels transpose_floats, Zen 5).
+// along the longer side, each of the 8 read or written in order: 16 × 16 blocks thrash L1's
+// sets when the other side's rows are 4 KiB apart (perf/bench_kernels transpose_floats, at the
+// wide net's 128 × 1024 and back).
 template <class T>
 void transpose(const T* src, int rows, int cols, T* dst) {
   auto row = [src, cols](int r) { return src + std::size_t(r) * cols; };

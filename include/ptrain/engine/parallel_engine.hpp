@@ -20,7 +20,7 @@
 // runs in the same fork too: each owner, its forward done, takes the chunks whose rows every
 // owner has finished (the one that finishes last takes the rest), and the next step starts at
 // phase 3: one fork/join a step.
-// An owner of at most 8 columns (14-16 threads on the default net) keeps its block output-major
+// An owner of at most 8 columns (from 8 threads on the default net) keeps its block output-major
 // and runs the narrow kernels, the batch or the inputs in the lanes instead of its few columns;
 // their forward reads the batch's inputs transposed, which phase 2's tasks prepare for the
 // lookahead batch (and phase 1 itself otherwise).

@@ -19,8 +19,7 @@ namespace ptrain {
 // An example's inputs are either bytes (pixels, scaled by the net's input_scale as they are
 // read) or floats (features, used as they are: any scaling was applied when they were loaded).
 // Both on huge pages where they fill one (AlignedVector): a batch draws its examples from all
-// over the set, on 4 KiB pages a TLB miss each (the wide net's first layer waited ~4 µs an
-// image on this project's AMD guest).
+// over the set, on 4 KiB pages a TLB miss each (ptrain --profile's forward phase shows it).
 struct Dataset {
   AlignedVector<std::uint8_t> pixels;  // size() × image_size, when !float_inputs
   AlignedVector<float> features;       // size() × image_size, when float_inputs
