@@ -219,8 +219,16 @@ class ParallelEngine final : public Engine {
   void hidden_backward(const float* a, float* d, std::size_t n) const;
   void record_phase(const std::vector<TaskTimes*>& tasks, double wall);
   void plain_step(const UpdateBlock& u, float* w, float* b, int K, float scale) const;
+  // A step's update constants, each derived once from the batch size and the learning rate.
+  struct StepConstants {
+    int batch;
+    float scale;      // lr / B, plain SGD's factor on the gradient sum
+    float inv_batch;  // 1 / B, the momentum step's
+    float lr, momentum, weight_decay;
+    kernels::AdamStep adam;  // Adam's and AdamW's
+  };
   // The momentum or Adam rank-K step of one update block (a rule with optimizer state).
-  void stateful_step(const UpdateBlock& u, int B, double lr, const kernels::AdamStep& adam);
+  void stateful_step(const UpdateBlock& u, const StepConstants& c);
   // The tasks of phase 3: one per owner, each ending with then(owner index).
   struct NoThen {
     void operator()(std::size_t) const {}
@@ -243,8 +251,8 @@ class ParallelEngine final : public Engine {
   AlignedVector<float> velocity_;       // SGD's velocity or Adam's first moment, padded like params_; or empty
   AlignedVector<float> second_moment_;  // Adam's, padded like params_; empty for SGD
   std::uint64_t steps_ = 0;             // updates made: Adam's t
-  // Counts the update (t = ++steps_) and returns its Adam constants for a batch of B (unused by SGD).
-  kernels::AdamStep begin_update(int B, double lr);
+  // Counts the update (t = ++steps_) and returns its constants for a batch of B.
+  StepConstants begin_update(int B, double lr);
   Activations batch_;                 // reused across steps: no allocation in the step loop
   Activations next_;                  // the lookahead batch's, swapped in when its step comes
   InputTable inputs_;  // the batch's inputs, row by row
