@@ -14,6 +14,8 @@
 #include "ptrain/core/config.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/core/float_mode.hpp"
+#include "ptrain/core/recipe.hpp"
+#include "ptrain/core/text_parsers.hpp"
 #include "ptrain/run/array_training.hpp"
 
 namespace py = pybind11;

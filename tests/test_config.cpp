@@ -7,6 +7,8 @@
 #include <string>
 
 #include "ptrain/core/config.hpp"
+#include "ptrain/core/recipe.hpp"
+#include "ptrain/core/text_parsers.hpp"
 
 namespace ptrain {
 namespace {

@@ -1,6 +1,7 @@
 #include "ptrain/io/model_file.hpp"
 
 #include "ptrain/core/config.hpp"
+#include "ptrain/core/text_parsers.hpp"
 
 #include <algorithm>
 #include <bit>

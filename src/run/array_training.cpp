@@ -6,6 +6,7 @@
 
 #include "ptrain/core/errors.hpp"
 #include "ptrain/core/profile.hpp"
+#include "ptrain/core/recipe.hpp"
 #include "ptrain/core/threads.hpp"
 #include "ptrain/io/atomic_file.hpp"
 #include "ptrain/io/file_checks.hpp"

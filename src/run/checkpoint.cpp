@@ -18,6 +18,8 @@
 #include <regex>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/recipe.hpp"
+#include "ptrain/core/text_parsers.hpp"
 #include "ptrain/run/schedule.hpp"
 
 namespace ptrain {

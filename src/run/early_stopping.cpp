@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/text_parsers.hpp"
 
 namespace ptrain {
 namespace {

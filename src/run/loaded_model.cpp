@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/recipe.hpp"
 #include "ptrain/io/dataset.hpp"
 #include "ptrain/run/engine_factory.hpp"
 

@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/recipe.hpp"
+#include "ptrain/core/text_parsers.hpp"
 #include "ptrain/io/dataset.hpp"
 #include "ptrain/run/schedule.hpp"
 #include "ptrain/io/file_checks.hpp"

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/text_parsers.hpp"
 
 namespace ptrain {
 namespace {
@@ -42,16 +43,6 @@ std::string schedule_text(const TrainConfig& cfg) {
     s += cfg.warmup_epochs == 1 ? "" : "s";
   }
   return s.empty() ? "" : " (" + s + ")";
-}
-
-void check_schedule(const TrainConfig& cfg) {
-  const auto given = [&](const char* option) { return cfg.explicit_options.count(option) != 0; };
-  for (const char* option : {"step-size", "gamma"})
-    if (given(option) && cfg.lr_decay != LrDecay::step)
-      throw UsageError(std::string("--") + option + " applies to --lr-decay step");
-  if (cfg.epochs > 0 && cfg.warmup_epochs >= cfg.epochs)
-    throw UsageError("--warmup-epochs " + std::to_string(cfg.warmup_epochs) + " leaves no epochs after the warm-up (--epochs " +
-                     std::to_string(cfg.epochs) + ")");
 }
 
 }  // namespace ptrain

@@ -9,21 +9,22 @@
 #include <ostream>
 #include <sstream>
 
-#include "ptrain/run/checkpoint.hpp"
-#include "ptrain/run/early_stopping.hpp"
+#include "ptrain/core/errors.hpp"
+#include "ptrain/core/rng.hpp"
+#include "ptrain/core/text_parsers.hpp"
+#include "ptrain/core/threads.hpp"
 #include "ptrain/engine/kernels.hpp"
 #include "ptrain/io/input_transform.hpp"
+#include "ptrain/run/checkpoint.hpp"
+#include "ptrain/run/early_stopping.hpp"
 #include "ptrain/run/engine_factory.hpp"
 #include "ptrain/run/epoch_loop.hpp"
-#include "ptrain/core/errors.hpp"
 #include "ptrain/run/metrics.hpp"
 #include "ptrain/run/progress.hpp"
 #include "ptrain/run/rank_agreement.hpp"
-#include "ptrain/run/schedule.hpp"
 #include "ptrain/run/run_files.hpp"
-#include "ptrain/core/rng.hpp"
+#include "ptrain/run/schedule.hpp"
 #include "ptrain/run/stop_signal.hpp"
-#include "ptrain/core/threads.hpp"
 
 namespace ptrain {
 namespace {

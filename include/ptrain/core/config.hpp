@@ -1,139 +1,17 @@
 #pragma once
-// A run's configuration, typed. Every choice is an enum with one name table, used alike by the
-// command line, the model files' metadata, resume and eval. Every default is a member
-// initialiser below. The recipe — the fields that decide a run's arithmetic — is described once
-// (recipe_fields): that table drives the options' help, what a checkpoint stores, what a resume
-// adopts and what counts as a contradiction. A new recipe option is a member here, a row in the
-// table (config.cpp), the engines that implement it, and its tests.
-#include <array>
-#include <cstddef>
+// A run's configuration, typed: the network, the training run and the inference commands, every
+// default a member initialiser. The recipe — the fields that decide a run's arithmetic — is
+// described once, in recipe.hpp; the choices' names are in choices.hpp.
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
-#include <span>
 #include <string>
-#include <string_view>
-#include <utility>
 #include <vector>
 
-#include "ptrain/core/errors.hpp"
-#include "ptrain/core/float_mode.hpp"
+#include "ptrain/core/choices.hpp"
 
 namespace ptrain {
-
-// Hidden-layer units.
-enum class Activation { sigmoid, tanh, relu };
-// mse: sigmoid outputs, loss ½‖a − t‖² (the blog's). xent: softmax outputs, cross-entropy
-// −log softmax(z)_label, whose output delta is softmax − target.
-enum class Loss { mse, xent };
-// blog: uniform [−0.5, 0.5), biases 1. xavier: uniform ±√(6/(in+out)), he: uniform ±√(6/in),
-// biases 0 for both.
-enum class Init { blog, xavier, he };
-// scalar: the float64 reference oracle. parallel: float32, oneTBB chunks, SIMD kernels.
-enum class EngineKind { scalar, parallel };
-// seed: all images shuffled, 70% train, 10% validation, 20% test. standard: the training file
-// trains (its last val_size validate), the test file tests.
-enum class SplitKind { seed, standard };
-// After any warm-up (epoch e ≤ W trains at lr·e/(W+1)), epoch e is the schedule's epoch
-// s = e − W of S = epochs − W. cosine: lr·½(1 + cos(π(s−1)/S)). step: lr·γ^⌊(s−1)/step_size⌋
-// (PyTorch's StepLR).
-enum class LrDecay { none, cosine, step };
-// blog: the post's arithmetic (raw 0–255 pixels, sigmoid's derivative taken twice, lr 0.1).
-enum class Preset { none, blog };
-// What "best" means for early stopping and --save-best: the highest validation accuracy, or the
-// lowest validation loss (the loss optimised, averaged over the validation examples).
-enum class StopOn { accuracy, loss };
-
-// PyTorch's definitions. sgd: g + λw, with momentum v = μv + g + λw, w −= lr·v. adam: bias-
-// corrected moments m, v of g + λw; w −= lr/(1−β₁ᵗ)·m/(√v/√(1−β₂ᵗ) + ε). adamw: the same moments
-// of g alone, and w −= lr·λ·w (decoupled) before the step.
-enum class Optimizer { sgd, adam, adamw };
-
-// A CSV's first row: a header when some field of it is not a number where the second row's is
-// (auto), or as told.
-enum class CsvHeader { detect, yes, no };
-
-// The spelling of each value of E, and the option that takes it.
-template <class E>
-struct Names;
-template <class E, std::size_t N>
-struct NameTable {
-  std::string_view option;
-  std::array<std::pair<E, std::string_view>, N> names;
-};
-template <>
-struct Names<Activation> {
-  static constexpr NameTable<Activation, 3> table{
-      "activation", {{{Activation::sigmoid, "sigmoid"}, {Activation::tanh, "tanh"}, {Activation::relu, "relu"}}}};
-};
-template <>
-struct Names<Loss> {
-  static constexpr NameTable<Loss, 2> table{"loss", {{{Loss::mse, "mse"}, {Loss::xent, "xent"}}}};
-};
-template <>
-struct Names<Init> {
-  static constexpr NameTable<Init, 3> table{"init", {{{Init::blog, "blog"}, {Init::xavier, "xavier"}, {Init::he, "he"}}}};
-};
-template <>
-struct Names<EngineKind> {
-  static constexpr NameTable<EngineKind, 2> table{
-      "engine", {{{EngineKind::parallel, "parallel"}, {EngineKind::scalar, "scalar"}}}};
-};
-template <>
-struct Names<SplitKind> {
-  static constexpr NameTable<SplitKind, 2> table{"split", {{{SplitKind::seed, "seed"}, {SplitKind::standard, "standard"}}}};
-};
-template <>
-struct Names<LrDecay> {
-  static constexpr NameTable<LrDecay, 3> table{
-      "lr-decay", {{{LrDecay::none, "none"}, {LrDecay::cosine, "cosine"}, {LrDecay::step, "step"}}}};
-};
-template <>
-struct Names<Preset> {
-  static constexpr NameTable<Preset, 2> table{"preset", {{{Preset::none, "none"}, {Preset::blog, "blog"}}}};
-};
-
-template <>
-struct Names<CsvHeader> {
-  static constexpr NameTable<CsvHeader, 3> table{
-      "header", {{{CsvHeader::detect, "auto"}, {CsvHeader::yes, "yes"}, {CsvHeader::no, "no"}}}};
-};
-
-template <>
-struct Names<StopOn> {
-  static constexpr NameTable<StopOn, 2> table{"early-stop-on", {{{StopOn::accuracy, "accuracy"}, {StopOn::loss, "loss"}}}};
-};
-template <>
-struct Names<Optimizer> {
-  static constexpr NameTable<Optimizer, 3> table{
-      "optimizer", {{{Optimizer::sgd, "sgd"}, {Optimizer::adam, "adam"}, {Optimizer::adamw, "adamw"}}}};
-};
-
-template <>
-struct Names<Subnormals> {
-  static constexpr NameTable<Subnormals, 2> table{
-      "subnormals", {{{Subnormals::flush, "flush"}, {Subnormals::keep, "keep"}}}};
-};
-
-template <class E>
-std::string name_of(E value) {
-  for (const auto& [v, name] : Names<E>::table.names)
-    if (v == value) return std::string(name);
-  return "?";
-}
-
-// The value spelled `text`; otherwise a UsageError such as "--loss 'hinge': expected mse or xent".
-template <class E>
-E parse_choice(std::string_view text) {
-  const auto& t = Names<E>::table;
-  std::string expected;
-  for (std::size_t i = 0; i < t.names.size(); ++i) {
-    if (t.names[i].second == text) return t.names[i].first;
-    expected += (i == 0 ? "" : i + 1 == t.names.size() ? " or " : ", ") + std::string(t.names[i].second);
-  }
-  throw UsageError("--" + std::string(t.option) + " '" + std::string(text) + "': expected " + expected);
-}
 
 // Pixels are bytes; the blog's fix feeds them scaled to [0, 1].
 inline constexpr double kPixelScale = 1.0 / 255.0;
@@ -245,53 +123,6 @@ struct InferenceConfig {
   std::optional<std::uint64_t> index;   // predict: an index into the test set
 };
 
-// One field of the recipe: its option, its model-file metadata key, its value as text (stored,
-// compared and shown as the default) and how that text is read back (a UsageError naming the
-// option when it is invalid). A field without help is set by another option (decay_epochs by
-// --epochs) and is not an option of its own.
-struct RecipeField {
-  std::string_view option, key, help;
-  std::string (*text)(const TrainConfig&);
-  void (*adopt)(TrainConfig&, const std::string&);
-  // The value a checkpoint written before this field existed had (empty: every one has it).
-  std::string_view before = {};
-};
-std::span<const RecipeField> recipe_fields();
-const RecipeField& recipe_field(std::string_view option);
-
-// The recipe as metadata: one entry per field.
-std::map<std::string, std::string> recipe_metadata(const TrainConfig& cfg);
-
-// Makes cfg follow the recipe stored in `metadata` (of the file `path`). A field given
-// explicitly with another value is a UsageError naming both; a missing key is a DataError when
-// `all_required` (a checkpoint), else cfg keeps its value (a model from another tool); an
-// invalid stored value is a DataError naming `path`.
-void adopt_recipe(TrainConfig& cfg, const std::map<std::string, std::string>& metadata, const std::string& path,
-                  bool all_required);
-
-// --momentum is SGD's; --beta1, --beta2 and --eps are Adam's and AdamW's: one given explicitly
-// (cfg.explicit_options) for another optimizer is a UsageError.
-void check_optimizer_options(const TrainConfig& cfg);
-
-// Sets a preset's arithmetic on cfg.spec.
-void set_preset(TrainConfig& cfg, Preset preset);
-// --preset blog's learning rate (kBlogLr) when --lr is not among cfg.explicit_options.
-void apply_preset_lr(TrainConfig& cfg);
-
-// Numbers in option text; each throws UsageError naming the option and the value.
-long long parse_integer(std::string_view option, const std::string& text, long long min, long long max);
-double parse_positive_real(std::string_view option, const std::string& text);
-
-// The value of a double that reads back to the same bits ("%.17g").
-std::string round_trip_text(double v);
-
-// "784,112,16,10" with separator ','; "784-112-16-10" with '-'.
-std::string format_sizes(const std::vector<int>& sizes, char separator);
-
-// Parses "784,112,16,10"; throws UsageError naming the problem.
-std::vector<int> parse_layers(const std::string& text);
-// --hidden: sizes, or "none" for a net with no hidden layer.
-std::vector<int> parse_hidden(const std::string& text);
 // Whether the data decides the net's input and output sizes: no --layers, and no checkpoint or
 // model (--resume, --init-from) that brings its own net.
 bool net_from_data(const TrainConfig& c);

@@ -13,8 +13,4 @@ double epoch_lr(const TrainConfig& cfg, int epoch);
 // " (cosine decay)", " (×0.1 every 10 epochs, after 2 warm-up epochs)": for the run's header.
 std::string schedule_text(const TrainConfig& cfg);
 
-// A UsageError when the schedule's options do not go together (--step-size without --lr-decay
-// step, a warm-up that leaves no epochs).
-void check_schedule(const TrainConfig& cfg);
-
 }  // namespace ptrain
