@@ -16,6 +16,14 @@ std::string slurp(const std::filesystem::path& p) {
   return s.str();
 }
 
+std::vector<double> numbers(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream items(text);
+  std::string item;
+  while (std::getline(items, item, ',')) out.push_back(std::stod(item));
+  return out;
+}
+
 void expect_error(const Result& r, int code, const std::string& fragment) {
   EXPECT_EQ(r.exit_code, code) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;

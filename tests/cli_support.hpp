@@ -17,6 +17,8 @@ struct Result {
 };
 
 std::string slurp(const std::filesystem::path& p);
+// "1.5,2,-3" as numbers (a CSV row).
+std::vector<double> numbers(const std::string& text);
 
 // Exit `code` with exactly one line on stderr containing `fragment`.
 void expect_error(const Result& r, int code, const std::string& fragment);

@@ -1,6 +1,6 @@
-// Saving, checkpointing, resuming and using models, as a user runs them: exact resume across
-// thread counts, refusals of contradicting options, --init-from against the oracle, eval and
-// predict, failed saves that leave the previous file intact, progress output and --config.
+// Saving, checkpointing and resuming, as a user runs them: exact resume across thread counts,
+// refusals of contradicting options, --init-from against the oracle, failed saves that leave
+// the previous file intact, progress output and --config. eval and predict: test_eval_predict.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -176,63 +176,6 @@ TEST_F(Checkpoints, InitFromThenOneFullBatchStepEqualsTheOraclesStep) {
   EXPECT_TRUE(test::tensors_close(spec.sizes, got.params, oracle.state().params, 1e-5, 1e-4));
 
   expect_error(run(base() + " --layers 784,30,10 --init-from " + start), 2, "holds a 784,112,16,10 net");
-}
-
-TEST_F(Checkpoints, EvalReportsTheTrainingRunsTestAccuracy) {
-  const std::string model = path("eval.safetensors"), train_metrics = path("train.jsonl"), eval_json = path("eval.json");
-  ASSERT_EQ(run(train_args() + " --save " + model + " --metrics " + train_metrics).exit_code, 0);
-  Result r = run("eval --model " + model + " --data-dir " + data().string() + " --metrics " + eval_json);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const nlohmann::json e = nlohmann::json::parse(slurp(eval_json));
-  EXPECT_EQ(e["test_accuracy"].get<double>(), read_metrics(train_metrics).back()["test_accuracy"].get<double>());
-  ASSERT_EQ(e["per_class_accuracy"].size(), 10u);
-  ASSERT_EQ(e["confusion_matrix"].size(), 10u);
-  std::uint64_t total = 0, diagonal = 0;
-  for (int i = 0; i < 10; ++i)
-    for (int j = 0; j < 10; ++j) {
-      total += e["confusion_matrix"][i][j].get<std::uint64_t>();
-      if (i == j) diagonal += e["confusion_matrix"][i][j].get<std::uint64_t>();
-    }
-  EXPECT_EQ(total, 100u) << "the seed split tests on 20% of the 500 images";
-  EXPECT_DOUBLE_EQ(e["test_accuracy"].get<double>(), 100.0 * diagonal / total);
-  EXPECT_NE(r.out.find("confusion matrix"), std::string::npos);
-}
-
-TEST_F(Checkpoints, PredictAnIndexOrAPgmFileAlike) {
-  const std::string model = path("predict.safetensors");
-  ASSERT_EQ(run(train_args() + " --save " + model).exit_code, 0);
-  Result by_index = run("predict --model " + model + " --data-dir " + data().string() + " --index 3");
-  ASSERT_EQ(by_index.exit_code, 0) << by_index.err;
-  EXPECT_NE(by_index.out.find("predicted "), std::string::npos);
-  EXPECT_NE(by_index.out.find("(label "), std::string::npos);
-  EXPECT_NE(by_index.out.find("|"), std::string::npos) << "the image is drawn";
-
-  // The same test image as PGM files, plain and raw.
-  MnistData mnist = load_mnist(data().string(), 10);
-  const std::uint8_t* px = mnist.all.image(seed_split(mnist.all.size(), 42).test[3]);
-  std::ofstream p5(path("img5.pgm"), std::ios::binary), p2(path("img2.pgm"));
-  p5 << "P5\n# a comment\n28 28\n255\n";
-  p5.write(reinterpret_cast<const char*>(px), 784);
-  p5.close();
-  p2 << "P2\n28 28\n255\n";
-  for (int i = 0; i < 784; ++i) p2 << int(px[i]) << (i % 28 == 27 ? '\n' : ' ');
-  p2.close();
-  auto scores = [](const std::string& out) { return out.substr(out.find("scores")); };
-  for (const char* file : {"img5.pgm", "img2.pgm"}) {
-    Result r = run("predict --model " + model + " " + path(file));
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(scores(r.out), scores(by_index.out)) << file;
-  }
-  test::write_file(path("small.pgm"), {'P', '5', ' ', '2', ' ', '2', ' ', '2', '5', '5', ' ', 1, 2, 3, 4});
-  expect_error(run("predict --model " + model + " " + path("small.pgm")), 1, "trained on 28x28 images");
-  // 784 pixels, but not 28 rows of 28.
-  std::vector<std::uint8_t> wide{'P', '5', ' ', '5', '6', ' ', '1', '4', ' ', '2', '5', '5', ' '};
-  wide.resize(wide.size() + 784, 7);
-  test::write_file(path("wide.pgm"), wide);
-  expect_error(run("predict --model " + model + " " + path("wide.pgm")), 1, "a 56x14 image");
-  test::write_file(path("junk.pgm"), {'G', 'I', 'F', '8'});
-  expect_error(run("predict --model " + model + " " + path("junk.pgm")), 1, "not a PGM image");
-  expect_error(run("predict --model " + model), 2, "exactly one of");
 }
 
 TEST_F(Checkpoints, AFailedSaveLeavesThePreviousFileIntact) {

@@ -21,21 +21,13 @@ using test::expect_error;
 using test::read_metrics;
 using test::Result;
 using Cli = test::CliTest;
+using test::numbers;
 using test::slurp;
 
 // "weights_hash 0123456789abcdef" from a run's output.
 std::string hash(const std::string& out) {
   const std::size_t at = out.find("weights_hash");
   return at == std::string::npos ? "no weights_hash in: " + out : out.substr(at, 29);
-}
-
-// "1.5,2,-3" as numbers.
-std::vector<double> numbers(const std::string& text) {
-  std::vector<double> out;
-  std::stringstream items(text);
-  std::string item;
-  while (std::getline(items, item, ',')) out.push_back(std::stod(item));
-  return out;
 }
 
 TEST_F(Cli, TrainsAndWritesMetrics) {
@@ -202,46 +194,6 @@ TEST_F(Cli, FilesByRoleTrainResumeAndEvaluate) {
   std::filesystem::copy_file(em / "letters-test-images-idx3-ubyte", em / "other-images-idx3-ubyte");
   expect_error(run("--train " + (em / "other-images-idx3-ubyte").string() + recipe), 1, "other-labels-idx1-ubyte");
   expect_error(run("--epochs 1 --save " + train + both), 1, train);  // an output that is an input
-}
-
-// predict --input: every image of an IDX file, one CSV row each. Its predictions agree with
-// eval --test's accuracy on the same file, each row's class is its largest score, and the CSV
-// goes to --output whole or not at all.
-TEST_F(Cli, PredictsAWholeFileToCsv) {
-  const std::string model = (dir_->path() / "p.st").string(), csv = (dir_->path() / "p.csv").string();
-  ASSERT_EQ(run(base() + " --epochs 2 --save " + model).exit_code, 0);
-  const std::string images = (data() / "t10k-images-idx3-ubyte").string();
-  Result r = run("predict --model " + model + " --input " + images + " --output " + csv);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("predicted 100 images of " + images + " into " + csv), std::string::npos) << r.out;
-  std::ifstream in(csv);
-  std::string line;
-  std::getline(in, line);
-  EXPECT_EQ(line, "index,predicted,score_0,score_1,score_2,score_3,score_4,score_5,score_6,score_7,score_8,score_9");
-  const std::vector<std::uint8_t> labels = read_idx_labels((data() / "t10k-labels-idx1-ubyte").string(), 10);
-  std::size_t rows = 0, correct = 0;
-  while (std::getline(in, line)) {
-    const std::vector<double> v = numbers(line);
-    ASSERT_EQ(v.size(), 12u) << line;
-    EXPECT_EQ(v[0], static_cast<double>(rows));
-    EXPECT_EQ(v[1], static_cast<double>(std::max_element(v.begin() + 2, v.end()) - (v.begin() + 2))) << line;
-    correct += v[1] == labels[rows];
-    ++rows;
-  }
-  EXPECT_EQ(rows, 100u);
-  Result e = run("eval --model " + model + " --test " + images);
-  ASSERT_EQ(e.exit_code, 0) << e.err;
-  EXPECT_NE(e.out.find("(" + std::to_string(correct) + "/100)"), std::string::npos) << e.out;
-  Result to_stdout = run("predict --model " + model + " --input " + images + " --threads 1");
-  EXPECT_EQ(std::count(to_stdout.out.begin(), to_stdout.out.end(), '\n'), 101);
-
-  expect_error(run("predict --model " + model + " --input " + images + " --output " + model), 1, "--output");
-  expect_error(run("predict --model " + model + " --input " + images + " --output " +
-                   (dir_->path() / "no" / "p.csv").string()), 1, "--output");
-  expect_error(run("predict --model " + model + " --index 3 --input " + images), 2, "exactly one of");
-  expect_error(run("predict --model " + model + " --index 3 --output " + csv), 2, "--output goes with --input");
-  expect_error(run("predict --model " + model + " --input " + (data() / "t10k-labels-idx1-ubyte").string()), 1,
-               "t10k-labels-idx1-ubyte");
 }
 
 // IDX float32 rows (13 features, 3 classes, as in a tabular set): trained, evaluated and

@@ -100,38 +100,6 @@ TEST(Training, XavierAndHeDrawWithinTheirLimitsWithZeroBiases) {
   }
 }
 
-TEST(Training, CosineDecayRunsFromLrTowardsZero) {
-  TrainConfig cfg;
-  cfg.lr = 2.0;
-  cfg.epochs = 4;
-  EXPECT_EQ(epoch_lr(cfg, 3), 2.0);
-  cfg.lr_decay = LrDecay::cosine;
-  EXPECT_DOUBLE_EQ(epoch_lr(cfg, 1), 2.0);
-  EXPECT_NEAR(epoch_lr(cfg, 3), 1.0, 1e-15);  // ½(1 + cos(π/2))
-  EXPECT_NEAR(epoch_lr(cfg, 4), 2.0 * 0.5 * (1 + std::cos(3.14159265358979323846 * 3 / 4)), 1e-15);
-}
-
-TEST(Training, StepDecayAndWarmUpFollowTheirDefinitions) {
-  TrainConfig cfg;
-  cfg.lr = 0.8;
-  cfg.epochs = 9;
-  cfg.lr_decay = LrDecay::step;  // PyTorch's StepLR(step_size=3, gamma=0.5): 0.8 ×3, 0.4 ×3, 0.2 ×3
-  cfg.step_size = 3;
-  cfg.gamma = 0.5;
-  const double want[] = {0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2, 0.2, 0.2};
-  for (int e = 1; e <= 9; ++e) EXPECT_DOUBLE_EQ(epoch_lr(cfg, e), want[e - 1]) << "epoch " << e;
-  cfg.warmup_epochs = 3;  // 0.2, 0.4, 0.6, then the schedule from its start: 0.8 ×3, 0.4 ×3
-  const double warmed[] = {0.2, 0.4, 0.6, 0.8, 0.8, 0.8, 0.4, 0.4, 0.4};
-  for (int e = 1; e <= 9; ++e) EXPECT_DOUBLE_EQ(epoch_lr(cfg, e), warmed[e - 1]) << "warm-up, epoch " << e;
-  cfg.lr_decay = LrDecay::cosine;  // the cosine then spans the 6 epochs after the warm-up
-  EXPECT_DOUBLE_EQ(epoch_lr(cfg, 2), 0.4);
-  EXPECT_DOUBLE_EQ(epoch_lr(cfg, 4), 0.8);
-  EXPECT_NEAR(epoch_lr(cfg, 7), 0.8 * 0.5 * (1 + std::cos(3.14159265358979323846 * 3 / 6)), 1e-15);
-  cfg.lr_decay = LrDecay::none;
-  EXPECT_DOUBLE_EQ(epoch_lr(cfg, 1), 0.2);
-  EXPECT_DOUBLE_EQ(epoch_lr(cfg, 9), 0.8);
-}
-
 TEST(EarlyStopping, CountsEpochsWithoutAGainBeyondMinDelta) {
   TrainConfig cfg;
   cfg.early_stop = 2;
