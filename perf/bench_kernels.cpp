@@ -25,7 +25,8 @@ AlignedVector<float> random_floats(std::size_t n, unsigned seed) {
 template <void (*Forward)(const float*, const float*, const float*, float*, int, int, int, int, int)>
 void BM_linear_forward(benchmark::State& state) {
   const int out = state.range(0), in = state.range(1), K = state.range(2);
-  auto W = random_floats(std::size_t(out) * in, 1), b = random_floats(out, 2), A = random_floats(std::size_t(K) * in, 3);
+  auto W = random_floats(std::size_t(out) * in, 1), b = random_floats(out, 2),
+       A = random_floats(std::size_t(K) * in, 3);
   AlignedVector<float> Z(std::size_t(K) * out);
   for (auto _ : state) {
     Forward(W.data(), b.data(), A.data(), Z.data(), out, in, K, 0, out);
@@ -33,11 +34,27 @@ void BM_linear_forward(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
-BENCHMARK(BM_linear_forward<kernels::plain::linear_forward>)->Name("linear_forward/plain")->Args({112, 784, 8})->UseRealTime();
+BENCHMARK(BM_linear_forward<kernels::plain::linear_forward>)
+    ->Name("linear_forward/plain")
+    ->Args({112, 784, 8})
+    ->UseRealTime();
 // {128, 784, 8} and {128, 784, 16}: an owner of 8 or 16 of the first layer's columns at batch 128
 // if its block were output-major with the examples in the lanes (the 16-core layout README argues).
-BENCHMARK(BM_linear_forward<kernels::simd::linear_forward>)->Name("linear_forward/simd")
-    ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 32})->Args({16, 112, 8})->Args({1024, 1024, 8})->Args({1024, 1024, 128})->Args({1024, 784, 128})->Args({10, 1024, 128})->Args({10, 16, 32})->Args({128, 784, 8})->Args({128, 784, 16})->UseRealTime();
+BENCHMARK(BM_linear_forward<kernels::simd::linear_forward>)
+    ->Name("linear_forward/simd")
+    ->Args({112, 784, 1})
+    ->Args({112, 784, 4})
+    ->Args({112, 784, 8})
+    ->Args({112, 784, 32})
+    ->Args({16, 112, 8})
+    ->Args({1024, 1024, 8})
+    ->Args({1024, 1024, 128})
+    ->Args({1024, 784, 128})
+    ->Args({10, 1024, 128})
+    ->Args({10, 16, 32})
+    ->Args({128, 784, 8})
+    ->Args({128, 784, 16})
+    ->UseRealTime();
 
 template <void (*Gradient)(const float*, const float*, float*, float*, int, int, int)>
 void BM_linear_backward_weights(benchmark::State& state) {
@@ -50,9 +67,17 @@ void BM_linear_backward_weights(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
-BENCHMARK(BM_linear_backward_weights<kernels::plain::linear_backward_weights>)->Name("linear_backward_weights/plain")->Args({112, 784, 8})->UseRealTime();
-BENCHMARK(BM_linear_backward_weights<kernels::simd::linear_backward_weights>)->Name("linear_backward_weights/simd")
-    ->Args({112, 784, 1})->Args({112, 784, 4})->Args({112, 784, 8})->Args({112, 784, 16})->UseRealTime();
+BENCHMARK(BM_linear_backward_weights<kernels::plain::linear_backward_weights>)
+    ->Name("linear_backward_weights/plain")
+    ->Args({112, 784, 8})
+    ->UseRealTime();
+BENCHMARK(BM_linear_backward_weights<kernels::simd::linear_backward_weights>)
+    ->Name("linear_backward_weights/simd")
+    ->Args({112, 784, 1})
+    ->Args({112, 784, 4})
+    ->Args({112, 784, 8})
+    ->Args({112, 784, 16})
+    ->UseRealTime();
 
 template <void (*Backprop)(const float*, const float*, float*, int, int, int)>
 void BM_linear_backward_input(benchmark::State& state) {
@@ -65,11 +90,20 @@ void BM_linear_backward_input(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
-BENCHMARK(BM_linear_backward_input<kernels::plain::linear_backward_input>)->Name("linear_backward_input/plain")->Args({16, 112, 8})->UseRealTime();
-BENCHMARK(BM_linear_backward_input<kernels::simd::linear_backward_input>)->Name("linear_backward_input/simd")
-    ->Args({16, 112, 8})->Args({1024, 1024, 128})->UseRealTime();
+BENCHMARK(BM_linear_backward_input<kernels::plain::linear_backward_input>)
+    ->Name("linear_backward_input/plain")
+    ->Args({16, 112, 8})
+    ->UseRealTime();
+BENCHMARK(BM_linear_backward_input<kernels::simd::linear_backward_input>)
+    ->Name("linear_backward_input/simd")
+    ->Args({16, 112, 8})
+    ->Args({1024, 1024, 128})
+    ->UseRealTime();
 BENCHMARK(BM_linear_backward_input<kernels::simd::linear_backward_input_from_wt>)
-    ->Name("linear_backward_input_from_wt/simd")->Args({1024, 1024, 64})->Args({1024, 1024, 128})->UseRealTime();
+    ->Name("linear_backward_input_from_wt/simd")
+    ->Args({1024, 1024, 64})
+    ->Args({1024, 1024, 128})
+    ->UseRealTime();
 
 // The fused gradient-sum-and-step of phase 3. Args: out, in, batch.
 template <void (*Step)(const float*, const float*, float*, float*, int, int, int, float, int, int)>
@@ -83,10 +117,23 @@ void BM_sgd_rank_k_step(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
-BENCHMARK(BM_sgd_rank_k_step<kernels::plain::sgd_rank_k_step>)->Name("sgd_rank_k_step/plain")->Args({112, 784, 32})->UseRealTime();
+BENCHMARK(BM_sgd_rank_k_step<kernels::plain::sgd_rank_k_step>)
+    ->Name("sgd_rank_k_step/plain")
+    ->Args({112, 784, 32})
+    ->UseRealTime();
 // {784, 8, 128} and {784, 16, 128}: the same owner's update with the inputs in the lanes.
-BENCHMARK(BM_sgd_rank_k_step<kernels::simd::sgd_rank_k_step>)->Name("sgd_rank_k_step/simd")
-    ->Args({112, 784, 32})->Args({112, 784, 128})->Args({16, 112, 32})->Args({1024, 1024, 128})->Args({1024, 784, 128})->Args({10, 1024, 128})->Args({10, 16, 32})->Args({784, 8, 128})->Args({784, 16, 128})->UseRealTime();
+BENCHMARK(BM_sgd_rank_k_step<kernels::simd::sgd_rank_k_step>)
+    ->Name("sgd_rank_k_step/simd")
+    ->Args({112, 784, 32})
+    ->Args({112, 784, 128})
+    ->Args({16, 112, 32})
+    ->Args({1024, 1024, 128})
+    ->Args({1024, 784, 128})
+    ->Args({10, 1024, 128})
+    ->Args({10, 16, 32})
+    ->Args({784, 8, 128})
+    ->Args({784, 16, 128})
+    ->UseRealTime();
 
 // The first layer straight from bytes (`_pixels`): K images of `in` bytes, a 256-entry table.
 struct Pixels {
@@ -108,13 +155,26 @@ void BM_linear_forward_pixels(benchmark::State& state) {
   Pixels px(in, K);
   AlignedVector<float> Z(std::size_t(K) * out);
   for (auto _ : state) {
-    kernels::simd::linear_forward_pixels(W.data(), b.data(), px.images.data(), px.to_float.data(), Z.data(), out, in,
-                                         K, 0, out);
+    kernels::simd::linear_forward_pixels(W.data(), b.data(), px.images.data(), px.to_float.data(), Z.data(), out, in, K,
+                                         0, out);
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
-BENCHMARK(BM_linear_forward_pixels)->Name("linear_forward_pixels/simd")->Args({112, 784, 8})->Args({112, 784, 32})->Args({56, 784, 32})->Args({56, 784, 8})->Args({48, 784, 32})->Args({64, 784, 32})->Args({8, 784, 128})->Args({16, 784, 128})->Args({256, 784, 128})->Args({512, 784, 128})->Args({1024, 784, 128})->UseRealTime();
+BENCHMARK(BM_linear_forward_pixels)
+    ->Name("linear_forward_pixels/simd")
+    ->Args({112, 784, 8})
+    ->Args({112, 784, 32})
+    ->Args({56, 784, 32})
+    ->Args({56, 784, 8})
+    ->Args({48, 784, 32})
+    ->Args({64, 784, 32})
+    ->Args({8, 784, 128})
+    ->Args({16, 784, 128})
+    ->Args({256, 784, 128})
+    ->Args({512, 784, 128})
+    ->Args({1024, 784, 128})
+    ->UseRealTime();
 
 void BM_sgd_rank_k_step_pixels(benchmark::State& state) {
   const int out = state.range(0), in = state.range(1), K = state.range(2);
@@ -122,13 +182,25 @@ void BM_sgd_rank_k_step_pixels(benchmark::State& state) {
   auto W = random_floats(std::size_t(out) * in, 3), b = random_floats(out, 4);
   Pixels px(in, K);
   for (auto _ : state) {
-    kernels::simd::sgd_rank_k_step_pixels(D.data(), px.images.data(), px.scale, W.data(), b.data(), out, in,
-                                          K, 1e-9f, 0, out);
+    kernels::simd::sgd_rank_k_step_pixels(D.data(), px.images.data(), px.scale, W.data(), b.data(), out, in, K, 1e-9f,
+                                          0, out);
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
-BENCHMARK(BM_sgd_rank_k_step_pixels)->Name("sgd_rank_k_step_pixels/simd")->Args({112, 784, 32})->Args({56, 784, 32})->Args({48, 784, 32})->Args({64, 784, 32})->Args({112, 784, 128})->Args({8, 784, 128})->Args({16, 784, 128})->Args({256, 784, 128})->Args({512, 784, 128})->Args({1024, 784, 128})->UseRealTime();
+BENCHMARK(BM_sgd_rank_k_step_pixels)
+    ->Name("sgd_rank_k_step_pixels/simd")
+    ->Args({112, 784, 32})
+    ->Args({56, 784, 32})
+    ->Args({48, 784, 32})
+    ->Args({64, 784, 32})
+    ->Args({112, 784, 128})
+    ->Args({8, 784, 128})
+    ->Args({16, 784, 128})
+    ->Args({256, 784, 128})
+    ->Args({512, 784, 128})
+    ->Args({1024, 784, 128})
+    ->UseRealTime();
 
 // A narrow owner (8 columns, from 8 threads on the default net): its block output-major, the batch (forward) or
 // the inputs (update) in the lanes, the forward reading the batch's bytes transposed once a step
@@ -153,7 +225,15 @@ void BM_narrow_forward_pixels(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
-BENCHMARK(BM_narrow_forward_pixels)->Name("narrow_forward_pixels/simd")->Args({8, 784, 32})->Args({8, 784, 128})->Args({16, 784, 128})->Args({16, 784, 32})->Args({56, 784, 32})->Args({112, 784, 32})->UseRealTime();
+BENCHMARK(BM_narrow_forward_pixels)
+    ->Name("narrow_forward_pixels/simd")
+    ->Args({8, 784, 32})
+    ->Args({8, 784, 128})
+    ->Args({16, 784, 128})
+    ->Args({16, 784, 32})
+    ->Args({56, 784, 32})
+    ->Args({112, 784, 32})
+    ->UseRealTime();
 
 void BM_narrow_sgd_step_pixels(benchmark::State& state) {
   const int out = state.range(0), in = state.range(1), K = state.range(2);
@@ -167,7 +247,15 @@ void BM_narrow_sgd_step_pixels(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * int64_t(out) * in * K);
 }
-BENCHMARK(BM_narrow_sgd_step_pixels)->Name("narrow_sgd_step_pixels/simd")->Args({8, 784, 32})->Args({8, 784, 128})->Args({16, 784, 128})->Args({16, 784, 32})->Args({56, 784, 32})->Args({112, 784, 32})->UseRealTime();
+BENCHMARK(BM_narrow_sgd_step_pixels)
+    ->Name("narrow_sgd_step_pixels/simd")
+    ->Args({8, 784, 32})
+    ->Args({8, 784, 128})
+    ->Args({16, 784, 128})
+    ->Args({16, 784, 32})
+    ->Args({56, 784, 32})
+    ->Args({112, 784, 32})
+    ->UseRealTime();
 
 void BM_transpose_batch(benchmark::State& state) {
   const int in = state.range(0), K = state.range(1);
@@ -196,8 +284,16 @@ void BM_transpose_floats(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * int64_t(rows) * cols);
 }
-BENCHMARK(BM_transpose_floats<transpose_elementwise>)->Name("transpose_floats/elementwise")->Args({128, 1024})->Args({1024, 128})->UseRealTime();
-BENCHMARK(BM_transpose_floats<transpose<float>>)->Name("transpose_floats/blocks")->Args({128, 1024})->Args({1024, 128})->UseRealTime();
+BENCHMARK(BM_transpose_floats<transpose_elementwise>)
+    ->Name("transpose_floats/elementwise")
+    ->Args({128, 1024})
+    ->Args({1024, 128})
+    ->UseRealTime();
+BENCHMARK(BM_transpose_floats<transpose<float>>)
+    ->Name("transpose_floats/blocks")
+    ->Args({128, 1024})
+    ->Args({1024, 128})
+    ->UseRealTime();
 
 }  // namespace
 

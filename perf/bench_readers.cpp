@@ -76,8 +76,14 @@ void BM_csv_from_file(benchmark::State& state) {
   set_bytes(state, text.size());
   std::filesystem::remove(path);
 }
-BENCHMARK(BM_csv_from_file)->Name("csv/file")->Args({0, 0})->Args({0, 1})->Args({1, 0})->Args({1, 1})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_csv_from_file)
+    ->Name("csv/file")
+    ->Args({0, 0})
+    ->Args({0, 1})
+    ->Args({1, 0})
+    ->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -64,7 +64,10 @@ BENCHMARK(BM_step_parallel)
     ->Name("step/parallel")
     ->ArgNames({"batch", "threads", "chunk"})
     ->ArgsProduct({{32, 128, 512}, {1, 2}, {8}})
-    ->Args({32, 1, 4})->Args({32, 1, 16})->Args({32, 2, 4})->Args({32, 2, 16})
+    ->Args({32, 1, 4})
+    ->Args({32, 1, 16})
+    ->Args({32, 2, 4})
+    ->Args({32, 2, 16})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 

@@ -63,7 +63,8 @@ int main() {
   std::printf("threads,gflops,gflops_per_thread,examples_per_sec_ceiling\n");
   for (int threads : {1, hardware}) {
     const double rate = peak(threads, 20'000'000 / kChains, 7);
-    std::printf("%d,%.1f,%.1f,%.0f\n", threads, 2 * rate / 1e9, 2 * rate / 1e9 / threads, rate / kMultiplyAddsPerExample);
+    std::printf("%d,%.1f,%.1f,%.0f\n", threads, 2 * rate / 1e9, 2 * rate / 1e9 / threads,
+                rate / kMultiplyAddsPerExample);
     if (hardware == 1) break;
   }
   return 0;

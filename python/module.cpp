@@ -57,7 +57,8 @@ Dataset examples_of(const py::array& X, const char* name, std::vector<py::object
 void set_labels(Dataset& d, const py::array& y, const char* name) {
   const auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(y);
   if (!a || a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != d.labels.size())
-    throw UsageError(std::string(name) + " must be 1-D with one label per example (" + std::to_string(d.labels.size()) + ")");
+    throw UsageError(std::string(name) + " must be 1-D with one label per example (" + std::to_string(d.labels.size()) +
+                     ")");
   for (std::size_t i = 0; i < d.labels.size(); ++i) {
     const double v = a.data()[i];
     if (!(v >= 0 && v <= 255 && v == std::floor(v)))
@@ -72,14 +73,22 @@ TrainConfig config_of(const std::map<std::string, std::string>& options) {
   TrainConfig c;
   for (const auto& [option, text] : options) {
     c.explicit_options.insert(option);
-    if (option == "hidden") c.hidden = parse_hidden(text);
-    else if (option == "classes") c.classes = static_cast<int>(parse_integer("classes", text, 2, kMaxClasses));
-    else if (option == "epochs") c.epochs = static_cast<int>(parse_integer("epochs", text, 0, 1'000'000));
-    else if (option == "threads") c.threads = static_cast<int>(parse_integer("threads", text, 1, 4096));
-    else if (option == "chunk-size") c.chunk_size = static_cast<int>(parse_integer("chunk-size", text, 1, 4096));
-    else if (option == "standardize") c.standardize = text == "1";
-    else if (option == "scale") c.feature_scale = parse_positive_real("scale", text);
-    else recipe_field(option).adopt(c, text);
+    if (option == "hidden")
+      c.hidden = parse_hidden(text);
+    else if (option == "classes")
+      c.classes = static_cast<int>(parse_integer("classes", text, 2, kMaxClasses));
+    else if (option == "epochs")
+      c.epochs = static_cast<int>(parse_integer("epochs", text, 0, 1'000'000));
+    else if (option == "threads")
+      c.threads = static_cast<int>(parse_integer("threads", text, 1, 4096));
+    else if (option == "chunk-size")
+      c.chunk_size = static_cast<int>(parse_integer("chunk-size", text, 1, 4096));
+    else if (option == "standardize")
+      c.standardize = text == "1";
+    else if (option == "scale")
+      c.feature_scale = parse_positive_real("scale", text);
+    else
+      recipe_field(option).adopt(c, text);
   }
   apply_preset_lr(c);
   return c;

@@ -49,8 +49,8 @@ void CliTest::TearDownTestSuite() {
 
 Result CliTest::run(const std::string& args, const std::string& prefix, const std::string& binary) {
   auto out = dir() / "stdout", err = dir() / "stderr";
-  const std::string cmd = prefix + " " + binary + " " + args + " >" + out.string() + " 2>" + err.string() +
-                          " </dev/null";
+  const std::string cmd =
+      prefix + " " + binary + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
   const int status = std::system(("/bin/sh -c '" + cmd + "'").c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
 }

@@ -111,7 +111,7 @@ namespace {
 
 // Examples [begin, begin + n) of `all` as .npy files' bytes: features <f4 (n × F), labels <i8.
 std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>> npy_slice(const Dataset& all, std::size_t begin,
-                                                                           std::size_t n) {
+                                                                          std::size_t n) {
   const std::size_t f = static_cast<std::size_t>(all.image_size);
   const std::vector<float> x(all.features.begin() + begin * f, all.features.begin() + (begin + n) * f);
   const std::vector<std::int64_t> y(all.labels.begin() + begin, all.labels.begin() + begin + n);

@@ -30,8 +30,10 @@ TEST_F(Checkpoints, ResumeEndsBitwiseWhereAStraightRunEnds) {
       const std::string ck = path("ck-" + engine + std::to_string(recipe.size())), straight = path("straight.jsonl"),
                         resumed = path("resumed.jsonl");
       std::filesystem::remove_all(ck);
-      ASSERT_EQ(run(base() + recipe + " --engine " + engine + " --epochs 3 --threads 2 --metrics " + straight).exit_code, 0);
-      ASSERT_EQ(run(base() + recipe + " --engine " + engine + " --epochs 1 --threads 1 --checkpoint-dir " + ck).exit_code, 0);
+      ASSERT_EQ(
+          run(base() + recipe + " --engine " + engine + " --epochs 3 --threads 2 --metrics " + straight).exit_code, 0);
+      ASSERT_EQ(
+          run(base() + recipe + " --engine " + engine + " --epochs 1 --threads 1 --checkpoint-dir " + ck).exit_code, 0);
       Result r = run(base() + " --epochs 3 --threads 3 --resume " + ck + " --metrics " + resumed);
       ASSERT_EQ(r.exit_code, 0) << r.err;
       EXPECT_NE(r.out.find("resumed from"), std::string::npos) << r.out;
@@ -43,11 +45,15 @@ TEST_F(Checkpoints, ResumeEndsBitwiseWhereAStraightRunEnds) {
 }
 
 TEST_F(Checkpoints, ResumeWithMomentumAndCosineDecayIsExactToo) {
-  const std::string recipe = base() + " --activation relu --loss xent --init he --momentum 0.9 --lr 0.05 --lr-decay cosine";
+  const std::string recipe =
+      base() + " --activation relu --loss xent --init he --momentum 0.9 --lr 0.05 --lr-decay cosine";
   const std::string ck = path("ck-momentum"), straight = path("m-straight.jsonl"), resumed = path("m-resumed.jsonl");
   ASSERT_EQ(run(recipe + " --epochs 4 --threads 2 --metrics " + straight).exit_code, 0);
-  ASSERT_EQ(run(recipe + " --epochs 4 --threads 1 --checkpoint-every 2 --checkpoint-dir " + ck + " --metrics " + resumed,
-                "ulimit -t 100;").exit_code, 0);
+  ASSERT_EQ(
+      run(recipe + " --epochs 4 --threads 1 --checkpoint-every 2 --checkpoint-dir " + ck + " --metrics " + resumed,
+          "ulimit -t 100;")
+          .exit_code,
+      0);
   std::filesystem::remove(ck + "/checkpoint-000000000088.safetensors");  // keep only the one after epoch 2
   ModelFile m = load_model_file(ck + "/checkpoint-000000000044.safetensors");
   EXPECT_EQ(m.velocity.size(), m.params.size()) << "a momentum checkpoint holds the velocity";
@@ -62,13 +68,16 @@ TEST_F(Checkpoints, ResumeWithMomentumAndCosineDecayIsExactToo) {
 TEST_F(Checkpoints, ResumeWithAdamAndWeightDecayIsExactToo) {
   for (const char* optimizer : {"adam", "adamw"}) {
     const std::string name = optimizer;
-    const std::string recipe = base() + " --activation relu --loss xent --init he --optimizer " + name +
-                               " --weight-decay 0.01 --lr 0.002 --lr-decay step --step-size 1 --gamma 0.7 --warmup-epochs 1";
-    const std::string ck = path("ck-" + name), straight = path(name + "-straight.jsonl"), resumed = path(name + ".jsonl");
+    const std::string recipe =
+        base() + " --activation relu --loss xent --init he --optimizer " + name +
+        " --weight-decay 0.01 --lr 0.002 --lr-decay step --step-size 1 --gamma 0.7 --warmup-epochs 1";
+    const std::string ck = path("ck-" + name), straight = path(name + "-straight.jsonl"),
+                      resumed = path(name + ".jsonl");
     ASSERT_EQ(run(recipe + " --epochs 4 --threads 2 --metrics " + straight).exit_code, 0);
-    ASSERT_EQ(run(recipe + " --epochs 4 --threads 1 --checkpoint-every 2 --checkpoint-dir " + ck + " --metrics " + resumed)
-                  .exit_code,
-              0);
+    ASSERT_EQ(
+        run(recipe + " --epochs 4 --threads 1 --checkpoint-every 2 --checkpoint-dir " + ck + " --metrics " + resumed)
+            .exit_code,
+        0);
     std::filesystem::remove(ck + "/checkpoint-000000000088.safetensors");  // keep only the one after epoch 2
     ModelFile m = load_model_file(ck + "/checkpoint-000000000044.safetensors");
     EXPECT_EQ(m.velocity.size(), m.params.size()) << "an Adam checkpoint holds the first moment";
@@ -98,7 +107,9 @@ TEST_F(Checkpoints, EarlyStoppingKeepsTheBestEpochAndResumesExactly) {
             std::string::npos);
   // The kept model is the one a run of exactly best_epoch epochs ends with.
   const std::string exact = path("exact.jsonl");
-  ASSERT_EQ(run(base() + " --lr 0.5 --threads 1 --epochs " + std::to_string(best_epoch) + " --metrics " + exact).exit_code, 0);
+  ASSERT_EQ(
+      run(base() + " --lr 0.5 --threads 1 --epochs " + std::to_string(best_epoch) + " --metrics " + exact).exit_code,
+      0);
   EXPECT_EQ(load_model_file(best).metadata.at("weights_hash"), hash_of(exact));
   EXPECT_EQ(load_model_file(best).metadata.at("best_epoch"), std::to_string(best_epoch));
   // A resume from the checkpoint after epoch best_epoch + 1 (one without a gain) judges the rest
@@ -117,7 +128,8 @@ TEST_F(Checkpoints, EarlyStoppingKeepsTheBestEpochAndResumesExactly) {
   expect_error(run(base() + " --split standard --val-size 0 --early-stop 2"), 2,
                "--early-stop judges epochs on the validation set, and this run has none");
   expect_error(run(base() + " --min-delta 0.1"), 2, "--min-delta goes with --early-stop or --save-best");
-  expect_error(run(base() + " --early-stop 2 --early-stop-on f1"), 2, "--early-stop-on 'f1': expected accuracy or loss");
+  expect_error(run(base() + " --early-stop 2 --early-stop-on f1"), 2,
+               "--early-stop-on 'f1': expected accuracy or loss");
 }
 
 TEST_F(Checkpoints, CheckpointEveryNEpochsNamedByStep) {
@@ -128,7 +140,8 @@ TEST_F(Checkpoints, CheckpointEveryNEpochsNamedByStep) {
     if (!e.path().filename().string().starts_with(".")) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   // 350 training images in batches of 16: 22 steps an epoch.
-  EXPECT_EQ(names, (std::vector<std::string>{"checkpoint-000000000044.safetensors", "checkpoint-000000000088.safetensors"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"checkpoint-000000000044.safetensors", "checkpoint-000000000088.safetensors"}));
   ModelFile m = load_model_file((std::filesystem::path(ck) / names[0]).string());
   EXPECT_EQ(m.metadata["kind"], "checkpoint");
   EXPECT_EQ(m.metadata["epoch"], "2");
@@ -144,7 +157,8 @@ TEST_F(Checkpoints, ResumeRefusesContradictingOptionsAndAcceptsTheRest) {
   expect_error(run(resume + " --seed 7"), 2, "--seed 7 contradicts the checkpoint");
   expect_error(run(resume + " --layers 784,30,10"), 2, "--layers 784,30,10 contradicts");
   expect_error(run(resume + " --engine scalar"), 2, "--engine scalar contradicts");
-  expect_error(run("--data-dir " + data().string() + " --batch-size 8 --resume " + ck), 2, "--batch-size 8 contradicts");
+  expect_error(run("--data-dir " + data().string() + " --batch-size 8 --resume " + ck), 2,
+               "--batch-size 8 contradicts");
   expect_error(run(resume + " --lr 1"), 2, "--lr 1 contradicts");
   Result ok = run(resume + " --threads 1 --chunk-size 2 --quiet --metrics " + path("ok.jsonl"));
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
@@ -163,7 +177,8 @@ TEST_F(Checkpoints, InitFromThenOneFullBatchStepEqualsTheOraclesStep) {
   const std::string start = path("start.safetensors"), after = path("after.safetensors");
   ASSERT_EQ(run(base() + " --epochs 1 --save " + start).exit_code, 0);
   // The seed split of 500 images trains on 350: one batch of 350 is one full-batch step.
-  Result r = run("--data-dir " + data().string() + " --epochs 1 --batch-size 350 --init-from " + start + " --save " + after);
+  Result r =
+      run("--data-dir " + data().string() + " --epochs 1 --batch-size 350 --init-from " + start + " --save " + after);
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   ModelFile before = load_model_file(start);
@@ -193,7 +208,8 @@ TEST_F(Checkpoints, AFailedSaveLeavesThePreviousFileIntact) {
   const std::string ck = path("ck-full");
   ASSERT_EQ(run(base() + " --epochs 1 --checkpoint-dir " + ck).exit_code, 0);
   const std::string first = slurp(ck + "/checkpoint-000000000022.safetensors");
-  expect_error(run(base() + " --epochs 2 --resume " + ck + " --checkpoint-dir " + ck, "ulimit -f 16;"), 1, "checkpoint");
+  expect_error(run(base() + " --epochs 2 --resume " + ck + " --checkpoint-dir " + ck, "ulimit -f 16;"), 1,
+               "checkpoint");
   EXPECT_EQ(slurp(ck + "/checkpoint-000000000022.safetensors"), first);
 }
 

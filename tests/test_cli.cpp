@@ -87,7 +87,8 @@ TEST_F(Cli, ProfileReportsPhasesThatAddUpToTheEpoch) {
   for (int e = 0; e < kEpochs; ++e) {
     const nlohmann::json& phases = lines[e]["phase_seconds"];
     double sum = 0;
-    for (const char* name : {"data", "forward", "backward", "sync", "exchange", "reduce_update", "evaluation", "other"}) {
+    for (const char* name :
+         {"data", "forward", "backward", "sync", "exchange", "reduce_update", "evaluation", "other"}) {
       ASSERT_TRUE(phases[name].is_number()) << name;
       EXPECT_GE(phases[name].get<double>(), 0.0) << name;
       sum += phases[name].get<double>();
@@ -158,8 +159,9 @@ TEST_F(Cli, FilesByRoleTrainResumeAndEvaluate) {
 
   Result r = run("--epochs 4" + both);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find(train + " (train), " + test + " (test): 1200 images of 64 pixels; split standard: train 810, "
-                                                      "validation 90, test 300"),
+  EXPECT_NE(r.out.find(train + " (train), " + test +
+                       " (test): 1200 images of 64 pixels; split standard: train 810, "
+                       "validation 90, test 300"),
             std::string::npos)
       << r.out;
   Result alone = run("--epochs 1 --train " + train + recipe);
@@ -203,8 +205,10 @@ TEST_F(Cli, FloatFeatureRowsFromIdxFloat32Files) {
   test::write_float_rows_set(tab, "wine", 300, 90, 13, 3, 8);
   const std::string train = (tab / "wine-train-images").string(), test = (tab / "wine-test-images").string();
   const std::string model = (dir_->path() / "wine.st").string();
-  Result r = run("--train " + train + " --test " + test + " --hidden 20 --epochs 10 --lr 0.5 --batch-size 8 --threads 2"
-                 " --save " + model);
+  Result r = run("--train " + train + " --test " + test +
+                 " --hidden 20 --epochs 10 --lr 0.5 --batch-size 8 --threads 2"
+                 " --save " +
+                 model);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("390 examples of 13 features"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("net 13-20-3,"), std::string::npos) << r.out;
@@ -251,7 +255,8 @@ TEST_F(Cli, StandardizedFeaturesTravelWithTheModel) {
   append_idx_inputs(train, unused, x);
   const ModelFile m = load_model_file(model);
   ASSERT_TRUE(m.metadata.count("input_shift") && m.metadata.count("input_factor"));
-  const std::vector<double> shift = numbers(m.metadata.at("input_shift")), factor = numbers(m.metadata.at("input_factor"));
+  const std::vector<double> shift = numbers(m.metadata.at("input_shift")),
+                            factor = numbers(m.metadata.at("input_factor"));
   ASSERT_EQ(shift.size(), 13u);
   for (int i = 0; i < 13; ++i) {  // two passes in double, by hand
     double mean = 0, var = 0;
@@ -274,8 +279,8 @@ TEST_F(Cli, StandardizedFeaturesTravelWithTheModel) {
   // One layer (13-3, sigmoid outputs), by hand from the model's weights and transform:
   // predict --input must feed the net the transformed features.
   const std::string linear = (dir_->path() / "linear.st").string();
-  ASSERT_EQ(run("--epochs 2 --hidden none --save " + linear + files + " --lr 0.5 --batch-size 8 --standardize").exit_code,
-            0);
+  ASSERT_EQ(
+      run("--epochs 2 --hidden none --save " + linear + files + " --lr 0.5 --batch-size 8 --standardize").exit_code, 0);
   const ModelFile lm = load_model_file(linear);
   const std::vector<double> lshift = numbers(lm.metadata.at("input_shift"));
   const std::vector<double> lfactor = numbers(lm.metadata.at("input_factor"));
@@ -325,7 +330,8 @@ TEST_F(Cli, TrainsOnNumpyFiles) {
   test::write_npy_set(np, 240, 60, 10, 4, 12);
   const std::string train = (np / "x_train.npy").string(), test = (np / "x_test.npy").string();
   const std::string model = (dir_->path() / "np.st").string();
-  const std::string args = " --train " + train + " --test " + test + " --hidden 16 --lr 0.5 --batch-size 8 --standardize";
+  const std::string args =
+      " --train " + train + " --test " + test + " --hidden 16 --lr 0.5 --batch-size 8 --standardize";
   Result r = run("--epochs 8" + args + " --save " + model);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("net 10-16-4,"), std::string::npos) << r.out;
@@ -359,11 +365,11 @@ TEST_F(Cli, EveryFormatOfTheSameExamplesTrainsTheSameWeights) {
   const std::string recipe = " --epochs 3 --hidden 16 --lr 0.5 --batch-size 8 --standardize --threads 2";
   Result npy = run("--train " + (d / "x_train.npy").string() + " --test " + (d / "x_test.npy").string() + recipe);
   ASSERT_EQ(npy.exit_code, 0) << npy.err;
-  for (const std::string& args : {"--train " + (d / "stored.npz").string() + " --test " + (d / "stored.npz").string(),
-                                  "--train " + (d / "deflated.npz").string() + " --test " + (d / "deflated.npz").string(),
-                                  "--train " + (d / "set-train.csv").string() + " --test " + (d / "set-test.csv").string(),
-                                  "--train " + (d / "set-train.csv.gz").string() + " --test " +
-                                      (d / "set-test.csv").string()}) {
+  for (const std::string& args :
+       {"--train " + (d / "stored.npz").string() + " --test " + (d / "stored.npz").string(),
+        "--train " + (d / "deflated.npz").string() + " --test " + (d / "deflated.npz").string(),
+        "--train " + (d / "set-train.csv").string() + " --test " + (d / "set-test.csv").string(),
+        "--train " + (d / "set-train.csv.gz").string() + " --test " + (d / "set-test.csv").string()}) {
     Result r = run(args + recipe);
     ASSERT_EQ(r.exit_code, 0) << args << "\n" << r.err;
     EXPECT_EQ(hash(r.out), hash(npy.out)) << args;
@@ -375,7 +381,8 @@ TEST_F(Cli, EveryFormatOfTheSameExamplesTrainsTheSameWeights) {
     EXPECT_EQ(r.out.substr(r.out.find("test accuracy"), 20), npy.out.substr(npy.out.find("test accuracy"), 20)) << args;
   }
   // --npz-keys names other arrays, "{role}" standing for the role.
-  test::write_npz(d / "named.npz", {{"z", test::npy_bytes("<f4", "(1, 1)", test::le_bytes(std::vector<float>{1}))}}, false);
+  test::write_npz(d / "named.npz", {{"z", test::npy_bytes("<f4", "(1, 1)", test::le_bytes(std::vector<float>{1}))}},
+                  false);
   expect_error(run("--train " + (d / "named.npz").string() + recipe), 1,
                "no x_train/y_train (or x/y) arrays for the train role; it has z");
   expect_error(run("--train " + (d / "stored.npz").string() + " --npz-keys a_{role},b_{role}" + recipe), 1,
@@ -393,7 +400,7 @@ TEST_F(Cli, TrainsEvaluatesResumesAndPredictsOnACsvWithNamedLabels) {
   test::write_npy_set(d, 240, 60, 10, 4, 12);
   const std::string train = (d / "pets-train.csv").string(), test = (d / "pets-test.csv").string();
   const std::string model = (d / "m.st").string(), args = " --train " + train + " --test " + test +
-                                                      " --hidden 16 --lr 0.5 --batch-size 8 --standardize";
+                                                          " --hidden 16 --lr 0.5 --batch-size 8 --standardize";
   Result r = run("--epochs 6 --threads 1 --save " + model + args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\nclasses 0 ant, 1 bee, 2 cat, 3 dog\n"), std::string::npos) << r.out;
@@ -451,7 +458,8 @@ TEST_F(Cli, TheLabelColumnAndHeaderTravelWithTheModel) {
     std::ofstream out(d / ("first-" + std::string(role) + ".csv"));
     std::string line;
     std::getline(in, line);
-    while (std::getline(in, line)) out << line.substr(line.rfind(',') + 1) << "," << line.substr(0, line.rfind(',')) << "\n";
+    while (std::getline(in, line))
+      out << line.substr(line.rfind(',') + 1) << "," << line.substr(0, line.rfind(',')) << "\n";
   }
   const std::string train = (d / "first-train.csv").string(), test = (d / "first-test.csv").string();
   const std::string model = (d / "m.st").string();
@@ -474,8 +482,8 @@ TEST_F(Cli, TheLabelColumnAndHeaderTravelWithTheModel) {
 TEST_F(Cli, HelpAndVersion) {
   Result h = run("--help");
   EXPECT_EQ(h.exit_code, 0);
-  for (const char* opt : {"--threads", "--epochs", "--batch-size", "--lr", "--seed", "--layers", "--split", "--val-size",
-                          "--data-dir", "--engine", "--preset", "--metrics", "--version"})
+  for (const char* opt : {"--threads", "--epochs", "--batch-size", "--lr", "--seed", "--layers", "--split",
+                          "--val-size", "--data-dir", "--engine", "--preset", "--metrics", "--version"})
     EXPECT_NE(h.out.find(opt), std::string::npos) << opt;
   EXPECT_EQ(run("--version").exit_code, 0);
 }

@@ -42,7 +42,9 @@ TEST(Csv, ReadsValuesAndWholeNumberLabelsAsWritten) {
 }
 
 TEST(Csv, TakesWindowsLineEndsABomBlankLinesAndNoFinalNewline) {
-  const Read r = read("\xEF\xBB\xBF" "a,b,label\r\n1,2,1\r\n\r\n3,4,0");
+  const Read r = read(
+      "\xEF\xBB\xBF"
+      "a,b,label\r\n1,2,1\r\n\r\n3,4,0");
   EXPECT_EQ(r.features, (AlignedVector<float>{1, 2, 3, 4}));
   EXPECT_EQ(r.labels, (std::vector<std::uint8_t>{1, 0}));
 }
@@ -90,7 +92,8 @@ TEST(Csv, MapsNamedLabelsToClassesInSortedOrderAndLaterFilesByThoseNames) {
   // A test file with only some of the classes keeps the training file's numbering.
   Read test = read("5,emu\n", {}, r.coding);
   EXPECT_EQ(test.labels, (std::vector<std::uint8_t>{2}));
-  expect_data_error([&] { read("5,fox\n", {}, r.coding); }, "line 1: label 'fox' is not one of the classes (cat, dog, emu)");
+  expect_data_error([&] { read("5,fox\n", {}, r.coding); },
+                    "line 1: label 'fox' is not one of the classes (cat, dog, emu)");
   // Whole-number labels decided by the training file: a name later is refused.
   LabelCoding numbers;
   numbers.decided = true;
@@ -132,7 +135,7 @@ TEST(Csv, PredictionSkipsTheLabelColumnWhenThereIsOne) {
   EXPECT_EQ(without.features, (AlignedVector<float>{1, 2, 3, 4}));
   EXPECT_FALSE(without.shape.has_labels);
   expect_data_error([] { read("1,2,3,4\n", {}, {}, 256, CsvLabels::ignored, 2); },
-                 "4 columns, but 2 features (and optionally a label column) are expected");
+                    "4 columns, but 2 features (and optionally a label column) are expected");
 }
 
 TEST(Csv, ReadsGzipAndTabSeparatedFilesAndNamesTheFileInEveryRefusal) {
@@ -159,10 +162,13 @@ TEST(Csv, ReadsGzipAndTabSeparatedFilesAndNamesTheFileInEveryRefusal) {
   std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
   bytes.resize(bytes.size() - 12);
   test::write_file(gz, bytes);
-  expect_data_error([&] { append_csv(gz, {}, CsvLabels::required, 0, 256, t.coding, t.features, t.labels); }, gz + ": ");
-  expect_data_error([&] { append_csv((dir.path() / "none.csv").string(), {}, CsvLabels::required, 0, 256, t.coding,
-                                  t.features, t.labels); },
-                 "none.csv: file not found");
+  expect_data_error([&] { append_csv(gz, {}, CsvLabels::required, 0, 256, t.coding, t.features, t.labels); },
+                    gz + ": ");
+  expect_data_error(
+      [&] {
+        append_csv((dir.path() / "none.csv").string(), {}, CsvLabels::required, 0, 256, t.coding, t.features, t.labels);
+      },
+      "none.csv: file not found");
 }
 
 }  // namespace

@@ -33,7 +33,8 @@ std::vector<float> train_with_threads(int threads, const std::vector<int>& sizes
   }
   Dataset d = test::synthetic_dataset(300, sizes.front(), sizes.back(), 21);
   if (floats) d = test::as_float_features(std::move(d));
-  ParallelEngine engine(spec, init_params(sizes, spec.hidden == Activation::relu ? Init::he : Init::blog, 3), chunk, rule);
+  ParallelEngine engine(spec, init_params(sizes, spec.hidden == Activation::relu ? Init::he : Init::blog, 3), chunk,
+                        rule);
   ThreadLimit limit(threads);
   for (int epoch = 1; epoch <= 2; ++epoch) {
     std::vector<std::uint32_t> order = epoch_order(test::iota_indices(d.size()), 3, epoch);
@@ -76,8 +77,8 @@ TEST(Determinism, WithAdamAdamWAndWeightDecayToo) {
   // Adam's moments and AdamW's shrinking are kept element by element: the owners' blocks and a
   // shared large layer's columns change nothing.
   for (const std::vector<int>& sizes : {std::vector<int>{784, 30, 16, 10}, std::vector<int>{20, 24, 384, 384, 4}})
-    for (auto [optimizer, decay] : {std::pair{Optimizer::adam, 0.0}, std::pair{Optimizer::adamw, 0.01},
-                                    std::pair{Optimizer::sgd, 0.01}}) {
+    for (auto [optimizer, decay] :
+         {std::pair{Optimizer::adam, 0.0}, std::pair{Optimizer::adamw, 0.01}, std::pair{Optimizer::sgd, 0.01}}) {
       std::vector<float> one = train_with_threads(1, sizes, 37, 4, 0, false, optimizer, decay);
       for (int threads : {2, 3})
         EXPECT_EQ(first_difference(one, train_with_threads(threads, sizes, 37, 4, 0, false, optimizer, decay)),
@@ -155,10 +156,9 @@ TEST(Determinism, ComputingTheNextBatchAheadChangesNoWeight) {
   for (int hidden : {40, 64})
     for (int threads : {1, 2, 3}) {
       const std::vector<float> plain = steps_with_hints(threads, hidden, nullptr);
-      const std::vector<float> hinted =
-          steps_with_hints(threads, hidden, [](ParallelEngine& e, const Dataset& d, Indices next, Indices after) {
-            e.prefetch(d, next, after);
-          });
+      const std::vector<float> hinted = steps_with_hints(
+          threads, hidden,
+          [](ParallelEngine& e, const Dataset& d, Indices next, Indices after) { e.prefetch(d, next, after); });
       EXPECT_EQ(first_difference(plain, hinted), plain.size()) << threads << " threads, " << hidden << ", true hints";
       const std::vector<float> misled =
           steps_with_hints(threads, hidden, [](ParallelEngine& e, const Dataset& d, Indices, Indices after) {

@@ -98,33 +98,32 @@ TEST_P(EngineVsOracle, SeveralStepsTrackTheOracle) {
   EXPECT_TRUE(test::tensors_close(c.sizes, got, want, 1e-5, 1e-4));
 }
 
-INSTANTIATE_TEST_SUITE_P(Nets, EngineVsOracle,
-                         ::testing::Values(Case{{784, 112, 16, 10}, 32, 8},        // the blog's net
-                                           Case{{784, 112, 16, 10}, 32, 8, true},  // its preset
-                                           Case{{13, 7, 5}, 37, 8},                // 37 = 4 chunks + 5
-                                           Case{{13, 7, 5}, 3, 8},                 // smaller than a chunk
-                                           Case{{31, 17, 9, 3}, 20, 3},
-                                           Case{{9, 1, 4}, 11, 4},
-                                           Case{{100, 10}, 17, 5},                 // no hidden layer
-                                           Case{{33, 65, 15, 2}, 16, 16},
-                                           Case{{12, 16, 400, 370, 3}, 21, 4},     // a layer past the cache
-                                           Case{{784, 112, 16, 10}, 32, 4, false, Activation::relu, Loss::xent, 0.9},
-                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::sigmoid, Loss::xent},
-                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::mse},
-                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::xent, 0.5},
-                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::relu, Loss::mse, 0.9},
-                                           Case{{13, 7, 5}, 37, 8, false, Activation::relu, Loss::xent},
-                                           // float feature rows, read where they lie
-                                           Case{{784, 112, 16, 10}, 32, 8, false, Activation::sigmoid, Loss::mse, 0, true},
-                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::xent, 0.5, true},
-                                           Case{{12, 16, 400, 370, 3}, 21, 4, false, Activation::relu, Loss::mse, 0.9, true},
-                                           // weight decay, Adam and AdamW
-                                           Case{{13, 7, 5}, 37, 8, false, Activation::relu, Loss::xent, 0, false, Optimizer::sgd, 0.01},
-                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::relu, Loss::mse, 0.9, false, Optimizer::sgd, 0.01},
-                                           Case{{784, 112, 16, 10}, 32, 4, false, Activation::relu, Loss::xent, 0, false, Optimizer::adam},
-                                           Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::xent, 0, true, Optimizer::adamw, 0.01},
-                                           Case{{12, 16, 400, 370, 3}, 21, 4, false, Activation::relu, Loss::mse, 0, false, Optimizer::adam, 0.001},
-                                           Case{{784, 112, 16, 10}, 32, 8, false, Activation::sigmoid, Loss::mse, 0, true, Optimizer::adamw, 0.1}));
+INSTANTIATE_TEST_SUITE_P(
+    Nets, EngineVsOracle,
+    ::testing::Values(
+        Case{{784, 112, 16, 10}, 32, 8},                                              // the blog's net
+        Case{{784, 112, 16, 10}, 32, 8, true},                                        // its preset
+        Case{{13, 7, 5}, 37, 8},                                                      // 37 = 4 chunks + 5
+        Case{{13, 7, 5}, 3, 8},                                                       // smaller than a chunk
+        Case{{31, 17, 9, 3}, 20, 3}, Case{{9, 1, 4}, 11, 4}, Case{{100, 10}, 17, 5},  // no hidden layer
+        Case{{33, 65, 15, 2}, 16, 16}, Case{{12, 16, 400, 370, 3}, 21, 4},            // a layer past the cache
+        Case{{784, 112, 16, 10}, 32, 4, false, Activation::relu, Loss::xent, 0.9},
+        Case{{31, 17, 9, 3}, 20, 3, false, Activation::sigmoid, Loss::xent},
+        Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::mse},
+        Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::xent, 0.5},
+        Case{{31, 17, 9, 3}, 20, 3, false, Activation::relu, Loss::mse, 0.9},
+        Case{{13, 7, 5}, 37, 8, false, Activation::relu, Loss::xent},
+        // float feature rows, read where they lie
+        Case{{784, 112, 16, 10}, 32, 8, false, Activation::sigmoid, Loss::mse, 0, true},
+        Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::xent, 0.5, true},
+        Case{{12, 16, 400, 370, 3}, 21, 4, false, Activation::relu, Loss::mse, 0.9, true},
+        // weight decay, Adam and AdamW
+        Case{{13, 7, 5}, 37, 8, false, Activation::relu, Loss::xent, 0, false, Optimizer::sgd, 0.01},
+        Case{{31, 17, 9, 3}, 20, 3, false, Activation::relu, Loss::mse, 0.9, false, Optimizer::sgd, 0.01},
+        Case{{784, 112, 16, 10}, 32, 4, false, Activation::relu, Loss::xent, 0, false, Optimizer::adam},
+        Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::xent, 0, true, Optimizer::adamw, 0.01},
+        Case{{12, 16, 400, 370, 3}, 21, 4, false, Activation::relu, Loss::mse, 0, false, Optimizer::adam, 0.001},
+        Case{{784, 112, 16, 10}, 32, 8, false, Activation::sigmoid, Loss::mse, 0, true, Optimizer::adamw, 0.1}));
 
 }  // namespace
 }  // namespace ptrain

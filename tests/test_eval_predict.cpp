@@ -15,14 +15,15 @@ namespace ptrain {
 namespace {
 
 using test::expect_error;
+using test::numbers;
 using test::read_metrics;
 using test::Result;
-using test::numbers;
 using test::slurp;
 using EvalPredict = test::CliTest;
 
 TEST_F(EvalPredict, EvalReportsTheTrainingRunsTestAccuracy) {
-  const std::string model = path("eval.safetensors"), train_metrics = path("train.jsonl"), eval_json = path("eval.json");
+  const std::string model = path("eval.safetensors"), train_metrics = path("train.jsonl"),
+                    eval_json = path("eval.json");
   ASSERT_EQ(run(train_args() + " --save " + model + " --metrics " + train_metrics).exit_code, 0);
   Result r = run("eval --model " + model + " --data-dir " + data().string() + " --metrics " + eval_json);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -112,8 +113,9 @@ TEST_F(EvalPredict, PredictsAWholeFileToCsv) {
   EXPECT_EQ(std::count(to_stdout.out.begin(), to_stdout.out.end(), '\n'), 101);
 
   expect_error(run("predict --model " + model + " --input " + images + " --output " + model), 1, "--output");
-  expect_error(run("predict --model " + model + " --input " + images + " --output " +
-                   (dir() / "no" / "p.csv").string()), 1, "--output");
+  expect_error(
+      run("predict --model " + model + " --input " + images + " --output " + (dir() / "no" / "p.csv").string()), 1,
+      "--output");
   expect_error(run("predict --model " + model + " --index 3 --input " + images), 2, "exactly one of");
   expect_error(run("predict --model " + model + " --index 3 --output " + csv), 2, "--output goes with --input");
   expect_error(run("predict --model " + model + " --input " + (data() / "t10k-labels-idx1-ubyte").string()), 1,

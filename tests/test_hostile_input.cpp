@@ -53,8 +53,9 @@ TEST_F(Hostile, OutputsThatCannotBeWrittenAreRefusedBeforeTraining) {
   EXPECT_TRUE(fs::is_fifo(fifo));
   const std::string ck = path("names-ck");
   fs::create_directories(ck);
-  expect_error(run(base() + " --epochs 1 --checkpoint-dir " + ck + " --save " + ck + "/checkpoint-000000000022.safetensors"),
-               1, "a name the checkpoint folder uses");
+  expect_error(
+      run(base() + " --epochs 1 --checkpoint-dir " + ck + " --save " + ck + "/checkpoint-000000000022.safetensors"), 1,
+      "a name the checkpoint folder uses");
   expect_error(run(base() + " --epochs 1 --save \"\""), 2, "--save: an empty path");
 }
 
@@ -75,7 +76,8 @@ TEST_F(Hostile, NoOutputMayBeAnInputOrAnotherOutput) {
                "is the same file as --init-from");
   expect_error(run("eval --model " + model + " --metrics " + model + " --data-dir " + data().string()), 1,
                "is the same file as --model");
-  expect_error(run(base() + " --epochs 1 --save " + path("both") + " --metrics " + path("both")), 1, "is also --metrics");
+  expect_error(run(base() + " --epochs 1 --save " + path("both") + " --metrics " + path("both")), 1,
+               "is also --metrics");
   expect_error(run(base() + " --epochs 1 --save " + (data() / "train-labels-idx1-ubyte").string()), 1,
                "which this run reads");
   EXPECT_EQ(slurp(model), before);
@@ -129,19 +131,18 @@ TEST_F(Hostile, ResumeChoosesByTheStepInsideSkipsJunkAndCleansUp) {
       << r.out;
   EXPECT_FALSE(fs::exists(dir / ".checkpoint-000000000066.safetensors.tmp-Ab12Cd"));
   // Pruning takes only the run's own checkpoints: the junk and the copy stay, the run's newest 3.
-  EXPECT_EQ(checkpoint_names(ck), (std::vector<std::string>{"checkpoint-000000000044.safetensors",
-                                                             "checkpoint-000000000066.safetensors",
-                                                             "checkpoint-000000000088.safetensors",
-                                                             "checkpoint-999999999999.safetensors",
-                                                             "checkpoint-backup.safetensors"}));
+  EXPECT_EQ(checkpoint_names(ck),
+            (std::vector<std::string>{"checkpoint-000000000044.safetensors", "checkpoint-000000000066.safetensors",
+                                      "checkpoint-000000000088.safetensors", "checkpoint-999999999999.safetensors",
+                                      "checkpoint-backup.safetensors"}));
 }
 
 TEST_F(Hostile, KeepLastBoundsTheCheckpoints) {
   const std::string three = path("keep-default"), one = path("keep-one"), all = path("keep-all");
   ASSERT_EQ(run(base() + " --epochs 5 --checkpoint-dir " + three).exit_code, 0);
-  EXPECT_EQ(checkpoint_names(three), (std::vector<std::string>{"checkpoint-000000000066.safetensors",
-                                                               "checkpoint-000000000088.safetensors",
-                                                               "checkpoint-000000000110.safetensors"}));
+  EXPECT_EQ(checkpoint_names(three),
+            (std::vector<std::string>{"checkpoint-000000000066.safetensors", "checkpoint-000000000088.safetensors",
+                                      "checkpoint-000000000110.safetensors"}));
   ASSERT_EQ(run(base() + " --epochs 3 --keep-last 1 --checkpoint-dir " + one).exit_code, 0);
   EXPECT_EQ(checkpoint_names(one), std::vector<std::string>{"checkpoint-000000000066.safetensors"});
   ASSERT_EQ(run(base() + " --epochs 4 --keep-last 0 --checkpoint-dir " + all).exit_code, 0);
@@ -168,7 +169,8 @@ TEST_F(Hostile, TheDataTravelsWithTheRun) {
   EXPECT_NE(r.out.find("data " + data().string()), std::string::npos) << r.out;
   // Other data: refused unless --data-dir asks for it, then noted.
   test::write_fake_mnist(other, 350, 50, 99);
-  ASSERT_EQ(run("--batch-size 16 --epochs 1 --data-dir " + other + " --checkpoint-dir " + path("other-ck")).exit_code, 0);
+  ASSERT_EQ(run("--batch-size 16 --epochs 1 --data-dir " + other + " --checkpoint-dir " + path("other-ck")).exit_code,
+            0);
   Result mixed = run("--batch-size 16 --epochs 3 --data-dir " + other + " --resume " + ck);
   ASSERT_EQ(mixed.exit_code, 0) << mixed.err;
   EXPECT_NE(mixed.out.find("is not the data the checkpoint was trained on (data_images 350+50"), std::string::npos)
@@ -204,7 +206,8 @@ TEST_F(Hostile, StrictWhereItWasLenient) {
   const fs::path both = dir() / "both-spellings";
   test::write_fake_mnist(both, 20, 10, 1);
   fs::copy_file(both / "t10k-labels-idx1-ubyte", both / "t10k-labels.idx1-ubyte");
-  expect_error(run("--epochs 1 --data-dir " + both.string()), 1, "both t10k-labels-idx1-ubyte and t10k-labels.idx1-ubyte");
+  expect_error(run("--epochs 1 --data-dir " + both.string()), 1,
+               "both t10k-labels-idx1-ubyte and t10k-labels.idx1-ubyte");
   const fs::path tiny = dir() / "one-image";
   test::write_fake_mnist(tiny, 1, 0, 1);
   expect_error(run("--epochs 1 --classes 10 --data-dir " + tiny.string()), 1, "leaves no training images");

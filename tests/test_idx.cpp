@@ -86,9 +86,7 @@ TEST_F(Idx, RefusesNonFiniteAndShortFloat32Files) {
   expect_refused([&] { append_idx_inputs(other, pixels, features); }, {other, "wrong magic number"});
 }
 
-TEST_F(Idx, AcceptsZeroImages) {
-  EXPECT_EQ(read_idx_images(file("im", idx_bytes(2051, {0, 28, 28}, {}))).count, 0u);
-}
+TEST_F(Idx, AcceptsZeroImages) { EXPECT_EQ(read_idx_images(file("im", idx_bytes(2051, {0, 28, 28}, {}))).count, 0u); }
 
 TEST_F(Idx, RefusesWrongMagic) {
   auto p = file("im", idx_bytes(2049, {1, 1, 1}, {7}));
@@ -225,16 +223,17 @@ TEST_F(Idx, RefusesGzipWhoseHeaderDisagreesWithItsData) {
   appended.insert(appended.end(), {'j', 'u', 'n', 'k', '!'});
   auto appended_file = file("appended.gz", appended);
   expect_refused([&] { read_idx_labels(appended_file, 10); }, {appended_file, "after the gzip stream"});
-  auto billions = file("billions.gz", gzipped(idx_bytes(2051, {3'000'000'000u, 28, 28}, std::vector<std::uint8_t>(784))));
+  auto billions =
+      file("billions.gz", gzipped(idx_bytes(2051, {3'000'000'000u, 28, 28}, std::vector<std::uint8_t>(784))));
   expect_refused([&] { read_idx_images(billions); }, {billions, "cannot hold that much"});
 }
 
 TEST_F(Idx, LoadMnistReadsGzipFilesWithEitherSpelling) {
   test::write_fake_mnist(dir_.path(), 6, 4, 3);
-  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
-           {"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"},
-           {"train-labels-idx1-ubyte", "train-labels.idx1-ubyte.gz"},
-           {"t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte.gz"}}) {
+  for (const auto& [from, to] :
+       std::vector<std::pair<std::string, std::string>>{{"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"},
+                                                        {"train-labels-idx1-ubyte", "train-labels.idx1-ubyte.gz"},
+                                                        {"t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte.gz"}}) {
     std::ifstream in(dir_.path() / from, std::ios::binary);
     std::vector<std::uint8_t> raw((std::istreambuf_iterator<char>(in)), {});
     write_file(dir_.path() / to, gzipped(raw));

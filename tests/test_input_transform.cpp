@@ -48,7 +48,8 @@ TEST(InputTransform, ApplyTransformsEveryRowAndCopiesACallersRows) {
   view.feature_view = callers.data();
   t.apply(view);
   EXPECT_EQ(view.feature_view, nullptr);
-  EXPECT_EQ(std::vector<float>(view.features.begin(), view.features.end()), (std::vector<float>{0.5f, 0.0f, -0.5f, 4.0f}));
+  EXPECT_EQ(std::vector<float>(view.features.begin(), view.features.end()),
+            (std::vector<float>{0.5f, 0.0f, -0.5f, 4.0f}));
   EXPECT_EQ(callers, (std::vector<float>{3, 10, 1, 11})) << "the caller's rows stay as they were";
 }
 
@@ -68,15 +69,19 @@ TEST(InputTransform, MetadataReadsBackBitForBitOrIsRefused) {
   EXPECT_EQ(back.shift, t.shift);
   EXPECT_EQ(back.factor, t.factor);
   EXPECT_TRUE(InputTransform::from({}, 3, "m.st").empty());
-  test::expect_data_error([&] { InputTransform::from(m, 4, "m.st"); }, "m.st: metadata input_shift/input_factor hold 3/3 values for 4 inputs");
+  test::expect_data_error([&] { InputTransform::from(m, 4, "m.st"); },
+                          "m.st: metadata input_shift/input_factor hold 3/3 values for 4 inputs");
   auto with = [&](const char* key, const char* value) {
     auto bad = m;
     bad[key] = value;
     return bad;
   };
-  test::expect_data_error([&] { InputTransform::from(with("input_factor", "1,0,2"), 3, "m.st"); }, "input_factor holds a zero");
-  test::expect_data_error([&] { InputTransform::from(with("input_shift", "1,nan,2"), 3, "m.st"); }, "item 1 is not a finite number");
-  test::expect_data_error([&] { InputTransform::from(with("input_shift", "1,,2"), 3, "m.st"); }, "item 1 is not a finite number");
+  test::expect_data_error([&] { InputTransform::from(with("input_factor", "1,0,2"), 3, "m.st"); },
+                          "input_factor holds a zero");
+  test::expect_data_error([&] { InputTransform::from(with("input_shift", "1,nan,2"), 3, "m.st"); },
+                          "item 1 is not a finite number");
+  test::expect_data_error([&] { InputTransform::from(with("input_shift", "1,,2"), 3, "m.st"); },
+                          "item 1 is not a finite number");
   auto one_only = m;
   one_only.erase("input_factor");
   test::expect_data_error([&] { InputTransform::from(one_only, 3, "m.st"); }, "one of input_shift and input_factor");

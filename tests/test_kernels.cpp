@@ -80,7 +80,8 @@ std::vector<Shape> matrix_shapes() {
 
 // dA from the SIMD kernel against the plain one, each element within the rounding bound of its
 // terms dZ[k][j]·W[j][i] (W output-major), and nothing written past dA.
-void expect_backward_input_near(const Buffer& G, const Buffer& G_plain, const Buffer& D, const float* W, const Shape& s) {
+void expect_backward_input_near(const Buffer& G, const Buffer& G_plain, const Buffer& D, const float* W,
+                                const Shape& s) {
   for (int k = 0; k < s.K; ++k)
     for (int i = 0; i < s.in; ++i) {
       double bound = 0;
@@ -153,8 +154,15 @@ TEST(Kernels, SigmoidMatchesPlainLoopAndNeverOverflows) {
     for (int i = 0; i < n; ++i) ASSERT_NEAR(a[i], a_plain[i], 4 * kEps * a_plain[i]) << "z=" << z[i];
     ASSERT_TRUE(a.padding_intact());
   }
-  const std::vector<float> extreme{-1e30f, -1000.0f, -88.0f, 0.0f, 88.0f, 1000.0f, 1e30f,
-                                   -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
+  const std::vector<float> extreme{-1e30f,
+                                   -1000.0f,
+                                   -88.0f,
+                                   0.0f,
+                                   88.0f,
+                                   1000.0f,
+                                   1e30f,
+                                   -std::numeric_limits<float>::infinity(),
+                                   std::numeric_limits<float>::infinity()};
   std::vector<float> out(extreme.size());
   simd::sigmoid_forward(extreme.data(), out.data(), extreme.size());
   for (std::size_t i = 0; i < extreme.size(); ++i) {
@@ -204,7 +212,8 @@ TEST(Kernels, SgdMomentumRankKStepMatchesPlainLoop) {
   std::mt19937 rng(10);
   for (const Shape& s : matrix_shapes()) {
     Buffer D(std::size_t(s.K) * s.out, 2, rng), A(std::size_t(s.K) * s.in, s.in % 3, rng);
-    Buffer W(std::size_t(s.out) * s.in, 1, rng), b(s.out, 3, rng), V(std::size_t(s.out) * s.in, 2, rng), Vb(s.out, 1, rng);
+    Buffer W(std::size_t(s.out) * s.in, 1, rng), b(s.out, 3, rng), V(std::size_t(s.out) * s.in, 2, rng),
+        Vb(s.out, 1, rng);
     Buffer W_plain = W, b_plain = b, V_plain = V, Vb_plain = Vb;
     const float inv = 1.0f / s.K, lr = 0.3f, mu = 0.9f;
     simd::sgd_momentum_rank_k_step(D.data(), A.data(), W.data(), b.data(), V.data(), Vb.data(), s.out, s.in, s.K, inv,
@@ -298,15 +307,14 @@ TEST(Kernels, PixelAndRowKernelsAreTheFloatKernelsOnConvertedRowsBitwise) {
       simd::sgd_rank_k_step_rows(D.data(), rows.data(), W_rows.data(), b_rows.data(), s.out, s.in, s.K, 0.3f, 0, s.out);
       ASSERT_EQ(W.values(), W_rows.values()) << "sgd from rows";
       for (auto [j0, j1] : {std::pair{0, cut}, {cut, s.out}})
-        simd::sgd_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_px.data(), b_px.data(), s.out,
-                                     s.in, s.K, 0.3f, j0, j1);
+        simd::sgd_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_px.data(), b_px.data(), s.out, s.in, s.K,
+                                     0.3f, j0, j1);
       ASSERT_EQ(W.values(), W_px.values()) << "sgd, out=" << s.out << " in=" << s.in << " K=" << s.K;
       ASSERT_EQ(b.values(), b_px.values());
       simd::sgd_momentum_rank_k_step(D.data(), A, W.data(), b.data(), V.data(), Vb.data(), s.out, s.in, s.K, 0.25f,
                                      0.3f, 0.9f, 0.01f, 0, s.out);
-      simd::sgd_momentum_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_px.data(), b_px.data(),
-                                            V_px.data(), Vb_px.data(), s.out, s.in, s.K, 0.25f, 0.3f, 0.9f, 0.01f, 0,
-                                            s.out);
+      simd::sgd_momentum_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_px.data(), b_px.data(), V_px.data(),
+                                            Vb_px.data(), s.out, s.in, s.K, 0.25f, 0.3f, 0.9f, 0.01f, 0, s.out);
       ASSERT_EQ(W.values(), W_px.values()) << "momentum, out=" << s.out << " in=" << s.in << " K=" << s.K;
       ASSERT_EQ(V.values(), V_px.values());
       simd::sgd_momentum_rank_k_step_rows(D.data(), rows.data(), W_rows.data(), b_rows.data(), V_rows.data(),
@@ -320,11 +328,11 @@ TEST(Kernels, PixelAndRowKernelsAreTheFloatKernelsOnConvertedRowsBitwise) {
       Sb.square();
       Buffer S_px = S, S_rows = S, Sb_px = Sb, Sb_rows = Sb;
       const kernels::AdamStep c = adam_constants(s.K, 3, 0.01f, true);
-      simd::adam_rank_k_step(D.data(), A, W.data(), b.data(), M.data(), Mb.data(), S.data(), Sb.data(), s.out, s.in, s.K,
-                             c, 0, s.out);
+      simd::adam_rank_k_step(D.data(), A, W.data(), b.data(), M.data(), Mb.data(), S.data(), Sb.data(), s.out, s.in,
+                             s.K, c, 0, s.out);
       for (auto [j0, j1] : {std::pair{0, cut}, {cut, s.out}})
-        simd::adam_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_px.data(), b_px.data(),
-                                      M_px.data(), Mb_px.data(), S_px.data(), Sb_px.data(), s.out, s.in, s.K, c, j0, j1);
+        simd::adam_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_px.data(), b_px.data(), M_px.data(),
+                                      Mb_px.data(), S_px.data(), Sb_px.data(), s.out, s.in, s.K, c, j0, j1);
       simd::adam_rank_k_step_rows(D.data(), rows.data(), W_rows.data(), b_rows.data(), M_rows.data(), Mb_rows.data(),
                                   S_rows.data(), Sb_rows.data(), s.out, s.in, s.K, c, 0, s.out);
       ASSERT_EQ(W.values(), W_px.values()) << "adam, out=" << s.out << " in=" << s.in << " K=" << s.K;
@@ -378,7 +386,8 @@ TEST(Kernels, AdamStepOnOneElementIsPyTorchsFormula) {
   const kernels::AdamStep c = adam_constants(4, 3, 0, false);
   const float g_sum = 0.8f, w0 = 0.5f, m0 = 0.02f, v0 = 0.0004f;
   const double g = 0.8 / 4, m = 0.9 * 0.02 + 0.1 * g, v = 0.999 * 0.0004 + 0.001 * g * g;
-  const double want = 0.5 - 0.01 / (1 - std::pow(0.9, 3)) * m / (std::sqrt(v) / std::sqrt(1 - std::pow(0.999, 3)) + 1e-3);
+  const double want =
+      0.5 - 0.01 / (1 - std::pow(0.9, 3)) * m / (std::sqrt(v) / std::sqrt(1 - std::pow(0.999, 3)) + 1e-3);
   for (auto step : {&simd::adam_step, &plain::adam_step}) {
     float w = w0, mm = m0, vv = v0;
     step(&g_sum, &w, &mm, &vv, 1, c);
@@ -405,8 +414,8 @@ TEST(Kernels, PlainPixelAndRowTwinsReadTheirRows) {
       ASSERT_NEAR(Z_plain[k * out + j], z, (in + 3) * kEps * bound);
     }
   Buffer D(std::size_t(K) * out, 1, rng), b2(out, 0, rng), W_plain = W, b_plain = b2;
-  plain::sgd_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_plain.data(), b_plain.data(), out, in,
-                                K, 0.5f, 0, out);
+  plain::sgd_rank_k_step_pixels(D.data(), px.rows.data(), px.scale, W_plain.data(), b_plain.data(), out, in, K, 0.5f, 0,
+                                out);
   plain::sgd_rank_k_step(D.data(), px.converted.data(), W.data(), b2.data(), out, in, K, 0.5f, 0, out);
   EXPECT_EQ(W.values(), W_plain.values());
   std::vector<const float*> rows(K);  // the plain row twins gather the rows
@@ -425,13 +434,22 @@ struct NarrowCase {
   int out, in, K;
   std::size_t stride;  // the transposed batch's row stride: a larger batch's, as in the engine
   Images px;
-  std::vector<float> xt;          // the converted rows transposed, in rows `stride` apart
-  std::vector<std::uint8_t> bt;   // the bytes transposed likewise
+  std::vector<float> xt;         // the converted rows transposed, in rows `stride` apart
+  std::vector<std::uint8_t> bt;  // the bytes transposed likewise
   std::vector<const float*> rows;
-  Buffer Wt, W, b, D;             // Wt input-major [in][out]; W the same weights output-major
+  Buffer Wt, W, b, D;  // Wt input-major [in][out]; W the same weights output-major
   NarrowCase(int o, int i, int k, std::mt19937& rng)
-      : out(o), in(i), K(k), stride(std::size_t(k) + 5), px(i, k, 1.0f / 255.0f, rng), xt(i * stride, kNaN),
-        bt(i * stride, 0xEE), rows(k), Wt(std::size_t(i) * o, 0, rng), W(Wt.size(), 1, rng), b(o, 2, rng),
+      : out(o),
+        in(i),
+        K(k),
+        stride(std::size_t(k) + 5),
+        px(i, k, 1.0f / 255.0f, rng),
+        xt(i * stride, kNaN),
+        bt(i * stride, 0xEE),
+        rows(k),
+        Wt(std::size_t(i) * o, 0, rng),
+        W(Wt.size(), 1, rng),
+        b(o, 2, rng),
         D(std::size_t(k) * o, 3, rng) {
     for (int e = 0; e < K; ++e) {
       rows[e] = px.converted.data() + std::size_t(e) * in;
@@ -523,7 +541,8 @@ TEST(Kernels, NarrowForwardIsTheInputMajorForwardBitwise) {
     for (int j = 0; j < s.out; ++j)
       for (int k = 0; k < s.K; ++k) {
         double bound = std::fabs(c.b[j]);
-        for (int x = 0; x < s.in; ++x) bound += std::fabs(double{c.W[std::size_t(j) * s.in + x]} * c.xt[x * c.stride + k]);
+        for (int x = 0; x < s.in; ++x)
+          bound += std::fabs(double{c.W[std::size_t(j) * s.in + x]} * c.xt[x * c.stride + k]);
         ASSERT_NEAR(Zt_px[std::size_t(j) * s.K + k], Zt_plain[std::size_t(j) * s.K + k], (s.in + 2) * kEps * bound);
       }
   }
@@ -572,8 +591,8 @@ TEST(Kernels, NarrowUpdatesAreTheInputMajorUpdatesBitwise) {
                  : simd::narrow_momentum_step_rows(dz, fr, W.data(), bn.data(), M.data(), Mbn.data(), s.out, s.in, s.K,
                                                    inv, 0.3f, 0.9f, 0.01f);
           pixels ? plain::narrow_momentum_step_pixels(dz, im, to_float_scale, W_plain.data(), b_plain.data(),
-                                                      M_plain.data(), Mb_plain.data(), s.out, s.in, s.K, inv, 0.3f, 0.9f,
-                                                      0.01f)
+                                                      M_plain.data(), Mb_plain.data(), s.out, s.in, s.K, inv, 0.3f,
+                                                      0.9f, 0.01f)
                  : plain::narrow_momentum_step_rows(dz, fr, W_plain.data(), b_plain.data(), M_plain.data(),
                                                     Mb_plain.data(), s.out, s.in, s.K, inv, 0.3f, 0.9f, 0.01f);
         } else {
@@ -585,11 +604,11 @@ TEST(Kernels, NarrowUpdatesAreTheInputMajorUpdatesBitwise) {
                                                  V.data(), Vbn.data(), s.out, s.in, s.K, ac)
                  : simd::narrow_adam_step_rows(dz, fr, W.data(), bn.data(), M.data(), Mbn.data(), V.data(), Vbn.data(),
                                                s.out, s.in, s.K, ac);
-          pixels ? plain::narrow_adam_step_pixels(dz, im, to_float_scale, W_plain.data(), b_plain.data(),
-                                                  M_plain.data(), Mb_plain.data(), V_plain.data(), Vb_plain.data(),
-                                                  s.out, s.in, s.K, ac)
-                 : plain::narrow_adam_step_rows(dz, fr, W_plain.data(), b_plain.data(), M_plain.data(), Mb_plain.data(),
-                                                V_plain.data(), Vb_plain.data(), s.out, s.in, s.K, ac);
+          pixels
+              ? plain::narrow_adam_step_pixels(dz, im, to_float_scale, W_plain.data(), b_plain.data(), M_plain.data(),
+                                               Mb_plain.data(), V_plain.data(), Vb_plain.data(), s.out, s.in, s.K, ac)
+              : plain::narrow_adam_step_rows(dz, fr, W_plain.data(), b_plain.data(), M_plain.data(), Mb_plain.data(),
+                                             V_plain.data(), Vb_plain.data(), s.out, s.in, s.K, ac);
         }
         const std::string what = "rule " + std::to_string(rule) + (pixels ? " bytes" : " floats") +
                                  ", out=" + std::to_string(s.out) + " in=" + std::to_string(s.in) +

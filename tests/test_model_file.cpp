@@ -196,7 +196,8 @@ TEST_F(Malformed, HeaderLengthBeyondTheFileOrAbsurd) {
   expect_refused("abc", "too short");
 }
 
-TEST_F(Malformed, InvalidJson) { expect_refused(with_header(nlohmann::json::array(), data_), "not a JSON object");
+TEST_F(Malformed, InvalidJson) {
+  expect_refused(with_header(nlohmann::json::array(), data_), "not a JSON object");
   std::string b = good_;
   b[8] = '[';
   expect_refused(b, "not valid JSON");

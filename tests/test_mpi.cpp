@@ -24,7 +24,8 @@ class MpiTest : public CliTest {
   }
 
   static std::string mpirun(int ranks) {
-    return std::string(PTRAIN_MPIRUN) + " -q --allow-run-as-root --oversubscribe --bind-to none -np " + std::to_string(ranks);
+    return std::string(PTRAIN_MPIRUN) + " -q --allow-run-as-root --oversubscribe --bind-to none -np " +
+           std::to_string(ranks);
   }
 
   // The final metrics record of a run that must succeed.
@@ -50,8 +51,8 @@ TEST_F(MpiTest, ExactReduceGivesTheOneProcessWeights) {
   // 16-example batches are 4 chunks: 2 ranks take 2 each, 3 ranks 1, 1 and 2; the short last
   // batch of each epoch splits unevenly too.
   for (int ranks : {2, 3}) {
-    const nlohmann::json spread =
-        train(std::string(kRecipe) + " --lr 1.0 --threads 1 --exact-reduce", mpirun(ranks), "exact" + std::to_string(ranks));
+    const nlohmann::json spread = train(std::string(kRecipe) + " --lr 1.0 --threads 1 --exact-reduce", mpirun(ranks),
+                                        "exact" + std::to_string(ranks));
     EXPECT_EQ(spread["weights_hash"], one["weights_hash"]) << ranks << " ranks";
     EXPECT_EQ(spread["test_accuracy"], one["test_accuracy"]);
     expect_ranks_agree(spread, ranks);
@@ -68,8 +69,9 @@ TEST_F(MpiTest, ExactReduceWithMomentumAndXentGivesTheOneProcessWeights) {
 
 TEST_F(MpiTest, ExactReduceWithAdamAndWeightDecayGivesTheOneProcessWeights) {
   for (const char* optimizer : {"adam", "adamw"}) {
-    const std::string recipe = std::string("--epochs 2 --lr 0.002 --activation relu --loss xent --init he --optimizer ") +
-                               optimizer + " --weight-decay 0.01 --threads 1";
+    const std::string recipe =
+        std::string("--epochs 2 --lr 0.002 --activation relu --loss xent --init he --optimizer ") + optimizer +
+        " --weight-decay 0.01 --threads 1";
     const nlohmann::json one = train(recipe, "", std::string("one_") + optimizer);
     const nlohmann::json spread = train(recipe + " --exact-reduce", mpirun(2), std::string("exact_") + optimizer);
     EXPECT_EQ(spread["weights_hash"], one["weights_hash"]) << optimizer;
@@ -98,10 +100,10 @@ TEST_F(MpiTest, ExactReduceOnACsvWithNamedLabelsGivesTheOneProcessWeights) {
 // from one process's by rounding only, and the accuracy by at most 0.3 points.
 TEST_F(MpiTest, FastReduceMatchesOneProcessUpToRounding) {
   for (const std::string momentum : {"0", "0.9"}) {
-    const std::string recipe = std::string(kRecipe) + " --momentum " + momentum + " --lr " + (momentum == "0" ? "1.0" : "0.1");
+    const std::string recipe =
+        std::string(kRecipe) + " --momentum " + momentum + " --lr " + (momentum == "0" ? "1.0" : "0.1");
     const nlohmann::json one = train(recipe + " --threads 1 --save " + path("one.safetensors"), "", "one_f");
-    const nlohmann::json spread =
-        train(recipe + " --threads 1 --save " + path("fast.safetensors"), mpirun(2), "fast");
+    const nlohmann::json spread = train(recipe + " --threads 1 --save " + path("fast.safetensors"), mpirun(2), "fast");
     expect_ranks_agree(spread, 2);
     EXPECT_NEAR(spread["test_accuracy"].get<double>(), one["test_accuracy"].get<double>(), 0.3);
     const ModelFile a = load_model_file(path("one.safetensors")), b = load_model_file(path("fast.safetensors"));
@@ -161,9 +163,12 @@ TEST_F(MpiTest, BadInputIsOneLineFromOneRank) {
 // and different learning rates (the same summed gradient, applied differently) after epoch 1.
 TEST_F(MpiTest, RanksWithDifferentWeightsAreStopped) {
   for (const char* seed : {"1", "2"})
-    ASSERT_EQ(run(base() + " --epochs 1 --threads 1 -q --seed " + seed + " --save " + path(std::string("w") + seed)).exit_code, 0);
+    ASSERT_EQ(run(base() + " --epochs 1 --threads 1 -q --seed " + seed + " --save " + path(std::string("w") + seed))
+                  .exit_code,
+              0);
   // run() puts the binary after the prefix: rank 0's options, then ": -np 1 ptrain" and rank 1's.
-  const std::string launcher = std::string(PTRAIN_MPIRUN) + " -q --allow-run-as-root --oversubscribe --bind-to none -np 1";
+  const std::string launcher =
+      std::string(PTRAIN_MPIRUN) + " -q --allow-run-as-root --oversubscribe --bind-to none -np 1";
   const std::string common = base() + " --epochs 2 --threads 1 ";
   const std::string second = " : -np 1 " + std::string(PTRAIN_BINARY) + " " + common;
   Result r = run(common + "--init-from " + path("w1") + second + "--init-from " + path("w2"), launcher);

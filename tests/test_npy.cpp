@@ -46,9 +46,11 @@ TEST_F(Npy, ReadsFeaturesOfEveryNumericTypeAsFloat32) {
 }
 
 TEST_F(Npy, ReadsLabelsOfIntegerOrWholeFloatTypes) {
-  EXPECT_EQ(read_npy_labels(file("i8.npy", npy_bytes("<i8", "(3,)", le_bytes(std::vector<std::int64_t>{2, 0, 25}))), 26),
-            (std::vector<std::uint8_t>{2, 0, 25}));
-  EXPECT_EQ(read_npy_labels(file("u1.npy", npy_bytes("|u1", "(2,)", {1, 255})), 256), (std::vector<std::uint8_t>{1, 255}));
+  EXPECT_EQ(
+      read_npy_labels(file("i8.npy", npy_bytes("<i8", "(3,)", le_bytes(std::vector<std::int64_t>{2, 0, 25}))), 26),
+      (std::vector<std::uint8_t>{2, 0, 25}));
+  EXPECT_EQ(read_npy_labels(file("u1.npy", npy_bytes("|u1", "(2,)", {1, 255})), 256),
+            (std::vector<std::uint8_t>{1, 255}));
   EXPECT_EQ(read_npy_labels(file("f8.npy", npy_bytes("<f8", "(2,)", le_bytes(std::vector<double>{3, 1}))), 4),
             (std::vector<std::uint8_t>{3, 1}));
 }
@@ -80,11 +82,12 @@ TEST_F(Npy, RefusesWhatItCannotReadWithOneLine) {
   expect_data_error(features("long.npy", npy_bytes("<f4", "(1, 2)", four)), "does not match the 16 bytes");
   expect_data_error(features("huge.npy", npy_bytes("<f4", "(1099511627776, 1099511627776)", four)), "does not match");
   expect_data_error(features("flat.npy", npy_bytes("<f4", "(4,)", four)), "must be a 2-D array");
-  expect_data_error(features("nan.npy", npy_bytes("<f4", "(1, 2)", le_bytes(std::vector<float>{
-                                                                   1, std::numeric_limits<float>::quiet_NaN()}))),
-                 "value 1 of example 0 is not a finite float32");
+  expect_data_error(
+      features("nan.npy",
+               npy_bytes("<f4", "(1, 2)", le_bytes(std::vector<float>{1, std::numeric_limits<float>::quiet_NaN()}))),
+      "value 1 of example 0 is not a finite float32");
   expect_data_error(features("inf64.npy", npy_bytes("<f8", "(1, 1)", le_bytes(std::vector<double>{1e300}))),
-                 "not a finite float32");
+                    "not a finite float32");
   expect_data_error(features("magic.npy", {'N', 'U', 'M', 'P', 'Y', 0, 0}), "not a .npy file");
   expect_data_error(features("header.npy", {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0xFF, 0xFF, '{'}), "header claims");
   expect_data_error(features("dict.npy", npy_bytes("<f4", "[2, 2]", four)), "malformed .npy header");

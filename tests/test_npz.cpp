@@ -57,8 +57,12 @@ TEST(Npz, ReadsArchivesLibzipWritesStoredOrDeflated) {
     EXPECT_EQ(features(npz, k.features), (std::vector<float>{1, 2, 3, 4}));
     EXPECT_EQ(labels(npz, k.labels), (std::vector<std::uint8_t>{1, 0}));
     expect_data_error([&] { npz_keys_for(npz, "train", {}); },
-                   "no x_train/y_train (or x/y) arrays for the train role; it has images_train, labels_train");
-    expect_data_error([&] { npz_keys_for(npz, "train", {"images_train", "y"}); }, "has no array 'y' (named by --npz-keys)");
+                      "no x_train/y_train (or x/y) arrays for the train role; it has images_train, labels_train");
+    expect_data_error(
+        [&] {
+          npz_keys_for(npz, "train", {"images_train", "y"});
+        },
+        "has no array 'y' (named by --npz-keys)");
   }
 }
 

@@ -44,8 +44,8 @@ TEST(Optimizers, TheOraclesStepsArePyTorchsDefinitions) {
   spec.loss = Loss::xent;
   const Dataset d = test::as_float_features(test::synthetic_dataset(48, 20, 4, 3));
   const std::vector<float> init = init_params(spec.sizes, Init::he, 8);
-  for (const Optim& o : {Optim{Optimizer::sgd, 0.9, 0.01}, Optim{Optimizer::adam, 0, 0}, Optim{Optimizer::adam, 0, 0.05},
-                         Optim{Optimizer::adamw, 0, 0.05}}) {
+  for (const Optim& o : {Optim{Optimizer::sgd, 0.9, 0.01}, Optim{Optimizer::adam, 0, 0},
+                         Optim{Optimizer::adam, 0, 0.05}, Optim{Optimizer::adamw, 0, 0.05}}) {
     UpdateRule rule;
     rule.optimizer = o.optimizer;
     rule.momentum = o.momentum;

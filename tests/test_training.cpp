@@ -57,7 +57,8 @@ TEST(Training, EnginesAgreeOnAShortRun) {
 
 TEST(Training, EpochOrderIsAPermutationThatDependsOnSeedAndEpoch) {
   auto base = test::iota_indices(100);
-  auto a = epoch_order(base, 1, 1), b = epoch_order(base, 1, 1), c = epoch_order(base, 1, 2), e = epoch_order(base, 2, 1);
+  auto a = epoch_order(base, 1, 1), b = epoch_order(base, 1, 1), c = epoch_order(base, 1, 2),
+       e = epoch_order(base, 2, 1);
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
   EXPECT_NE(a, e);

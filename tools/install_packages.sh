@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(g++ make cmake libtbb-dev libxsimd-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
           libzip-dev libcsv-dev python3-sklearn python3-dev pybind11-dev python3-pytest python3-pandas
-          libgtest-dev libbenchmark-dev python3 gnuplot-nox libopenmpi-dev openmpi-bin)
+          libgtest-dev libbenchmark-dev python3 gnuplot-nox libopenmpi-dev openmpi-bin clang-format-14)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -53,7 +53,8 @@ void all_or_none(Cluster& cluster, const std::function<void()>& part) {
     if (failure) std::rethrow_exception(failure);
     return;
   }
-  const std::vector<std::uint64_t> codes = cluster.gather(failure ? static_cast<std::uint64_t>(exit_code_of(failure)) : 0);
+  const std::vector<std::uint64_t> codes =
+      cluster.gather(failure ? static_cast<std::uint64_t>(exit_code_of(failure)) : 0);
   const auto first = std::find_if(codes.begin(), codes.end(), [](std::uint64_t c) { return c != 0; });
   if (first == codes.end()) return;
   if (first - codes.begin() == cluster.rank()) throw AgreedFailure{failure};

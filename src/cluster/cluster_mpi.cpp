@@ -116,11 +116,13 @@ class MpiCluster final : public Cluster {
       wake_.wait_for(lock, std::chrono::duration<double>(std::min(1.0, timeout / 4)));
       const auto since = waiting_since_.load();
       if (closing_ || since == 0) continue;
-      const double waited = std::chrono::duration<double>(Clock::now().time_since_epoch() -
-                                                          Clock::duration(since)).count();
+      const double waited =
+          std::chrono::duration<double>(Clock::now().time_since_epoch() - Clock::duration(since)).count();
       if (waited > timeout) {
-        std::fprintf(stderr, "ptrain: rank %d: no answer from the other ranks for %.0f s (--rank-timeout): "
-                     "a rank died or hangs; stopping\n", rank_, waited);
+        std::fprintf(stderr,
+                     "ptrain: rank %d: no answer from the other ranks for %.0f s (--rank-timeout): "
+                     "a rank died or hangs; stopping\n",
+                     rank_, waited);
         std::fflush(stderr);
         std::_Exit(1);
       }

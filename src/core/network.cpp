@@ -38,8 +38,8 @@ std::vector<float> init_params(const std::vector<int>& sizes, Init init, std::ui
     if (init == Init::blog) {
       for (std::size_t i = 0; i < n; ++i) p[s.weight + i] = uniform01(rng) - 0.5f;
     } else {
-      const float limit = static_cast<float>(
-          init == Init::xavier ? std::sqrt(6.0 / (s.in + s.out)) : std::sqrt(6.0 / s.in));
+      const float limit =
+          static_cast<float>(init == Init::xavier ? std::sqrt(6.0 / (s.in + s.out)) : std::sqrt(6.0 / s.in));
       for (std::size_t i = 0; i < n; ++i) p[s.weight + i] = (2.0f * uniform01(rng) - 1.0f) * limit;
     }
     for (int j = 0; j < s.out; ++j) p[s.bias + j] = init == Init::blog ? 1.0f : 0.0f;

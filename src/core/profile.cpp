@@ -12,12 +12,8 @@ std::vector<std::pair<std::string, double>> epoch_phases(const StepTimes& t, dou
   const double busy = std::max(0.0, t.chunks_wall - t.sync_wall);
   auto part = [&](double c) { return cpu > 0 ? busy * c / cpu : 0.0; };
   std::vector<std::pair<std::string, double>> phases{
-      {"data", shuffle},
-      {"forward", part(t.forward_cpu)},
-      {"backward", part(t.backward_cpu)},
-      {"sync", t.sync_wall},
-      {"exchange", t.exchange_wall},
-      {"reduce_update", t.update_wall},
+      {"data", shuffle},          {"forward", part(t.forward_cpu)}, {"backward", part(t.backward_cpu)},
+      {"sync", t.sync_wall},      {"exchange", t.exchange_wall},    {"reduce_update", t.update_wall},
       {"evaluation", evaluation},
   };
   double accounted = 0;

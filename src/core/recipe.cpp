@@ -26,8 +26,8 @@ double parse_bounded(std::string_view option, const std::string& t, double low, 
                      const char* range) {
   double v = std::numeric_limits<double>::quiet_NaN();
   auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  const bool ok = ec == std::errc() && end == t.data() + t.size() && !t.empty() && v >= low &&
-                  (closed ? v <= high : v < high);
+  const bool ok =
+      ec == std::errc() && end == t.data() + t.size() && !t.empty() && v >= low && (closed ? v <= high : v < high);
   if (!ok) throw UsageError("--" + std::string(option) + " " + t + ": must be " + range);
   return v;
 }
@@ -142,8 +142,8 @@ const RecipeField kRecipe[] = {
 
 std::string contradiction(const RecipeField& f, const std::string& given, const std::string& stored,
                           const std::string& path) {
-  const std::string what = f.key == "decay_epochs" ? "whose cosine lr decay runs over " + stored + " epochs"
-                                                   : "which has " + stored;
+  const std::string what =
+      f.key == "decay_epochs" ? "whose cosine lr decay runs over " + stored + " epochs" : "which has " + stored;
   return "--" + std::string(f.option) + " " + given + " contradicts the checkpoint " + path + ", " + what;
 }
 
@@ -211,8 +211,8 @@ void check_schedule(const TrainConfig& cfg) {
     if (given(option) && cfg.lr_decay != LrDecay::step)
       throw UsageError(std::string("--") + option + " applies to --lr-decay step");
   if (cfg.epochs > 0 && cfg.warmup_epochs >= cfg.epochs)
-    throw UsageError("--warmup-epochs " + std::to_string(cfg.warmup_epochs) + " leaves no epochs after the warm-up (--epochs " +
-                     std::to_string(cfg.epochs) + ")");
+    throw UsageError("--warmup-epochs " + std::to_string(cfg.warmup_epochs) +
+                     " leaves no epochs after the warm-up (--epochs " + std::to_string(cfg.epochs) + ")");
 }
 
 }  // namespace ptrain

@@ -170,8 +170,8 @@ void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int o
   }
 }
 
-void sgd_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt,
-                            float* b, int out, int in, int K, float scale, int j_begin, int j_end) {
+void sgd_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt, float* b,
+                            int out, int in, int K, float scale, int j_begin, int j_end) {
   const std::vector<float> A = converted(images, pixel_table(pixel_scale).data(), in, K);
   sgd_rank_k_step(dZ, A.data(), Wt, b, out, in, K, scale, j_begin, j_end);
 }
@@ -200,18 +200,18 @@ void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float*
   }
 }
 
-void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale,
-                                     float* Wt, float* b, float* Vt, float* Vb, int out, int in, int K,
-                                     float inv_batch, float lr, float momentum, float decay, int j_begin, int j_end) {
+void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt,
+                                     float* b, float* Vt, float* Vb, int out, int in, int K, float inv_batch, float lr,
+                                     float momentum, float decay, int j_begin, int j_end) {
   const std::vector<float> A = converted(images, pixel_table(pixel_scale).data(), in, K);
   sgd_momentum_rank_k_step(dZ, A.data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr, momentum, decay, j_begin, j_end);
 }
 
-void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt,
-                                   float* Vb, int out, int in, int K, float inv_batch, float lr, float momentum,
-                                   float decay, int j_begin, int j_end) {
-  sgd_momentum_rank_k_step(dZ, gathered(rows, in, K).data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr, momentum,
-                           decay, j_begin, j_end);
+void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt, float* Vb,
+                                   int out, int in, int K, float inv_batch, float lr, float momentum, float decay,
+                                   int j_begin, int j_end) {
+  sgd_momentum_rank_k_step(dZ, gathered(rows, in, K).data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr, momentum, decay,
+                           j_begin, j_end);
 }
 
 namespace {
@@ -243,9 +243,9 @@ void adam_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, floa
   }
 }
 
-void adam_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt,
-                             float* b, float* Mt, float* Mb, float* Vt, float* Vb, int out, int in, int K,
-                             const AdamStep& c, int j_begin, int j_end) {
+void adam_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt, float* b,
+                             float* Mt, float* Mb, float* Vt, float* Vb, int out, int in, int K, const AdamStep& c,
+                             int j_begin, int j_end) {
   const std::vector<float> A = converted(images, pixel_table(pixel_scale).data(), in, K);
   adam_rank_k_step(dZ, A.data(), Wt, b, Mt, Mb, Vt, Vb, out, in, K, c, j_begin, j_end);
 }

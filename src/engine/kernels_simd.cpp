@@ -703,8 +703,8 @@ void sgd_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, int o
               scale);
 }
 
-void sgd_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt,
-                            float* b, int out, int in, int K, float scale, int j_begin, int j_end) {
+void sgd_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt, float* b,
+                            int out, int in, int K, float scale, int j_begin, int j_end) {
   with_pixel_operands(dZ, images, pixel_scale, out, in, K, j_end - j_begin, [&](const auto& o) {
     rank_k_step(o, input_major(out, in, j_begin, j_end), dZ, Wt, b, out, K, scale);
   });
@@ -715,9 +715,9 @@ void sgd_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, 
   rank_k_step(row_gradient_operands(dZ, rows, out, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, out, K, scale);
 }
 
-void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt,
-                                   float* Vb, int out, int in, int K, float inv_batch, float lr, float momentum,
-                                   float decay, int j_begin, int j_end) {
+void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt, float* Vb,
+                                   int out, int in, int K, float inv_batch, float lr, float momentum, float decay,
+                                   int j_begin, int j_end) {
   momentum_rank_k_step(row_gradient_operands(dZ, rows, out, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, Vt, Vb,
                        out, K, inv_batch, lr, momentum, decay);
 }
@@ -725,13 +725,13 @@ void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, fl
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
                               int in, int K, float inv_batch, float lr, float momentum, float decay, int j_begin,
                               int j_end) {
-  momentum_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), input_major(out, in, j_begin, j_end), dZ, Wt, b,
-                       Vt, Vb, out, K, inv_batch, lr, momentum, decay);
+  momentum_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, Vt,
+                       Vb, out, K, inv_batch, lr, momentum, decay);
 }
 
-void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale,
-                                     float* Wt, float* b, float* Vt, float* Vb, int out, int in, int K,
-                                     float inv_batch, float lr, float momentum, float decay, int j_begin, int j_end) {
+void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt,
+                                     float* b, float* Vt, float* Vb, int out, int in, int K, float inv_batch, float lr,
+                                     float momentum, float decay, int j_begin, int j_end) {
   with_pixel_operands(dZ, images, pixel_scale, out, in, K, j_end - j_begin, [&](const auto& o) {
     momentum_rank_k_step(o, input_major(out, in, j_begin, j_end), dZ, Wt, b, Vt, Vb, out, K, inv_batch, lr, momentum,
                          decay);
@@ -740,13 +740,13 @@ void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const*
 
 void adam_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Mt, float* Mb, float* Vt, float* Vb,
                       int out, int in, int K, const AdamStep& c, int j_begin, int j_end) {
-  adam_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, Mt,
-                   Mb, Vt, Vb, out, K, c);
+  adam_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, Mt, Mb,
+                   Vt, Vb, out, K, c);
 }
 
-void adam_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt,
-                             float* b, float* Mt, float* Mb, float* Vt, float* Vb, int out, int in, int K,
-                             const AdamStep& c, int j_begin, int j_end) {
+void adam_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt, float* b,
+                             float* Mt, float* Mb, float* Vt, float* Vb, int out, int in, int K, const AdamStep& c,
+                             int j_begin, int j_end) {
   with_pixel_operands(dZ, images, pixel_scale, out, in, K, j_end - j_begin, [&](const auto& o) {
     adam_rank_k_step(o, input_major(out, in, j_begin, j_end), dZ, Wt, b, Mt, Mb, Vt, Vb, out, K, c);
   });

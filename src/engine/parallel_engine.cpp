@@ -21,18 +21,14 @@ void ParallelEngine::Activations::resize(const std::vector<int>& sizes, std::siz
 
 ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initial, int chunk_size,
                                const UpdateRule& rule, StepTimes* profile)
-    : spec_(spec),
-      layout_(spec.sizes, kAlignFloats),
-      chunk_size_(chunk_size),
-      rule_(rule),
-      profile_(profile) {
+    : spec_(spec), layout_(spec.sizes, kAlignFloats), chunk_size_(chunk_size), rule_(rule), profile_(profile) {
   for (int l = 0; l < spec_.num_layers(); ++l) {
     const LayerSlot& s = layout_.layers[l];
     const bool big = std::size_t(s.in) * s.out * sizeof(float) > kCachedWeightBytes;
     output_major_at_.push_back(l > 0 && !big ? output_major_.size() : kNoCopy);
     if (output_major_at_[l] != kNoCopy)
-      output_major_.resize(output_major_.size() + (std::size_t(s.in) * s.out + kAlignFloats - 1) / kAlignFloats *
-                                                      kAlignFloats);
+      output_major_.resize(output_major_.size() +
+                           (std::size_t(s.in) * s.out + kAlignFloats - 1) / kAlignFloats * kAlignFloats);
   }
   place_owners(1);
   pixel_scale_ = static_cast<float>(spec_.input_scale);

@@ -58,9 +58,12 @@ void ParallelEngine::activate(int l, Activations& buf, std::size_t row, int K) c
 
 void ParallelEngine::hidden_forward(float* z, std::size_t n) const {
   switch (spec_.hidden) {
-    case Activation::sigmoid: return k::sigmoid_forward(z, z, n);
-    case Activation::tanh: return k::tanh_forward(z, z, n);
-    case Activation::relu: return k::relu_forward(z, z, n);
+    case Activation::sigmoid:
+      return k::sigmoid_forward(z, z, n);
+    case Activation::tanh:
+      return k::tanh_forward(z, z, n);
+    case Activation::relu:
+      return k::relu_forward(z, z, n);
   }
 }
 
@@ -84,10 +87,9 @@ double ParallelEngine::output_delta(Activations& buf, std::size_t row, int K) co
   const float* a_out = buf.a[L].data() + row * n_out;
   float* dz_out = buf.dz[L - 1].data() + row * n_out;
   const int* labels = buf.labels.data() + row;
-  return spec_.loss == Loss::xent
-             ? k::xent_output_backward(a_out, buf.logits.data() + row * n_out, buf.log_norm.data() + row, labels,
-                                       dz_out, K, n_out)
-             : k::mse_output_backward(a_out, labels, dz_out, K, n_out, spec_.blog_derivative);
+  return spec_.loss == Loss::xent ? k::xent_output_backward(a_out, buf.logits.data() + row * n_out,
+                                                            buf.log_norm.data() + row, labels, dz_out, K, n_out)
+                                  : k::mse_output_backward(a_out, labels, dz_out, K, n_out, spec_.blog_derivative);
 }
 
 // dZ_{l−1} = (dZ_l · W_l) · f'(a_l) from the output layer down to layer 0.
@@ -108,8 +110,10 @@ void ParallelEngine::hidden_backward(const float* a, float* d, std::size_t n) co
   switch (spec_.hidden) {
     case Activation::sigmoid:
       return spec_.blog_derivative ? k::sigmoid_backward_blog(a, d, n) : k::sigmoid_backward(a, d, n);
-    case Activation::tanh: return k::tanh_backward(a, d, n);
-    case Activation::relu: return k::relu_backward(a, d, n);
+    case Activation::tanh:
+      return k::tanh_backward(a, d, n);
+    case Activation::relu:
+      return k::relu_backward(a, d, n);
   }
 }
 
@@ -230,8 +234,7 @@ void ParallelEngine::first_layer_phase(const Dataset& data, int r_begin, int r_e
 // whole chunks (perf/bench_step: each choice loses on the other kind of net).
 void ParallelEngine::later_layers_phase(const Dataset& data, Indices batch, int c_begin, int c_end) {
   const int chunks = c_end - c_begin;
-  const int tasks =
-      streams_weights() ? std::max(1, std::min(chunks, tbb::this_task_arena::max_concurrency())) : chunks;
+  const int tasks = streams_weights() ? std::max(1, std::min(chunks, tbb::this_task_arena::max_concurrency())) : chunks;
   auto first_chunk = [&](int t) { return c_begin + chunks * t / tasks; };
   const auto start = now_if(profile_);
   const bool transpose_next = lookahead_.data && has_narrow_owners();

@@ -29,11 +29,23 @@ void ParallelEngine::for_each_update_block(int r_begin, int r_end, Body&& body, 
                          in.images, in.rows, dz, owner.narrow, 0});
         for (int l = 1; l < spec_.num_layers(); ++l) {
           const LayerSlot& s = layout_.layers[l];
-          UpdateBlock u{s.weight, s.bias, s.in, s.out, 0, s.out, batch_.a[l].data() + std::size_t(r_begin) * s.in,
-                        nullptr, nullptr, batch_.dz[l].data() + std::size_t(r_begin) * s.out, false, l};
+          UpdateBlock u{s.weight,
+                        s.bias,
+                        s.in,
+                        s.out,
+                        0,
+                        s.out,
+                        batch_.a[l].data() + std::size_t(r_begin) * s.in,
+                        nullptr,
+                        nullptr,
+                        batch_.dz[l].data() + std::size_t(r_begin) * s.out,
+                        false,
+                        l};
           if (updated_in_shares(l)) {
             // Every owner takes a share of the columns, cut at cache lines: no two write one line.
-            auto cut = [&](std::size_t k) { return int(std::size_t(s.out) * k / owners / kAlignFloats * kAlignFloats); };
+            auto cut = [&](std::size_t k) {
+              return int(std::size_t(s.out) * k / owners / kAlignFloats * kAlignFloats);
+            };
             u.j_begin = cut(o);
             u.j_end = o + 1 == owners ? s.out : cut(o + 1);
             if (u.j_begin < u.j_end) body(u);
@@ -96,8 +108,8 @@ void ParallelEngine::stateful_step(const UpdateBlock& u, const StepConstants& c)
     else if (u.output_major)
       k::narrow_adam_step_rows(u.dZ, u.rows, w, b, mw, mb, vw, vb, u.out, u.in, B, adam);
     else if (u.images)
-      k::adam_rank_k_step_pixels(u.dZ, u.images, pixel_scale_, w, b, mw, mb, vw, vb, u.out, u.in, B, adam,
-                                 u.j_begin, u.j_end);
+      k::adam_rank_k_step_pixels(u.dZ, u.images, pixel_scale_, w, b, mw, mb, vw, vb, u.out, u.in, B, adam, u.j_begin,
+                                 u.j_end);
     else if (u.rows)
       k::adam_rank_k_step_rows(u.dZ, u.rows, w, b, mw, mb, vw, vb, u.out, u.in, B, adam, u.j_begin, u.j_end);
     else
@@ -111,8 +123,8 @@ void ParallelEngine::stateful_step(const UpdateBlock& u, const StepConstants& c)
   else if (u.output_major)
     k::narrow_momentum_step_rows(u.dZ, u.rows, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu, decay);
   else if (u.images)
-    k::sgd_momentum_rank_k_step_pixels(u.dZ, u.images, pixel_scale_, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f,
-                                       mu, decay, u.j_begin, u.j_end);
+    k::sgd_momentum_rank_k_step_pixels(u.dZ, u.images, pixel_scale_, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu,
+                                       decay, u.j_begin, u.j_end);
   else if (u.rows)
     k::sgd_momentum_rank_k_step_rows(u.dZ, u.rows, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu, decay, u.j_begin,
                                      u.j_end);

@@ -48,10 +48,17 @@ bool whole_label(std::string_view s, std::uint8_t& out) {
 // first problem is kept and thrown once csv_parse returns.
 class CsvReader {
  public:
-  CsvReader(const std::string& name, const CsvFormat& format, CsvLabels want, std::uint64_t expect_features, int classes,
-            LabelCoding& coding, AlignedVector<float>& features, std::vector<std::uint8_t>& labels)
-      : name_(name), format_(format), want_(want), expect_features_(expect_features), classes_(classes),
-        coding_(coding), features_(features), labels_(labels), first_label_(labels.size()) {
+  CsvReader(const std::string& name, const CsvFormat& format, CsvLabels want, std::uint64_t expect_features,
+            int classes, LabelCoding& coding, AlignedVector<float>& features, std::vector<std::uint8_t>& labels)
+      : name_(name),
+        format_(format),
+        want_(want),
+        expect_features_(expect_features),
+        classes_(classes),
+        coding_(coding),
+        features_(features),
+        labels_(labels),
+        first_label_(labels.size()) {
     csv_init(&parser_, CSV_STRICT | CSV_STRICT_FINI);
     const std::string lower = std::filesystem::path(name).filename().string();
     if (lower.ends_with(".tsv") || lower.ends_with(".tsv.gz")) csv_set_delim(&parser_, CSV_TAB);
@@ -154,7 +161,8 @@ class CsvReader {
         return fail(line, "column " + column_name(c) + ": '" + std::string(trimmed(row[c]).substr(0, 40)) +
                               "' is not a number");
       if (!std::isfinite(v) || std::abs(v) > std::numeric_limits<float>::max())
-        return fail(line, "column " + column_name(c) + ": " + std::string(trimmed(row[c])) + " is not a finite float32");
+        return fail(line,
+                    "column " + column_name(c) + ": " + std::string(trimmed(row[c])) + " is not a finite float32");
       features_.push_back(static_cast<float>(v));
     }
     ++rows_;
@@ -193,12 +201,12 @@ class CsvReader {
       names += c == 0 ? "" : ", ";
       names += trimmed(header_[c]);
     }
-    fail(width_line_, "--label-column '" + want + "': " +
-                          (header_.empty()                ? std::string("the file has no header row to name it")
-                           : header_.size() != width_      ? "the header row has " + std::to_string(header_.size()) +
-                                                                 " names for " + std::to_string(width_) + " columns"
-                                                           : "not in the header row (" + names +
-                                                                 (header_.size() > 8 ? ", …)" : ")")));
+    fail(width_line_,
+         "--label-column '" + want + "': " +
+             (header_.empty()            ? std::string("the file has no header row to name it")
+              : header_.size() != width_ ? "the header row has " + std::to_string(header_.size()) + " names for " +
+                                               std::to_string(width_) + " columns"
+                                         : "not in the header row (" + names + (header_.size() > 8 ? ", …)" : ")")));
     return 0;
   }
 
@@ -227,8 +235,8 @@ class CsvReader {
     } else {
       const auto it = std::lower_bound(coding_.names.begin(), coding_.names.end(), text);
       if (it == coding_.names.end() || *it != text)
-        return fail(line, "label '" + std::string(text.substr(0, 40)) + "' is not one of the classes (" +
-                              some_names() + ")");
+        return fail(line,
+                    "label '" + std::string(text.substr(0, 40)) + "' is not one of the classes (" + some_names() + ")");
       cls = static_cast<std::uint8_t>(it - coding_.names.begin());
     }
     if (coding_.decided && cls >= classes_) return fail(line, out_of_range(cls));
@@ -238,13 +246,15 @@ class CsvReader {
   // The first file's labels: whole numbers are classes, else every label is a name.
   void decide_labels() {
     std::uint8_t cls = 0;
-    const bool numbers = std::all_of(pending_.begin(), pending_.end(), [&](const std::string& s) { return whole_label(s, cls); });
+    const bool numbers =
+        std::all_of(pending_.begin(), pending_.end(), [&](const std::string& s) { return whole_label(s, cls); });
     if (!coding_.decided && !numbers) refuse_numeric_labels();
     if (!coding_.decided && !numbers) {
       std::vector<std::string> names = pending_;
       std::sort(names.begin(), names.end());
       names.erase(std::unique(names.begin(), names.end()), names.end());
-      if (names.size() > 256) throw DataError(name_ + ": " + std::to_string(names.size()) + " distinct labels; at most 256 classes");
+      if (names.size() > 256)
+        throw DataError(name_ + ": " + std::to_string(names.size()) + " distinct labels; at most 256 classes");
       coding_.names = std::move(names);
     }
     coding_.decided = true;
@@ -274,8 +284,8 @@ class CsvReader {
   }
 
   std::string out_of_range(std::uint8_t cls) const {
-    return "label " + (coding_.names.empty() ? std::to_string(cls) : "'" + coding_.names[cls] + "'") +
-           " is class " + std::to_string(cls) + ", outside 0-" + std::to_string(classes_ - 1);
+    return "label " + (coding_.names.empty() ? std::to_string(cls) : "'" + coding_.names[cls] + "'") + " is class " +
+           std::to_string(cls) + ", outside 0-" + std::to_string(classes_ - 1);
   }
 
   std::string some_names() const {

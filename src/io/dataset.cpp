@@ -24,7 +24,8 @@ namespace fs = std::filesystem;
 // Two spellings of one file present is refused: which one the user meant is not ours to guess.
 std::string find_file(const std::string& dir, const std::string& stem, const std::string& kind) {
   std::string found;
-  for (const std::string& name : {stem + "-" + kind, stem + "." + kind, stem + "-" + kind + ".gz", stem + "." + kind + ".gz"}) {
+  for (const std::string& name :
+       {stem + "-" + kind, stem + "." + kind, stem + "-" + kind + ".gz", stem + "." + kind + ".gz"}) {
     fs::path p = fs::path(dir) / name;
     std::error_code ec;
     if (!fs::exists(fs::symlink_status(p, ec))) continue;
@@ -67,8 +68,7 @@ struct NpzArray {
   std::string bytes;
   NpyArray array;
   std::string name;
-  NpzArray(const NpzArchive& npz, const std::string& key)
-      : bytes(npz.npy_bytes(key)), name(npz.name() + ":" + key) {
+  NpzArray(const NpzArchive& npz, const std::string& key) : bytes(npz.npy_bytes(key)), name(npz.name() + ":" + key) {
     array = decode_npy(bytes, name);
   }
 };
@@ -100,8 +100,8 @@ IdxShape append_npz(const std::string& path, const std::string& role, const NpzK
 // An IDX or .npy features file and its labels file appended to `d`.
 IdxShape append_idx_or_npy(const std::string& image_path, const std::string& label_path, int classes, Dataset& d) {
   const IdxInputs shape = append_inputs(image_path, d, {}, 0);
-  std::vector<std::uint8_t> labels =
-      file_kind(label_path) == FileKind::npy ? read_npy_labels(label_path, classes) : read_idx_labels(label_path, classes);
+  std::vector<std::uint8_t> labels = file_kind(label_path) == FileKind::npy ? read_npy_labels(label_path, classes)
+                                                                            : read_idx_labels(label_path, classes);
   if (shape.count != labels.size())
     throw DataError(image_path + ": holds " + std::to_string(shape.count) + " images but " + label_path + " holds " +
                     std::to_string(labels.size()) + " labels");
@@ -112,9 +112,8 @@ IdxShape append_idx_or_npy(const std::string& image_path, const std::string& lab
 
 // Appends one role's examples to `d`; returns their shape. Every file holds one kind of
 // input (bytes or floats) and one kind of label (whole numbers or, in CSV, names).
-IdxShape append_pair(const std::string& role, const std::string& image_path, const std::string& label_path,
-                     int classes, const ReadFormat& format, std::uint64_t expect_features, LabelCoding& coding,
-                     Dataset& d) {
+IdxShape append_pair(const std::string& role, const std::string& image_path, const std::string& label_path, int classes,
+                     const ReadFormat& format, std::uint64_t expect_features, LabelCoding& coding, Dataset& d) {
   const bool first = d.labels.empty() && d.pixels.empty() && d.features.empty();
   const bool bytes_before = !first && !d.float_inputs;
   const FileKind kind = file_kind(image_path);
@@ -122,8 +121,8 @@ IdxShape append_pair(const std::string& role, const std::string& image_path, con
     throw DataError(image_path + ": holds whole-number labels but the training data's labels are names");
   IdxShape shape;
   if (kind == FileKind::csv) {
-    const CsvShape s = append_csv(image_path, format.csv, CsvLabels::required, expect_features, classes, coding,
-                                  d.features, d.labels);
+    const CsvShape s =
+        append_csv(image_path, format.csv, CsvLabels::required, expect_features, classes, coding, d.features, d.labels);
     shape = shape_of({s.count, s.features, 1}, image_path);
     d.float_inputs = true;
   } else if (kind == FileKind::npz) {
@@ -134,8 +133,9 @@ IdxShape append_pair(const std::string& role, const std::string& image_path, con
   }
   coding.decided = true;
   if (!first && bytes_before == d.float_inputs)
-    throw DataError(image_path + ": holds " + (d.float_inputs ? "float32 values" : "bytes") + " but the training file " +
-                    (bytes_before ? "bytes" : "float32 values") + "; every file must hold one kind");
+    throw DataError(image_path + ": holds " + (d.float_inputs ? "float32 values" : "bytes") +
+                    " but the training file " + (bytes_before ? "bytes" : "float32 values") +
+                    "; every file must hold one kind");
   return shape;
 }
 
@@ -151,7 +151,8 @@ std::string labels_beside(const std::string& images) {
     return (path.parent_path() / name).string();
   }
   if (at == std::string::npos)
-    throw DataError(images + ": no labels file can be named after it (expected 'images' in the name, as in "
+    throw DataError(images +
+                    ": no labels file can be named after it (expected 'images' in the name, as in "
                     "train-images-idx3-ubyte, or a leading x, as in x_train.npy)");
   name.replace(at, 6, "labels");
   if (const std::size_t idx3 = name.find("idx3"); idx3 != std::string::npos) name.replace(idx3, 4, "idx1");
@@ -173,8 +174,8 @@ IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& f
   if (kind == FileKind::csv) {
     LabelCoding unread;  // a label column, when there is one, is skipped unread
     std::vector<std::uint8_t> no_labels;
-    const CsvShape c = append_csv(path, format.csv, CsvLabels::ignored, expect_features, kMaxClasses, unread,
-                                  d.features, no_labels);
+    const CsvShape c =
+        append_csv(path, format.csv, CsvLabels::ignored, expect_features, kMaxClasses, unread, d.features, no_labels);
     s = {c.count, c.features, 1};
   }
   const IdxShape shape = shape_of(s, path);
@@ -224,8 +225,8 @@ std::string DataFiles::describe() const {
 
 std::vector<std::string> listed_files(const DataFiles& f) {
   std::vector<std::string> out;
-  for (const std::string* p : {&f.train_images, &f.train_labels, &f.test_images, &f.test_labels, &f.val_images,
-                               &f.val_labels})
+  for (const std::string* p :
+       {&f.train_images, &f.train_labels, &f.test_images, &f.test_labels, &f.val_images, &f.val_labels})
     if (!p->empty() && std::find(out.begin(), out.end(), *p) == out.end()) out.push_back(*p);
   return out;
 }
@@ -234,7 +235,8 @@ MnistData load_data_files(const DataFiles& files, int classes, const LabelCoding
   std::error_code ec;
   if (!files.folder.empty()) {
     if (!fs::exists(files.folder, ec))
-      throw DataError("data folder '" + files.folder + "' not found; run tools/setup.sh to fetch MNIST, or pass --data-dir");
+      throw DataError("data folder '" + files.folder +
+                      "' not found; run tools/setup.sh to fetch MNIST, or pass --data-dir");
     if (!fs::is_directory(files.folder, ec)) throw DataError("data folder '" + files.folder + "' is not a folder");
   }
   MnistData m;
@@ -252,7 +254,8 @@ MnistData load_data_files(const DataFiles& files, int classes, const LabelCoding
   m.cols = train.cols;
   auto add = [&](const char* role, const std::string& images, const std::string& labels, std::size_t& count) {
     if (images.empty()) return;
-    const IdxShape s = append_pair(role, images, labels, classes, files.format, train.rows * train.cols, m.coding, m.all);
+    const IdxShape s =
+        append_pair(role, images, labels, classes, files.format, train.rows * train.cols, m.coding, m.all);
     if (s.rows != train.rows || s.cols != train.cols)
       throw DataError(images + ": its images are " + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
                       " but the training images are " + std::to_string(train.rows) + "x" + std::to_string(train.cols));

@@ -39,7 +39,8 @@ void check_writable_folder(const NamedPath& p, const std::string& folder) {
   if (::stat(folder.c_str(), &st) != 0)
     refuse(p, "its folder '" + folder + "' " + (errno == ENOENT ? "does not exist" : std::strerror(errno)));
   if (!S_ISDIR(st.st_mode)) refuse(p, "'" + folder + "' is not a folder");
-  if (::access(folder.c_str(), W_OK | X_OK) != 0) refuse(p, "cannot write in '" + folder + "': " + std::strerror(errno));
+  if (::access(folder.c_str(), W_OK | X_OK) != 0)
+    refuse(p, "cannot write in '" + folder + "': " + std::strerror(errno));
 }
 
 struct FileId {
@@ -86,7 +87,8 @@ void check_output_folder(const NamedPath& p) {
   struct stat st {};
   if (::stat(p.second.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) refuse(p, "exists and is not a folder");
-    if (::access(p.second.c_str(), W_OK | X_OK) != 0) refuse(p, std::string("cannot write in it: ") + std::strerror(errno));
+    if (::access(p.second.c_str(), W_OK | X_OK) != 0)
+      refuse(p, std::string("cannot write in it: ") + std::strerror(errno));
     return;
   }
   if (errno != ENOENT) refuse(p, std::strerror(errno));

@@ -118,8 +118,8 @@ std::vector<std::uint32_t> read_header(IdxSource& src, int words, std::uint32_t 
   unsigned char raw[16];
   const std::uint64_t got = src.read(raw, 4u * words);
   if (got < 4u * words)
-    throw DataError(path + ": truncated IDX header (" + std::to_string(got) + " bytes, need " + std::to_string(4 * words) +
-                    ")");
+    throw DataError(path + ": truncated IDX header (" + std::to_string(got) + " bytes, need " +
+                    std::to_string(4 * words) + ")");
   std::vector<std::uint32_t> h(words);
   for (int i = 0; i < words; ++i) h[i] = big_endian(raw + 4 * i);
   if (h[0] != magic)
@@ -174,10 +174,12 @@ IdxShape append_idx_images(const std::string& path, AlignedVector<std::uint8_t>&
                     " must be positive");
   // 32-bit factors: the product fits in 64 bits, so this check cannot overflow.
   std::uint64_t image_bytes = std::uint64_t{shape.rows} * shape.cols;
-  if (image_bytes > (1u << 24)) throw DataError(path + ": image of " + std::to_string(image_bytes) + " pixels is too large");
-  read_payload(src, 16, shape.count * image_bytes,
-               std::to_string(shape.count) + " images of " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols),
-               pixels);
+  if (image_bytes > (1u << 24))
+    throw DataError(path + ": image of " + std::to_string(image_bytes) + " pixels is too large");
+  read_payload(
+      src, 16, shape.count * image_bytes,
+      std::to_string(shape.count) + " images of " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols),
+      pixels);
   return shape;
 }
 

@@ -66,7 +66,8 @@ InputTransform InputTransform::scale(int features, double x) {
 void InputTransform::apply(Dataset& data) const {
   if (empty()) return;
   if (data.feature_view) {  // the caller's rows stay as they are: the transformed ones are a copy
-    data.features.assign(data.feature_view, data.feature_view + data.size() * static_cast<std::size_t>(data.image_size));
+    data.features.assign(data.feature_view,
+                         data.feature_view + data.size() * static_cast<std::size_t>(data.image_size));
     data.feature_view = nullptr;
   }
   const std::size_t n = shift.size();

@@ -28,7 +28,6 @@ std::uint64_t metadata_hash(const std::map<std::string, std::string>& metadata) 
   return bytes_hash(text);
 }
 
-
 static_assert(std::endian::native == std::endian::little, "model files are little-endian, as is this host");
 
 using nlohmann::json;
@@ -103,12 +102,12 @@ std::string encode_model_file(const ModelFile& model) {
     for (std::size_t l = 0; l < layout.layers.size(); ++l) {
       const LayerSlot& s = layout.layers[l];
       const std::size_t w = base + s.weight, b = base + s.bias;
-      header[tensor_name(l, "weight", prefix)] = {{"dtype", dtype_name(model.dtype)},
-                                                   {"shape", {s.out, s.in}},
-                                                   {"data_offsets", {w * width, (w + std::size_t(s.out) * s.in) * width}}};
-      header[tensor_name(l, "bias", prefix)] = {{"dtype", dtype_name(model.dtype)},
-                                                 {"shape", {s.out}},
-                                                 {"data_offsets", {b * width, (b + s.out) * width}}};
+      header[tensor_name(l, "weight", prefix)] = {
+          {"dtype", dtype_name(model.dtype)},
+          {"shape", {s.out, s.in}},
+          {"data_offsets", {w * width, (w + std::size_t(s.out) * s.in) * width}}};
+      header[tensor_name(l, "bias", prefix)] = {
+          {"dtype", dtype_name(model.dtype)}, {"shape", {s.out}}, {"data_offsets", {b * width, (b + s.out) * width}}};
     }
   };
   describe("", 0);
@@ -173,7 +172,8 @@ void verify_ptrain_file(const ModelFile& m, std::string_view payload, const std:
     bad(file, "the tensor data does not match the stored payload_hash " + payload_hash + " (the file is damaged)");
   const std::string stored_metadata_hash = metadata_text(m, "metadata_hash", file);
   if (stored_metadata_hash != hash_hex(metadata_hash(m.metadata)))
-    bad(file, "the metadata does not match the stored metadata_hash " + stored_metadata_hash + " (the file is damaged)");
+    bad(file,
+        "the metadata does not match the stored metadata_hash " + stored_metadata_hash + " (the file is damaged)");
 }
 
 // The JSON header after the 8-byte length `n`; its metadata into m, its tensor entries returned.
@@ -259,8 +259,8 @@ void check_offsets(std::vector<const TensorEntry*> by_offset, std::uint64_t widt
     std::uint64_t count = 1;
     for (std::uint64_t d : e->shape) count *= d;  // each factor ≤ 10⁶, two factors: no overflow
     if (e->end - e->begin != count * width)
-      bad(file, "tensor '" + e->name + "' has " + std::to_string(e->end - e->begin) + " bytes of data; its shape needs " +
-                    std::to_string(count * width));
+      bad(file, "tensor '" + e->name + "' has " + std::to_string(e->end - e->begin) +
+                    " bytes of data; its shape needs " + std::to_string(count * width));
     if (e->begin != expected)
       bad(file, "tensor '" + e->name + "' starts at byte " + std::to_string(e->begin) + " of the data; expected " +
                     std::to_string(expected) + " (tensors must be contiguous, without overlap)");
@@ -309,7 +309,9 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
   check_offsets(ordered, dtype_size(m.dtype), bytes.size() - 8 - n, file);
   for (std::size_t t = 0; t < ordered.size(); ++t)
     read_values(bytes.data() + 8 + n, *ordered[t], m.dtype, file,
-                t < main_tensors ? m.params : t < 2 * main_tensors ? m.velocity : m.second_moment);
+                t < main_tensors       ? m.params
+                : t < 2 * main_tensors ? m.velocity
+                                       : m.second_moment);
   if (is_ptrain_file(m.metadata)) verify_ptrain_file(m, std::string_view(bytes).substr(8 + n), file);
   return m;
 }
@@ -321,7 +323,8 @@ ModelFile load_model_file(const std::string& path) {
     throw DataError(path + ": " + (problem == "file not found" ? "model file not found" : problem));
   const std::uint64_t size = fs::file_size(path, ec);
   if (ec) throw DataError(path + ": cannot read its size: " + ec.message());
-  if (size > kMaxFileBytes) throw DataError(path + ": " + std::to_string(size) + " bytes is too large for a model file");
+  if (size > kMaxFileBytes)
+    throw DataError(path + ": " + std::to_string(size) + " bytes is too large for a model file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot open: " + std::strerror(errno));
   std::string bytes(size, '\0');

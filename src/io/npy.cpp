@@ -83,7 +83,8 @@ class HeaderParser {
     expect('(');
     std::vector<std::uint64_t> dims;
     while (skip_space(), peek() != ')') {
-      if (!std::isdigit(static_cast<unsigned char>(peek()))) fail("malformed .npy header (a shape that is not whole numbers)");
+      if (!std::isdigit(static_cast<unsigned char>(peek())))
+        fail("malformed .npy header (a shape that is not whole numbers)");
       std::uint64_t v = 0;
       while (std::isdigit(static_cast<unsigned char>(peek()))) {
         if (v > (std::uint64_t{1} << 40)) fail("a dimension of the shape is too large");
@@ -103,7 +104,8 @@ class HeaderParser {
   void descr(const std::string& d, NpyArray& a) {
     if (d.size() < 3 || (d[0] != '<' && d[0] != '|' && d[0] != '=' && d[0] != '>'))
       fail("dtype '" + d + "' is not read (expected float32, float64 or an integer type)");
-    if (d[0] == '>' && d.substr(2) != "1") fail("big-endian data (dtype '" + d + "') is not read; save it little-endian");
+    if (d[0] == '>' && d.substr(2) != "1")
+      fail("big-endian data (dtype '" + d + "') is not read; save it little-endian");
     a.kind = d[1];
     const std::string size = d.substr(2);
     a.item_size = size == "1" ? 1 : size == "2" ? 2 : size == "4" ? 4 : size == "8" ? 8 : 0;
@@ -200,8 +202,10 @@ std::string read_whole_file(const std::string& path) {
 
 NpyShape append_npy_features(const NpyArray& a, const std::string& name, AlignedVector<float>& features) {
   if (a.shape.size() != 2 && a.shape.size() != 3)
-    throw DataError(name + ": features must be a 2-D array (examples × features) or 3-D (examples × rows × columns); "
-                    "this one has " + std::to_string(a.shape.size()) + " dimensions");
+    throw DataError(name +
+                    ": features must be a 2-D array (examples × features) or 3-D (examples × rows × columns); "
+                    "this one has " +
+                    std::to_string(a.shape.size()) + " dimensions");
   NpyShape s{a.shape[0], a.shape[1], a.shape.size() == 3 ? a.shape[2] : 1};
   if (s.rows * s.cols == 0 || s.rows * s.cols > (1u << 24))
     throw DataError(name + ": " + std::to_string(s.rows * s.cols) + " values an example: must be 1 to 16777216");

@@ -30,7 +30,8 @@ struct NpzArchive::Zip {
 };
 
 bool is_zip(std::string_view bytes) {
-  return bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4) || bytes.substr(0, 4) == std::string_view("PK\x05\x06", 4);
+  return bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4) ||
+         bytes.substr(0, 4) == std::string_view("PK\x05\x06", 4);
 }
 
 NpzArchive::NpzArchive(std::string bytes, std::string name)
@@ -72,8 +73,8 @@ std::string NpzArchive::npy_bytes(const std::string& array) const {
   if (index < 0) throw DataError(name_ + ": has no array '" + array + "'");
   zip_stat_t st;
   zip_stat_init(&st);
-  if (zip_stat_index(zip_->archive, static_cast<zip_uint64_t>(index), 0, &st) != 0 ||
-      !(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE))
+  if (zip_stat_index(zip_->archive, static_cast<zip_uint64_t>(index), 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE) ||
+      !(st.valid & ZIP_STAT_COMP_SIZE))
     throw DataError(where + ": its size cannot be read");
   if (st.size > bytes_.size() * kMaxDeflateRatio + 1024)
     throw DataError(where + ": claims " + std::to_string(st.size) + " bytes, more than its " +

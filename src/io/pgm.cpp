@@ -27,7 +27,8 @@ class Reader {
       v = v * 10 + static_cast<unsigned>(b_[pos_++] - '0');
       if (v > 1'000'000'000) fail(std::string(what) + " is too large");
     }
-    if (pos_ == start) fail(pos_ >= b_.size() ? std::string("ends before its ") + what : std::string("expected ") + what);
+    if (pos_ == start)
+      fail(pos_ >= b_.size() ? std::string("ends before its ") + what : std::string("expected ") + what);
     return v;
   }
   void skip_space_and_comments() {
@@ -57,7 +58,8 @@ GreyImage decode_pgm(const std::string& bytes, const std::string& name) {
   r.pos_ = 2;
   GreyImage img;
   const std::uint64_t w = r.number("width"), h = r.number("height"), maxval = r.number("maxval");
-  if (w == 0 || h == 0 || w * h > kMaxPixels) r.fail("size " + std::to_string(w) + "x" + std::to_string(h) + " is not usable");
+  if (w == 0 || h == 0 || w * h > kMaxPixels)
+    r.fail("size " + std::to_string(w) + "x" + std::to_string(h) + " is not usable");
   if (maxval == 0 || maxval > 65535) r.fail("maxval " + std::to_string(maxval) + " must be between 1 and 65535");
   img.width = static_cast<int>(w);
   img.height = static_cast<int>(h);
@@ -94,7 +96,8 @@ GreyImage read_pgm(const std::string& path) {
   if (ec || size > 64u << 20) throw DataError(path + ": unreadable or too large for a PGM image");
   std::ifstream in(path, std::ios::binary);
   std::string bytes(size, '\0');
-  if (!in || !in.read(bytes.data(), static_cast<std::streamsize>(size))) throw DataError(path + ": cannot read: " + std::strerror(errno));
+  if (!in || !in.read(bytes.data(), static_cast<std::streamsize>(size)))
+    throw DataError(path + ": cannot read: " + std::strerror(errno));
   return decode_pgm(bytes, path);
 }
 

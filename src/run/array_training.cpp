@@ -34,7 +34,8 @@ int classes_of(const TrainConfig& cfg, const Dataset& train) {
     throw UsageError("label " + std::to_string(largest) + " is outside 0-" + std::to_string(cfg.classes - 1) +
                      ", the classes of classes=" + std::to_string(cfg.classes));
   const int classes = cfg.classes != 0 ? cfg.classes : largest + 1;
-  if (classes < 2) throw DataError("every label is 0; a classifier needs two classes or more (classes=C fixes how many)");
+  if (classes < 2)
+    throw DataError("every label is 0; a classifier needs two classes or more (classes=C fixes how many)");
   return classes;
 }
 
@@ -66,7 +67,8 @@ ArrayModel::ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> va
   if (cfg_.early_stop > 0 && (!val_ || val_->size() == 0))
     throw UsageError("early stopping judges epochs on validation examples; pass X_val and y_val");
   if (float_inputs_ && cfg_.standardize) transform_ = InputTransform::standardize(train_, all_of(train_));
-  if (float_inputs_ && cfg_.feature_scale > 0) transform_ = InputTransform::scale(train_.image_size, cfg_.feature_scale);
+  if (float_inputs_ && cfg_.feature_scale > 0)
+    transform_ = InputTransform::scale(train_.image_size, cfg_.feature_scale);
   if (!float_inputs_ && (cfg_.standardize || cfg_.feature_scale > 0))
     throw UsageError("standardize and scale apply to float features; bytes are scaled by 1/255");
   transform_.apply(train_);
@@ -95,9 +97,8 @@ void ArrayModel::fit(const std::function<void()>& after_step,
     rec.val_accuracy = report.val_accuracy;
     rec.val_loss = report.val_loss;
     rec.seconds = report.seconds;
-    rec.examples_per_sec = report.training.seconds > 0
-                               ? static_cast<double>(report.training.examples) / report.training.seconds
-                               : 0.0;
+    rec.examples_per_sec =
+        report.training.seconds > 0 ? static_cast<double>(report.training.examples) / report.training.seconds : 0.0;
     history_.push_back(rec);
     return !after_epoch || after_epoch(rec);
   };
@@ -132,7 +133,8 @@ std::string ArrayModel::weights_hash() const { return hash_hex(ptrain::weights_h
 
 void ArrayModel::save(const std::string& path) const {
   check_output_file({"save", path});
-  save_model_file(path, make_model_file(cfg_, *engine_, RunPosition{position_.epochs_done, 0, position_.steps}, false), "save " + path);
+  save_model_file(path, make_model_file(cfg_, *engine_, RunPosition{position_.epochs_done, 0, position_.steps}, false),
+                  "save " + path);
 }
 
 ArrayModel ArrayModel::load(const std::string& path) {

@@ -50,7 +50,8 @@ StartPoint resume_from(FoundCheckpoint found, TrainConfig& cfg) {
   adopt_recipe(cfg, m.metadata, path, true);
   check_schedule(cfg);
   if (m.sizes != cfg.spec.sizes) throw DataError(path + ": metadata layers disagree with the tensors' shapes");
-  if (cfg.momentum > 0 && m.velocity.empty()) throw DataError(path + ": checkpoint of a run with momentum lacks its velocity");
+  if (cfg.momentum > 0 && m.velocity.empty())
+    throw DataError(path + ": checkpoint of a run with momentum lacks its velocity");
   if (cfg.optimizer != Optimizer::sgd && m.second_moment.empty())
     throw DataError(path + ": checkpoint of a run with " + name_of(cfg.optimizer) + " lacks its moments");
 
@@ -182,7 +183,8 @@ std::string shell_quoted(const std::string& word) {
 }  // namespace
 
 std::string resume_command(const TrainConfig& cfg) {
-  std::string command = "ptrain --resume " + shell_quoted(cfg.checkpoint_dir) + " --epochs " + std::to_string(cfg.epochs);
+  std::string command =
+      "ptrain --resume " + shell_quoted(cfg.checkpoint_dir) + " --epochs " + std::to_string(cfg.epochs);
   auto add = [&](const char* option, const std::string& value) {
     if (!cfg.explicit_options.count(option)) return;
     command.append(" --").append(option);
@@ -197,7 +199,8 @@ std::string resume_command(const TrainConfig& cfg) {
   add("threads", std::to_string(cfg.threads));
   add("chunk-size", std::to_string(cfg.chunk_size));
   add("rank-timeout", round_trip_text(cfg.rank_timeout));
-  for (auto [option, on] : {std::pair{"profile", cfg.profile}, {"quiet", cfg.quiet}, {"exact-reduce", cfg.exact_reduce}})
+  for (auto [option, on] :
+       {std::pair{"profile", cfg.profile}, {"quiet", cfg.quiet}, {"exact-reduce", cfg.exact_reduce}})
     if (on) add(option, "");
   return command;
 }
@@ -266,7 +269,8 @@ std::string CheckpointFolder::save(const ModelFile& checkpoint, std::uint64_t st
 
 void require_same_net(const ModelFile& model, const std::vector<int>& sizes, const std::string& path) {
   if (model.sizes != sizes)
-    throw UsageError(path + " holds a " + format_sizes(model.sizes, ',') + " net but --layers is " + format_sizes(sizes, ','));
+    throw UsageError(path + " holds a " + format_sizes(model.sizes, ',') + " net but --layers is " +
+                     format_sizes(sizes, ','));
 }
 
 }  // namespace ptrain

@@ -78,8 +78,8 @@ TestSet load_test_set(const InferenceConfig& cfg, const LoadedModel& m) {
   require_input_kind(m, t.mnist.all.float_inputs, files.name());
   m.transform.apply(t.mnist.all);
   if (t.mnist.all.image_size != m.spec().inputs())
-    throw UsageError(cfg.model + " takes " + std::to_string(m.spec().inputs()) + " inputs but the images in " +
-                     t.name + " have " + std::to_string(t.mnist.all.image_size) + " pixels");
+    throw UsageError(cfg.model + " takes " + std::to_string(m.spec().inputs()) + " inputs but the images in " + t.name +
+                     " have " + std::to_string(t.mnist.all.image_size) + " pixels");
   if (!cfg.test_file.empty()) {
     t.kind = "whole file";
     t.split.test.resize(t.mnist.all.size());
@@ -90,7 +90,8 @@ TestSet load_test_set(const InferenceConfig& cfg, const LoadedModel& m) {
   const std::size_t val = cfg.val_size.value_or(m.recipe.val_size);
   const SplitKind kind = cfg.split.value_or(m.recipe.split);
   if (kind != SplitKind::standard && cfg.val_size)
-    throw UsageError("--val-size applies only to --split standard, and " + cfg.model + " was trained on the seed split");
+    throw UsageError("--val-size applies only to --split standard, and " + cfg.model +
+                     " was trained on the seed split");
   t.kind = std::string("split ") + name_of(kind);
   t.split = kind == SplitKind::standard ? standard_split(t.mnist, val) : seed_split(t.mnist.all.size(), seed);
   return t;
@@ -132,8 +133,8 @@ void run_eval(const InferenceConfig& cfg, std::ostream& out) {
   const double accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(test.size());
   nlohmann::json per_class = nlohmann::json::array();
   out << "model " << cfg.model << ": net " << m.spec().describe() << ", " << t.kind << " of " << t.name << ", "
-      << test.size() << (t.mnist.all.float_inputs ? " test examples\n" : " test images\n")
-      << "test accuracy " << std::fixed << std::setprecision(2) << accuracy << "% (" << correct << "/" << test.size()
+      << test.size() << (t.mnist.all.float_inputs ? " test examples\n" : " test images\n") << "test accuracy "
+      << std::fixed << std::setprecision(2) << accuracy << "% (" << correct << "/" << test.size()
       << ")\n\nclass  accuracy  images" << (m.coding.names.empty() ? "" : "  name") << "\n";
   for (int c = 0; c < classes; ++c) {
     std::uint64_t n = 0;
@@ -166,16 +167,15 @@ namespace {
 // --output atomically or to `out`.
 void predict_file(const InferenceConfig& cfg, const LoadedModel& m, std::ostream& out) {
   Dataset data;
-  const IdxInputs images =
-      append_inputs(cfg.input, data, inference_format(cfg, m.file.metadata), m.spec().inputs());
+  const IdxInputs images = append_inputs(cfg.input, data, inference_format(cfg, m.file.metadata), m.spec().inputs());
   const std::string shape = std::to_string(images.rows) + "x" + std::to_string(images.cols);
   require_input_kind(m, images.floats, cfg.input);
   auto recorded = m.file.metadata.find("image_shape");
   if ((recorded != m.file.metadata.end() && recorded->second != shape) ||
       static_cast<int>(images.rows * images.cols) != m.spec().inputs())
     throw DataError(cfg.input + ": " + shape + " images, but " + cfg.model + " takes " +
-                    (recorded != m.file.metadata.end() ? recorded->second + " images" :
-                                                         std::to_string(m.spec().inputs()) + " pixels"));
+                    (recorded != m.file.metadata.end() ? recorded->second + " images"
+                                                       : std::to_string(m.spec().inputs()) + " pixels"));
   data.image_size = m.spec().inputs();
   data.float_inputs = images.floats;
   data.labels.assign(images.count, 0);
@@ -203,9 +203,9 @@ void predict_file(const InferenceConfig& cfg, const LoadedModel& m, std::ostream
   }
   write_file_atomically(cfg.output, csv.str(), "--output " + cfg.output);
   const char* what = images.floats ? " examples" : " images";
-  out << "predicted " << all.size() << what << " of " << cfg.input << " into " << cfg.output << " ("
-      << std::fixed << std::setprecision(0) << static_cast<double>(all.size()) / std::max(seconds, 1e-9)
-      << what << "/s, " << threads.threads() << (threads.threads() == 1 ? " thread)\n" : " threads)\n");
+  out << "predicted " << all.size() << what << " of " << cfg.input << " into " << cfg.output << " (" << std::fixed
+      << std::setprecision(0) << static_cast<double>(all.size()) / std::max(seconds, 1e-9) << what << "/s, "
+      << threads.threads() << (threads.threads() == 1 ? " thread)\n" : " threads)\n");
 }
 
 }  // namespace
@@ -239,7 +239,8 @@ void run_predict(const InferenceConfig& cfg, std::ostream& out) {
     TestSet t = load_test_set(cfg, m);
     if (*cfg.index >= t.split.test.size())
       throw UsageError("--index " + std::to_string(*cfg.index) + ": the test set has " +
-                       std::to_string(t.split.test.size()) + " images (0 to " + std::to_string(t.split.test.size() - 1) + ")");
+                       std::to_string(t.split.test.size()) + " images (0 to " +
+                       std::to_string(t.split.test.size() - 1) + ")");
     const std::uint32_t i = t.split.test[*cfg.index];
     one.float_inputs = t.mnist.all.float_inputs;
     if (one.float_inputs)

@@ -39,7 +39,8 @@ EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<s
   std::size_t trained = 0;
   for (std::size_t begin = first_batch * batch_size; begin < all.size(); begin += batch_size) {
     Indices batch = batch_at(all, begin, batch_size);
-    engine.prefetch(data, batch_at(all, begin + batch_size, batch_size), batch_at(all, begin + 2 * batch_size, batch_size));
+    engine.prefetch(data, batch_at(all, begin + batch_size, batch_size),
+                    batch_at(all, begin + 2 * batch_size, batch_size));
     const double batch_loss = engine.train_step(data, batch, lr);
     loss += batch_loss;
     trained += batch.size();
@@ -107,7 +108,8 @@ EpochReport EpochLoop::run_epoch(int epoch, const EpochHooks& hooks) {
   const std::vector<std::uint32_t> order = epoch_order(data_.train, cfg_.seed, epoch);
   report.shuffle_seconds = seconds_since(start);
   const std::size_t first_batch = position_.batches_in_epoch;
-  if (hooks.before_epoch) hooks.before_epoch(epoch, std::min(order.size(), first_batch * cfg_.batch_size), order.size());
+  if (hooks.before_epoch)
+    hooks.before_epoch(epoch, std::min(order.size(), first_batch * cfg_.batch_size), order.size());
   report.training = threads_.run([&] {
     return train_epoch(engine_, data_.train_set, order, cfg_.batch_size, epoch_lr(cfg_, epoch), first_batch,
                        [&](std::size_t done, double loss) {

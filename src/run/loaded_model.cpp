@@ -15,7 +15,8 @@ LoadedModel load_model(const std::string& path) {
   m.file = load_model_file(path);
   m.recipe.spec.sizes = m.file.sizes;
   adopt_recipe(m.recipe, m.file.metadata, path, false);
-  if (m.recipe.spec.sizes != m.file.sizes) throw DataError(path + ": metadata layers disagree with the tensors' shapes");
+  if (m.recipe.spec.sizes != m.file.sizes)
+    throw DataError(path + ": metadata layers disagree with the tensors' shapes");
   m.recipe.spec.input_scale = metadata_number<double>(m.file, "input_scale", path).value_or(m.recipe.spec.input_scale);
   if (!std::isfinite(m.recipe.spec.input_scale) || m.recipe.spec.input_scale <= 0)
     throw DataError(path + ": metadata input_scale must be a positive number");

@@ -68,10 +68,18 @@ int main(int argc, char** argv) {
     // Only training is spread over ranks; under mpirun rank 0 alone runs anything else.
     if (cl.kind != ptrain::CommandKind::train && !cluster->leader()) return 0;
     switch (cl.kind) {
-      case ptrain::CommandKind::help: std::cout << cl.help_text; break;
-      case ptrain::CommandKind::version: std::cout << "ptrain " << PTRAIN_VERSION << "\n"; break;
-      case ptrain::CommandKind::eval: ptrain::run_eval(cl.inference, std::cout); break;
-      case ptrain::CommandKind::predict: ptrain::run_predict(cl.inference, std::cout); break;
+      case ptrain::CommandKind::help:
+        std::cout << cl.help_text;
+        break;
+      case ptrain::CommandKind::version:
+        std::cout << "ptrain " << PTRAIN_VERSION << "\n";
+        break;
+      case ptrain::CommandKind::eval:
+        ptrain::run_eval(cl.inference, std::cout);
+        break;
+      case ptrain::CommandKind::predict:
+        ptrain::run_predict(cl.inference, std::cout);
+        break;
       case ptrain::CommandKind::train:
         // Under mpirun stdout is a pipe to mpirun even when it looks like a terminal.
         cl.train.progress_bar = isatty(STDOUT_FILENO) == 1 && cluster->size() == 1;

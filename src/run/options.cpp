@@ -66,7 +66,8 @@ void read_config_file(const std::string& path, const po::options_description& de
   try {
     const po::parsed_options parsed = po::parse_config_file(file, desc);
     for (const po::option& o : parsed.options)
-      if (o.string_key == "config") throw UsageError("--config " + path + ": a config file cannot name another (config = ...)");
+      if (o.string_key == "config")
+        throw UsageError("--config " + path + ": a config file cannot name another (config = ...)");
     po::store(parsed, vm);  // stored second: the command line wins
   } catch (const po::error& e) {
     throw UsageError("--config " + path + ": " + e.what());
@@ -200,8 +201,9 @@ void read_role_files(const po::variables_map& vm, TrainConfig& c) {
   if (c.train_file.empty() && (!c.test_file.empty() || !c.val_file.empty()))
     throw UsageError(std::string(c.test_file.empty() ? "--val" : "--test") + " needs --train FILE");
   if (!c.val_file.empty() && c.test_file.empty())
-    throw UsageError("--val needs --test too (with --train alone, the seed split carves validation and test sets "
-                     "from it)");
+    throw UsageError(
+        "--val needs --test too (with --train alone, the seed split carves validation and test sets "
+        "from it)");
   if (c.train_file.empty()) return;
   if (given(vm, "data-dir")) throw UsageError("--train and --data-dir contradict each other: give one source of data");
   if (given(vm, "split"))
@@ -223,8 +225,9 @@ void read_net_shape(const po::variables_map& vm, TrainConfig& c) {
   c.hidden = parse_hidden(text(vm, "hidden"));
   if (vm.count("classes")) c.classes = static_cast<int>(parse_integer("classes", text(vm, "classes"), 2, kMaxClasses));
   if (given(vm, "layers") && given(vm, "hidden"))
-    throw UsageError("--layers and --hidden contradict each other: --layers gives every size, --hidden only the "
-                     "hidden ones");
+    throw UsageError(
+        "--layers and --hidden contradict each other: --layers gives every size, --hidden only the "
+        "hidden ones");
   if (given(vm, "layers") && c.classes != 0 && c.classes != c.spec.classes())
     throw UsageError("--layers ends in " + std::to_string(c.spec.classes()) + " outputs but --classes is " +
                      std::to_string(c.classes));
@@ -268,7 +271,8 @@ void read_files(const po::variables_map& vm, TrainConfig& c) {
     if (c.checkpoint_dir.empty()) throw UsageError("--keep-last needs --checkpoint-dir");
   }
   if (vm.count("checkpoint-every")) {
-    c.checkpoint_every = static_cast<int>(parse_integer("checkpoint-every", text(vm, "checkpoint-every"), 1, 1'000'000));
+    c.checkpoint_every =
+        static_cast<int>(parse_integer("checkpoint-every", text(vm, "checkpoint-every"), 1, 1'000'000));
     if (c.checkpoint_dir.empty()) throw UsageError("--checkpoint-every needs --checkpoint-dir");
   }
 }
@@ -358,8 +362,9 @@ CommandLine parse_inference(CommandKind kind, int argc, const char* const* argv)
   u.data_dir_given = given(vm, "data-dir");
   if (vm.count("test")) u.test_file = text(vm, "test");
   if (!u.test_file.empty() && (u.data_dir_given || given(vm, "split") || given(vm, "val-size") || vm.count("seed")))
-    throw UsageError("--test evaluates a whole file: --data-dir, --split, --val-size and --seed choose a test set "
-                     "from a folder instead");
+    throw UsageError(
+        "--test evaluates a whole file: --data-dir, --split, --val-size and --seed choose a test set "
+        "from a folder instead");
   if (vm.count("test") && u.test_file.empty()) throw UsageError("--test: an empty path");
   u.threads = static_cast<int>(parse_integer("threads", text(vm, "threads"), 1, 4096));
   TrainConfig split;  // read by the recipe's own fields
@@ -412,7 +417,8 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   if (first == "train") return shifted(CommandKind::train);
   if (first == "eval") return shifted(CommandKind::eval);
   if (first == "predict") return shifted(CommandKind::predict);
-  if (!first.empty() && first[0] != '-') throw UsageError("unknown command '" + first + "'; expected train, eval or predict");
+  if (!first.empty() && first[0] != '-')
+    throw UsageError("unknown command '" + first + "'; expected train, eval or predict");
   return parse_train(argc, argv);
 }
 

@@ -33,8 +33,8 @@ void Progress::step(std::size_t done) {
   const int filled = total_ ? static_cast<int>(kWidth * done / total_) : kWidth;
   char text[160];
   std::snprintf(text, sizeof text, "\repoch %d/%d [%.*s%.*s] %3d%%  %.0f examples/s  %.1f s left\033[K", epoch_,
-                epochs_, filled, "##############################", kWidth - filled,
-                "..............................", total_ ? static_cast<int>(100 * done / total_) : 100, rate, left);
+                epochs_, filled, "##############################", kWidth - filled, "..............................",
+                total_ ? static_cast<int>(100 * done / total_) : 100, rate, left);
   out_ << text << std::flush;
   drawn_ = true;
 }

@@ -13,9 +13,10 @@ std::vector<std::uint64_t> RankAgreement::equal_weights(std::span<const float> p
   const std::vector<std::uint64_t> all = cluster_.gather(weights_hash(parameters));
   for (std::size_t r = 1; r < all.size(); ++r)
     if (all[r] != all[0])
-      fail_together(cluster_, std::make_exception_ptr(DataError(
-                                  "the ranks' weights differ " + when + ": rank 0 has weights_hash " + hash_hex(all[0]) +
-                                  ", rank " + std::to_string(r) + " has " + hash_hex(all[r]) + "; " + why)));
+      fail_together(cluster_,
+                    std::make_exception_ptr(DataError("the ranks' weights differ " + when +
+                                                      ": rank 0 has weights_hash " + hash_hex(all[0]) + ", rank " +
+                                                      std::to_string(r) + " has " + hash_hex(all[r]) + "; " + why)));
   return all;
 }
 

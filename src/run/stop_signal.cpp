@@ -14,7 +14,8 @@ extern "C" void request_stop(int signal) { g_stop_signal = signal; }
 }  // namespace
 
 struct StopOnSignal::Saved {
-  struct sigaction interrupt {}, terminate {}, hangup {};
+  struct sigaction interrupt {
+  }, terminate{}, hangup{};
 };
 
 StopOnSignal::StopOnSignal() : saved_(std::make_unique<Saved>()) {

@@ -32,7 +32,9 @@ namespace {
 std::string percent(const std::optional<double>& v) { return v ? fixed(*v, 2) + "%" : "n/a"; }
 
 // "1 thread", "2 threads".
-std::string counted(long long n, const std::string& noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
+std::string counted(long long n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
 
 const char* const kDrift = "the MPI reduction did not give every rank the same sum";
 
@@ -40,31 +42,29 @@ const char* const kDrift = "the MPI reduction did not give every rank the same s
 std::string optimizer_text(const TrainConfig& cfg) {
   std::ostringstream s;
   if (cfg.optimizer != Optimizer::sgd)
-    s << ", " << name_of(cfg.optimizer) << " (β₁ " << round_trip_text(cfg.beta1) << ", β₂ " << round_trip_text(cfg.beta2)
-      << ", ε " << round_trip_text(cfg.eps) << ")";
+    s << ", " << name_of(cfg.optimizer) << " (β₁ " << round_trip_text(cfg.beta1) << ", β₂ "
+      << round_trip_text(cfg.beta2) << ", ε " << round_trip_text(cfg.eps) << ")";
   if (cfg.momentum > 0) s << ", momentum " << round_trip_text(cfg.momentum);
   if (cfg.weight_decay > 0) s << ", weight decay " << round_trip_text(cfg.weight_decay);
   return s.str();
 }
 
 // The three lines a run starts with: machine and engine, data and split, net and recipe.
-std::string run_header(const TrainConfig& cfg, const std::string& data_name, const Engine& engine,
-                       const Dataset& data, const Split& split,
-                       int threads) {
+std::string run_header(const TrainConfig& cfg, const std::string& data_name, const Engine& engine, const Dataset& data,
+                       const Split& split, int threads) {
   std::ostringstream head;
-  head << "ptrain " << PTRAIN_VERSION << ": " << counted(threads, "thread") << ", SIMD " << kernels::simd::instruction_set()
-       << " (" << kernels::simd::library_version() << "), engine "
+  head << "ptrain " << PTRAIN_VERSION << ": " << counted(threads, "thread") << ", SIMD "
+       << kernels::simd::instruction_set() << " (" << kernels::simd::library_version() << "), engine "
        << engine.describe() << (cfg.subnormals == Subnormals::keep ? ", subnormals kept (IEEE)" : "") << "\n"
-       << "data " << data_name << ": " << data.size() << (data.float_inputs ? " examples of " : " images of ") << data.image_size
-       << (data.float_inputs ? " features; split " : " pixels; split ")
-       << name_of(cfg.split) << ": train " << split.train.size() << ", validation " << split.val.size() << ", test "
-       << split.test.size() << "\n"
+       << "data " << data_name << ": " << data.size() << (data.float_inputs ? " examples of " : " images of ")
+       << data.image_size << (data.float_inputs ? " features; split " : " pixels; split ") << name_of(cfg.split)
+       << ": train " << split.train.size() << ", validation " << split.val.size() << ", test " << split.test.size()
+       << "\n"
        << "net " << cfg.spec.describe() << ", " << name_of(cfg.spec.hidden) << " hidden units, "
        << (cfg.spec.loss == Loss::mse ? "sigmoid outputs, loss ½‖a−t‖²" : "softmax outputs, cross-entropy loss")
        << (cfg.spec.blog_derivative ? " (blog preset)" : "") << ", " << name_of(cfg.init) << " init"
-       << "; batch " << cfg.batch_size << ", lr " << cfg.lr << schedule_text(cfg)
-       << optimizer_text(cfg) << ", " << counted(cfg.epochs, "epoch") << ", seed "
-       << cfg.seed;
+       << "; batch " << cfg.batch_size << ", lr " << cfg.lr << schedule_text(cfg) << optimizer_text(cfg) << ", "
+       << counted(cfg.epochs, "epoch") << ", seed " << cfg.seed;
   return head.str();
 }
 
@@ -126,7 +126,8 @@ TrainingRun::TrainingRun(const TrainConfig& options, std::ostream& out, Cluster&
       ranks_(cluster) {
   cluster_.set_timeout(cfg_.rank_timeout);
   // Ranks sharing a host share its cores unless --threads says otherwise.
-  if (spread_ && !cfg_.explicit_options.count("threads")) cfg_.threads = std::max(1, cfg_.threads / cluster.local_size());
+  if (spread_ && !cfg_.explicit_options.count("threads"))
+    cfg_.threads = std::max(1, cfg_.threads / cluster.local_size());
 }
 
 // Options, files, data and engine, agreed among the ranks: if any fails, every rank stops here.
@@ -204,8 +205,7 @@ void TrainingRun::load_data() {
   if (cfg_.resume.empty()) return;
   const std::string differs = data_difference(recorded, cfg_.data_record);
   if (differs.empty()) return;
-  if (!data_dir_given)
-    throw DataError(files_.name() + ": not the data " + cfg_.resume + " was trained on: " + differs);
+  if (!data_dir_given) throw DataError(files_.name() + ": not the data " + cfg_.resume + " was trained on: " + differs);
   start_.note += "\nwarning: " + files_.name() + " is not the data the checkpoint was trained on (" + differs +
                  "); continuing on it as --data-dir asks";
 }
@@ -249,12 +249,13 @@ void TrainingRun::shape_net_from_data() {
   const Dataset& d = mnist_->all;
   const int named = static_cast<int>(mnist_->coding.names.size());
   if (named != 0 && cfg_.classes != 0 && cfg_.classes != named)
-    throw UsageError("--classes is " + std::to_string(cfg_.classes) + " but the labels of " + files_.name() +
-                     " name " + std::to_string(named) + " classes");
+    throw UsageError("--classes is " + std::to_string(cfg_.classes) + " but the labels of " + files_.name() + " name " +
+                     std::to_string(named) + " classes");
   int classes = named != 0 ? named : cfg_.classes;
   if (classes == 0 && !d.labels.empty()) classes = 1 + *std::max_element(d.labels.begin(), d.labels.end());
   if (classes < 2)
-    throw DataError(files_.name() + ": every label is 0; a classifier needs two classes or more (--classes C "
+    throw DataError(files_.name() +
+                    ": every label is 0; a classifier needs two classes or more (--classes C "
                     "fixes how many)");
   check_labels_below(classes, "--classes " + std::to_string(classes));
   cfg_.spec.sizes = {d.image_size};
@@ -266,8 +267,8 @@ void TrainingRun::shape_net_from_data() {
 // labels were read against its outputs).
 void TrainingRun::check_net_fits_data() const {
   const std::string source = cfg_.explicit_options.count("layers") ? "--layers"
-                             : cfg_.resume.empty()                  ? "the net of " + cfg_.init_from
-                                                                    : "the net of " + cfg_.resume;
+                             : cfg_.resume.empty()                 ? "the net of " + cfg_.init_from
+                                                                   : "the net of " + cfg_.resume;
   if (mnist_->all.image_size != cfg_.spec.inputs())
     throw UsageError(source + " starts with " + std::to_string(cfg_.spec.inputs()) + " inputs but the images in " +
                      files_.name() + " have " + std::to_string(mnist_->all.image_size) + " pixels");
@@ -290,8 +291,8 @@ void TrainingRun::check_labels_below(int classes, const std::string& why) const 
     at -= count;
     file = *next;
   }
-  throw UsageError(file + ": label " + std::to_string(*bad) + " at index " + std::to_string(at) +
-                   " is outside 0-" + std::to_string(classes - 1) + ", the classes of " + why);
+  throw UsageError(file + ": label " + std::to_string(*bad) + " at index " + std::to_string(at) + " is outside 0-" +
+                   std::to_string(classes - 1) + ", the classes of " + why);
 }
 
 void TrainingRun::announce() {
@@ -454,8 +455,8 @@ std::string TrainingRun::save_checkpoint() {
 
 DataError TrainingRun::diverged(int epoch, const std::string& what) const {
   return DataError("training diverged in epoch " + std::to_string(epoch) + " at step " +
-                   std::to_string(position_.steps) + " (" + what + "); try a smaller --lr (now " + round_trip_text(cfg_.lr) +
-                   "); no model was written from this run's non-finite weights");
+                   std::to_string(position_.steps) + " (" + what + "); try a smaller --lr (now " +
+                   round_trip_text(cfg_.lr) + "); no model was written from this run's non-finite weights");
 }
 
 }  // namespace

@@ -14,8 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ptrain::AlignedVector<float> features;
     std::vector<std::uint8_t> labels;
     try {
-      const ptrain::CsvShape s = ptrain::append_csv_text(text, "fuzz.csv", {}, want, want == ptrain::CsvLabels::ignored ? 3 : 0,
-                                                         10, coding, features, labels);
+      const ptrain::CsvShape s = ptrain::append_csv_text(
+          text, "fuzz.csv", {}, want, want == ptrain::CsvLabels::ignored ? 3 : 0, 10, coding, features, labels);
       if (features.size() != s.count * s.features) __builtin_trap();
       if (want == ptrain::CsvLabels::required && labels.size() != s.count) __builtin_trap();
     } catch (const ptrain::DataError&) {

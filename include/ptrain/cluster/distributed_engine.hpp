@@ -30,7 +30,9 @@ class DistributedEngine final : public Engine {
   void prefetch(const Dataset& data, Indices next_batch, Indices batch_after) override {
     engine_->prefetch(data, next_batch, batch_after);
   }
-  std::vector<float> outputs(const Dataset& data, Indices examples) override { return engine_->outputs(data, examples); }
+  std::vector<float> outputs(const Dataset& data, Indices examples) override {
+    return engine_->outputs(data, examples);
+  }
   std::vector<float> parameters() const override { return engine_->parameters(); }
   EngineState state() const override { return engine_->state(); }
   void restore(const EngineState& state) override { engine_->restore(state); }

@@ -19,19 +19,23 @@ struct CacheLineAllocator {
   CacheLineAllocator() = default;
   template <class U>
   CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}
+  // clang-format off: clang-format 14 writes `operator new (`, as if `new` were an expression
   T* allocate(std::size_t n) {
     const std::size_t bytes = n * sizeof(T);
-    if (bytes < kHugePage) return static_cast<T*>(::operator new(bytes, std::align_val_t{kCacheLine}));
+    if (bytes < kHugePage) return static_cast<T*>(::operator new (bytes, std::align_val_t{kCacheLine}));
     const std::size_t whole = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    void* p = ::operator new(whole, std::align_val_t{kHugePage});
+    void* p = ::operator new (whole, std::align_val_t{kHugePage});
     madvise(p, whole, MADV_HUGEPAGE);  // a hint: without it (or refused) the pages are small
     return static_cast<T*>(p);
   }
   void deallocate(T* p, std::size_t n) noexcept {
-    ::operator delete(p, std::align_val_t{n * sizeof(T) < kHugePage ? kCacheLine : kHugePage});
+    ::operator delete (p, std::align_val_t{n * sizeof(T) < kHugePage ? kCacheLine : kHugePage});
   }
+  // clang-format on
   template <class U>
-  bool operator==(const CacheLineAllocator<U>&) const noexcept { return true; }
+  bool operator==(const CacheLineAllocator<U>&) const noexcept {
+    return true;
+  }
 };
 
 template <class T>

@@ -63,7 +63,8 @@ struct Names<Loss> {
 };
 template <>
 struct Names<Init> {
-  static constexpr NameTable<Init, 3> table{"init", {{{Init::blog, "blog"}, {Init::xavier, "xavier"}, {Init::he, "he"}}}};
+  static constexpr NameTable<Init, 3> table{"init",
+                                            {{{Init::blog, "blog"}, {Init::xavier, "xavier"}, {Init::he, "he"}}}};
 };
 template <>
 struct Names<EngineKind> {
@@ -72,7 +73,8 @@ struct Names<EngineKind> {
 };
 template <>
 struct Names<SplitKind> {
-  static constexpr NameTable<SplitKind, 2> table{"split", {{{SplitKind::seed, "seed"}, {SplitKind::standard, "standard"}}}};
+  static constexpr NameTable<SplitKind, 2> table{"split",
+                                                 {{{SplitKind::seed, "seed"}, {SplitKind::standard, "standard"}}}};
 };
 template <>
 struct Names<LrDecay> {
@@ -92,7 +94,8 @@ struct Names<CsvHeader> {
 
 template <>
 struct Names<StopOn> {
-  static constexpr NameTable<StopOn, 2> table{"early-stop-on", {{{StopOn::accuracy, "accuracy"}, {StopOn::loss, "loss"}}}};
+  static constexpr NameTable<StopOn, 2> table{"early-stop-on",
+                                              {{{StopOn::accuracy, "accuracy"}, {StopOn::loss, "loss"}}}};
 };
 template <>
 struct Names<Optimizer> {
@@ -102,8 +105,8 @@ struct Names<Optimizer> {
 
 template <>
 struct Names<Subnormals> {
-  static constexpr NameTable<Subnormals, 2> table{
-      "subnormals", {{{Subnormals::flush, "flush"}, {Subnormals::keep, "keep"}}}};
+  static constexpr NameTable<Subnormals, 2> table{"subnormals",
+                                                  {{{Subnormals::flush, "flush"}, {Subnormals::keep, "keep"}}}};
 };
 
 template <class E>

@@ -57,13 +57,13 @@ struct TrainConfig {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam, adamw
   double weight_decay = 0;                        // λ ≥ 0
   LrDecay lr_decay = LrDecay::none;
-  int step_size = 10;      // --lr-decay step: epochs between decays
-  double gamma = 0.1;      // --lr-decay step: the factor each time
-  int warmup_epochs = 0;   // linear warm-up in front of the schedule
-  int early_stop = 0;      // patience in epochs without a gain; 0: run every epoch
+  int step_size = 10;     // --lr-decay step: epochs between decays
+  double gamma = 0.1;     // --lr-decay step: the factor each time
+  int warmup_epochs = 0;  // linear warm-up in front of the schedule
+  int early_stop = 0;     // patience in epochs without a gain; 0: run every epoch
   StopOn early_stop_on = StopOn::accuracy;
-  double min_delta = 0;    // a gain must exceed this (percentage points of accuracy, or loss)
-  int epochs = 10;  // part of the recipe only under a cosine decay, which spans them
+  double min_delta = 0;  // a gain must exceed this (percentage points of accuracy, or loss)
+  int epochs = 10;       // part of the recipe only under a cosine decay, which spans them
 
   // The net's shape when the data decides it (no --layers): the input layer is the image size,
   // the output layer `classes` (0: the largest label + 1), these hidden sizes between.
@@ -79,13 +79,13 @@ struct TrainConfig {
   std::string train_file, test_file, val_file;  // features files by role, instead of data_dir
   CsvHeader csv_header = CsvHeader::detect;     // how CSV files are read (--header, --label-column)
   std::string label_column = "last";
-  std::string npz_keys;                         // --npz-keys FEATURES,LABELS; empty: by role
+  std::string npz_keys;  // --npz-keys FEATURES,LABELS; empty: by role
   int threads = hardware_threads();
-  int chunk_size = kDefaultChunkSize;  // examples per parallel task
+  int chunk_size = kDefaultChunkSize;         // examples per parallel task
   Subnormals subnormals = Subnormals::flush;  // keep: IEEE gradual underflow, for measuring flushing
-  std::string metrics_path;    // JSON Lines; empty: none
-  bool profile = false;        // per-epoch phase times (parallel engine)
-  std::string save_path;       // final model (F32 safetensors); empty: none
+  std::string metrics_path;                   // JSON Lines; empty: none
+  bool profile = false;                       // per-epoch phase times (parallel engine)
+  std::string save_path;                      // final model (F32 safetensors); empty: none
   std::string save_best_path;  // the model of the best validation epoch, kept as the run goes; empty: none
   std::string init_from;       // start from this model file's weights
   int checkpoint_every = 0;    // epochs; 0: no checkpoints
@@ -95,32 +95,32 @@ struct TrainConfig {
   int keep_last = 3;           // checkpoints kept: the newest and two to fall back on; 0: all
   std::string run_id;          // set by start_point: new, or the resumed run's
   std::map<std::string, std::string> data_record;  // what the data was (data_metadata()), for model files
-  bool exact_reduce = false;   // MPI: the ranks combine gradients in one process's order
-  double rank_timeout = 120;   // MPI: seconds a rank waits for the others before giving up
-  bool quiet = false;          // only errors and the final result
-  bool progress_bar = false;   // redraw a progress line (stdout is a terminal)
-  std::set<std::string> explicit_options;  // given on the command line or in --config
+  bool exact_reduce = false;                       // MPI: the ranks combine gradients in one process's order
+  double rank_timeout = 120;                       // MPI: seconds a rank waits for the others before giving up
+  bool quiet = false;                              // only errors and the final result
+  bool progress_bar = false;                       // redraw a progress line (stdout is a terminal)
+  std::set<std::string> explicit_options;          // given on the command line or in --config
 };
 
 // `ptrain eval` and `ptrain predict`: a saved model used on data.
 struct InferenceConfig {
   std::string model;
   std::string data_dir = default_data_dir();
-  std::string test_file;  // a features file to evaluate whole, instead of the model's test set
-  std::optional<CsvHeader> csv_header;      // default: how the model's own files were read
+  std::string test_file;                // a features file to evaluate whole, instead of the model's test set
+  std::optional<CsvHeader> csv_header;  // default: how the model's own files were read
   std::optional<std::string> label_column;
   std::optional<std::string> npz_keys;
-  bool data_dir_given = false;  // else the model's own data files, when it records them
+  bool data_dir_given = false;          // else the model's own data files, when it records them
   std::optional<SplitKind> split;       // default: the model's own
   std::optional<std::size_t> val_size;  // default: the model's own
   std::optional<std::uint64_t> seed;    // default: the model's own, so its split is the training run's
   int threads = hardware_threads();
-  std::string metrics_path;             // eval: a JSON object
-  std::string image;                    // predict: a PGM file
-  std::string input;                    // predict: a features file, every example predicted
-  std::string output;                   // predict --input: the CSV's path (empty: standard output)
-  std::string config_path;              // --config
-  std::optional<std::uint64_t> index;   // predict: an index into the test set
+  std::string metrics_path;            // eval: a JSON object
+  std::string image;                   // predict: a PGM file
+  std::string input;                   // predict: a features file, every example predicted
+  std::string output;                  // predict --input: the CSV's path (empty: standard output)
+  std::string config_path;             // --config
+  std::optional<std::uint64_t> index;  // predict: an index into the test set
 };
 
 // Whether the data decides the net's input and output sizes: no --layers, and no checkpoint or

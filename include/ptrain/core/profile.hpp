@@ -18,14 +18,15 @@ inline double seconds_since(ProfileClock::time_point start) { return seconds_bet
 // Accumulated over the steps of an epoch.
 struct StepTimes {
   double forward_cpu = 0, backward_cpu = 0;  // summed over chunk tasks
-  double chunks_wall = 0;  // phases 1 and 2: the owners' first layer, the chunks' forward and backward
-  double sync_wall = 0;    // part of chunks_wall beyond cpu/min(threads, chunks): fork, join, imbalance
-  double update_wall = 0;  // phase 3: gradient reduction, averaging and SGD update (fused)
+  double chunks_wall = 0;    // phases 1 and 2: the owners' first layer, the chunks' forward and backward
+  double sync_wall = 0;      // part of chunks_wall beyond cpu/min(threads, chunks): fork, join, imbalance
+  double update_wall = 0;    // phase 3: gradient reduction, averaging and SGD update (fused)
   double exchange_wall = 0;  // between ranks (MPI): waiting for, sending and receiving gradients
 };
 
-// One epoch's phases in seconds, in print order: data (the shuffle; the first layer reads the images' bytes itself), forward,
-// backward, sync, exchange (between ranks), reduce+update, evaluation, other. They add up to the epoch's wall time.
+// One epoch's phases in seconds, in print order: data (the shuffle; the first layer reads the images' bytes itself),
+// forward, backward, sync, exchange (between ranks), reduce+update, evaluation, other. They add up to the epoch's wall
+// time.
 std::vector<std::pair<std::string, double>> epoch_phases(const StepTimes& t, double shuffle, double evaluation,
                                                          double epoch_wall);
 

@@ -16,8 +16,7 @@ namespace ptrain {
 class ThreadLimit {
  public:
   explicit ThreadLimit(int threads, Subnormals subnormals = Subnormals::flush)
-      : control_(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads)),
-        arena_(threads) {
+      : control_(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads)), arena_(threads) {
     FlushBitsScope scope(subnormals);
     arena_.initialize();
   }

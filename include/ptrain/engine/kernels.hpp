@@ -32,7 +32,7 @@ int lanes();                    // floats in one of their vectors: 4, 8 or 16
 // Rows a forward over `columns` columns runs in full tiles only when it gets a multiple of them.
 int tile_rows(int columns);
 std::string library_version();  // "xsimd 8.1.0"
-}
+}  // namespace simd
 namespace plain {
 #include "ptrain/engine/kernel_signatures.inc"
 }

@@ -129,12 +129,12 @@ class ParallelEngine final : public Engine {
   struct UpdateBlock {
     std::size_t weight, bias;
     int in, out, j_begin, j_end;
-    const float* A;                      // rows × in; null for the first layer, which reads
-    const std::uint8_t* const* images;   // its rows' images instead,
-    const float* const* rows;            // or its rows' features
-    const float* dZ;                     // rows × out
-    bool output_major;                   // a narrow owner's block
-    int layer;                           // 0: a block of the first layer
+    const float* A;                     // rows × in; null for the first layer, which reads
+    const std::uint8_t* const* images;  // its rows' images instead,
+    const float* const* rows;           // or its rows' features
+    const float* dZ;                    // rows × out
+    bool output_major;                  // a narrow owner's block
+    int layer;                          // 0: a block of the first layer
     bool whole() const { return j_begin == 0 && j_end == out; }
   };
   // Splits the first layer's columns among n owners in whole groups (of 8 columns, or of a
@@ -168,8 +168,8 @@ class ParallelEngine final : public Engine {
     AlignedVector<float> rows_t;
     int in = 0;
     void point_at(const Dataset& data, Indices examples, bool transposed);
-    void transpose(int r_begin, int r_end, int c_begin, int c_end);  // a block into the transposed copy
-    void prefetch_rows(int r_begin, int r_end) const;  // into this core's caches
+    void transpose(int r_begin, int r_end, int c_begin, int c_end);   // a block into the transposed copy
+    void prefetch_rows(int r_begin, int r_end) const;                 // into this core's caches
     std::size_t size() const { return images.size() + rows.size(); }  // one of them is empty
     FirstInputs from(std::size_t row) const {
       return rows.empty() ? FirstInputs{images.data() + row, nullptr} : FirstInputs{nullptr, rows.data() + row};
@@ -244,8 +244,8 @@ class ParallelEngine final : public Engine {
   NetSpec spec_;
   ParamLayout layout_;  // 64-byte aligned tensors
   int chunk_size_;
-  AlignedVector<float> params_;         // input-major weights and biases, 64-byte aligned tensors
-  AlignedVector<float> output_major_;   // W of the small layers 1.., at output_major_at_[l]
+  AlignedVector<float> params_;        // input-major weights and biases, 64-byte aligned tensors
+  AlignedVector<float> output_major_;  // W of the small layers 1.., at output_major_at_[l]
   std::vector<std::size_t> output_major_at_;
   UpdateRule rule_;
   AlignedVector<float> velocity_;       // SGD's velocity or Adam's first moment, padded like params_; or empty
@@ -253,13 +253,13 @@ class ParallelEngine final : public Engine {
   std::uint64_t steps_ = 0;             // updates made: Adam's t
   // Counts the update (t = ++steps_) and returns its constants for a batch of B.
   StepConstants begin_update(int B, double lr);
-  Activations batch_;                 // reused across steps: no allocation in the step loop
-  Activations next_;                  // the lookahead batch's, swapped in when its step comes
-  InputTable inputs_;  // the batch's inputs, row by row
-  std::array<float, 256> to_float_{};        // a pixel byte's input value: byte × input scale
-  float pixel_scale_ = 1;                    // that scale (the narrow kernels convert in the lanes)
-  std::vector<std::uint32_t> next_batch_;    // the next step's examples, prefetched during this one
-  std::vector<std::uint32_t> batch_after_;   // and the step's after it (prefetched during the lookahead)
+  Activations batch_;                       // reused across steps: no allocation in the step loop
+  Activations next_;                        // the lookahead batch's, swapped in when its step comes
+  InputTable inputs_;                       // the batch's inputs, row by row
+  std::array<float, 256> to_float_{};       // a pixel byte's input value: byte × input scale
+  float pixel_scale_ = 1;                   // that scale (the narrow kernels convert in the lanes)
+  std::vector<std::uint32_t> next_batch_;   // the next step's examples, prefetched during this one
+  std::vector<std::uint32_t> batch_after_;  // and the step's after it (prefetched during the lookahead)
   // The next step's batch, whose first-layer outputs (next_.a[1]), and maybe phase 2 (the rest
   // of next_), this step's phase 3 computes (train_step).
   struct Lookahead {
@@ -281,9 +281,9 @@ class ParallelEngine final : public Engine {
   };
   std::unique_ptr<Counter[]> owner_rows_;  // one per owner
   Counter next_chunk_;
-  std::vector<Owner> owners_;         // phases 1 and 3 of the first layer
+  std::vector<Owner> owners_;                   // phases 1 and 3 of the first layer
   std::vector<std::size_t> small_layer_owner_;  // by layer: the owner that updates it when it is small
-  tbb::affinity_partitioner owner_affinity_;  // keeps each owner on one thread, step after step
+  tbb::affinity_partitioner owner_affinity_;    // keeps each owner on one thread, step after step
   StepTimes* profile_ = nullptr;
   std::vector<TaskTimes> chunk_times_;  // indexed by phase 2's task, filled only when profiling
 };

@@ -39,7 +39,7 @@ struct LabelCoding {
 enum class CsvLabels { required, ignored };
 
 struct CsvShape {
-  std::uint64_t count = 0;   // rows of data
+  std::uint64_t count = 0;     // rows of data
   std::uint64_t features = 0;  // columns less the label column
   bool has_labels = false;
 };

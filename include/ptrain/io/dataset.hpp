@@ -24,7 +24,7 @@ struct Dataset {
   AlignedVector<std::uint8_t> pixels;  // size() × image_size, when !float_inputs
   AlignedVector<float> features;       // size() × image_size, when float_inputs
   std::vector<std::uint8_t> labels;
-  int image_size = 0;                // inputs per example
+  int image_size = 0;  // inputs per example
   bool float_inputs = false;
   // Or the examples where a caller keeps them (a NumPy array), read in place: the caller keeps
   // them alive and unchanged while the data set is used; pixels and features then stay empty.
@@ -126,7 +126,6 @@ std::string data_difference(const std::map<std::string, std::string>& recorded,
 // Reads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
 // t10k-labels-idx1-ubyte (or the '.idx3-ubyte' spellings) from `dir`.
 MnistData load_mnist(const std::string& dir, int classes);
-
 
 struct Split {
   std::vector<std::uint32_t> train, val, test;

@@ -10,8 +10,8 @@
 
 namespace ptrain {
 
-inline constexpr std::uint32_t kIdxImagesMagic = 2051;  // 0x00000803: ubyte, 3 dimensions
-inline constexpr std::uint32_t kIdxLabelsMagic = 2049;  // 0x00000801: ubyte, 1 dimension
+inline constexpr std::uint32_t kIdxImagesMagic = 2051;         // 0x00000803: ubyte, 3 dimensions
+inline constexpr std::uint32_t kIdxLabelsMagic = 2049;         // 0x00000801: ubyte, 1 dimension
 inline constexpr std::uint32_t kIdxFloatRowsMagic = 0x0D02;    // float32 (big-endian), 2 dimensions: N × features
 inline constexpr std::uint32_t kIdxFloatImagesMagic = 0x0D03;  // float32, 3 dimensions: N × rows × columns
 

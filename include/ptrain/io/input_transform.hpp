@@ -30,8 +30,7 @@ struct InputTransform {
   // separated), and back; `path` names the file in a DataError when they are not
   // `features` finite numbers (factors nonzero).
   void add_to(std::map<std::string, std::string>& metadata) const;
-  static InputTransform from(const std::map<std::string, std::string>& metadata, int features,
-                             const std::string& path);
+  static InputTransform from(const std::map<std::string, std::string>& metadata, int features, const std::string& path);
 };
 
 }  // namespace ptrain

@@ -22,18 +22,16 @@ namespace ptrain {
 inline constexpr const char* kModelFormatVersion = "2";
 
 // Written by ptrain (metadata format = ptrain): checked on load against its own checksums.
-inline bool is_ptrain_file(const std::map<std::string, std::string>& metadata) {
-  return metadata.count("format") != 0;
-}
+inline bool is_ptrain_file(const std::map<std::string, std::string>& metadata) { return metadata.count("format") != 0; }
 
 enum class TensorType { f32, f64 };
 
 struct ModelFile {
-  std::vector<int> sizes;                         // from the tensors' shapes
-  std::vector<double> params;                     // canonical order
-  std::vector<double> velocity;                   // momentum state ("velocity.layers.…"); may be empty
-  std::vector<double> second_moment;              // Adam's ("second_moment.layers.…"); may be empty
-  TensorType dtype = TensorType::f32;             // as stored
+  std::vector<int> sizes;                       // from the tensors' shapes
+  std::vector<double> params;                   // canonical order
+  std::vector<double> velocity;                 // momentum state ("velocity.layers.…"); may be empty
+  std::vector<double> second_moment;            // Adam's ("second_moment.layers.…"); may be empty
+  TensorType dtype = TensorType::f32;           // as stored
   std::map<std::string, std::string> metadata;  // __metadata__
 };
 

@@ -16,10 +16,10 @@ namespace ptrain {
 
 struct NpyArray {
   std::vector<std::uint64_t> shape;
-  char kind = 'f';       // 'f' float, 'u' unsigned, 'i' signed
-  int item_size = 4;     // bytes
-  std::string_view data;  // into the decoded buffer: product(shape) × item_size bytes
-  std::uint64_t count() const;  // the product of the shape (1 for a 0-d array)
+  char kind = 'f';                      // 'f' float, 'u' unsigned, 'i' signed
+  int item_size = 4;                    // bytes
+  std::string_view data;                // into the decoded buffer: product(shape) × item_size bytes
+  std::uint64_t count() const;          // the product of the shape (1 for a 0-d array)
   double value(std::uint64_t i) const;  // element i, as a double
 };
 

@@ -22,7 +22,7 @@ class NpzArchive {
   ~NpzArchive();
 
   const std::string& name() const { return name_; }
-  std::vector<std::string> arrays() const;       // the arrays' names, in the archive's order
+  std::vector<std::string> arrays() const;  // the arrays' names, in the archive's order
   bool has(const std::string& array) const;
   std::string npy_bytes(const std::string& array) const;  // the array's .npy file
 

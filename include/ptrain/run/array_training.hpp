@@ -57,7 +57,7 @@ class ArrayModel {
   std::vector<float> parameters() const { return engine_->parameters(); }
   std::string weights_hash() const;
 
-  void save(const std::string& path) const;      // a model file, atomically
+  void save(const std::string& path) const;         // a model file, atomically
   static ArrayModel load(const std::string& path);  // any ptrain model file
 
  private:

@@ -31,8 +31,8 @@ struct RunPosition {
 struct StartPoint {
   RunPosition position;
   EngineState state;
-  std::string note;                             // "resumed from …", "weights from …", or empty
-  std::map<std::string, std::string> metadata;  // the checkpoint's, when resuming
+  std::string note;                                  // "resumed from …", "weights from …", or empty
+  std::map<std::string, std::string> metadata;       // the checkpoint's, when resuming
   std::map<std::string, std::string> init_metadata;  // the --init-from model's
 };
 
@@ -58,7 +58,6 @@ ModelFile make_model_file(const TrainConfig& cfg, const Engine& engine, const Ru
 
 // DIR/checkpoint-<steps>.safetensors: names sort in training order.
 std::string checkpoint_path(const std::string& dir, std::uint64_t steps);
-
 
 // A run's checkpoint folder, made if need be and held for the run: an advisory lock keeps a
 // second run out (released on any exit, even SIGKILL); a folder holding another run's

@@ -87,7 +87,13 @@ class EpochLoop {
   // validation among ranks.
   EpochLoop(const TrainConfig& cfg, Engine& engine, ThreadLimit& threads, EpochData data, RunPosition& position,
             EarlyStopping* best = nullptr, Cluster* cluster = nullptr)
-      : cfg_(cfg), engine_(engine), threads_(threads), data_(data), position_(position), best_(best), cluster_(cluster) {}
+      : cfg_(cfg),
+        engine_(engine),
+        threads_(threads),
+        data_(data),
+        position_(position),
+        best_(best),
+        cluster_(cluster) {}
 
   // Epochs from the one after position.epochs_done (resuming its batches) up to cfg.epochs, or
   // until early stopping or a hook stops them. Returns the epoch early stopping ended the run

@@ -19,7 +19,7 @@ class Progress {
   Progress(std::ostream& out, bool bar, bool quiet) : out_(out), bar_(bar && !quiet), quiet_(quiet) {}
 
   void start_epoch(int epoch, int epochs, std::size_t first, std::size_t total);
-  void step(std::size_t done);  // redraws at most ten times a second
+  void step(std::size_t done);           // redraws at most ten times a second
   void line(const std::string& text);    // a summary or notice line; nothing when quiet
   void result(const std::string& text);  // the final result: always
   void clear_bar();                      // before a message on another stream
