@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ptrain builds, tests and measures with (python3, gnuplot and
 # scikit-learn, whose data sets README trains on, for perf/; pybind11 and pytest for the Python
-# module; Open MPI for mpirun and its tests); does nothing when all are there.
+# module; Open MPI for mpirun and its tests; clang-format-14 for the style test); does nothing when
+# all are there.
 set -euo pipefail
 
 packages=(g++ make cmake libtbb-dev libxsimd-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
