@@ -76,6 +76,14 @@ def test_early_stopping_on_the_validation_loss_ends_where_the_command_line_does(
     assert [r["val_loss"] for r in model.history] == [r["val_loss"] for r in records[:-1]]
 
 
+def test_how_early_stopping_judges_needs_early_stopping():
+    x, y = synthetic(60, 10, 3, 14)
+    for option in ({"early_stop_on": "loss"}, {"min_delta": 0.5}):
+        name = "--" + next(iter(option)).replace("_", "-")
+        with pytest.raises(ValueError, match=name + " goes with --early-stop or --save-best"):
+            ptrain.train(x, y, X_val=x, y_val=y, hidden=(8,), epochs=2, **option)
+
+
 def test_the_preset_sets_its_learning_rate_unless_one_is_given(tmp_path):
     x = np.random.default_rng(4).integers(0, 256, size=(200, 16), dtype=np.uint8)
     y = np.arange(200) % 2

@@ -205,6 +205,12 @@ void apply_preset_lr(TrainConfig& cfg) {
   if (cfg.preset == Preset::blog && !cfg.explicit_options.count("lr")) cfg.lr = kBlogLr;
 }
 
+void check_early_stop_options(const TrainConfig& cfg) {
+  for (const char* option : {"early-stop-on", "min-delta"})
+    if (cfg.explicit_options.count(option) && cfg.early_stop == 0 && cfg.save_best_path.empty() && cfg.resume.empty())
+      throw UsageError(std::string("--") + option + " goes with --early-stop or --save-best");
+}
+
 void check_schedule(const TrainConfig& cfg) {
   const auto given = [&](const char* option) { return cfg.explicit_options.count(option) != 0; };
   for (const char* option : {"step-size", "gamma"})

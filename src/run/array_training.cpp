@@ -60,9 +60,7 @@ ArrayModel::ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> va
   cfg_.spec.sizes.push_back(classes_of(cfg_, train_));
   if (val_) check_validation(train_, *val_, classes());
   check_optimizer_options(cfg_);
-  for (const char* option : {"early-stop-on", "min-delta"})
-    if (cfg_.explicit_options.count(option) && cfg_.early_stop == 0)
-      throw UsageError(std::string(option) + " goes with early-stop (the patience in epochs)");
+  check_early_stop_options(cfg_);
   check_schedule(cfg_);
   if (cfg_.early_stop > 0 && (!val_ || val_->size() == 0))
     throw UsageError("early stopping judges epochs on validation examples; pass X_val and y_val");

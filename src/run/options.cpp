@@ -247,9 +247,7 @@ void read_recipe(const po::variables_map& vm, TrainConfig& c) {
   }
   if (given(vm, "early-stop") && c.early_stop == 0)
     throw UsageError("--early-stop 0: the patience must be at least 1 epoch (without --early-stop every epoch runs)");
-  for (const char* option : {"early-stop-on", "min-delta"})
-    if (given(vm, option) && c.early_stop == 0 && c.save_best_path.empty() && c.resume.empty())
-      throw UsageError(std::string("--") + option + " goes with --early-stop or --save-best");
+  check_early_stop_options(c);
 }
 
 void read_files(const po::variables_map& vm, TrainConfig& c) {

@@ -47,6 +47,10 @@ void set_preset(TrainConfig& cfg, Preset preset);
 // --preset blog's learning rate (kBlogLr) when --lr is not among cfg.explicit_options.
 void apply_preset_lr(TrainConfig& cfg);
 
+// --early-stop-on and --min-delta say how early stopping or --save-best judge epochs: one given
+// explicitly without either (or a --resume, whose checkpoint brings them) is a UsageError.
+void check_early_stop_options(const TrainConfig& cfg);
+
 // A UsageError when the schedule's options do not go together (--step-size without --lr-decay
 // step, a warm-up that leaves no epochs).
 void check_schedule(const TrainConfig& cfg);
