@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 
+from peak import fma_peak_gflops, peak_fraction
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADAM = ["--activation", "relu", "--loss", "xent", "--init", "he", "--optimizer", "adam", "--lr", "0.001"]
 RECIPES = {
@@ -37,19 +39,6 @@ def run(binary, data, threads, args, epochs, mode):
         records = [json.loads(line) for line in open(m.name)]
     rates = [r["examples_per_sec"] for r in records if "examples_per_sec" in r]
     return rates, records[-1]["weights_hash"]
-
-
-def multiply_adds(layers):
-    """An example's: the forward, every weight gradient, the error sent back past the first layer."""
-    products = [x * y for x, y in zip(layers, layers[1:])]
-    return 2 * sum(products) + sum(products[1:])
-
-
-def fma_peak_gflops(binary):
-    if not os.path.exists(binary):
-        return None
-    out = subprocess.run([binary], check=True, capture_output=True, text=True).stdout
-    return float(out.splitlines()[2].split(",")[2])  # one thread's GFLOP/s
 
 
 def measure(binary, data, threads, recipe, rounds, epochs, peak):
@@ -74,7 +63,7 @@ def measure(binary, data, threads, recipe, rounds, epochs, peak):
     for mode in MODES:
         drift = statistics.median(run_rates[-1] / run_rates[0] for run_rates in rates[mode])
         last = statistics.median(run_rates[-1] for run_rates in rates[mode])
-        fraction = f", {100 * last * 2 * multiply_adds(layers) / (peak * 1e9 * threads):.0f}% of the FMA peak" if peak else ""
+        fraction = f", {100 * peak_fraction(last, layers, peak, threads):.0f}% of the FMA peak" if peak else ""
         print(f"{mode}: last epoch at {drift:.3f}x the first{fraction}; weights_hash {' '.join(sorted(hashes[mode]))}")
     same = hashes["flush"] == hashes["keep"] and len(hashes["flush"]) == 1
     print("the same weights either way" if same else "THE WEIGHTS DIFFER between the modes")
@@ -93,7 +82,7 @@ def main():
     a = p.parse_args()
     if not os.path.exists(a.binary):
         sys.exit(f"subnormals: {a.binary} not found (tools/setup.sh builds it)")
-    peak = fma_peak_gflops(a.fma_peak)
+    peak = fma_peak_gflops(a.fma_peak) if os.path.exists(a.fma_peak) else None
     if peak:
         print(f"FMA peak, one thread: {peak:.1f} GFLOP/s")
     for recipe in (RECIPES if a.recipe == "both" else [a.recipe]):

@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 
+from peak import fma_peak_gflops, multiply_adds, peak_fraction
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEER = os.path.join(ROOT, "..", "shared", "peers", "onednn_peer.cpp")
@@ -54,11 +56,6 @@ def onednn_rate(binary, data, threads, epochs, batch, lr):
     return statistics.median(rates[1:])
 
 
-def fma_peak_gflops(binary):
-    out = subprocess.run([binary], check=True, capture_output=True, text=True).stdout
-    return float(out.splitlines()[2].split(",")[2])  # one thread's GFLOP/s
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ptrain", default=os.path.join(ROOT, "build", "ptrain"))
@@ -72,9 +69,7 @@ def main():
     p.add_argument("--lr", type=float, default=3.0)
     a = p.parse_args()
     layers = [int(x) for x in a.layers.split(",")]
-    # Forward and every weight gradient, and the error sent back through the layers after the first.
-    products = [x * y for x, y in zip(layers, layers[1:])]
-    macs = 2 * sum(products) + sum(products[1:])
+    macs = multiply_adds(layers)
     peer = os.path.join(tempfile.gettempdir(), "ptrain_onednn_peer")
     build_peer(peer, layers)
     peak = fma_peak_gflops(a.fma_peak)
@@ -88,7 +83,7 @@ def main():
             print(f"threads {threads} round {r + 1}: ptrain {ours[-1]:,.0f}  oneDNN {theirs[-1]:,.0f} examples/s"
                   f"  ratio {ours[-1] / theirs[-1]:.3f}", flush=True)
         ratio = statistics.median(o / t for o, t in zip(ours, theirs))
-        fraction = statistics.median(ours) * 2 * macs / (peak * 1e9 * threads)
+        fraction = peak_fraction(statistics.median(ours), layers, peak, threads)
         print(f"threads {threads}: ptrain {statistics.median(ours):,.0f}, oneDNN {statistics.median(theirs):,.0f}"
               f" examples/s (medians); ptrain/oneDNN {ratio:.3f} (median of rounds); ptrain at {100 * fraction:.0f}%"
               f" of the FMA peak")
