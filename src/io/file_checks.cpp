@@ -54,6 +54,18 @@ std::optional<FileId> id_of(const std::string& path) {
   return FileId{st.st_dev, st.st_ino};
 }
 
+// Whether two paths name one file: by device and inode when both exist; when neither does, by
+// their absolute, normalised spellings (x, ./x and dir/../x are one; weakly_canonical alone
+// leaves a relative path with no existing prefix relative, so it is made absolute first).
+bool same_file(const std::string& a, const std::string& b) {
+  const std::optional<FileId> ia = id_of(a), ib = id_of(b);
+  if (ia && ib) return ia->dev == ib->dev && ia->ino == ib->ino;
+  if (ia || ib) return false;
+  std::error_code ec;
+  const fs::path ca = fs::weakly_canonical(fs::absolute(a, ec), ec), cb = fs::weakly_canonical(fs::absolute(b, ec), ec);
+  return !ec && ca == cb;
+}
+
 }  // namespace
 
 std::string output_target(const std::string& path) {
@@ -100,19 +112,12 @@ void check_output_folder(const NamedPath& p) {
 void refuse_shared_files(const std::vector<NamedPath>& outputs, const std::vector<NamedPath>& inputs) {
   for (std::size_t o = 0; o < outputs.size(); ++o) {
     const std::string target = output_target(outputs[o].second);
-    const std::optional<FileId> out_id = id_of(target);
-    for (const NamedPath& in : inputs) {
-      const std::optional<FileId> in_id = id_of(in.second);
-      if (out_id && in_id && out_id->dev == in_id->dev && out_id->ino == in_id->ino)
+    for (const NamedPath& in : inputs)
+      if (id_of(target) && same_file(target, in.second))
         refuse(outputs[o], "is the same file as " + in.first + " " + in.second + ", which this run reads");
-    }
-    for (std::size_t other = o + 1; other < outputs.size(); ++other) {
-      const std::string other_target = output_target(outputs[other].second);
-      const std::optional<FileId> other_id = id_of(other_target);
-      const bool same = out_id && other_id ? out_id->dev == other_id->dev && out_id->ino == other_id->ino
-                                           : fs::weakly_canonical(target) == fs::weakly_canonical(other_target);
-      if (same) refuse(outputs[o], "is also " + outputs[other].first + " " + outputs[other].second);
-    }
+    for (std::size_t other = o + 1; other < outputs.size(); ++other)
+      if (same_file(target, output_target(outputs[other].second)))
+        refuse(outputs[o], "is also " + outputs[other].first + " " + outputs[other].second);
   }
 }
 

@@ -58,6 +58,7 @@ void check_train_files(const TrainConfig& cfg, const std::string& resume_file) {
   if (cfg.checkpoint_every > 0) {
     check_output_folder({"--checkpoint-dir", cfg.checkpoint_dir});
     for (const NamedPath& o : outputs) refuse_checkpoint_names(o, cfg.checkpoint_dir);
+    outputs.emplace_back("--checkpoint-dir", cfg.checkpoint_dir);  // a file there would become a folder's name
   }
   if (!cfg.init_from.empty()) inputs.emplace_back("--init-from", cfg.init_from);
   if (!resume_file.empty()) inputs.emplace_back("--resume", resume_file);
