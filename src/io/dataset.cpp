@@ -10,6 +10,7 @@
 #include "ptrain/core/config.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/io/idx.hpp"
+#include "ptrain/io/name_encoding.hpp"
 #include "ptrain/io/npy.hpp"
 #include "ptrain/core/network.hpp"
 #include "ptrain/core/rng.hpp"
@@ -159,6 +160,21 @@ std::string labels_beside(const std::string& images) {
   return (path.parent_path() / name).string();
 }
 
+// A recorded name's bytes: percent-encoded since format version 3 (name_encoding.hpp), as they
+// were before it.
+std::string recorded_name(const std::map<std::string, std::string>& metadata, const std::string& value) {
+  auto version = metadata.find("format_version");
+  const bool encoded = version != metadata.end() && version->second != "1" && version->second != "2";
+  return encoded ? decode_name(value) : value;
+}
+
+// A path as recorded: absolute, so a resume, eval or predict from another folder finds it.
+std::string recorded_path(const std::string& path) {
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(path, ec);
+  return encode_name((ec ? fs::path(path) : absolute).lexically_normal().string());
+}
+
 }  // namespace
 
 IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& format, std::uint64_t expect_features) {
@@ -284,17 +300,17 @@ std::map<std::string, std::string> data_metadata(const MnistData& data, const Da
                                        {"data_labels_hash", hash_hex(bytes_hash(labels))},
                                        {"image_shape", shape}};
   if (!files.folder.empty()) {
-    m["data_dir"] = files.folder;
+    m["data_dir"] = recorded_path(files.folder);
   } else {
-    m["data_train"] = files.train_images;
-    if (!files.test_images.empty()) m["data_test"] = files.test_images;
-    if (!files.val_images.empty()) m["data_val"] = files.val_images;
+    m["data_train"] = recorded_path(files.train_images);
+    if (!files.test_images.empty()) m["data_test"] = recorded_path(files.test_images);
+    if (!files.val_images.empty()) m["data_val"] = recorded_path(files.val_images);
   }
   const ReadFormat& f = files.format;
   if (f.csv.header != CsvHeader::detect) m["csv_header"] = name_of(f.csv.header);
-  if (f.csv.label_column != "last") m["csv_label_column"] = f.csv.label_column;
-  if (!f.npz_keys.features.empty()) m["npz_keys"] = f.npz_keys.features + "," + f.npz_keys.labels;
-  if (!data.coding.names.empty()) m["class_names"] = nlohmann::json(data.coding.names).dump();
+  if (f.csv.label_column != "last") m["csv_label_column"] = encode_name(f.csv.label_column);
+  if (!f.npz_keys.features.empty()) m["npz_keys"] = encode_name(f.npz_keys.features + "," + f.npz_keys.labels);
+  if (!data.coding.names.empty()) m["class_names"] = encoded_names(data.coding.names).dump();
   return m;
 }
 
@@ -305,8 +321,10 @@ ReadFormat recorded_format(const std::map<std::string, std::string>& metadata) {
     } catch (const UsageError& e) {
       throw DataError(std::string("the model's metadata csv_header: ") + e.what());
     }
-  if (auto it = metadata.find("csv_label_column"); it != metadata.end()) f.csv.label_column = it->second;
-  if (auto it = metadata.find("npz_keys"); it != metadata.end()) f.npz_keys = parse_npz_keys(it->second);
+  if (auto it = metadata.find("csv_label_column"); it != metadata.end())
+    f.csv.label_column = recorded_name(metadata, it->second);
+  if (auto it = metadata.find("npz_keys"); it != metadata.end())
+    f.npz_keys = parse_npz_keys(recorded_name(metadata, it->second));
   return f;
 }
 
@@ -320,12 +338,18 @@ LabelCoding recorded_coding(const std::map<std::string, std::string>& metadata, 
     throw DataError(path + ": metadata class_names must be a JSON array of 1 to 256 names");
   for (const auto& n : names) {
     if (!n.is_string()) throw DataError(path + ": metadata class_names must be a JSON array of names");
-    c.names.push_back(n.get<std::string>());
+    c.names.push_back(recorded_name(metadata, n.get<std::string>()));
   }
   if (!std::is_sorted(c.names.begin(), c.names.end()) ||
       std::adjacent_find(c.names.begin(), c.names.end()) != c.names.end())
     throw DataError(path + ": metadata class_names must be distinct and in sorted order");
   return c;
+}
+
+nlohmann::json encoded_names(const std::vector<std::string>& names) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const std::string& n : names) out.push_back(encode_name(n));
+  return out;
 }
 
 NpzKeys parse_npz_keys(const std::string& text) {
@@ -340,7 +364,7 @@ NpzKeys parse_npz_keys(const std::string& text) {
 DataFiles recorded_files(const std::map<std::string, std::string>& metadata) {
   auto get = [&](const char* key) {
     auto it = metadata.find(key);
-    return it == metadata.end() ? std::string() : it->second;
+    return it == metadata.end() ? std::string() : recorded_name(metadata, it->second);
   };
   if (!get("data_train").empty())
     return role_files(get("data_train"), get("data_test"), get("data_val"), recorded_format(metadata));

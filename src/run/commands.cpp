@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <iomanip>
 #include <numeric>
 #include <ostream>
@@ -18,6 +19,7 @@
 #include "ptrain/run/metrics.hpp"
 #include "ptrain/run/run_files.hpp"
 #include "ptrain/io/model_file.hpp"
+#include "ptrain/io/name_encoding.hpp"
 #include "ptrain/io/pgm.hpp"
 #include "ptrain/core/threads.hpp"
 
@@ -64,7 +66,10 @@ DataFiles test_files(const InferenceConfig& cfg, const LoadedModel& m) {
   }
   DataFiles recorded = recorded_files(m.file.metadata);
   recorded.format = format;
-  if (!cfg.data_dir_given && recorded.folder.empty() && !recorded.train_images.empty()) return recorded;
+  std::error_code ec;  // a recorded folder that is gone (or relative, from before paths were absolute): the default
+  const bool folder_there = !recorded.folder.empty() && std::filesystem::is_directory(recorded.folder, ec);
+  if (!cfg.data_dir_given && (folder_there || (recorded.folder.empty() && !recorded.train_images.empty())))
+    return recorded;
   return mnist_folder_files(cfg.data_dir);
 }
 
@@ -114,8 +119,9 @@ void draw(std::ostream& out, const std::uint8_t* pixels, int width, int height) 
 
 }  // namespace
 
-void run_eval(const InferenceConfig& cfg, std::ostream& out) {
+void run_eval(const InferenceConfig& cfg, std::ostream& terminal) {
   check_eval_files(cfg);
+  std::ostringstream out;  // printed whole, names escaped
   LoadedModel m = load_model(cfg.model);
   TestSet t = load_test_set(cfg, m);
   const std::vector<std::uint32_t>& test = t.split.test;
@@ -156,8 +162,9 @@ void run_eval(const InferenceConfig& cfg, std::ostream& out) {
                         {"test_images", test.size()},
                         {"per_class_accuracy", per_class},
                         {"confusion_matrix", confusion}};
-  if (!m.coding.names.empty()) report["class_names"] = m.coding.names;
+  if (!m.coding.names.empty()) report["class_names"] = encoded_names(m.coding.names);
   write_json_file(cfg.metrics_path, report);
+  terminal << terminal_text(out.str());
 }
 
 namespace {
@@ -197,23 +204,25 @@ void predict_file(const InferenceConfig& cfg, const LoadedModel& m, std::ostream
     for (int c = 0; c < classes; ++c) csv << "," << s[c];
     csv << "\n";
   }
-  if (cfg.output.empty()) {
-    out << csv.str();
+  if (cfg.output.empty()) {  // the CSV's bytes as they are, unless a terminal shows them
+    out << (cfg.terminal ? terminal_text(csv.str()) : csv.str());
     return;
   }
   write_file_atomically(cfg.output, csv.str(), "--output " + cfg.output);
   const char* what = images.floats ? " examples" : " images";
-  out << "predicted " << all.size() << what << " of " << cfg.input << " into " << cfg.output << " (" << std::fixed
-      << std::setprecision(0) << static_cast<double>(all.size()) / std::max(seconds, 1e-9) << what << "/s, "
-      << threads.threads() << (threads.threads() == 1 ? " thread)\n" : " threads)\n");
+  out << "predicted " << all.size() << what << " of " << terminal_text(cfg.input, false) << " into "
+      << terminal_text(cfg.output, false) << " (" << std::fixed << std::setprecision(0)
+      << static_cast<double>(all.size()) / std::max(seconds, 1e-9) << what << "/s, " << threads.threads()
+      << (threads.threads() == 1 ? " thread)\n" : " threads)\n");
 }
 
 }  // namespace
 
-void run_predict(const InferenceConfig& cfg, std::ostream& out) {
+void run_predict(const InferenceConfig& cfg, std::ostream& terminal) {
   check_predict_files(cfg);
   LoadedModel m = load_model(cfg.model);
-  if (!cfg.input.empty()) return predict_file(cfg, m, out);
+  if (!cfg.input.empty()) return predict_file(cfg, m, terminal);
+  std::ostringstream out;  // printed whole, names escaped
   Dataset one;
   one.image_size = m.spec().inputs();
   int width = 0, height = 0;
@@ -265,6 +274,7 @@ void run_predict(const InferenceConfig& cfg, std::ostream& out) {
   out << "\nscores ";
   for (int c = 0; c < classes; ++c) out << " " << c << ":" << std::fixed << std::setprecision(4) << scores[c];
   out << "\n";
+  terminal << terminal_text(out.str());
 }
 
 }  // namespace ptrain

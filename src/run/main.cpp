@@ -10,26 +10,11 @@
 #include "ptrain/cluster/cluster.hpp"
 #include "ptrain/run/commands.hpp"
 #include "ptrain/core/errors.hpp"
+#include "ptrain/io/name_encoding.hpp"
 #include "ptrain/run/options.hpp"
 #include "ptrain/run/trainer.hpp"
 
 namespace {
-
-// A message as one line of printable text: control bytes in a value the user gave (a file
-// name with a newline, an escape sequence) are shown as \xNN, not sent to the terminal.
-std::string printable(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c != 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char hex[5];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    }
-  }
-  return out;
-}
 
 // Prints the failure's one line and returns its exit code.
 int report(const std::exception_ptr& failure) {
@@ -40,7 +25,7 @@ int report(const std::exception_ptr& failure) {
   } catch (const std::bad_alloc&) {
     std::cerr << "ptrain: out of memory\n";
   } catch (const std::exception& e) {
-    std::cerr << "ptrain: " << printable(e.what()) << "\n";
+    std::cerr << "ptrain: " << ptrain::terminal_text(e.what(), false) << "\n";
   } catch (...) {
     std::cerr << "ptrain: unknown failure\n";
   }
@@ -78,6 +63,7 @@ int main(int argc, char** argv) {
         ptrain::run_eval(cl.inference, std::cout);
         break;
       case ptrain::CommandKind::predict:
+        cl.inference.terminal = isatty(STDOUT_FILENO) == 1;
         ptrain::run_predict(cl.inference, std::cout);
         break;
       case ptrain::CommandKind::train:

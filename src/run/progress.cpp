@@ -5,6 +5,8 @@
 #include <ostream>
 #include <sstream>
 
+#include "ptrain/io/name_encoding.hpp"
+
 namespace ptrain {
 
 std::string fixed(double v, int digits) {
@@ -51,7 +53,7 @@ void Progress::reading(const std::string& path, std::uint64_t done, std::uint64_
   char text[120];
   std::snprintf(text, sizeof text, " %.0f of %.0f MB, %.0f MB/s\033[K", static_cast<double>(done) / 1e6,
                 static_cast<double>(total) / 1e6, static_cast<double>(done) / 1e6 / seconds_between(start_, now));
-  out_ << "\rreading " << path << text << std::flush;
+  out_ << "\rreading " << terminal_text(path, false) << text << std::flush;
   drawn_ = true;
 }
 
@@ -63,12 +65,12 @@ void Progress::clear_bar() {
 void Progress::line(const std::string& text) {
   if (quiet_) return;
   clear_bar();
-  out_ << text << std::endl;
+  out_ << terminal_text(text) << std::endl;
 }
 
 void Progress::result(const std::string& text) {
   clear_bar();
-  out_ << text << std::endl;
+  out_ << terminal_text(text) << std::endl;
 }
 
 }  // namespace ptrain

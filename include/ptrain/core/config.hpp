@@ -121,6 +121,7 @@ struct InferenceConfig {
   std::string output;                  // predict --input: the CSV's path (empty: standard output)
   std::string config_path;             // --config
   std::optional<std::uint64_t> index;  // predict: an index into the test set
+  bool terminal = false;               // predict: standard output is a terminal (names are escaped there)
 };
 
 // Whether the data decides the net's input and output sizes: no --layers, and no checkpoint or

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "ptrain/core/aligned.hpp"
 #include "ptrain/core/prefetch.hpp"
 #include "ptrain/io/csv.hpp"
@@ -111,6 +113,9 @@ std::map<std::string, std::string> data_metadata(const MnistData& data, const Da
 // The files a model's metadata records (empty when it recorded none), and how they were read.
 DataFiles recorded_files(const std::map<std::string, std::string>& metadata);
 ReadFormat recorded_format(const std::map<std::string, std::string>& metadata);
+// Class names as a JSON array, each percent-encoded (name_encoding.hpp): what model files and
+// JSON reports hold.
+nlohmann::json encoded_names(const std::vector<std::string>& names);
 // "FEATURES,LABELS" (--npz-keys); a UsageError when it is not two names.
 NpzKeys parse_npz_keys(const std::string& text);
 // The classes' names a model records (decided: whole numbers when it records none); a

@@ -17,9 +17,10 @@
 
 namespace ptrain {
 
-// 2: with payload_hash (a checksum of all tensor data) beside weights_hash. Version 1 files
-// (without it) are still read.
-inline constexpr const char* kModelFormatVersion = "2";
+// 2: with payload_hash (a checksum of all tensor data) beside weights_hash. 3: names (paths,
+// class names, column and array names) percent-encoded, so any bytes can be stored
+// (name_encoding.hpp). Versions 1 and 2 are still read.
+inline constexpr const char* kModelFormatVersion = "3";
 
 // Written by ptrain (metadata format = ptrain): checked on load against its own checksums.
 inline bool is_ptrain_file(const std::map<std::string, std::string>& metadata) { return metadata.count("format") != 0; }
