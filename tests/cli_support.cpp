@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -49,8 +50,11 @@ void CliTest::TearDownTestSuite() {
 
 Result CliTest::run(const std::string& args, const std::string& prefix, const std::string& binary) {
   auto out = dir() / "stdout", err = dir() / "stderr";
+  // PTRAIN_TEST_BINARY runs the tests against another build (an older one, to see them fail).
+  const char* other = std::getenv("PTRAIN_TEST_BINARY");
+  const std::string program = other && binary == PTRAIN_BINARY ? other : binary;
   const std::string cmd =
-      prefix + " " + binary + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
+      prefix + " " + program + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
   const int status = std::system(("/bin/sh -c '" + cmd + "'").c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
 }

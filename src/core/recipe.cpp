@@ -185,6 +185,24 @@ void adopt_recipe(TrainConfig& cfg, const std::map<std::string, std::string>& me
   }
 }
 
+void adopt_net_arithmetic(TrainConfig& cfg, const std::map<std::string, std::string>& metadata,
+                          const std::string& path) {
+  for (const char* option : {"preset", "activation", "loss"}) {
+    const RecipeField& f = recipe_field(option);
+    auto it = metadata.find(std::string(f.key));
+    if (it == metadata.end()) continue;  // a model from another tool: the defaults
+    if (cfg.explicit_options.count(option) && f.text(cfg) != it->second)
+      throw UsageError("--" + std::string(option) + " " + f.text(cfg) + " contradicts --init-from " + path +
+                       ", whose net has " + it->second);
+    try {
+      f.adopt(cfg, it->second);
+    } catch (const UsageError& e) {
+      throw DataError(path + ": metadata '" + std::string(f.key) + "': " + e.what());
+    }
+  }
+  apply_preset_lr(cfg);
+}
+
 void check_optimizer_options(const TrainConfig& cfg) {
   const auto given = [&](const char* option) { return cfg.explicit_options.count(option) != 0; };
   if (cfg.optimizer != Optimizer::sgd && given("momentum"))

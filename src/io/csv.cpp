@@ -13,6 +13,7 @@
 #include <span>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/float32_range.hpp"
 #include "ptrain/io/file_checks.hpp"
 
 namespace ptrain {
@@ -160,7 +161,7 @@ class CsvReader {
       if (!parse_number(row[c], v))
         return fail(line, "column " + column_name(c) + ": '" + std::string(trimmed(row[c]).substr(0, 40)) +
                               "' is not a number");
-      if (!std::isfinite(v) || std::abs(v) > std::numeric_limits<float>::max())
+      if (!rounds_to_finite_float32(v))
         return fail(line,
                     "column " + column_name(c) + ": " + std::string(trimmed(row[c])) + " is not a finite float32");
       features_.push_back(static_cast<float>(v));

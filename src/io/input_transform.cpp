@@ -1,9 +1,13 @@
 #include "ptrain/io/input_transform.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/text_parsers.hpp"
 
 namespace ptrain {
 namespace {
@@ -35,6 +39,9 @@ std::vector<float> split_numbers(const std::string& text, const std::string& key
   return out;
 }
 
+// A standard deviation this small relative to the mean is float32 rounding, not signal.
+constexpr double kConstantBelow = 1e-6;
+
 }  // namespace
 
 InputTransform InputTransform::standardize(const Dataset& data, const std::vector<std::uint32_t>& rows) {
@@ -53,13 +60,18 @@ InputTransform InputTransform::standardize(const Dataset& data, const std::vecto
       sum_sq[i] += d * d;
     }
   for (int i = 0; i < n; ++i) {
-    const double sd = std::sqrt(sum_sq[i] / count);
-    t.factor[i] = sd > 0 ? static_cast<float>(1.0 / sd) : 1.0f;
+    const double sd = std::sqrt(sum_sq[i] / count), mean = sum[i] / count;
+    t.factor[i] = sd >= kConstantBelow * std::max(std::abs(mean), 1.0) ? static_cast<float>(1.0 / sd) : 1.0f;
   }
   return t;
 }
 
 InputTransform InputTransform::scale(int features, double x) {
+  const float f = static_cast<float>(x);
+  if (!(std::abs(f) >= std::numeric_limits<float>::min()) || !std::isfinite(f))
+    throw UsageError("--scale " + round_trip_text(x) + ": " +
+                     (std::isfinite(f) ? "below float32's smallest normal number (1.2e-38), which reads as 0"
+                                       : "above float32's largest number (3.4e38), infinite there"));
   return {std::vector<float>(features, 0.0f), std::vector<float>(features, static_cast<float>(x))};
 }
 
@@ -97,6 +109,22 @@ InputTransform InputTransform::from(const std::map<std::string, std::string>& me
   for (float f : t.factor)
     if (f == 0) throw DataError(path + ": metadata input_factor holds a zero");
   return t;
+}
+
+void check_feature_range(const Dataset& data, const std::string& name) {
+  const float limit = std::sqrt(std::numeric_limits<float>::max());
+  const std::size_t n = static_cast<std::size_t>(data.image_size);
+  const float* values = data.feature_view ? data.feature_view : data.features.data();
+  if (!data.float_inputs || n == 0) return;
+  for (std::size_t j = 0; j < data.size() * n; ++j)
+    if (!(std::abs(values[j]) <= limit)) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%.3g", static_cast<double>(values[j]));
+      throw UsageError(name + ": feature " + std::to_string(j % n + 1) + " of example " + std::to_string(j / n) +
+                       " is " + value +
+                       " as the net sees it, beyond 1.8e19, whose square (gradients, Adam's moments) overflows "
+                       "float32; --standardize or --scale brings features into range");
+    }
 }
 
 }  // namespace ptrain

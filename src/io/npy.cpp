@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/float32_range.hpp"
 #include "ptrain/io/file_checks.hpp"
 
 namespace ptrain {
@@ -213,7 +214,7 @@ NpyShape append_npy_features(const NpyArray& a, const std::string& name, Aligned
   features.reserve(features.size() + a.count());
   for (std::uint64_t i = 0; i < a.count(); ++i) {
     const double v = a.value(i);
-    if (!std::isfinite(v) || std::abs(v) > 3.4e38)
+    if (!rounds_to_finite_float32(v))
       throw DataError(name + ": value " + std::to_string(i % per) + " of example " + std::to_string(i / per) +
                       " is not a finite float32");
     features.push_back(static_cast<float>(v));

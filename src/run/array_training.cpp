@@ -62,6 +62,7 @@ ArrayModel::ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> va
   check_optimizer_options(cfg_);
   check_early_stop_options(cfg_);
   check_schedule(cfg_);
+  check_float32_range(cfg_);
   if (cfg_.early_stop > 0 && (!val_ || val_->size() == 0))
     throw UsageError("early stopping judges epochs on validation examples; pass X_val and y_val");
   if (float_inputs_ && cfg_.standardize) transform_ = InputTransform::standardize(train_, all_of(train_));
@@ -70,6 +71,7 @@ ArrayModel::ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> va
   if (!float_inputs_ && (cfg_.standardize || cfg_.feature_scale > 0))
     throw UsageError("standardize and scale apply to float features; bytes are scaled by 1/255");
   transform_.apply(train_);
+  check_feature_range(train_, "the training examples");
   if (val_) transform_.apply(*val_);
   record_inputs();
   EngineSetup setup;
@@ -131,8 +133,9 @@ std::string ArrayModel::weights_hash() const { return hash_hex(ptrain::weights_h
 
 void ArrayModel::save(const std::string& path) const {
   check_output_file({"save", path});
-  save_model_file(path, make_model_file(cfg_, *engine_, RunPosition{position_.epochs_done, 0, position_.steps}, false),
-                  "save " + path);
+  save_loadable_model(path,
+                      make_model_file(cfg_, *engine_, RunPosition{position_.epochs_done, 0, position_.steps}, false),
+                      "save " + path);
 }
 
 ArrayModel ArrayModel::load(const std::string& path) {

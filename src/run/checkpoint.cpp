@@ -21,6 +21,7 @@
 #include "ptrain/core/recipe.hpp"
 #include "ptrain/core/text_parsers.hpp"
 #include "ptrain/run/schedule.hpp"
+#include "ptrain/run/loaded_model.hpp"
 
 namespace ptrain {
 namespace {
@@ -81,6 +82,7 @@ StartPoint start_point(TrainConfig& cfg, FoundCheckpoint resume) {
       require_same_net(m, cfg.spec.sizes, cfg.init_from);
     else
       cfg.spec.sizes = m.sizes;  // the model's net: the data must fit it
+    adopt_net_arithmetic(cfg, m.metadata, cfg.init_from);
     start.state.params = std::move(m.params);
     start.init_metadata = std::move(m.metadata);
     start.note = "weights from " + cfg.init_from;
@@ -166,6 +168,29 @@ FoundCheckpoint find_checkpoint(const std::string& path) {
     throw DataError(path + ": no readable checkpoint-<step>.safetensors in this folder" +
                     (best.skipped.empty() ? "" : " (" + best.skipped.front() + ")"));
   return best;
+}
+
+std::optional<ModelFile> checkpoint_at_epoch(const std::string& resume, const std::string& run_id, int epoch) {
+  std::error_code ec;
+  const fs::path folder = fs::is_directory(resume, ec) ? fs::path(resume) : fs::path(resume).parent_path();
+  for (const fs::path& file : checkpoints_in(folder.empty() ? "." : folder.string())) {
+    try {
+      ModelFile m = load_model_file(file.string());
+      const auto& meta = m.metadata;
+      if (meta.count("run_id") && meta.at("run_id") == run_id && meta.count("epoch") &&
+          meta.at("epoch") == std::to_string(epoch) && meta.count("batches_in_epoch") &&
+          meta.at("batches_in_epoch") == "0") {
+        m.metadata["kind"] = "model";  // its weights, as --save-best would have written them
+        m.velocity.clear();
+        m.second_moment.clear();
+        m.dtype = TensorType::f32;
+        return m;
+      }
+    } catch (const DataError&) {
+      continue;  // unreadable: not evidence of anything
+    }
+  }
+  return std::nullopt;
 }
 
 namespace {
@@ -254,7 +279,7 @@ CheckpointFolder::~CheckpointFolder() {
 
 std::string CheckpointFolder::save(const ModelFile& checkpoint, std::uint64_t steps) {
   const std::string path = checkpoint_path(dir_, steps);
-  save_model_file(path, checkpoint, "checkpoint " + path);
+  save_loadable_model(path, checkpoint, "checkpoint " + path);
   std::erase_if(kept_, [&](const auto& k) { return k.second == path; });
   kept_.emplace_back(steps, path);
   // Only this run's own checkpoints are pruned, the oldest first; anything else stays.

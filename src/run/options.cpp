@@ -300,8 +300,10 @@ CommandLine parse_train(int argc, const char* const* argv) {
   if (vm.count("scale")) c.feature_scale = parse_positive_real("scale", text(vm, "scale"));
   if (c.standardize && c.feature_scale > 0)
     throw UsageError("--standardize and --scale contradict each other: give one transform of the features");
-  if ((c.standardize || c.feature_scale > 0) && !c.resume.empty())
-    throw UsageError("--resume applies the transform its checkpoint keeps; --standardize and --scale are not needed");
+  if ((c.standardize || c.feature_scale > 0) && (!c.resume.empty() || !c.init_from.empty()))
+    throw UsageError(std::string(c.resume.empty() ? "--init-from applies the transform its model keeps"
+                                                  : "--resume applies the transform its checkpoint keeps") +
+                     "; --standardize and --scale are not needed");
   read_recipe(vm, c);
   if (given(vm, "hidden") && (!c.resume.empty() || !c.init_from.empty()))
     throw UsageError(std::string("--hidden shapes a new net, but ") + (c.resume.empty() ? "--init-from" : "--resume") +

@@ -11,6 +11,14 @@ volatile std::sig_atomic_t g_stop_signal = 0;
 
 extern "C" void request_stop(int signal) { g_stop_signal = signal; }
 
+// Catches `signal` unless the process inherited it ignored (nohup, a shell's `trap '' INT`):
+// what the user set stays set. `saved` gets what was there, to put back.
+void catch_unless_ignored(int signal, const struct sigaction& catcher, struct sigaction* saved) {
+  sigaction(signal, nullptr, saved);
+  if (!(saved->sa_flags & SA_SIGINFO) && saved->sa_handler == SIG_IGN) return;
+  sigaction(signal, &catcher, nullptr);
+}
+
 }  // namespace
 
 struct StopOnSignal::Saved {
@@ -24,9 +32,9 @@ StopOnSignal::StopOnSignal() : saved_(std::make_unique<Saved>()) {
   sa.sa_handler = request_stop;
   sa.sa_flags = SA_RESETHAND;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, &saved_->interrupt);
-  sigaction(SIGTERM, &sa, &saved_->terminate);
-  sigaction(SIGHUP, &sa, &saved_->hangup);  // a closed terminal or ssh session: stop as on SIGTERM
+  catch_unless_ignored(SIGINT, sa, &saved_->interrupt);
+  catch_unless_ignored(SIGTERM, sa, &saved_->terminate);
+  catch_unless_ignored(SIGHUP, sa, &saved_->hangup);  // a closed terminal or ssh session: stop as on SIGTERM
 }
 
 StopOnSignal::~StopOnSignal() {

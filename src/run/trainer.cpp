@@ -20,6 +20,7 @@
 #include "ptrain/run/engine_factory.hpp"
 #include "ptrain/run/epoch_loop.hpp"
 #include "ptrain/run/metrics.hpp"
+#include "ptrain/run/loaded_model.hpp"
 #include "ptrain/run/progress.hpp"
 #include "ptrain/run/rank_agreement.hpp"
 #include "ptrain/run/run_files.hpp"
@@ -89,6 +90,10 @@ class TrainingRun {
   void shape_net_from_data();
   void check_net_fits_data() const;
   void check_labels_below(int classes, const std::string& why) const;
+  std::string why_no_validation() const;
+  void keep_best_from_before();
+  void save_best();
+  std::string best_file_text() const;
   void announce();
   void train();
   void report_epoch(const EpochReport& report);
@@ -116,6 +121,7 @@ class TrainingRun {
   std::unique_ptr<Engine> engine_;
   std::optional<EarlyStopping> best_;  // with --early-stop or --save-best
   int stopped_early_ = 0;              // the epoch after which the run stopped early; 0: it did not
+  bool best_in_file_ = false;          // --save-best's file holds the best epoch's weights
 };
 
 TrainingRun::TrainingRun(const TrainConfig& options, std::ostream& out, Cluster& cluster)
@@ -138,6 +144,7 @@ void TrainingRun::set_up() {
     if (cluster_.leader()) check_train_files(cfg_, resume.path);  // every path before any long work
     metrics_.emplace(cluster_.leader() ? cfg_.metrics_path : "");
     start_ = start_point(cfg_, std::move(resume));
+    check_float32_range(cfg_);
     if (cfg_.checkpoint_every > 0 && cluster_.leader())
       checkpoints_.emplace(cfg_.checkpoint_dir, cfg_.run_id, cfg_.keep_last);
     load_data();
@@ -150,7 +157,7 @@ void TrainingRun::set_up() {
     if (cfg_.early_stop > 0 || !cfg_.save_best_path.empty()) {
       if (split_.val.empty())
         throw UsageError(std::string(cfg_.early_stop > 0 ? "--early-stop" : "--save-best") +
-                         " judges epochs on the validation set, and this run has none (--val-size 0)");
+                         " judges epochs on the validation set, and this run has none (" + why_no_validation() + ")");
       best_.emplace(cfg_);
       if (!cfg_.resume.empty()) best_->restore(start_.metadata, cfg_.resume);
     }
@@ -168,6 +175,7 @@ void TrainingRun::set_up() {
                        fixed(mb, 0) + " MB a copy; the engine keeps several)");
     }
     if (!start_.state.params.empty()) engine_->restore(start_.state);
+    keep_best_from_before();
     // The run starts: only now is an earlier metrics file emptied (or, resumed, continued).
     metrics_->begin(cfg_.resume.empty() ? std::nullopt : std::optional<int>(position_.epochs_done));
   });
@@ -196,6 +204,11 @@ void TrainingRun::load_data() {
   } catch (const std::bad_alloc&) {
     throw DataError(files_.name() + ": out of memory reading its images");
   }
+  if (auto kind = start_.init_metadata.find("input_kind"); kind != start_.init_metadata.end())
+    if (kind->second != (mnist_->all.float_inputs ? "float32" : "bytes"))
+      throw UsageError("--init-from " + cfg_.init_from + " was trained on " +
+                       (kind->second == "bytes" ? "bytes" : "float32 values") + " but " + files_.name() + " holds " +
+                       (mnist_->all.float_inputs ? "float32 values" : "bytes"));
   if (from_data)
     shape_net_from_data();
   else
@@ -239,6 +252,7 @@ void TrainingRun::transform_features() {
   else if (!cfg_.init_from.empty())
     t = InputTransform::from(start_.init_metadata, d.image_size, cfg_.init_from);
   t.apply(d);
+  check_feature_range(d, files_.name());
   cfg_.input_shift = t.shift;
   cfg_.input_factor = t.factor;
 }
@@ -275,6 +289,10 @@ void TrainingRun::check_net_fits_data() const {
   if (cfg_.classes != 0 && cfg_.classes != cfg_.spec.classes())
     throw UsageError("--classes is " + std::to_string(cfg_.classes) + " but " + source + " ends in " +
                      std::to_string(cfg_.spec.classes()) + " outputs");
+  const std::size_t named = mnist_->coding.names.size();  // a model records one name per output
+  if (named != 0 && named != static_cast<std::size_t>(cfg_.spec.classes()))
+    throw UsageError(source + " ends in " + std::to_string(cfg_.spec.classes()) + " outputs but the labels of " +
+                     files_.name() + " name " + std::to_string(named) + " classes");
   check_labels_below(cfg_.spec.classes(), source + " (" + std::to_string(cfg_.spec.classes()) + " outputs)");
 }
 
@@ -293,6 +311,62 @@ void TrainingRun::check_labels_below(int classes, const std::string& why) const 
   }
   throw UsageError(file + ": label " + std::to_string(*bad) + " at index " + std::to_string(at) + " is outside 0-" +
                    std::to_string(classes - 1) + ", the classes of " + why);
+}
+
+// Why the run has no validation examples, for the line that refuses --early-stop or --save-best.
+std::string TrainingRun::why_no_validation() const {
+  if (cfg_.explicit_options.count("val-size")) return "--val-size 0";
+  const std::size_t rows = cfg_.split == SplitKind::seed ? mnist_->all.size() : mnist_->train_file_count;
+  return std::string(cfg_.split == SplitKind::seed ? "the seed split's" : "the training file's") + " 10% of " +
+         std::to_string(rows) + " examples is none; more data, or --test with --val-size or --val";
+}
+
+// A resumed run's best epoch came before it: --save-best's file holds it when this run wrote
+// it; else the checkpoint holds it when the run stopped right after it; else nothing does, and
+// the run says so rather than claim the file.
+void TrainingRun::keep_best_from_before() {
+  if (!best_ || !best_->best() || cfg_.save_best_path.empty()) return;
+  const int epoch = best_->best_epoch();
+  try {
+    const ModelFile kept = load_model_file(cfg_.save_best_path);
+    auto it = kept.metadata.find("run_id"), at = kept.metadata.find("epoch");
+    best_in_file_ = it != kept.metadata.end() && it->second == cfg_.run_id && at != kept.metadata.end() &&
+                    at->second == std::to_string(epoch);
+  } catch (const DataError&) {
+    best_in_file_ = false;
+  }
+  if (best_in_file_) return;
+  if (position_.epochs_done == epoch && position_.batches_in_epoch == 0) {
+    save_best();
+    start_.note += "\n--save-best " + cfg_.save_best_path + ": wrote the best epoch so far, " + std::to_string(epoch) +
+                   ", from the checkpoint";
+    return;
+  }
+  if (std::optional<ModelFile> kept = checkpoint_at_epoch(cfg_.resume, cfg_.run_id, epoch)) {
+    best_in_file_ = true;
+    if (cluster_.leader()) save_loadable_model(cfg_.save_best_path, *kept, "--save-best " + cfg_.save_best_path);
+    start_.note += "\n--save-best " + cfg_.save_best_path + ": wrote the best epoch so far, " + std::to_string(epoch) +
+                   ", from its checkpoint";
+    return;
+  }
+  start_.note += "\nwarning: --save-best " + cfg_.save_best_path + ": the best epoch so far, " + std::to_string(epoch) +
+                 ", came before this resume and no checkpoint holds its weights; the file is written only when " +
+                 "a later epoch beats it";
+}
+
+void TrainingRun::save_best() {
+  best_in_file_ = true;
+  if (!cluster_.leader()) return;
+  ModelFile m = make_model_file(cfg_, *engine_, position_, false);
+  best_->save(m.metadata);
+  save_loadable_model(cfg_.save_best_path, m, "--save-best " + cfg_.save_best_path);
+}
+
+// ", saved FILE", or why the best epoch is not in it.
+std::string TrainingRun::best_file_text() const {
+  if (cfg_.save_best_path.empty()) return "";
+  if (best_in_file_) return ", saved " + cfg_.save_best_path;
+  return ", not saved: it came before --save-best " + cfg_.save_best_path + " was given";
 }
 
 void TrainingRun::announce() {
@@ -384,11 +458,7 @@ void TrainingRun::report_epoch(const EpochReport& report) {
     record["phase_seconds"] = phases;
   }
   all_or_none(cluster_, [&] {  // rank 0 writes; the others learn whether it could
-    if (report.best && !cfg_.save_best_path.empty() && cluster_.leader()) {
-      ModelFile m = make_model_file(cfg_, *engine_, position_, false);
-      best_->save(m.metadata);
-      save_model_file(cfg_.save_best_path, m, "--save-best " + cfg_.save_best_path);
-    }
+    if (report.best && !cfg_.save_best_path.empty()) save_best();
     if (cfg_.checkpoint_every > 0 && epoch % cfg_.checkpoint_every == 0) line << "\n  checkpoint " << save_checkpoint();
     progress_.line(line.str());
     metrics_->write(record);
@@ -425,13 +495,17 @@ void TrainingRun::finish() {
   all_or_none(cluster_, [&] {
     if (!cluster_.leader()) return;
     if (!cfg_.save_path.empty())
-      save_model_file(cfg_.save_path, make_model_file(cfg_, *engine_, position_, false), "--save " + cfg_.save_path);
+      save_loadable_model(cfg_.save_path, make_model_file(cfg_, *engine_, position_, false),
+                          "--save " + cfg_.save_path);
     const double total = seconds_since(run_start_);
     std::string result = "test accuracy " + percent(test) + "  total " + fixed(total, 2) + " s  weights_hash " +
                          hash_hex(hashes[0]) + (cfg_.save_path.empty() ? "" : "  saved " + cfg_.save_path);
     if (best_ && best_->best()) {
-      result += "\n" + best_->best_text() + (cfg_.save_best_path.empty() ? "" : ", saved " + cfg_.save_best_path);
+      result += "\n" + best_->best_text() + best_file_text();
       result += "; " + (stopped_early_ ? best_->stop_text(stopped_early_) : "ran all " + counted(cfg_.epochs, "epoch"));
+    } else if (best_ && !cfg_.save_best_path.empty()) {
+      result += "\n--save-best " + cfg_.save_best_path + ": nothing written, as no epoch ran (--epochs " +
+                std::to_string(cfg_.epochs) + ")";
     }
     progress_.result(result);
     nlohmann::json rank_hashes = nlohmann::json::array();
@@ -441,7 +515,7 @@ void TrainingRun::finish() {
                      {"weights_hash", hash_hex(hashes[0])},
                      {"ranks", cluster_.size()},
                      {"rank_hashes", rank_hashes},
-                     {"best_epoch", best_ ? json_or_null(std::optional<double>(best_->best_epoch())) : nullptr},
+                     {"best_epoch", best_ && best_->best() ? nlohmann::json(best_->best_epoch()) : nlohmann::json()},
                      {"stopped_early_after", stopped_early_ ? nlohmann::json(stopped_early_) : nlohmann::json()}});
   });
 }

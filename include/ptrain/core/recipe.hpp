@@ -38,6 +38,12 @@ std::map<std::string, std::string> recipe_metadata(const TrainConfig& cfg);
 void adopt_recipe(TrainConfig& cfg, const std::map<std::string, std::string>& metadata, const std::string& path,
                   bool all_required);
 
+// The fields that are the net's arithmetic rather than its training (activation, loss, preset):
+// what --init-from's model brings, as adopt_recipe does for a checkpoint; one given explicitly
+// with another value is a UsageError naming both.
+void adopt_net_arithmetic(TrainConfig& cfg, const std::map<std::string, std::string>& metadata,
+                          const std::string& path);
+
 // --momentum is SGD's; --beta1, --beta2 and --eps are Adam's and AdamW's: one given explicitly
 // (cfg.explicit_options) for another optimizer is a UsageError.
 void check_optimizer_options(const TrainConfig& cfg);

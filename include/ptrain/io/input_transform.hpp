@@ -17,9 +17,10 @@ struct InputTransform {
   bool empty() const { return shift.empty(); }
 
   // --standardize: the mean and 1 / standard deviation of each feature over `rows` (the
-  // training rows only); a constant feature gets factor 1.
+  // training rows only); a constant feature gets factor 1, and so does one whose standard
+  // deviation is below 1e-6·max(|mean|, 1): float32 noise, whose 1/σ would blow it up.
   static InputTransform standardize(const Dataset& data, const std::vector<std::uint32_t>& rows);
-  // --scale X: every feature times X.
+  // --scale X: every feature times X; a UsageError when X is no normal float32.
   static InputTransform scale(int features, double x);
 
   // Every row of `data`, in place (rounded to float once per value); rows viewed in a caller's
@@ -32,5 +33,10 @@ struct InputTransform {
   void add_to(std::map<std::string, std::string>& metadata) const;
   static InputTransform from(const std::map<std::string, std::string>& metadata, int features, const std::string& path);
 };
+
+// Features as the net will see them (transformed): a UsageError naming `name`, the example and
+// the feature when one is infinite or above √(float32's largest), 1.8e19, where its square, which
+// gradients and Adam's second moment compute, overflows.
+void check_feature_range(const Dataset& data, const std::string& name);
 
 }  // namespace ptrain

@@ -10,6 +10,7 @@
 // beside the parameters.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <utility>
 #include <string>
 #include <vector>
@@ -87,6 +88,10 @@ std::string resume_command(const TrainConfig& cfg);
 
 // A name the checkpoint folder writes and prunes (checkpoint-<digits>.safetensors) or locks.
 bool is_checkpoint_folder_name(const std::string& name);
+
+// The model of run `run_id` at the end of epoch `epoch`, from its checkpoint beside `resume` (in
+// that folder, or the file's own); nullopt when none is kept.
+std::optional<ModelFile> checkpoint_at_epoch(const std::string& resume, const std::string& run_id, int epoch);
 
 // A new run's identity, kept in its checkpoints and carried on by --resume.
 std::string new_run_id();

@@ -25,4 +25,12 @@ struct LoadedModel {
 // Every check a model file gets, then its engine; a DataError naming `path` for what is wrong.
 LoadedModel load_model(const std::string& path);
 
+// Those checks without the engine, on a file already decoded.
+LoadedModel describe_model(ModelFile file, const std::string& path);
+
+// Writes a model or checkpoint atomically, after reading its bytes back as load_model will: a
+// file ptrain says it saved is one that eval, predict, --init-from and --resume accept. A
+// DataError naming `what` otherwise, and the file already there stays.
+void save_loadable_model(const std::string& path, const ModelFile& model, const std::string& what);
+
 }  // namespace ptrain

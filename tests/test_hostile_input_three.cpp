@@ -1,0 +1,260 @@
+// Hostile input, round three: the names users give, the numbers they pass, and every line that
+// promises something. Each test attacks one class of defect (docs/robustness.md lists them).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "cli_support.hpp"
+#include "ptrain/io/model_file.hpp"
+#include "ptrain/io/name_encoding.hpp"
+
+namespace ptrain {
+namespace {
+
+namespace fs = std::filesystem;
+using test::expect_error;
+using test::read_metrics;
+using test::Result;
+using test::slurp;
+
+using HostileThree = test::CliTest;
+
+void write_text(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+// A CSV of `rows` examples: `features` columns counting up from the row, then the label
+// `labels[row % labels.size()]`.
+std::string csv_rows(int rows, int features, const std::vector<std::string>& labels) {
+  std::string text;
+  for (int r = 0; r < rows; ++r) {
+    for (int f = 0; f < features; ++f) text += std::to_string((r * 7 + f * 3) % 11 * 0.1) + ",";
+    text += labels[r % labels.size()] + "\n";
+  }
+  return text;
+}
+
+// Whether every byte of `text` is printable UTF-8 or a newline: no escape sequence, no stray byte.
+bool terminal_safe(const std::string& text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\n') || c == 0x7f) return false;
+  }
+  return terminal_text(text) == text;
+}
+
+// --- 2. Outputs are compared as files, not as spellings ---------------------------------------
+
+TEST_F(HostileThree, OneFileUnderTwoSpellingsIsRefusedBeforeTraining) {
+  fs::create_directories(path("sub"));
+  fs::create_symlink(path("dangling-target.st"), path("dangling.st"));
+  const std::string out = path("same.out");
+  for (const auto& [args, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {"--save " + out + " --metrics " + path("./same.out"), "is also --metrics"},
+           {"--save " + path("sub/../same.out") + " --metrics " + out, "is also --metrics"},
+           {"--save " + path("dangling.st") + " --save-best " + path("dangling-target.st"), "is also --save-best"},
+           {"--save " + path("ck-as-file") + " --checkpoint-dir " + path("ck-as-file"), "is also --checkpoint-dir"}}) {
+    Result r = run(base() + " --epochs 1 " + args);
+    expect_error(r, 1, fragment);
+    EXPECT_EQ(r.out.find("epoch"), std::string::npos) << r.out;
+  }
+  // Relative spellings, from the folder they are relative to.
+  expect_error(run(base() + " --epochs 1 --save x.st --metrics ./x.st", "cd " + dir().string() + " &&"), 1,
+               "is also --metrics");
+  EXPECT_FALSE(fs::exists(path("same.out")));
+  EXPECT_FALSE(fs::exists(path("dangling-target.st")));
+}
+
+// --- 4. A saved model always loads --------------------------------------------------------------
+
+TEST_F(HostileThree, LayersThatDisagreeWithTheNamedClassesAreRefused) {
+  write_text(path("pets.csv"), csv_rows(60, 3, {"cat", "dog", "emu"}));
+  Result r = run("--train " + path("pets.csv") + " --epochs 1 --layers 3,8,5 --save " + path("pets.st"));
+  expect_error(r, 2, "--layers ends in 5 outputs but the labels of " + path("pets.csv") + " name 3 classes");
+  EXPECT_FALSE(fs::exists(path("pets.st")));
+}
+
+// Every kind of model the suite trains is written, then read back by every command that takes
+// one: eval, predict --index, --init-from and --resume.
+TEST_F(HostileThree, EveryAcceptedCombinationSavesAModelEveryCommandLoads) {
+  write_text(path("combo.csv"), csv_rows(90, 4, {"a", "b%", "c"}));
+  const std::string csv = "--train " + path("combo.csv") + " --batch-size 8";
+  // (the data, the net and its recipe): --init-from takes the data alone, as the model brings the rest.
+  const std::vector<std::pair<std::string, std::string>> combos{
+      {base(), ""},
+      {base(), "--activation relu --loss xent --init he"},
+      {base(), "--activation tanh --optimizer adam --lr 0.001 --weight-decay 0.001"},
+      {base(), "--optimizer adamw --lr 0.001 --lr-decay cosine --warmup-epochs 1"},
+      {base(), "--momentum 0.9 --lr 0.1 --lr-decay step --step-size 1"},
+      {base(), "--preset blog --hidden 20"},
+      {base(), "--engine scalar --hidden none --split standard --val-size 40"},
+      {base(), "--early-stop 1 --early-stop-on loss --min-delta 0.001"},
+      {csv, ""},
+      {csv, "--standardize --hidden 6,5,4"},
+      {csv, "--scale 0.5 --loss xent"},
+      {csv, "--layers 4,7,3 --classes 3"},
+  };
+  for (std::size_t i = 0; i < combos.size(); ++i) {
+    const auto& [data, net] = combos[i];
+    SCOPED_TRACE(data + " " + net);
+    const std::string model = path("combo-" + std::to_string(i) + ".st"), ck = path("combo-ck-" + std::to_string(i));
+    Result trained = run(data + " " + net + " --epochs 2 --save " + model + " --checkpoint-dir " + ck);
+    ASSERT_EQ(trained.exit_code, 0) << trained.err;
+    Result eval = run("eval --model " + model);
+    EXPECT_EQ(eval.exit_code, 0) << eval.err;
+    Result predict = run("predict --model " + model + " --index 0");
+    EXPECT_EQ(predict.exit_code, 0) << predict.err;
+    Result init = run(data + " --epochs 1 --init-from " + model);
+    EXPECT_EQ(init.exit_code, 0) << init.err;
+    Result resumed = run("--resume " + ck + " --epochs 2");  // loaded and checked; a cosine decay fixes the epochs
+    EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  }
+}
+
+// --- 5. Any bytes in a name ----------------------------------------------------------------------
+
+TEST(NameEncoding, PercentEncodesWhatIsNotPlainUtf8AndReadsItBack) {
+  // Hand-encoded: '%', control bytes and bytes outside valid UTF-8 become %XX; UTF-8 stays.
+  EXPECT_EQ(encode_name("caf\xe9 50%\x1b[31m"), "caf%E9 50%25%1B[31m");
+  EXPECT_EQ(encode_name("caf\xc3\xa9/\xe2\x82\xac"), "caf\xc3\xa9/\xe2\x82\xac");
+  EXPECT_EQ(encode_name("\xc0\xaf\xed\xa0\x80"), "%C0%AF%ED%A0%80");  // overlong '/', a surrogate
+  EXPECT_EQ(decode_name("caf%E9 50%25%1B[31m"), "caf\xe9 50%\x1b[31m");
+  EXPECT_EQ(decode_name("100%"), "100%");  // not an escape: left as it is
+  std::string every_byte;
+  for (int b = 1; b < 256; ++b) every_byte += static_cast<char>(b);
+  EXPECT_EQ(decode_name(encode_name(every_byte)), every_byte);
+}
+
+TEST(NameEncoding, TerminalTextShowsControlBytesAsEscapes) {
+  EXPECT_EQ(terminal_text("red\x1b[31m \x9b\xc2\x9b ok\xe2\x82\xac\n"),
+            "red\\x1b[31m \\x9b\\xc2\\x9b ok\xe2\x82\xac\n");
+  EXPECT_EQ(terminal_text("a\nb", false), "a\\x0ab");
+}
+
+TEST_F(HostileThree, NamesThatAreNotUtf8TrainSaveAndLoad) {
+  const std::string folder = path("data-\xfe\x1b[2J"), model = path("model-\xff.st");
+  fs::create_directories(folder);
+  write_text(fs::path(folder) / "set.csv", csv_rows(90, 4, {"caf\xe9", "red\x1b[31m", "blue", "50%"}));
+  Result trained = run("--train " + folder + "/set.csv --epochs 2 --save " + model);
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_TRUE(terminal_safe(trained.out)) << trained.out;
+  EXPECT_NE(trained.out.find("caf\\xe9"), std::string::npos) << trained.out;
+  // The model records the path absolute and the names encoded; eval and predict find the data
+  // from another folder and print the names escaped.
+  const ModelFile m = load_model_file(model);
+  EXPECT_EQ(m.metadata.at("data_train"), encode_name(folder + "/set.csv"));
+  EXPECT_EQ(m.metadata.at("class_names"), "[\"50%25\",\"blue\",\"caf%E9\",\"red%1B[31m\"]");
+  for (const std::string& command : {"eval --model " + model, "predict --model " + model + " --index 1"}) {
+    Result r = run(command, "cd / &&");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(terminal_safe(r.out)) << r.out;
+  }
+  Result eval = run("eval --model " + model + " --metrics " + path("eval.json"));
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_NE(slurp(path("eval.json")).find("\"red%1B[31m\""), std::string::npos);
+  // predict --input's CSV keeps the bytes when it goes to a file or a pipe.
+  Result csv = run("predict --model " + model + " --input " + folder + "/set.csv");
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  std::istringstream rows(csv.out);
+  std::string row;
+  std::getline(rows, row);  // the header
+  const std::set<std::string> names{"caf\xe9", "red\x1b[31m", "blue", "50%"};
+  while (std::getline(rows, row)) {
+    const std::string predicted = row.substr(row.find(',') + 1, row.find(',', row.find(',') + 1) - row.find(',') - 1);
+    EXPECT_TRUE(names.count(predicted)) << row;
+  }
+}
+
+// --- 1 and 12. Every promise printed is true -------------------------------------------------------
+
+TEST_F(HostileThree, SaveBestGivenOnAResumeSavesOnlyWhatItHas) {
+  const std::string ck = path("best-ck");
+  // lr 30 stalls the fake data: epoch 1 stays the best of 4.
+  ASSERT_EQ(run(base() + " --lr 30 --epochs 4 --early-stop 9 --keep-last 0 --checkpoint-dir " + ck).exit_code, 0);
+  const fs::path at2 = fs::path(ck) / "checkpoint-000000000044.safetensors";
+  // Epoch 1's checkpoint is kept: its weights are written.
+  Result kept = run("--resume " + at2.string() + " --epochs 3 --save-best " + path("best-kept.st"));
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  EXPECT_NE(kept.out.find("wrote the best epoch so far, 1, from its checkpoint"), std::string::npos) << kept.out;
+  EXPECT_EQ(load_model_file(path("best-kept.st")).metadata.at("epoch"), "1");
+  // Without it nothing holds them: the run says so and claims no file.
+  fs::remove(fs::path(ck) / "checkpoint-000000000022.safetensors");
+  Result lost = run("--resume " + at2.string() + " --epochs 3 --save-best " + path("best-lost.st"));
+  ASSERT_EQ(lost.exit_code, 0) << lost.err;
+  EXPECT_NE(lost.out.find("the best epoch so far, 1, came before this resume"), std::string::npos) << lost.out;
+  EXPECT_NE(lost.out.find("not saved: it came before --save-best"), std::string::npos) << lost.out;
+  EXPECT_EQ(lost.out.find("saved " + path("best-lost.st")), std::string::npos) << lost.out;
+  EXPECT_FALSE(fs::exists(path("best-lost.st")));
+}
+
+TEST_F(HostileThree, NoEpochNoBestAndBestEpochIsAWholeNumber) {
+  Result none = run(base() + " --epochs 0 --save-best " + path("never.st"));
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_NE(none.out.find("--save-best " + path("never.st") + ": nothing written, as no epoch ran (--epochs 0)"),
+            std::string::npos)
+      << none.out;
+  EXPECT_FALSE(fs::exists(path("never.st")));
+  ASSERT_EQ(run(base() + " --epochs 2 --save-best " + path("b.st") + " --metrics " + path("b.jsonl")).exit_code, 0);
+  const auto records = read_metrics(path("b.jsonl"));
+  for (const auto& r : records) EXPECT_TRUE(r["best_epoch"].is_number_integer()) << r.dump();
+}
+
+TEST_F(HostileThree, TheValidationHintNamesTheCause) {
+  test::write_fake_mnist(path("nine"), 6, 3, 5);
+  expect_error(run("--data-dir " + path("nine") + " --epochs 1 --early-stop 2"), 2,
+               "the seed split's 10% of 9 examples is none");
+  Result zero = run(base() + " --epochs 1 --split standard --val-size 0 --save-best " + path("z.st"));
+  expect_error(zero, 2, "(--val-size 0)");
+}
+
+}  // namespace
+}  // namespace ptrain
+
+namespace ptrain {
+namespace {
+
+// The processes whose command line holds `marker`.
+std::vector<pid_t> processes_with(const std::string& marker) {
+  std::vector<pid_t> found;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = slurp(entry.path() / "cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(marker) != std::string::npos && cmdline.find("/bin/sh") == std::string::npos)
+      found.push_back(std::stoi(name));
+  }
+  return found;
+}
+
+// --- 6. Signals as the user set them -----------------------------------------------------------
+
+TEST_F(HostileThree, SignalsInheritedAsIgnoredStayIgnored) {
+  // As nohup leaves them: ignored in this process, and so in the ptrain it starts.
+  struct sigaction ignore {
+  }, old_int{}, old_hup{};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGINT, &ignore, &old_int);
+  sigaction(SIGHUP, &ignore, &old_hup);
+  const std::string metrics = path("nohup-marker.jsonl");
+  Result r;
+  std::thread training([&] { r = run(base() + " --engine scalar --epochs 40 --metrics " + metrics); });
+  while (!fs::exists(metrics) || slurp(metrics).empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::vector<pid_t> ptrain = processes_with(metrics);
+  for (pid_t p : ptrain) kill(p, SIGINT), kill(p, SIGHUP);
+  training.join();
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGHUP, &old_hup, nullptr);
+  EXPECT_EQ(ptrain.size(), 1u);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("test accuracy"), std::string::npos) << r.out;
+  EXPECT_EQ(read_metrics(metrics).size(), 41u);  // every epoch and the final record
+}
+
+}  // namespace
+}  // namespace ptrain
