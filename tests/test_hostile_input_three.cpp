@@ -258,3 +258,134 @@ TEST_F(HostileThree, SignalsInheritedAsIgnoredStayIgnored) {
 
 }  // namespace
 }  // namespace ptrain
+
+namespace ptrain {
+namespace {
+
+// --- 3. Every number fits the arithmetic it feeds ------------------------------------------------
+
+TEST_F(HostileThree, NumbersFloat32CannotHoldAreRefusedNamingTheOption) {
+  write_text(path("plain.csv"), csv_rows(60, 3, {"0", "1"}));
+  const std::string csv = "--train " + path("plain.csv") + " --epochs 1 ";
+  for (const auto& [args, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {base() + " --epochs 1 --lr 1e-50", "--lr 1e-50: the step epoch 1 takes"},
+           {base() + " --epochs 1 --lr 1e300", "above float32's largest number"},
+           {base() + " --epochs 1 --optimizer adam --eps 1e-45", "--eps 1e-45: is below float32's smallest normal"},
+           {base() + " --epochs 1 --momentum 1e-40", "--momentum 1e-40"},
+           {base() + " --epochs 3 --lr 0.1 --lr-decay step --step-size 1 --gamma 1e-30", "the step epoch 3 takes"},
+           {csv + "--scale 1e-50", "--scale 1e-50: below float32's smallest normal"},
+           {csv + "--scale 1e300", "--scale 1e+300: above float32's largest"},
+           {csv + "--scale 1e20", "of example 0 is"}}) {
+    Result r = run(args);
+    expect_error(r, 2, fragment);
+    EXPECT_EQ(r.out.find("epoch "), std::string::npos) << r.out;
+  }
+  // Features near float32's largest, as CSV and .npy both accept them.
+  write_text(path("huge.csv"),
+             "3.4028235e38,1,0\n-3e38,2,1\n1e38,3,0\n2e38,1,1\n0,2,0\n1,1,1\n5,2,0\n6,3,1\n7,1,0\n8,2,1\n");
+  expect_error(run("--train " + path("huge.csv") + " --epochs 1"), 2, "feature 1 of example 0 is 3.4e+38");
+  Result standardized = run("--train " + path("huge.csv") + " --epochs 1 --standardize");
+  EXPECT_EQ(standardized.exit_code, 0) << standardized.err;
+}
+
+TEST_F(HostileThree, AFeatureThatVariesOnlyInItsLastBitsIsConstant) {
+  // Feature 1 is 1 + 1e-7·k (k = 0, 1, 2): float32 rounding around 1. Standardised as signal, its factor
+  // would be ~1e7; treated as constant, it keeps factor 1 (and feature 2, which varies, does not).
+  std::string text;
+  for (int r = 0; r < 40; ++r)
+    text += "1.000000" + std::to_string(r % 3) + "," + std::to_string(r % 5) + "," + std::to_string(r % 2) + "\n";
+  write_text(path("flat.csv"), text);
+  ASSERT_EQ(run("--train " + path("flat.csv") + " --epochs 1 --standardize --save " + path("flat.st")).exit_code, 0);
+  const std::vector<double> factors = test::numbers(load_model_file(path("flat.st")).metadata.at("input_factor"));
+  ASSERT_EQ(factors.size(), 2u);
+  EXPECT_EQ(factors[0], 1.0);
+  EXPECT_NEAR(factors[1], 1 / std::sqrt(2.0), 0.05);  // 0..4 over the training rows: σ ≈ √2
+}
+
+// --- 7. Runs that move ---------------------------------------------------------------------------
+
+TEST_F(HostileThree, ARunResumesEvaluatesAndPredictsFromAnotherFolderAndAfterItsDataMoved) {
+  fs::create_directories(path("move/data"));
+  write_text(path("move/data/set.csv"), csv_rows(80, 3, {"x", "y"}));
+  const std::string in_move = "cd " + path("move") + " &&";
+  ASSERT_EQ(run("--train data/set.csv --epochs 1 --checkpoint-dir ck --save m.st", in_move).exit_code, 0);
+  // From another folder: the recorded paths are absolute.
+  EXPECT_EQ(run("--resume " + path("move/ck") + " --epochs 2", "cd / &&").exit_code, 0);
+  EXPECT_EQ(run("eval --model " + path("move/m.st"), "cd / &&").exit_code, 0);
+  EXPECT_EQ(run("predict --model " + path("move/m.st") + " --index 0", "cd / &&").exit_code, 0);
+  // The data moved: named again on resume, checked against what the checkpoint recorded.
+  fs::rename(path("move/data"), path("move/moved"));
+  expect_error(run("--resume " + path("move/ck") + " --epochs 3"), 1, "file not found");
+  Result again = run("--resume " + path("move/ck") + " --epochs 3 --train " + path("move/moved/set.csv"));
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  write_text(path("move/other.csv"), csv_rows(80, 3, {"y", "x", "x"}));
+  expect_error(run("--resume " + path("move/ck") + " --epochs 4 --train " + path("move/other.csv")), 1, "not the data");
+}
+
+// --- 8. --init-from is the model it names --------------------------------------------------------
+
+TEST_F(HostileThree, InitFromCarriesActivationLossAndPresetAndRefusesContradictions) {
+  const std::string relu = path("relu.st");
+  ASSERT_EQ(run(base() + " --epochs 1 --activation relu --loss xent --save " + relu).exit_code, 0);
+  ASSERT_EQ(run(base() + " --epochs 1 --init-from " + relu + " --save " + path("relu2.st")).exit_code, 0);
+  const auto& meta = load_model_file(path("relu2.st")).metadata;
+  EXPECT_EQ(meta.at("activation"), "relu");
+  EXPECT_EQ(meta.at("loss"), "xent");
+  expect_error(run(base() + " --epochs 1 --init-from " + relu + " --activation tanh"), 2,
+               "--activation tanh contradicts --init-from " + relu + ", whose net has relu");
+  const std::string blog = path("blog.st");
+  ASSERT_EQ(run(base() + " --epochs 1 --preset blog --save " + blog).exit_code, 0);
+  ASSERT_EQ(run(base() + " --epochs 1 --init-from " + blog + " --save " + path("blog2.st")).exit_code, 0);
+  EXPECT_EQ(load_model_file(path("blog2.st")).metadata.at("input_scale"), "1");
+  write_text(path("feats.csv"), csv_rows(60, 3, {"0", "1"}));
+  ASSERT_EQ(run("--train " + path("feats.csv") + " --epochs 1 --standardize --save " + path("std.st")).exit_code, 0);
+  expect_error(run("--train " + path("feats.csv") + " --epochs 1 --init-from " + path("std.st") + " --scale 2"), 2,
+               "--init-from applies the transform its model keeps");
+  expect_error(run("--train " + path("feats.csv") + " --epochs 1 --init-from " + relu), 2,
+               "was trained on bytes but " + path("feats.csv") + " holds float32 values");
+}
+
+// --- 10. Bookkeeping across a resume -------------------------------------------------------------
+
+TEST_F(HostileThree, AResumeRefusesWhatItWouldIgnoreAndAnotherRunsMetrics) {
+  const std::string ck = path("book-ck");
+  ASSERT_EQ(run(base() + " --epochs 1 --checkpoint-dir " + ck + " --metrics " + path("own.jsonl")).exit_code, 0);
+  for (const std::string option : {"--classes 10", "--header yes", "--label-column first", "--npz-keys a,b"})
+    expect_error(run("--resume " + ck + " --epochs 2 " + option), 2, "--resume continues its checkpoint's run");
+  ASSERT_EQ(run(base() + " --epochs 1 --metrics " + path("other.jsonl")).exit_code, 0);
+  const std::string before = slurp(path("other.jsonl"));
+  Result r = run("--resume " + ck + " --epochs 2 --metrics " + path("other.jsonl"));
+  expect_error(r, 1, "is a record of another run");
+  EXPECT_EQ(slurp(path("other.jsonl")), before);
+  EXPECT_EQ(r.out.find("epoch "), std::string::npos) << r.out;
+  EXPECT_EQ(run("--resume " + ck + " --epochs 2 --metrics " + path("own.jsonl")).exit_code, 0);
+}
+
+// Stops a run with SIGTERM in the middle of epoch 2 (batches of 1: 280 float64 steps an epoch), then
+// resumes it: epoch 2's reported loss is the whole epoch's, as the uninterrupted run reports it.
+TEST_F(HostileThree, AnEpochResumedMidwayReportsTheWholeEpochsLoss) {
+  const std::string recipe = "--data-dir " + data().string() + " --batch-size 1 --engine scalar --epochs 3";
+  ASSERT_EQ(run(recipe + " --metrics " + path("whole.jsonl")).exit_code, 0);
+  const double whole = read_metrics(path("whole.jsonl"))[1]["train_loss"];
+  for (int attempt = 0; attempt < 3; ++attempt) {  // a signal in an epoch's last step stops at its end
+    const std::string ck = path("mid-ck-" + std::to_string(attempt)), m = path("mid-" + std::to_string(attempt));
+    Result stopped;
+    std::thread training([&] { stopped = run(recipe + " --checkpoint-dir " + ck + " --metrics " + m); });
+    while (!fs::exists(m) || slurp(m).empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (pid_t p : processes_with(m)) kill(p, SIGTERM);
+    training.join();
+    ASSERT_NE(stopped.exit_code, 0) << stopped.out;
+    std::string newest;
+    for (const auto& e : fs::directory_iterator(ck))
+      if (e.path().extension() == ".safetensors") newest = std::max(newest, e.path().string());
+    const ModelFile at = load_model_file(newest);
+    if (at.metadata.at("batches_in_epoch") == "0" || at.metadata.at("epoch") != "1") continue;
+    ASSERT_EQ(run("--resume " + ck + " --epochs 3 --checkpoint-dir " + ck + " --metrics " + m).exit_code, 0);
+    EXPECT_EQ(read_metrics(m)[1]["train_loss"].get<double>(), whole);
+    return;
+  }
+  FAIL() << "no stop landed inside epoch 2";
+}
+
+}  // namespace
+}  // namespace ptrain

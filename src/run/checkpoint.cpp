@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -60,6 +61,8 @@ StartPoint resume_from(FoundCheckpoint found, TrainConfig& cfg) {
   start.position.epochs_done = required_number<int>(m, "epoch", path);
   start.position.batches_in_epoch = required_number<std::uint64_t>(m, "batches_in_epoch", path);
   start.position.steps = required_number<std::uint64_t>(m, "step", path);
+  start.position.epoch_loss_sum = metadata_number<double>(m, "epoch_loss_sum", path).value_or(NAN);
+  if (start.position.batches_in_epoch == 0) start.position.epoch_loss_sum = 0;
   start.state = {std::move(m.params), std::move(m.velocity), std::move(m.second_moment), start.position.steps};
   const RunPosition& at = start.position;
   start.note = "resumed from " + path + " after epoch " + std::to_string(at.epochs_done) +
@@ -111,6 +114,8 @@ ModelFile make_model_file(const TrainConfig& cfg, const Engine& engine, const Ru
                      {"step", std::to_string(position.steps)},
                      {"weights_hash", hash_hex(weights_hash(engine.parameters()))},
                      {"run_id", cfg.run_id}});
+  if (checkpoint && position.batches_in_epoch > 0 && std::isfinite(position.epoch_loss_sum))
+    m.metadata["epoch_loss_sum"] = round_trip_text(position.epoch_loss_sum);
   InputTransform{cfg.input_shift, cfg.input_factor}.add_to(m.metadata);
   m.metadata.insert(cfg.data_record.begin(), cfg.data_record.end());
   return m;

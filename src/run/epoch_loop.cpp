@@ -108,6 +108,7 @@ EpochReport EpochLoop::run_epoch(int epoch, const EpochHooks& hooks) {
   const std::vector<std::uint32_t> order = epoch_order(data_.train, cfg_.seed, epoch);
   report.shuffle_seconds = seconds_since(start);
   const std::size_t first_batch = position_.batches_in_epoch;
+  if (first_batch == 0) position_.epoch_loss_sum = 0;
   if (hooks.before_epoch)
     hooks.before_epoch(epoch, std::min(order.size(), first_batch * cfg_.batch_size), order.size());
   report.training = threads_.run([&] {
@@ -115,14 +116,20 @@ EpochReport EpochLoop::run_epoch(int epoch, const EpochHooks& hooks) {
                        [&](std::size_t done, double loss) {
                          ++position_.steps;
                          ++position_.batches_in_epoch;
+                         position_.epoch_loss_sum += loss;
                          if (!std::isfinite(loss)) throw hooks.diverged(epoch, "the batch loss is " + fixed(loss, 4));
                          if (hooks.after_step) hooks.after_step(done);
                        });
   });
   if (!all_finite(engine_.parameters())) throw hooks.diverged(epoch, "a weight is not finite");
+  // The whole epoch's mean, batches before a resume included (summed in the same order as an
+  // uninterrupted run, so the same number); unknown for a checkpoint that did not record them.
+  if (std::isfinite(position_.epoch_loss_sum) && !order.empty())
+    report.training.mean_loss = position_.epoch_loss_sum / static_cast<double>(order.size());
   if (hooks.after_training) hooks.after_training(epoch);
   position_.epochs_done = epoch;
   position_.batches_in_epoch = 0;
+  position_.epoch_loss_sum = 0;
   const auto eval_start = ProfileClock::now();
   validate_and_judge(report);
   report.eval_seconds = seconds_since(eval_start);

@@ -10,8 +10,9 @@
 namespace ptrain {
 namespace {
 
-// The records of a run's file that describe epochs up to `epochs_done`, as lines.
-std::string records_up_to(const std::string& path, int epochs_done) {
+// The records of a run's file that describe epochs up to `epochs_done`, as lines; a DataError
+// when a record is another run's (one from before run ids, without one, is taken as this run's).
+std::string records_up_to(const std::string& path, int epochs_done, const std::string& run_id) {
   std::ifstream in(path);
   std::string line, kept;
   for (int n = 1; std::getline(in, line); ++n) {
@@ -20,6 +21,9 @@ std::string records_up_to(const std::string& path, int epochs_done) {
     if (record.is_discarded() || !record.is_object())
       throw DataError("--metrics " + path + ": line " + std::to_string(n) +
                       " is not a JSON record; not appending to a file that is not a ptrain metrics file");
+    if (record.contains("run_id") && record["run_id"] != run_id)
+      throw DataError("--metrics " + path + ": line " + std::to_string(n) + " is a record of another run (run_id " +
+                      record["run_id"].dump() + "); a resumed run continues only its own metrics file");
     if (record.contains("epoch") && record["epoch"].is_number_integer() && record["epoch"].get<int>() <= epochs_done)
       kept += line + "\n";
   }
@@ -28,12 +32,13 @@ std::string records_up_to(const std::string& path, int epochs_done) {
 
 }  // namespace
 
-void MetricsFile::begin(std::optional<int> epochs_done) {
+void MetricsFile::begin(std::optional<int> epochs_done, const std::string& run_id) {
+  run_id_ = run_id;
   if (path_.empty()) return;
   const std::string target = output_target(path_);
   if (epochs_done) {
     std::ifstream probe(target);
-    if (probe) write_file_atomically(target, records_up_to(target, *epochs_done), "--metrics " + path_);
+    if (probe) write_file_atomically(target, records_up_to(target, *epochs_done, run_id), "--metrics " + path_);
   }
   out_.open(target, epochs_done ? std::ios::app : std::ios::trunc);
   if (!out_) throw DataError("--metrics " + path_ + ": cannot open for writing: " + std::strerror(errno));
@@ -41,8 +46,10 @@ void MetricsFile::begin(std::optional<int> epochs_done) {
 
 void MetricsFile::write(const nlohmann::json& record) {
   if (path_.empty()) return;
+  nlohmann::json stamped = record;
+  if (!run_id_.empty()) stamped["run_id"] = run_id_;
   errno = 0;
-  out_ << record.dump() << '\n' << std::flush;
+  out_ << stamped.dump() << '\n' << std::flush;
   if (!out_)
     throw DataError("--metrics " + path_ + ": write failed: " + (errno ? std::strerror(errno) : "unknown reason"));
 }

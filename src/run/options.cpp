@@ -212,7 +212,18 @@ void read_role_files(const po::variables_map& vm, TrainConfig& c) {
     throw UsageError("--val-size and --val contradict each other: --val names the validation file");
   if (c.test_file.empty() && given(vm, "val-size"))
     throw UsageError("--val-size needs --test (with --train alone, the seed split validates on 10%)");
-  if (!c.resume.empty()) throw UsageError("--resume reads the files its checkpoint names; --train is not needed");
+  // With --resume: the data moved; checked against the checkpoint's record of it.
+}
+
+// Options that decide what a new run makes of its data; a resume's checkpoint fixed all of it.
+// (Recipe options are checked against the checkpoint instead; run options apply to any run.)
+constexpr const char* kNewRunOnly[] = {"classes", "header", "label-column", "npz-keys"};
+
+void refuse_new_run_options_on_resume(const po::variables_map& vm) {
+  for (const char* option : kNewRunOnly)
+    if (vm.count(option))
+      throw UsageError(std::string("--") + option + " decides how a new run reads its data; --resume continues " +
+                       "its checkpoint's run, which fixed it");
 }
 
 void refuse_val_size_without_standard_split(const po::variables_map& vm, SplitKind split) {
@@ -294,6 +305,7 @@ CommandLine parse_train(int argc, const char* const* argv) {
   c.exact_reduce = vm["exact-reduce"].as<bool>();
   c.rank_timeout = parse_positive_real("rank-timeout", text(vm, "rank-timeout"));
   read_files(vm, c);
+  if (!c.resume.empty()) refuse_new_run_options_on_resume(vm);
   read_role_files(vm, c);
   read_format_options(vm, c.csv_header, c.label_column, c.npz_keys);
   c.standardize = vm["standardize"].as<bool>();

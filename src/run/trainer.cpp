@@ -177,7 +177,7 @@ void TrainingRun::set_up() {
     if (!start_.state.params.empty()) engine_->restore(start_.state);
     keep_best_from_before();
     // The run starts: only now is an earlier metrics file emptied (or, resumed, continued).
-    metrics_->begin(cfg_.resume.empty() ? std::nullopt : std::optional<int>(position_.epochs_done));
+    metrics_->begin(cfg_.resume.empty() ? std::nullopt : std::optional<int>(position_.epochs_done), cfg_.run_id);
   });
 }
 
@@ -188,7 +188,9 @@ void TrainingRun::load_data() {
   const auto& recorded = start_.metadata;
   const bool data_dir_given = cfg_.explicit_options.count("data-dir") != 0;
   files_ = run_data_files(cfg_);
-  if (!cfg_.resume.empty() && !data_dir_given)
+  if (!cfg_.resume.empty() && !cfg_.train_file.empty())  // moved files, read as the checkpoint's were
+    files_ = role_files(cfg_.train_file, cfg_.test_file, cfg_.val_file, recorded_format(recorded));
+  else if (!cfg_.resume.empty() && !data_dir_given)
     if (DataFiles own = recorded_files(recorded); !own.train_images.empty()) files_ = std::move(own);
   files_.format.csv.progress = [this](const std::string& path, std::uint64_t done, std::uint64_t total) {
     progress_.reading(path, done, total);

@@ -26,6 +26,9 @@ struct RunPosition {
   int epochs_done = 0;                 // completed epochs
   std::uint64_t batches_in_epoch = 0;  // batches done in epoch epochs_done + 1
   std::uint64_t steps = 0;             // SGD steps since the start
+  // The batch losses of epoch epochs_done + 1 so far, summed in order, so that a resumed epoch
+  // reports the whole epoch's loss; NaN when a checkpoint from before it did not record it.
+  double epoch_loss_sum = 0;
 };
 
 // Where a run starts: empty engine state means the engine's own initial weights.

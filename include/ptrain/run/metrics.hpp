@@ -14,12 +14,13 @@ class MetricsFile {
   explicit MetricsFile(const std::string& path) : path_(path) {}
   // Once the run starts: a new run empties the file; a run resumed after `epochs_done` epochs
   // keeps its earlier records of those epochs and appends, so the file holds each epoch once.
+  // Every record carries `run_id`; a resumed run refuses a file with another run's records.
   // Throws DataError naming the option.
-  void begin(std::optional<int> epochs_done);
+  void begin(std::optional<int> epochs_done, const std::string& run_id);
   void write(const nlohmann::json& record);
 
  private:
-  std::string path_;
+  std::string path_, run_id_;
   std::ofstream out_;
 };
 
