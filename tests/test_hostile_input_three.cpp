@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -385,6 +386,131 @@ TEST_F(HostileThree, AnEpochResumedMidwayReportsTheWholeEpochsLoss) {
     return;
   }
   FAIL() << "no stop landed inside epoch 2";
+}
+
+}  // namespace
+}  // namespace ptrain
+
+namespace ptrain {
+namespace {
+
+// Every option of `ptrain --help` is, for --resume, one of: a run option (applies to any run), a
+// recipe field (checked against the checkpoint), or new-run-only (refused). An option added
+// later fails here until it is placed, and a new-run-only one must be refused.
+TEST_F(HostileThree, EveryOptionIsPlacedForAResumeAndTheNewRunOnesAreRefused) {
+  const std::set<std::string> run_options{
+      "help",           "version",   "epochs",  "threads",      "chunk-size", "subnormals",
+      "rank-timeout",   "metrics",   "profile", "save",         "save-best",  "checkpoint-every",
+      "checkpoint-dir", "keep-last", "resume",  "exact-reduce", "quiet",      "config",
+      "data-dir",       "train",     "test",    "val"};
+  const std::set<std::string> recipe{
+      "layers",       "engine",   "seed",      "preset",   "batch-size",    "lr",         "split",         "val-size",
+      "activation",   "loss",     "init",      "momentum", "optimizer",     "beta1",      "beta2",         "eps",
+      "weight-decay", "lr-decay", "step-size", "gamma",    "warmup-epochs", "early-stop", "early-stop-on", "min-delta"};
+  const std::vector<std::pair<std::string, std::string>> new_run_only{
+      {"hidden", "8"},   {"classes", "10"},         {"standardize", ""}, {"scale", "2"},
+      {"header", "yes"}, {"label-column", "first"}, {"npz-keys", "a,b"}, {"init-from", path("any.st")}};
+  std::istringstream help(run("--help").out);
+  std::string line;
+  std::set<std::string> listed;
+  while (std::getline(help, line)) {
+    const std::size_t dashes = line.find("--");
+    if (!line.starts_with("  -") || dashes == std::string::npos) continue;
+    listed.insert(line.substr(dashes + 2, line.find_first_of(" \t", dashes) - dashes - 2));
+  }
+  std::set<std::string> placed = run_options;
+  placed.insert(recipe.begin(), recipe.end());
+  for (const auto& [option, value] : new_run_only) placed.insert(option);
+  EXPECT_EQ(listed, placed);
+  const std::string ck = path("placed-ck");
+  ASSERT_EQ(run(base() + " --epochs 1 --checkpoint-dir " + ck).exit_code, 0);
+  for (const auto& [option, value] : new_run_only) {
+    Result r = run("--resume " + ck + " --epochs 2 --" + option + " " + value);
+    EXPECT_EQ(r.exit_code, 2) << option << ": " << r.err;
+    EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace ptrain
+
+namespace ptrain {
+namespace {
+
+// --- 9. Messages say what happened ---------------------------------------------------------------
+
+TEST_F(HostileThree, MessagesNameWhatIsWrong) {
+  for (const std::string missing : {"gone.npz", "gone.NPY", "gone.csv", "gone-images-idx3-ubyte"})
+    expect_error(run("--train " + path(missing) + " --epochs 1"), 1, path(missing) + ": file not found");
+  write_text(path("UPPER.CSV"), csv_rows(40, 3, {"0", "1"}));
+  write_text(path("UPPER.TSV.GZ"), "");  // not gzip, and empty: read as an empty TSV
+  EXPECT_EQ(run("--train " + path("UPPER.CSV") + " --epochs 1").exit_code, 0);
+  expect_error(run("--train " + path("UPPER.TSV.GZ") + " --epochs 1"), 1, "no rows of data");
+  write_text(path("features.csv"), "0.5,0.25,0.125\n0.75,0.5,0.375\n0.25,0.125,0.0625\n");
+  expect_error(run("--train " + path("features.csv") + " --epochs 1"), 1, "line 1: no label column");
+  // An unclosed quote that opens a row is reported on its own line, not the row before.
+  write_text(path("quote.csv"), "a,b,label\n1,2,0\n3,4,1\n\"5,6,0\n7,8,1\n9,10,0\n");
+  expect_error(run("--train " + path("quote.csv") + " --epochs 1"), 1, "line 4: malformed CSV");
+  // A header of numbers read as data, its label a class of one row: pointed out.
+  write_text(path("numeric-header.csv"), "1,2,3\n" + csv_rows(40, 2, {"cat", "dog"}));
+  Result header = run("--train " + path("numeric-header.csv") + " --epochs 1");
+  ASSERT_EQ(header.exit_code, 0) << header.err;
+  EXPECT_NE(header.out.find("line 1 was read as data, and its label '3' is a class of that row alone"),
+            std::string::npos)
+      << header.out;
+  // A number the labels skip: pointed out, unless --classes asks for the room.
+  write_text(path("skip.csv"), csv_rows(40, 2, {"0", "1", "2", "3"}) + "0.5,0.5,11\n");
+  Result skip = run("--train " + path("skip.csv") + " --epochs 1");
+  ASSERT_EQ(skip.exit_code, 0) << skip.err;
+  EXPECT_NE(skip.out.find("no example is labelled 4, yet the net gets 12 outputs, one per number up to the largest "
+                          "label (0×10, 1×10, 2×10, 3×10, 11×1)"),
+            std::string::npos)
+      << skip.out;
+  Result asked = run("--train " + path("skip.csv") + " --epochs 1 --classes 12");
+  ASSERT_EQ(asked.exit_code, 0) << asked.err;
+  EXPECT_EQ(asked.out.find("warning"), std::string::npos) << asked.out;
+}
+
+// --- 11. Integrity covers the table, not only the bytes -------------------------------------------
+
+// The file with two tensors' entries in its header swapping their data_offsets; the header
+// keeps its length (the offsets' digits are the same), so only the table changed.
+void swap_offsets(const std::string& file, const std::string& a, const std::string& b) {
+  std::string bytes = slurp(file);
+  std::uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  nlohmann::json header = nlohmann::json::parse(bytes.substr(8, n));
+  std::swap(header[a]["data_offsets"], header[b]["data_offsets"]);
+  std::string text = header.dump();
+  ASSERT_LE(text.size(), n);
+  text.append(n - text.size(), ' ');
+  write_text(file, bytes.substr(0, 8) + text + bytes.substr(8 + n));
+}
+
+TEST_F(HostileThree, ATensorTableThatWasAlteredIsRefused) {
+  const std::string ck = path("table-ck");
+  ASSERT_EQ(run(base() + " --epochs 1 --optimizer adam --lr 0.001 --checkpoint-dir " + ck).exit_code, 0);
+  const std::string file = ck + "/checkpoint-000000000022.safetensors";
+  // Adam's two moments swapped: the weights (and their weights_hash) are untouched.
+  swap_offsets(file, "velocity.layers.2.bias", "second_moment.layers.2.bias");
+  expect_error(run("--resume " + file + " --epochs 2"), 1, "its tensor table was altered");
+}
+
+TEST_F(HostileThree, BytesAfterTheGzipDataAreRefused) {
+  const std::string plain = csv_rows(40, 3, {"0", "1"});
+  // Two members (as `cat a.gz b.gz` makes) are one stream; anything else after them is refused.
+  ASSERT_EQ(std::system(("printf '%s' '" + plain + "' | gzip -c > " + path("two.csv.gz") +
+                         " && printf '0.1,0.2,0.3,1\\n' | gzip -c >> " + path("two.csv.gz"))
+                            .c_str()),
+            0);
+  Result two = run("--train " + path("two.csv.gz") + " --epochs 1");
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_NE(two.out.find("41 examples"), std::string::npos) << two.out;
+  ASSERT_EQ(std::system(
+                ("cp " + path("two.csv.gz") + " " + path("tail.csv.gz") + " && printf 'junk' >> " + path("tail.csv.gz"))
+                    .c_str()),
+            0);
+  expect_error(run("--train " + path("tail.csv.gz") + " --epochs 1"), 1, "4 bytes after the end of the gzip data");
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 #include "ptrain/io/csv.hpp"
 
 #include <csv.h>
-#include <zlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <exception>
@@ -14,6 +14,7 @@
 
 #include "ptrain/core/errors.hpp"
 #include "ptrain/core/float32_range.hpp"
+#include "ptrain/io/compressed_file.hpp"
 #include "ptrain/io/file_checks.hpp"
 
 namespace ptrain {
@@ -36,6 +37,12 @@ bool parse_number(std::string_view s, double& v) {
   if (s.empty()) return false;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   return ec == std::errc() && end == s.data() + s.size();
+}
+
+// Extensions are matched without regard to case: DATA.CSV is a CSV.
+std::string lower_case(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
 }
 
 bool whole_label(std::string_view s, std::uint8_t& out) {
@@ -61,7 +68,7 @@ class CsvReader {
         labels_(labels),
         first_label_(labels.size()) {
     csv_init(&parser_, CSV_STRICT | CSV_STRICT_FINI);
-    const std::string lower = std::filesystem::path(name).filename().string();
+    const std::string lower = lower_case(std::filesystem::path(name).filename().string());
     if (lower.ends_with(".tsv") || lower.ends_with(".tsv.gz")) csv_set_delim(&parser_, CSV_TAB);
   }
   ~CsvReader() { csv_free(&parser_); }
@@ -74,6 +81,12 @@ class CsvReader {
     while (!text.empty()) {
       const std::size_t nl = text.find('\n');
       const std::string_view piece = text.substr(0, nl == std::string_view::npos ? text.size() : nl + 1);
+      // A row starts on the first line with something on it after the last row ended (a
+      // quoted field may carry it over many lines: an unclosed quote is reported here).
+      if (!in_row_ && piece.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+        in_row_ = true;
+        row_line_ = line_;
+      }
       if (csv_parse(&parser_, piece.data(), piece.size(), on_field, on_row, this) != piece.size() && !error_)
         fail(line_, std::string("malformed CSV (") + csv_strerror(csv_error(&parser_)) + ")");
       if (error_) std::rethrow_exception(error_);
@@ -91,20 +104,20 @@ class CsvReader {
     if (error_) std::rethrow_exception(error_);
     if (rows_ == 0) throw DataError(name_ + ": no rows of data");
     if (has_labels_ && want_ == CsvLabels::required) decide_labels();
-    return {rows_, width_ - (has_labels_ ? 1 : 0), has_labels_};
+    return {rows_, width_ - (has_labels_ ? 1 : 0), has_labels_, note_};
   }
 
  private:
   static void on_field(void* s, std::size_t len, void* self) {
     auto* r = static_cast<CsvReader*>(self);
     if (r->error_) return;
-    if (r->fields_ == 0) r->row_line_ = r->line_;
     if (r->fields_ == kMaxColumns) return r->fail(r->row_line_, "more than 16777216 columns");
     if (r->fields_ == r->row_.size()) r->row_.emplace_back();
     r->row_[r->fields_++].assign(s ? static_cast<const char*>(s) : "", s ? len : 0);
   }
   static void on_row(int, void* self) {
     auto* r = static_cast<CsvReader*>(self);
+    r->in_row_ = false;
     if (!r->error_) r->row_done();
     r->fields_ = 0;
   }
@@ -257,6 +270,7 @@ class CsvReader {
       if (names.size() > 256)
         throw DataError(name_ + ": " + std::to_string(names.size()) + " distinct labels; at most 256 classes");
       coding_.names = std::move(names);
+      note_header_as_class();
     }
     coding_.decided = true;
     for (std::size_t i = 0; i < pending_.size(); ++i) {
@@ -271,17 +285,37 @@ class CsvReader {
     }
   }
 
+  // A first row of numbers is data when the header is detected; if its label is then a class of
+  // that row alone, the row was most likely a header (of numbers) and the class a mistake.
+  void note_header_as_class() {
+    if (format_.header != CsvHeader::detect || !header_.empty() || pending_.size() < 2) return;
+    if (std::count(pending_.begin(), pending_.end(), pending_.front()) != 1) return;
+    note_ = name_ + ": line " + std::to_string(lines_.front()) + " was read as data, and its label '" +
+            pending_.front().substr(0, 40) +
+            "' is a class of that row alone; if the line is a header, say --header yes";
+  }
+
   // Labels that are all numbers, some not whole or past 255, are a regression's targets or the
   // wrong column, not names.
+  // When none of them is a class, the column is a feature: the file has no label column.
   void refuse_numeric_labels() const {
     double v;
     for (std::size_t i = 0; i < pending_.size(); ++i)
       if (!parse_number(pending_[i], v)) return;
     std::uint8_t cls;
-    for (std::size_t i = 0; i < pending_.size(); ++i)
-      if (!whole_label(pending_[i], cls))
-        throw DataError(name_ + ": line " + std::to_string(lines_[i]) + ": label " + pending_[i] +
+    const bool some_class =
+        std::any_of(pending_.begin(), pending_.end(), [&](const std::string& s) { return whole_label(s, cls); });
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      if (whole_label(pending_[i], cls)) continue;
+      const std::string at = name_ + ": line " + std::to_string(lines_[i]) + ": ";
+      if (some_class)
+        throw DataError(at + "label " + pending_[i] +
                         " is not a whole number from 0 to 255 (labels are classes: whole numbers, or names)");
+      throw DataError(at + "no label column: column " + column_name(label_at_) +
+                      ", taken as the labels (--label-column " + format_.label_column + "), holds " + pending_[i] +
+                      " and no row a class (labels are whole numbers 0-255, or names); a file of features alone has "
+                      "nothing to train on");
+    }
   }
 
   std::string out_of_range(std::uint8_t cls) const {
@@ -312,17 +346,18 @@ class CsvReader {
   csv_parser parser_{};
   std::exception_ptr error_;
   std::uint64_t line_ = 1, row_line_ = 1, first_line_ = 0, width_line_ = 0, rows_ = 0;
-  bool at_line_start_ = true, header_decided_ = false, has_labels_ = false;
+  bool at_line_start_ = true, header_decided_ = false, has_labels_ = false, in_row_ = false;
   std::vector<std::string> row_, first_, header_;
   std::size_t fields_ = 0, width_ = 0, label_at_ = std::size_t(-1);
   std::vector<std::string> pending_;  // the labels' text, while the first file decides their coding
+  std::string note_;                  // a warning for the user (CsvShape::note)
   std::vector<std::uint64_t> lines_;
 };
 
 }  // namespace
 
 bool csv_name(const std::string& path) {
-  const std::string name = std::filesystem::path(path).filename().string();
+  const std::string name = lower_case(std::filesystem::path(path).filename().string());
   for (const char* ext : {".csv", ".tsv", ".csv.gz", ".tsv.gz"})
     if (name.ends_with(ext)) return true;
   return false;
@@ -342,28 +377,13 @@ CsvShape append_csv(const std::string& path, const CsvFormat& format, CsvLabels 
   if (const std::string problem = input_problem(path); !problem.empty()) throw DataError(path + ": " + problem);
   std::error_code ec;
   const std::uint64_t total = std::filesystem::file_size(path, ec);
-  gzFile in = gzopen(path.c_str(), "rb");  // reads plain files as they are
-  if (!in) throw DataError(path + ": cannot be opened");
-  struct Closer {
-    gzFile f;
-    ~Closer() { gzclose(f); }
-  } closer{in};
-  gzbuffer(in, 1 << 17);
+  CompressedFile in(path);  // plain, or gzip's data (by its magic, whatever the name says)
   CsvReader reader(path, format, want, expect_features, classes, coding, features, labels);
   std::string chunk(kReadChunk, '\0');
-  for (;;) {
-    const int got = gzread(in, chunk.data(), static_cast<unsigned>(chunk.size()));
-    if (got < 0) {
-      int code = 0;
-      throw DataError(path + ": " + gzerror(in, &code));
-    }
-    if (got == 0) break;
-    reader.feed(std::string_view(chunk.data(), static_cast<std::size_t>(got)));
-    if (format.progress) format.progress(path, static_cast<std::uint64_t>(gzoffset(in)), total);
+  while (const std::size_t got = in.read(chunk.data(), chunk.size())) {
+    reader.feed(std::string_view(chunk.data(), got));
+    if (format.progress) format.progress(path, in.raw_bytes_read(), total);
   }
-  int code = 0;
-  const char* why = gzerror(in, &code);
-  if (code != Z_OK && code != Z_STREAM_END) throw DataError(path + ": " + why);
   return reader.finish();
 }
 

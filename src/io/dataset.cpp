@@ -9,6 +9,7 @@
 
 #include "ptrain/core/config.hpp"
 #include "ptrain/core/errors.hpp"
+#include "ptrain/io/file_checks.hpp"
 #include "ptrain/io/idx.hpp"
 #include "ptrain/io/name_encoding.hpp"
 #include "ptrain/io/npy.hpp"
@@ -114,7 +115,8 @@ IdxShape append_idx_or_npy(const std::string& image_path, const std::string& lab
 // Appends one role's examples to `d`; returns their shape. Every file holds one kind of
 // input (bytes or floats) and one kind of label (whole numbers or, in CSV, names).
 IdxShape append_pair(const std::string& role, const std::string& image_path, const std::string& label_path, int classes,
-                     const ReadFormat& format, std::uint64_t expect_features, LabelCoding& coding, Dataset& d) {
+                     const ReadFormat& format, std::uint64_t expect_features, LabelCoding& coding, Dataset& d,
+                     std::vector<std::string>& notes) {
   const bool first = d.labels.empty() && d.pixels.empty() && d.features.empty();
   const bool bytes_before = !first && !d.float_inputs;
   const FileKind kind = file_kind(image_path);
@@ -125,6 +127,7 @@ IdxShape append_pair(const std::string& role, const std::string& image_path, con
     const CsvShape s =
         append_csv(image_path, format.csv, CsvLabels::required, expect_features, classes, coding, d.features, d.labels);
     shape = shape_of({s.count, s.features, 1}, image_path);
+    if (!s.note.empty()) notes.push_back(s.note);
     d.float_inputs = true;
   } else if (kind == FileKind::npz) {
     shape = append_npz(image_path, role, format.npz_keys, classes, d);
@@ -217,7 +220,11 @@ DataFiles role_files(const std::string& train, const std::string& test, const st
                      const ReadFormat& format) {
   DataFiles f;
   f.format = format;
-  auto labels_of = [](const std::string& path) { return holds_labels(path) ? path : labels_beside(path); };
+  auto labels_of = [](const std::string& path) {
+    // A missing file is called that, whatever its name would say of its labels.
+    if (const std::string problem = input_problem(path); !problem.empty()) throw DataError(path + ": " + problem);
+    return holds_labels(path) ? path : labels_beside(path);
+  };
   f.train_images = train;
   f.train_labels = labels_of(train);
   if (!test.empty()) f.test_images = test, f.test_labels = labels_of(test);
@@ -263,15 +270,15 @@ MnistData load_data_files(const DataFiles& files, int classes, const LabelCoding
   for (const std::string* p : {&files.train_images, &files.test_images, &files.val_images})
     if (!p->empty() && file_kind(*p) == FileKind::idx) hint += idx_size_hint(*p);
   m.all.pixels.reserve(hint);
-  const IdxShape train =
-      append_pair(files.train_role, files.train_images, files.train_labels, classes, files.format, 0, m.coding, m.all);
+  const IdxShape train = append_pair(files.train_role, files.train_images, files.train_labels, classes, files.format, 0,
+                                     m.coding, m.all, m.notes);
   m.train_file_count = train.count;
   m.rows = train.rows;
   m.cols = train.cols;
   auto add = [&](const char* role, const std::string& images, const std::string& labels, std::size_t& count) {
     if (images.empty()) return;
     const IdxShape s =
-        append_pair(role, images, labels, classes, files.format, train.rows * train.cols, m.coding, m.all);
+        append_pair(role, images, labels, classes, files.format, train.rows * train.cols, m.coding, m.all, m.notes);
     if (s.rows != train.rows || s.cols != train.cols)
       throw DataError(images + ": its images are " + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
                       " but the training images are " + std::to_string(train.rows) + "x" + std::to_string(train.cols));

@@ -153,6 +153,9 @@ std::string metadata_text(const ModelFile& m, const std::string& key, const std:
 
 // What ptrain wrote, it can check: the format, the net, and the checksums of the weights and
 // of the whole payload (velocity included), so a flipped bit is found before it is trained on.
+// `payload` is the tensors' bytes as the table places them, in canonical order: ptrain writes
+// them in that order, so a table whose names, shapes or offsets were altered (two tensors'
+// data swapped) gives other bytes and fails the payload_hash.
 void verify_ptrain_file(const ModelFile& m, std::string_view payload, const std::string& file) {
   const std::string format = metadata_text(m, "format", file);
   if (format != "ptrain") bad(file, "metadata format '" + format + "' is not ptrain's");
@@ -169,7 +172,8 @@ void verify_ptrain_file(const ModelFile& m, std::string_view payload, const std:
     bad(file, "the weights do not match the stored weights_hash " + stored + " (the file is damaged)");
   const std::string payload_hash = metadata_text(m, "payload_hash", file);
   if (payload_hash != hash_hex(bytes_hash(payload)))
-    bad(file, "the tensor data does not match the stored payload_hash " + payload_hash + " (the file is damaged)");
+    bad(file, "the tensor data does not match the stored payload_hash " + payload_hash +
+                  " (the file is damaged, or its tensor table was altered)");
   const std::string stored_metadata_hash = metadata_text(m, "metadata_hash", file);
   if (stored_metadata_hash != hash_hex(metadata_hash(m.metadata)))
     bad(file,
@@ -312,7 +316,12 @@ ModelFile decode_model_file(const std::string& bytes, const std::string& file) {
                 t < main_tensors       ? m.params
                 : t < 2 * main_tensors ? m.velocity
                                        : m.second_moment);
-  if (is_ptrain_file(m.metadata)) verify_ptrain_file(m, std::string_view(bytes).substr(8 + n), file);
+  if (is_ptrain_file(m.metadata)) {
+    std::string canonical;
+    canonical.reserve(bytes.size() - 8 - n);
+    for (const TensorEntry* e : ordered) canonical.append(bytes, 8 + n + e->begin, e->end - e->begin);
+    verify_ptrain_file(m, canonical, file);
+  }
   return m;
 }
 

@@ -90,6 +90,8 @@ class TrainingRun {
   void shape_net_from_data();
   void check_net_fits_data() const;
   void check_labels_below(int classes, const std::string& why) const;
+  void note_classes_skipped(int classes);
+  void add_note(const std::string& line) { start_.note += (start_.note.empty() ? "" : "\n") + line; }
   std::string why_no_validation() const;
   void keep_best_from_before();
   void save_best();
@@ -216,13 +218,14 @@ void TrainingRun::load_data() {
   else
     check_net_fits_data();
   fit_validation_to_files();
+  for (const std::string& note : mnist_->notes) add_note("warning: " + note);
   cfg_.data_record = data_metadata(*mnist_, files_);
   if (cfg_.resume.empty()) return;
   const std::string differs = data_difference(recorded, cfg_.data_record);
   if (differs.empty()) return;
   if (!data_dir_given) throw DataError(files_.name() + ": not the data " + cfg_.resume + " was trained on: " + differs);
-  start_.note += "\nwarning: " + files_.name() + " is not the data the checkpoint was trained on (" + differs +
-                 "); continuing on it as --data-dir asks";
+  add_note("warning: " + files_.name() + " is not the data the checkpoint was trained on (" + differs +
+           "); continuing on it as --data-dir asks");
 }
 
 // Files by role: a --val file validates (none of the training file does); without one, the
@@ -268,7 +271,10 @@ void TrainingRun::shape_net_from_data() {
     throw UsageError("--classes is " + std::to_string(cfg_.classes) + " but the labels of " + files_.name() + " name " +
                      std::to_string(named) + " classes");
   int classes = named != 0 ? named : cfg_.classes;
-  if (classes == 0 && !d.labels.empty()) classes = 1 + *std::max_element(d.labels.begin(), d.labels.end());
+  if (classes == 0 && !d.labels.empty()) {
+    classes = 1 + *std::max_element(d.labels.begin(), d.labels.end());
+    note_classes_skipped(classes);
+  }
   if (classes < 2)
     throw DataError(files_.name() +
                     ": every label is 0; a classifier needs two classes or more (--classes C "
@@ -277,6 +283,28 @@ void TrainingRun::shape_net_from_data() {
   cfg_.spec.sizes = {d.image_size};
   cfg_.spec.sizes.insert(cfg_.spec.sizes.end(), cfg_.hidden.begin(), cfg_.hidden.end());
   cfg_.spec.sizes.push_back(classes);
+}
+
+// Outputs from the largest label: a number the labels skip is an output no example trains (one
+// stray 11 among 0-9 makes 12 outputs), said with the labels' counts. --classes or --layers asks
+// for room on purpose, and says nothing.
+void TrainingRun::note_classes_skipped(int classes) {
+  std::vector<std::uint64_t> counts(classes, 0);
+  for (std::uint8_t l : mnist_->all.labels) ++counts[l];
+  const auto empty = std::find(counts.begin(), counts.end(), 0u);
+  if (empty == counts.end()) return;
+  std::string seen;
+  for (int c = 0, shown = 0; c < classes; ++c) {
+    if (counts[c] == 0) continue;
+    if (shown++ == 12) {
+      seen += ", …";
+      break;
+    }
+    seen += (seen.empty() ? "" : ", ") + std::to_string(c) + "×" + std::to_string(counts[c]);
+  }
+  add_note("warning: " + files_.name() + ": no example is labelled " + std::to_string(empty - counts.begin()) +
+           ", yet the net gets " + std::to_string(classes) + " outputs, one per number up to the largest label (" +
+           seen + "); --classes " + std::to_string(classes) + " says this is meant");
 }
 
 // A net given by --layers, or brought by --init-from or --resume, must fit the images (the
@@ -340,20 +368,20 @@ void TrainingRun::keep_best_from_before() {
   if (best_in_file_) return;
   if (position_.epochs_done == epoch && position_.batches_in_epoch == 0) {
     save_best();
-    start_.note += "\n--save-best " + cfg_.save_best_path + ": wrote the best epoch so far, " + std::to_string(epoch) +
-                   ", from the checkpoint";
+    add_note("--save-best " + cfg_.save_best_path + ": wrote the best epoch so far, " + std::to_string(epoch) +
+             ", from the checkpoint");
     return;
   }
   if (std::optional<ModelFile> kept = checkpoint_at_epoch(cfg_.resume, cfg_.run_id, epoch)) {
     best_in_file_ = true;
     if (cluster_.leader()) save_loadable_model(cfg_.save_best_path, *kept, "--save-best " + cfg_.save_best_path);
-    start_.note += "\n--save-best " + cfg_.save_best_path + ": wrote the best epoch so far, " + std::to_string(epoch) +
-                   ", from its checkpoint";
+    add_note("--save-best " + cfg_.save_best_path + ": wrote the best epoch so far, " + std::to_string(epoch) +
+             ", from its checkpoint");
     return;
   }
-  start_.note += "\nwarning: --save-best " + cfg_.save_best_path + ": the best epoch so far, " + std::to_string(epoch) +
-                 ", came before this resume and no checkpoint holds its weights; the file is written only when " +
-                 "a later epoch beats it";
+  add_note("warning: --save-best " + cfg_.save_best_path + ": the best epoch so far, " + std::to_string(epoch) +
+           ", came before this resume and no checkpoint holds its weights; the file is written only when " +
+           "a later epoch beats it");
 }
 
 void TrainingRun::save_best() {

@@ -42,6 +42,7 @@ struct CsvShape {
   std::uint64_t count = 0;     // rows of data
   std::uint64_t features = 0;  // columns less the label column
   bool has_labels = false;
+  std::string note;  // a warning worth printing (a header of numbers read as a class), or empty
 };
 
 // Appends the rows' features (float32, finite) to `features` and their classes to `labels`.

@@ -60,6 +60,7 @@ struct MnistData {
   std::size_t test_file_count = 0;
   std::size_t val_file_count = 0;
   std::uint32_t rows = 0, cols = 0;  // each image's shape
+  std::vector<std::string> notes;    // warnings from the readers, for the run to print
 };
 
 // How the data files are read beyond their formats: a CSV's header and label column, an .npz's
