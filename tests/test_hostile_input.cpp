@@ -244,6 +244,9 @@ TEST_F(Hostile, OutOfMemoryNamesTheOption) {
   // 794 million weights under a 2 GB address-space limit.
   expect_error(run(base() + " --epochs 1 --layers 784,1000000,10", "ulimit -v 2000000;"), 2,
                "--layers 784,1000000,10: out of memory for its weights");
+  // The option the user gave names it, not one they did not (round three).
+  expect_error(run(base() + " --epochs 1 --hidden 1000000", "ulimit -v 2000000;"), 2,
+               "--hidden 1000000 (net 784,1000000,10): out of memory for its weights");
 #endif
 }
 

@@ -237,3 +237,25 @@ def test_float32_and_uint8_arrays_are_read_in_place_others_converted():
     small = x[:500]
     np.testing.assert_array_equal(model.predict_proba(np.asfortranarray(small)), model.predict_proba(small))
     np.testing.assert_array_equal(model.predict_proba(small.astype(np.float64)), model.predict_proba(small))
+
+
+def test_names_in_a_model_file_decode_with_pythons_own_unquote(tmp_path):
+    # Any bytes in a class name or a path: urllib's percent-decoding, not ptrain's, reads them back.
+    import json
+    import struct
+    from urllib.parse import unquote_to_bytes
+
+    names = [b"caf\xe9", b"red\x1b[31m", b"50%", "ni\u00f1o".encode()]
+    folder = bytes(tmp_path) + b"/data-\xfe"
+    os.mkdir(folder)
+    rng = np.random.default_rng(3)
+    with open(folder + b"/set.csv", "wb") as f:
+        for i in range(80):
+            f.write(b",".join(b"%.3f" % v for v in rng.random(3)) + b"," + names[i % 4] + b"\n")
+    model = bytes(tmp_path) + b"/m-\xff.st"
+    subprocess.run([os.fsencode(PTRAIN), b"--train", folder + b"/set.csv", b"--epochs", b"1", b"--save", model],
+                   check=True, capture_output=True)
+    with open(model, "rb") as f:
+        meta = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))["__metadata__"]
+    assert [unquote_to_bytes(n) for n in json.loads(meta["class_names"])] == sorted(names)
+    assert unquote_to_bytes(meta["data_train"]) == folder + b"/set.csv"

@@ -91,6 +91,7 @@ class TrainingRun {
   void check_net_fits_data() const;
   void check_labels_below(int classes, const std::string& why) const;
   void note_classes_skipped(int classes);
+  std::string net_source() const;
   void add_note(const std::string& line) { start_.note += (start_.note.empty() ? "" : "\n") + line; }
   std::string why_no_validation() const;
   void keep_best_from_before();
@@ -173,8 +174,8 @@ void TrainingRun::set_up() {
                              &cluster_, cfg_.exact_reduce ? Reduce::exact : Reduce::fast});
     } catch (const std::bad_alloc&) {
       const double mb = 4e-6 * static_cast<double>(canonical_param_count(cfg_.spec.sizes));
-      throw UsageError("--layers " + format_sizes(cfg_.spec.sizes, ',') + ": out of memory for its weights (" +
-                       fixed(mb, 0) + " MB a copy; the engine keeps several)");
+      throw UsageError(net_source() + ": out of memory for its weights (" + fixed(mb, 0) +
+                       " MB a copy; the engine keeps several)");
     }
     if (!start_.state.params.empty()) engine_->restore(start_.state);
     keep_best_from_before();
@@ -283,6 +284,18 @@ void TrainingRun::shape_net_from_data() {
   cfg_.spec.sizes = {d.image_size};
   cfg_.spec.sizes.insert(cfg_.spec.sizes.end(), cfg_.hidden.begin(), cfg_.hidden.end());
   cfg_.spec.sizes.push_back(classes);
+}
+
+// Where the net's sizes came from, as the user gave them: "--hidden 100000", "--layers …", "the
+// net of M.st" (--init-from, --resume), or the data with the default hidden sizes.
+std::string TrainingRun::net_source() const {
+  const std::string sizes = format_sizes(cfg_.spec.sizes, ',');
+  if (cfg_.explicit_options.count("layers")) return "--layers " + sizes;
+  if (!cfg_.resume.empty() || !cfg_.init_from.empty())
+    return "the " + sizes + " net of " + (cfg_.resume.empty() ? cfg_.init_from : cfg_.resume);
+  if (cfg_.explicit_options.count("hidden"))
+    return "--hidden " + format_sizes(cfg_.hidden, ',') + " (net " + sizes + ")";
+  return "the net " + sizes + " (from the data, with the default --hidden)";
 }
 
 // Outputs from the largest label: a number the labels skip is an output no example trains (one
