@@ -212,11 +212,13 @@ void read_role_files(const po::variables_map& vm, TrainConfig& c) {
     throw UsageError("--val-size and --val contradict each other: --val names the validation file");
   if (c.test_file.empty() && given(vm, "val-size"))
     throw UsageError("--val-size needs --test (with --train alone, the seed split validates on 10%)");
-  // With --resume: the data moved; checked against the checkpoint's record of it.
+  // With --resume they name the run's data after it moved: the trainer checks them against the
+  // checkpoint's record of it.
 }
 
 // Options that decide what a new run makes of its data; a resume's checkpoint fixed all of it.
-// (Recipe options are checked against the checkpoint instead; run options apply to any run.)
+// (--hidden, --standardize, --scale and --init-from are refused with their own reasons, recipe
+// options are checked against the checkpoint, run options apply to any run.)
 constexpr const char* kNewRunOnly[] = {"classes", "header", "label-column", "npz-keys"};
 
 void refuse_new_run_options_on_resume(const po::variables_map& vm) {
