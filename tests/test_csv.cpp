@@ -173,3 +173,29 @@ TEST(Csv, ReadsGzipAndTabSeparatedFilesAndNamesTheFileInEveryRefusal) {
 
 }  // namespace
 }  // namespace ptrain
+
+namespace ptrain {
+namespace {
+
+// scikit-learn's diabetes data separates values by single spaces, others by runs of spaces and
+// tabs: read as the comma-separated text of the same values reads.
+TEST(Csv, ReadsWhitespaceSeparatedRowsAsTheSameCommaSeparatedOnes) {
+  const Read spaced = read(
+      "\xEF\xBB\xBF"
+      "59 2 32.1  101.0 1\n48\t1 21.6 87.0 0\r\n\n  72 2 30.5 93.0   1");
+  const Read commas = read("59,2,32.1,101.0,1\n48,1,21.6,87.0,0\n72,2,30.5,93.0,1\n");
+  EXPECT_EQ(spaced.shape.count, 3u);
+  EXPECT_EQ(spaced.features, commas.features);
+  EXPECT_EQ(spaced.labels, commas.labels);
+  const Read named = read("age sex bmi bp y\n59 2 32.1 101.0 1\n48 1 21.6 87.0 0\n", {CsvHeader::detect, "y", {}});
+  EXPECT_EQ(named.features, (AlignedVector<float>{59, 2, 32.1f, 101, 48, 1, 21.6f, 87}));
+  EXPECT_EQ(named.labels, (std::vector<std::uint8_t>{1, 0}));
+  expect_data_error([] { read("1 2 3\n4 x 6\n"); }, "t.csv: line 2: column 2: 'x' is not a number");
+  expect_data_error([] { read("1 2 3\n\n4 5\n"); }, "line 3: 2 values, but line 1 has 3");
+  // A comma, tab or quote on the first line keeps the CSV rules, spaces inside fields and all.
+  const Read csv = read("first name,b,label\n1,2,0\n");
+  EXPECT_EQ(csv.features, (AlignedVector<float>{1, 2}));
+}
+
+}  // namespace
+}  // namespace ptrain

@@ -69,14 +69,31 @@ class CsvReader {
         first_label_(labels.size()) {
     csv_init(&parser_, CSV_STRICT | CSV_STRICT_FINI);
     const std::string lower = lower_case(std::filesystem::path(name).filename().string());
-    if (lower.ends_with(".tsv") || lower.ends_with(".tsv.gz")) csv_set_delim(&parser_, CSV_TAB);
+    tab_separated_ = lower.ends_with(".tsv") || lower.ends_with(".tsv.gz");
+    if (tab_separated_) csv_set_delim(&parser_, CSV_TAB);
   }
   ~CsvReader() { csv_free(&parser_); }
   CsvReader(const CsvReader&) = delete;
   CsvReader& operator=(const CsvReader&) = delete;
 
-  // Feeds libcsv a line at a time, so that each row knows the line it started on.
+  // The first line with something on it decides how rows split (whitespace_separated); until
+  // it is whole, the text waits.
   void feed(std::string_view text) {
+    if (split_ == Split::undecided) {
+      first_text_.append(text);
+      const std::size_t content = first_text_.find_first_not_of(" \t\r\n");
+      const std::size_t end = content == std::string::npos ? content : first_text_.find('\n', content);
+      if (end == std::string::npos) return;
+      decide_split(std::string_view(first_text_).substr(content, end - content));
+      const std::string waiting = std::move(first_text_);
+      return feed(waiting);
+    }
+    if (split_ == Split::whitespace) return feed_words(text);
+    feed_csv(text);
+  }
+
+  // Feeds libcsv a line at a time, so that each row knows the line it started on.
+  void feed_csv(std::string_view text) {
     if (line_ == 1 && at_line_start_ && text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 BOM
     while (!text.empty()) {
       const std::size_t nl = text.find('\n');
@@ -97,6 +114,16 @@ class CsvReader {
   }
 
   CsvShape finish() {
+    if (split_ == Split::undecided) {  // one line, without a line break after it
+      const std::size_t content = first_text_.find_first_not_of(" \t\r\n");
+      decide_split(content == std::string::npos ? "" : std::string_view(first_text_).substr(content));
+      const std::string waiting = std::move(first_text_);
+      feed(waiting);
+    }
+    if (split_ == Split::whitespace) {
+      words_row(words_line_);  // the last line, when no line break ends it
+      words_line_.clear();
+    }
     if (csv_fini(&parser_, on_field, on_row, this) != 0 && !error_)
       fail(row_line_, "malformed CSV (a quoted field is not closed)");
     if (error_) std::rethrow_exception(error_);
@@ -108,6 +135,45 @@ class CsvReader {
   }
 
  private:
+  // Files such as scikit-learn's diabetes data separate values by spaces: a first line with
+  // no comma, tab or quote but a space between two values says so. Those rows are split on
+  // runs of spaces and tabs, without quoting.
+  void decide_split(std::string_view first_line) {
+    const std::size_t last = first_line.find_last_not_of(" \t\r");
+    const std::string_view line = first_line.substr(0, last == std::string_view::npos ? 0 : last + 1);
+    const bool spaced = line.find_first_of(",\t\"") == std::string_view::npos &&
+                        line.find(' ') != std::string_view::npos && !tab_separated_;
+    split_ = spaced ? Split::whitespace : Split::libcsv;
+  }
+
+  void feed_words(std::string_view text) {
+    if (line_ == 1 && words_line_.empty() && text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+    while (!text.empty() && !error_) {
+      const std::size_t nl = text.find('\n');
+      words_line_.append(text.substr(0, nl));
+      if (nl == std::string_view::npos) return;
+      words_row(words_line_);
+      words_line_.clear();
+      ++line_;
+      text.remove_prefix(nl + 1);
+    }
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  // One line's words as a row (a blank line is none), as libcsv would hand them over.
+  void words_row(std::string_view line) {
+    std::size_t at = line.find_first_not_of(" \t\r");
+    if (at == std::string_view::npos) return;
+    row_line_ = line_;
+    while (at != std::string_view::npos) {
+      const std::size_t end = std::min(line.find_first_of(" \t\r", at), line.size());
+      on_field(const_cast<char*>(line.data() + at), end - at, this);
+      at = line.find_first_not_of(" \t\r", end);
+    }
+    on_row('\n', this);
+    if (error_) std::rethrow_exception(error_);
+  }
+
   static void on_field(void* s, std::size_t len, void* self) {
     auto* r = static_cast<CsvReader*>(self);
     if (r->error_) return;
@@ -346,7 +412,10 @@ class CsvReader {
   csv_parser parser_{};
   std::exception_ptr error_;
   std::uint64_t line_ = 1, row_line_ = 1, first_line_ = 0, width_line_ = 0, rows_ = 0;
-  bool at_line_start_ = true, header_decided_ = false, has_labels_ = false, in_row_ = false;
+  bool at_line_start_ = true, header_decided_ = false, has_labels_ = false, in_row_ = false, tab_separated_ = false;
+  enum class Split { undecided, libcsv, whitespace } split_ = Split::undecided;
+  std::string first_text_;  // the text before the first line is whole (Split::undecided)
+  std::string words_line_;  // the line being read, whitespace-separated
   std::vector<std::string> row_, first_, header_;
   std::size_t fields_ = 0, width_ = 0, label_at_ = std::size_t(-1);
   std::vector<std::string> pending_;  // the labels' text, while the first file decides their coding
