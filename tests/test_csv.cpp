@@ -199,3 +199,19 @@ TEST(Csv, ReadsWhitespaceSeparatedRowsAsTheSameCommaSeparatedOnes) {
 
 }  // namespace
 }  // namespace ptrain
+
+namespace ptrain {
+namespace {
+
+// Boston's CSV as scikit-learn ships it: a line of sizes, then the names, then the rows.
+TEST(Csv, SkipsScikitLearnsLineOfSizesBeforeTheNames) {
+  const Read r = read("3,2,,\n\"A\",\"B\",\"Y\"\n0.5,18,1\n0.25,0,0\n1,2,1\n", {CsvHeader::detect, "Y", {}});
+  EXPECT_EQ(r.shape.count, 3u);
+  EXPECT_EQ(r.features, (AlignedVector<float>{0.5f, 18, 0.25f, 0, 1, 2}));
+  EXPECT_EQ(r.labels, (std::vector<std::uint8_t>{1, 0, 1}));
+  // Two whole numbers followed by data are data.
+  EXPECT_EQ(read("3,2,1\n4,5,0\n").shape.count, 2u);
+}
+
+}  // namespace
+}  // namespace ptrain

@@ -203,6 +203,10 @@ class CsvReader {
         first_.assign(row.begin(), row.end());
         first_line_ = row_line_;
         return;
+      } else if (is_sizes_line(first_) && no_numbers(row)) {
+        first_.assign(row.begin(), row.end());  // the names: a header if the next row is numbers
+        first_line_ = row_line_;
+        return;
       } else {
         header_decided_ = true;
         if (looks_like_header(row)) {
@@ -214,6 +218,22 @@ class CsvReader {
       }
     }
     data_row(row, row_line_);
+  }
+
+  // scikit-learn's short first line of sizes, "506,13,,,…" (Boston's), before a line of names:
+  // two whole numbers, the rest empty. (Iris's "150,4,setosa,…" is a header by the rule below.)
+  static bool is_sizes_line(std::span<const std::string> row) {
+    auto whole = [](const std::string& f) {
+      double v;
+      return parse_number(f, v) && v >= 0 && v == std::floor(v);
+    };
+    return row.size() >= 2 && whole(row[0]) && whole(row[1]) &&
+           std::all_of(row.begin() + 2, row.end(), [](const std::string& f) { return trimmed(f).empty(); });
+  }
+
+  static bool no_numbers(std::span<const std::string> row) {
+    double v;
+    return std::none_of(row.begin(), row.end(), [&](const std::string& f) { return parse_number(f, v); });
   }
 
   bool looks_like_header(std::span<const std::string> second) const {
