@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/float32_range.hpp"
 #include "ptrain/core/text_parsers.hpp"
 
 namespace ptrain {
@@ -67,11 +68,8 @@ InputTransform InputTransform::standardize(const Dataset& data, const std::vecto
 }
 
 InputTransform InputTransform::scale(int features, double x) {
-  const float f = static_cast<float>(x);
-  if (!(std::abs(f) >= std::numeric_limits<float>::min()) || !std::isfinite(f))
-    throw UsageError("--scale " + round_trip_text(x) + ": " +
-                     (std::isfinite(f) ? "below float32's smallest normal number (1.2e-38), which reads as 0"
-                                       : "above float32's largest number (3.4e38), infinite there"));
+  if (const std::string why = float32_range_problem(x); !why.empty())
+    throw UsageError("--scale " + round_trip_text(x) + ": " + why);
   return {std::vector<float>(features, 0.0f), std::vector<float>(features, static_cast<float>(x))};
 }
 

@@ -1,10 +1,10 @@
 #include "ptrain/run/schedule.hpp"
 
 #include <cmath>
-#include <limits>
 #include <utility>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/float32_range.hpp"
 #include "ptrain/core/text_parsers.hpp"
 
 namespace ptrain {
@@ -32,36 +32,22 @@ double epoch_lr(const TrainConfig& cfg, int epoch) {
   return scheduled_lr(cfg, epoch - warm, span);
 }
 
-namespace {
-
-constexpr double kFloatMin = std::numeric_limits<float>::min(), kFloatMax = std::numeric_limits<float>::max();
-
-// " is below float32's smallest normal number..." or " is above float32's largest...", or "" in range.
-std::string out_of_float32(double v) {
-  if (v != 0 && std::abs(v) < kFloatMin)
-    return " is below float32's smallest normal number (1.2e-38), which the arithmetic reads as 0";
-  if (std::abs(v) > kFloatMax) return " is above float32's largest number (3.4e38), infinite there";
-  return "";
-}
-
-}  // namespace
-
 void check_float32_range(const TrainConfig& cfg) {
   for (auto [option, value] : {std::pair{"momentum", cfg.momentum},
                                {"beta1", cfg.beta1},
                                {"beta2", cfg.beta2},
                                {"eps", cfg.eps},
                                {"weight-decay", cfg.weight_decay}})
-    if (const std::string why = out_of_float32(value); !why.empty())
-      throw UsageError("--" + std::string(option) + " " + round_trip_text(value) + ":" + why);
+    if (const std::string why = float32_range_problem(value); !why.empty())
+      throw UsageError("--" + std::string(option) + " " + round_trip_text(value) + ": is " + why);
   for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
     const double step = epoch_lr(cfg, epoch) / cfg.batch_size;
-    const std::string why = out_of_float32(step);
+    const std::string why = float32_range_problem(step);
     if (why.empty()) continue;
     const bool decayed = epoch_lr(cfg, epoch) != cfg.lr;
     throw UsageError("--lr " + round_trip_text(cfg.lr) + (decayed ? " with its schedule" + schedule_text(cfg) : "") +
-                     ": the step epoch " + std::to_string(epoch) + " takes, lr/batch = " + round_trip_text(step) + "," +
-                     why);
+                     ": the step epoch " + std::to_string(epoch) + " takes, lr/batch = " + round_trip_text(step) +
+                     ", is " + why);
   }
 }
 

@@ -375,21 +375,20 @@ void TrainingRun::keep_best_from_before() {
     auto it = kept.metadata.find("run_id"), at = kept.metadata.find("epoch");
     best_in_file_ = it != kept.metadata.end() && it->second == cfg_.run_id && at != kept.metadata.end() &&
                     at->second == std::to_string(epoch);
-  } catch (const DataError&) {
-    best_in_file_ = false;
+  } catch (const DataError&) {  // none there, or not one ptrain reads: the best is not in it
   }
   if (best_in_file_) return;
-  if (position_.epochs_done == epoch && position_.batches_in_epoch == 0) {
+  const std::string wrote =
+      "--save-best " + cfg_.save_best_path + ": wrote the best epoch so far, " + std::to_string(epoch);
+  if (position_.epochs_done == epoch && position_.batches_in_epoch == 0) {  // the engine holds its weights
     save_best();
-    add_note("--save-best " + cfg_.save_best_path + ": wrote the best epoch so far, " + std::to_string(epoch) +
-             ", from the checkpoint");
+    add_note(wrote + ", from the checkpoint");
     return;
   }
   if (std::optional<ModelFile> kept = checkpoint_at_epoch(cfg_.resume, cfg_.run_id, epoch)) {
     best_in_file_ = true;
     if (cluster_.leader()) save_loadable_model(cfg_.save_best_path, *kept, "--save-best " + cfg_.save_best_path);
-    add_note("--save-best " + cfg_.save_best_path + ": wrote the best epoch so far, " + std::to_string(epoch) +
-             ", from its checkpoint");
+    add_note(wrote + ", from its checkpoint");
     return;
   }
   add_note("warning: --save-best " + cfg_.save_best_path + ": the best epoch so far, " + std::to_string(epoch) +

@@ -2,6 +2,7 @@
 // Which doubles a float32 value can hold: the readers of every format accept the same ones.
 #include <cmath>
 #include <limits>
+#include <string>
 
 namespace ptrain {
 
@@ -10,6 +11,16 @@ namespace ptrain {
 inline bool rounds_to_finite_float32(double v) {
   const double limit = static_cast<double>(std::numeric_limits<float>::max()) + std::ldexp(1.0, 103);
   return std::abs(v) < limit;  // false for NaN and the infinities too
+}
+
+// Why a number that float32 arithmetic takes (a learning rate, ε, a scale) cannot be one there:
+// a non-zero v that float32 holds only as 0 or a subnormal (which FTZ/DAZ read as 0), or one it
+// holds only as infinity; "" when it fits.
+inline std::string float32_range_problem(double v) {
+  if (v != 0 && std::abs(v) < std::numeric_limits<float>::min())
+    return "below float32's smallest normal number (1.2e-38), which the arithmetic reads as 0";
+  if (!rounds_to_finite_float32(v)) return "above float32's largest number (3.4e38), infinite there";
+  return "";
 }
 
 }  // namespace ptrain
