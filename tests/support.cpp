@@ -46,6 +46,23 @@ Dataset as_float_features(Dataset d) {
   return d;
 }
 
+Dataset as_regression(Dataset d, int target_count, std::uint64_t seed) {
+  d = as_float_features(std::move(d));
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> noise(-0.1, 0.1);
+  d.target_count = target_count;
+  d.targets.resize(d.size() * target_count);
+  for (std::size_t n = 0; n < d.size(); ++n) {
+    const float* x = d.row(n);
+    for (int j = 0; j < target_count; ++j) {
+      const double x0 = x[j % d.image_size], x1 = x[(j + 1) % d.image_size];
+      d.targets[n * target_count + j] = static_cast<float>(2.0 * std::sin(x0) + x0 * x1 - 0.5 * j + noise(rng));
+    }
+    d.labels[n] = 0;
+  }
+  return d;
+}
+
 std::vector<std::uint32_t> iota_indices(std::size_t n) {
   std::vector<std::uint32_t> v(n);
   std::iota(v.begin(), v.end(), 0u);

@@ -22,6 +22,9 @@ Dataset synthetic_dataset(std::size_t count, int image_size, int classes, std::u
 // The same examples as float features, (byte − 127.5) / 64: values in [−2, 2], as standardised
 // features are.
 Dataset as_float_features(Dataset d);
+// The same examples as float features with `target_count` real-valued targets each, smooth
+// functions of the features plus noise (labels become 0): a regression's data.
+Dataset as_regression(Dataset d, int target_count, std::uint64_t seed);
 
 std::vector<std::uint32_t> iota_indices(std::size_t n);
 

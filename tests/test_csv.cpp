@@ -187,7 +187,7 @@ TEST(Csv, ReadsWhitespaceSeparatedRowsAsTheSameCommaSeparatedOnes) {
   EXPECT_EQ(spaced.shape.count, 3u);
   EXPECT_EQ(spaced.features, commas.features);
   EXPECT_EQ(spaced.labels, commas.labels);
-  const Read named = read("age sex bmi bp y\n59 2 32.1 101.0 1\n48 1 21.6 87.0 0\n", {CsvHeader::detect, "y", {}});
+  const Read named = read("age sex bmi bp y\n59 2 32.1 101.0 1\n48 1 21.6 87.0 0\n", {CsvHeader::detect, "y", {}, {}});
   EXPECT_EQ(named.features, (AlignedVector<float>{59, 2, 32.1f, 101, 48, 1, 21.6f, 87}));
   EXPECT_EQ(named.labels, (std::vector<std::uint8_t>{1, 0}));
   expect_data_error([] { read("1 2 3\n4 x 6\n"); }, "t.csv: line 2: column 2: 'x' is not a number");
@@ -205,7 +205,7 @@ namespace {
 
 // Boston's CSV as scikit-learn ships it: a line of sizes, then the names, then the rows.
 TEST(Csv, SkipsScikitLearnsLineOfSizesBeforeTheNames) {
-  const Read r = read("3,2,,\n\"A\",\"B\",\"Y\"\n0.5,18,1\n0.25,0,0\n1,2,1\n", {CsvHeader::detect, "Y", {}});
+  const Read r = read("3,2,,\n\"A\",\"B\",\"Y\"\n0.5,18,1\n0.25,0,0\n1,2,1\n", {CsvHeader::detect, "Y", {}, {}});
   EXPECT_EQ(r.shape.count, 3u);
   EXPECT_EQ(r.features, (AlignedVector<float>{0.5f, 18, 0.25f, 0, 1, 2}));
   EXPECT_EQ(r.labels, (std::vector<std::uint8_t>{1, 0, 1}));

@@ -25,6 +25,7 @@ struct Case {
   bool floats = false;  // float feature rows instead of byte images
   Optimizer optimizer = Optimizer::sgd;
   double weight_decay = 0;
+  Task task = Task::classification;  // regression: float features, real-valued targets, linear outputs
   UpdateRule rule() const {
     UpdateRule r;
     r.optimizer = optimizer;
@@ -36,13 +37,14 @@ struct Case {
 
 Dataset dataset_for(const Case& c, std::size_t count, std::uint64_t seed) {
   Dataset d = test::synthetic_dataset(count, c.sizes.front(), c.sizes.back(), seed);
+  if (c.task == Task::regression) return test::as_regression(std::move(d), c.sizes.back(), seed);
   return c.floats ? test::as_float_features(std::move(d)) : d;
 }
 
 void PrintTo(const Case& c, std::ostream* os) {
   *os << NetSpec{c.sizes}.describe() << " batch " << c.batch << " chunk " << c.chunk << (c.blog ? " blog" : "") << " "
       << name_of(c.hidden) << " " << name_of(c.loss) << " momentum " << c.momentum << (c.floats ? " floats" : "") << " "
-      << name_of(c.optimizer) << " decay " << c.weight_decay;
+      << name_of(c.optimizer) << " decay " << c.weight_decay << " " << name_of(c.task);
 }
 
 class EngineVsOracle : public ::testing::TestWithParam<Case> {};
@@ -52,6 +54,7 @@ NetSpec spec_for(const Case& c) {
   spec.sizes = c.sizes;
   spec.hidden = c.hidden;
   spec.loss = c.loss;
+  spec.task = c.task;
   if (c.blog) {
     spec.input_scale = 1.0;
     spec.blog_derivative = true;
@@ -87,7 +90,10 @@ TEST_P(EngineVsOracle, SeveralStepsTrackTheOracle) {
   ParallelEngine engine(spec, init, c.chunk, c.rule());
   ThreadLimit threads(2);
   // Adam moves every weight by about lr a step, whatever its gradient's size.
-  const double lr = c.optimizer != Optimizer::sgd ? 0.001 : c.blog ? 0.1 : c.loss == Loss::xent ? 0.2 : 1.0;
+  const double lr = c.optimizer != Optimizer::sgd          ? 0.001
+                    : c.blog || c.task == Task::regression ? 0.1
+                    : c.loss == Loss::xent                 ? 0.2
+                                                           : 1.0;
   for (int step = 0; step < 3; ++step) {
     Indices batch = Indices(all).subspan(std::size_t(step) * c.batch, c.batch);
     oracle.train_step(d, batch, lr);
@@ -123,7 +129,54 @@ INSTANTIATE_TEST_SUITE_P(
         Case{{784, 112, 16, 10}, 32, 4, false, Activation::relu, Loss::xent, 0, false, Optimizer::adam},
         Case{{31, 17, 9, 3}, 20, 3, false, Activation::tanh, Loss::xent, 0, true, Optimizer::adamw, 0.01},
         Case{{12, 16, 400, 370, 3}, 21, 4, false, Activation::relu, Loss::mse, 0, false, Optimizer::adam, 0.001},
-        Case{{784, 112, 16, 10}, 32, 8, false, Activation::sigmoid, Loss::mse, 0, true, Optimizer::adamw, 0.1}));
+        Case{{784, 112, 16, 10}, 32, 8, false, Activation::sigmoid, Loss::mse, 0, true, Optimizer::adamw, 0.1},
+        // regression: linear outputs, one or several real-valued targets
+        Case{{13, 7, 5}, 37, 8, false, Activation::relu, Loss::mse, 0, true, Optimizer::sgd, 0, Task::regression},
+        Case{{31, 17, 9, 1},
+             20,
+             3,
+             false,
+             Activation::tanh,
+             Loss::mse,
+             0.9,
+             true,
+             Optimizer::sgd,
+             0.01,
+             Task::regression},
+        Case{{31, 17, 9, 3},
+             20,
+             3,
+             false,
+             Activation::sigmoid,
+             Loss::mse,
+             0,
+             true,
+             Optimizer::adam,
+             0,
+             Task::regression},
+        Case{{784, 112, 16, 1},
+             32,
+             8,
+             false,
+             Activation::relu,
+             Loss::mse,
+             0,
+             true,
+             Optimizer::adamw,
+             0.1,
+             Task::regression},
+        Case{{12, 16, 400, 370, 3},
+             21,
+             4,
+             false,
+             Activation::relu,
+             Loss::mse,
+             0,
+             true,
+             Optimizer::adam,
+             0.001,
+             Task::regression},
+        Case{{100, 2}, 17, 5, false, Activation::relu, Loss::mse, 0, true, Optimizer::sgd, 0, Task::regression}));
 
 }  // namespace
 }  // namespace ptrain

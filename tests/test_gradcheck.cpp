@@ -15,17 +15,21 @@ namespace {
 double batch_loss(const ReferenceEngine& ref, const std::vector<double>& w, const Dataset& d,
                   const std::vector<std::uint32_t>& batch) {
   double s = 0;
-  for (std::uint32_t e : batch) s += ref.example_loss(w, d.image(e), d.labels[e]);
+  for (std::uint32_t e : batch)
+    s += d.target_count > 0 ? ref.example_loss(w, d, e) : ref.example_loss(w, d.image(e), d.labels[e]);
   return s / static_cast<double>(batch.size());
 }
 
 void expect_gradient_matches_finite_differences(const std::vector<int>& sizes, std::uint64_t seed,
-                                                Activation hidden = Activation::sigmoid, Loss loss = Loss::mse) {
+                                                Activation hidden = Activation::sigmoid, Loss loss = Loss::mse,
+                                                Task task = Task::classification) {
   NetSpec spec;
   spec.sizes = sizes;
   spec.hidden = hidden;
   spec.loss = loss;
+  spec.task = task;
   Dataset d = test::synthetic_dataset(5, sizes.front(), sizes.back(), seed);
+  if (task == Task::regression) d = test::as_regression(std::move(d), sizes.back(), seed);
   std::vector<std::uint32_t> batch = test::iota_indices(d.size());
   // Larger weights than the blog's init, so no layer sits in a flat, uninformative region.
   std::vector<float> init = init_blog(sizes, seed);
@@ -46,7 +50,8 @@ void expect_gradient_matches_finite_differences(const std::vector<int>& sizes, s
     numeric[i] = (up - down) / (2 * h);
   }
   EXPECT_TRUE(test::tensors_close(sizes, analytic, numeric, 1e-6, 1e-5))
-      << "net " << NetSpec{sizes}.describe() << ", " << name_of(hidden) << ", " << name_of(loss);
+      << "net " << NetSpec{sizes}.describe() << ", " << name_of(hidden) << ", " << name_of(loss) << ", "
+      << name_of(task);
 }
 
 TEST(GradCheck, OracleMatchesCentralDifferencesOnSmallNets) {
@@ -62,6 +67,15 @@ TEST(GradCheck, OracleMatchesCentralDifferencesForEveryActivationAndLoss) {
       expect_gradient_matches_finite_differences({5, 7, 3}, 5, a, l);
       expect_gradient_matches_finite_differences({9, 6, 4, 3}, 6, a, l);
     }
+}
+
+// Linear outputs and ½‖a − t‖² against real-valued targets, one or several.
+TEST(GradCheck, OracleMatchesCentralDifferencesForRegressionWithEveryActivation) {
+  for (Activation a : {Activation::sigmoid, Activation::tanh, Activation::relu}) {
+    expect_gradient_matches_finite_differences({5, 7, 1}, 7, a, Loss::mse, Task::regression);
+    expect_gradient_matches_finite_differences({9, 6, 4, 3}, 8, a, Loss::mse, Task::regression);
+  }
+  expect_gradient_matches_finite_differences({6, 2}, 9, Activation::relu, Loss::mse, Task::regression);
 }
 
 TEST(GradCheck, CrossEntropyLossIsMinusLogSoftmaxEvenForHugeLogits) {

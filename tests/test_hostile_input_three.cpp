@@ -404,12 +404,22 @@ TEST_F(HostileThree, EveryOptionIsPlacedForAResumeAndTheNewRunOnesAreRefused) {
       "checkpoint-dir", "keep-last", "resume",  "exact-reduce", "quiet",      "config",
       "data-dir",       "train",     "test",    "val"};
   const std::set<std::string> recipe{
-      "layers",       "engine",   "seed",      "preset",   "batch-size",    "lr",         "split",         "val-size",
-      "activation",   "loss",     "init",      "momentum", "optimizer",     "beta1",      "beta2",         "eps",
-      "weight-decay", "lr-decay", "step-size", "gamma",    "warmup-epochs", "early-stop", "early-stop-on", "min-delta"};
-  const std::vector<std::pair<std::string, std::string>> new_run_only{
-      {"hidden", "8"},   {"classes", "10"},         {"standardize", ""}, {"scale", "2"},
-      {"header", "yes"}, {"label-column", "first"}, {"npz-keys", "a,b"}, {"init-from", path("any.st")}};
+      "task",          "layers",     "engine",        "seed",         "preset",   "batch-size", "lr",
+      "split",         "val-size",   "activation",    "loss",         "init",     "momentum",   "optimizer",
+      "beta1",         "beta2",      "eps",           "weight-decay", "lr-decay", "step-size",  "gamma",
+      "warmup-epochs", "early-stop", "early-stop-on", "min-delta"};
+  const std::vector<std::pair<std::string, std::string>> new_run_only{{"hidden", "8"},
+                                                                      {"classes", "10"},
+                                                                      {"standardize", ""},
+                                                                      {"scale", "2"},
+                                                                      {"header", "yes"},
+                                                                      {"label-column", "first"},
+                                                                      {"npz-keys", "a,b"},
+                                                                      {"init-from", path("any.st")},
+                                                                      {"target-columns", "last"},
+                                                                      {"train-targets", path("t.csv")},
+                                                                      {"test-targets", path("t.csv")},
+                                                                      {"val-targets", path("t.csv")}};
   std::istringstream help(run("--help").out);
   std::string line;
   std::set<std::string> listed;

@@ -844,6 +844,24 @@ TEST(Kernels, OutputBackwardsMatchPlainLoopsAndAHandComputedCase) {
   EXPECT_FLOAT_EQ(d[1], -0.125f);
 }
 
+TEST(Kernels, LinearOutputBackwardMatchesPlainLoopsAndAHandComputedCase) {
+  std::mt19937 rng(15);
+  const int K = 7, n = 3;
+  Buffer A(K * n, 1, rng), T(K * n, 2, rng), dZ(K * n, 3, rng), dZ_plain = dZ;
+  for (int i = 0; i < K * n; ++i) A.data()[i] *= 40.0f;  // real-valued outputs, far from (0, 1)
+  const double loss = simd::linear_output_backward(A.data(), T.data(), dZ.data(), K, n);
+  const double loss_plain = plain::linear_output_backward(A.data(), T.data(), dZ_plain.data(), K, n);
+  EXPECT_NEAR(loss, loss_plain, 1e-6 * loss_plain);
+  for (int i = 0; i < K * n; ++i) ASSERT_NEAR(dZ[i], dZ_plain[i], 2 * kEps * std::fabs(dZ_plain[i]) + 1e-12);
+  ASSERT_TRUE(dZ.padding_intact());
+  // One example, two targets: a = (3, −1), t = (1, 0.5) gives loss ½(2² + 1.5²) = 3.125, dZ = (2, −1.5).
+  const float a[2] = {3.0f, -1.0f}, t[2] = {1.0f, 0.5f};
+  float d[2];
+  EXPECT_DOUBLE_EQ(simd::linear_output_backward(a, t, d, 1, 2), 3.125);
+  EXPECT_FLOAT_EQ(d[0], 2.0f);
+  EXPECT_FLOAT_EQ(d[1], -1.5f);
+}
+
 TEST(Kernels, DenseSgdStepsMatchPlainLoops) {
   std::mt19937 rng(14);
   for (int n : kLengths)

@@ -45,6 +45,11 @@ constexpr long long kMaxSeed = std::numeric_limits<long long>::max();
 
 // clang-format off
 const RecipeField kRecipe[] = {
+  {"task", "task", "classification (outputs are classes) or regression (outputs are real-valued targets: linear "
+   "units, loss ½‖a−t‖²; by default then ReLU hidden units, xavier init, Adam at 0.001, as scikit-learn's "
+   "MLPRegressor)",
+   [](const TrainConfig& c) { return name_of(c.spec.task); },
+   [](TrainConfig& c, const std::string& t) { c.spec.task = parse_choice<Task>(t); }, "classification"},
   {"layers", "layers", "layer sizes, inputs first: the first must be the image size, the last the number of "
    "classes (default: from the data, with --hidden between)",
    [](const TrainConfig& c) { return format_sizes(c.spec.sizes, ','); },
@@ -76,7 +81,8 @@ const RecipeField kRecipe[] = {
   {"activation", "activation", "hidden units: sigmoid, tanh or relu",
    [](const TrainConfig& c) { return name_of(c.spec.hidden); },
    [](TrainConfig& c, const std::string& t) { c.spec.hidden = parse_choice<Activation>(t); }},
-  {"loss", "loss", "mse: sigmoid outputs, ½‖a−t‖² (the blog's); xent: softmax outputs, cross-entropy",
+  {"loss", "loss", "mse: sigmoid outputs (linear for regression), ½‖a−t‖² (the blog's); xent: softmax outputs, "
+   "cross-entropy (classification only)",
    [](const TrainConfig& c) { return name_of(c.spec.loss); },
    [](TrainConfig& c, const std::string& t) { c.spec.loss = parse_choice<Loss>(t); }},
   {"init", "init",
@@ -128,11 +134,12 @@ const RecipeField kRecipe[] = {
    [](const TrainConfig& c) { return std::to_string(c.early_stop); },
    [](TrainConfig& c, const std::string& t) { c.early_stop = static_cast<int>(parse_integer("early-stop", t, 0, 1'000'000)); },
    "0"},
-  {"early-stop-on", "early_stop_on", "what --early-stop and --save-best call best: accuracy (validation, highest) or "
-   "loss (validation, lowest)",
+  {"early-stop-on", "early_stop_on", "what --early-stop and --save-best call best: accuracy (validation, highest; "
+   "classification's default), loss (validation, lowest; regression's default) or r2 (validation R², highest; "
+   "regression only)",
    [](const TrainConfig& c) { return name_of(c.early_stop_on); },
    [](TrainConfig& c, const std::string& t) { c.early_stop_on = parse_choice<StopOn>(t); }, "accuracy"},
-  {"min-delta", "min_delta", "a gain must exceed this: percentage points of accuracy, or loss",
+  {"min-delta", "min_delta", "a gain must exceed this: percentage points of accuracy, loss, or R²",
    [](const TrainConfig& c) { return round_trip_text(c.min_delta); },
    [](TrainConfig& c, const std::string& t) { c.min_delta = parse_bounded("min-delta", t, 0, 1e6, true, "a number from 0 to 1e6"); },
    "0"},
@@ -187,7 +194,7 @@ void adopt_recipe(TrainConfig& cfg, const std::map<std::string, std::string>& me
 
 void adopt_net_arithmetic(TrainConfig& cfg, const std::map<std::string, std::string>& metadata,
                           const std::string& path) {
-  for (const char* option : {"preset", "activation", "loss"}) {
+  for (const char* option : {"task", "preset", "activation", "loss"}) {
     const RecipeField& f = recipe_field(option);
     auto it = metadata.find(std::string(f.key));
     if (it == metadata.end()) continue;  // a model from another tool: the defaults
@@ -201,6 +208,33 @@ void adopt_net_arithmetic(TrainConfig& cfg, const std::map<std::string, std::str
     }
   }
   apply_preset_lr(cfg);
+}
+
+void apply_task_defaults(TrainConfig& cfg) {
+  if (!cfg.spec.regression()) return;
+  const auto unless_given = [&](const char* option, auto set) {
+    if (!cfg.explicit_options.count(option)) set();
+  };
+  unless_given("activation", [&] { cfg.spec.hidden = Activation::relu; });
+  unless_given("init", [&] { cfg.init = Init::xavier; });
+  unless_given("optimizer", [&] { cfg.optimizer = Optimizer::adam; });
+  unless_given("lr", [&] { cfg.lr = kRegressionLr; });
+  unless_given("early-stop-on", [&] { cfg.early_stop_on = StopOn::loss; });
+}
+
+void check_task_options(const TrainConfig& cfg) {
+  if (cfg.spec.regression()) {
+    if (cfg.spec.loss == Loss::xent)
+      throw UsageError(
+          "--loss xent is a classification's (softmax over classes); a regression's outputs are linear "
+          "and its loss is mse, ½‖a−t‖²");
+    if (cfg.preset == Preset::blog)
+      throw UsageError("--preset blog is the post's MNIST classifier; it does not apply to --task regression");
+    if (cfg.early_stop_on == StopOn::accuracy)
+      throw UsageError("--early-stop-on accuracy: a regression has no accuracy; use loss or r2");
+  } else if (cfg.early_stop_on == StopOn::r2) {
+    throw UsageError("--early-stop-on r2 applies to --task regression; a classification judges by accuracy or loss");
+  }
 }
 
 void check_optimizer_options(const TrainConfig& cfg) {

@@ -85,4 +85,13 @@ std::vector<int> parse_hidden(const std::string& text) {
   return parse_sizes("--hidden", text, "112,16 (or none)");
 }
 
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::size_t start = 0;
+  for (std::size_t comma; (comma = text.find(',', start)) != std::string::npos; start = comma + 1)
+    words.push_back(text.substr(start, comma - start));
+  words.push_back(text.substr(start));
+  return words;
+}
+
 }  // namespace ptrain

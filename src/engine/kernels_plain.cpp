@@ -146,6 +146,16 @@ double mse_output_backward(const float* A, const int* labels, float* dZ, int K, 
   return loss;
 }
 
+double linear_output_backward(const float* A, const float* T, float* dZ, int K, int n) {
+  double loss = 0;
+  for (int i = 0; i < K * n; ++i) {
+    const double diff = double{A[i]} - T[i];
+    loss += 0.5 * diff * diff;
+    dZ[i] = static_cast<float>(diff);
+  }
+  return loss;
+}
+
 double xent_output_backward(const float* P, const float* logits, const float* log_norm, const int* labels, float* dZ,
                             int K, int n) {
   double loss = 0;

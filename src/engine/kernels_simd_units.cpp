@@ -179,6 +179,21 @@ double mse_output_backward(const float* A, const int* labels, float* dZ, int K, 
   return loss;
 }
 
+double linear_output_backward(const float* A, const float* T, float* dZ, int K, int n) {
+  double loss = 0;
+  for (int k = 0; k < K; ++k) {
+    const std::size_t row = std::size_t(k) * n;
+    float example_loss = 0;
+    for (int j = 0; j < n; ++j) {
+      const float diff = A[row + j] - T[row + j];
+      example_loss = std::fma(diff, diff, example_loss);
+      dZ[row + j] = diff;
+    }
+    loss += 0.5 * example_loss;
+  }
+  return loss;
+}
+
 double xent_output_backward(const float* P, const float* logits, const float* log_norm, const int* labels, float* dZ,
                             int K, int n) {
   double loss = 0;

@@ -17,6 +17,7 @@ void ParallelEngine::Activations::resize(const std::vector<int>& sizes, std::siz
   logits.assign(n * sizes.back(), 0.0f);
   log_norm.assign(n, 0.0f);
   labels.assign(n, 0);
+  targets.assign(n * sizes.back(), 0.0f);
 }
 
 ParallelEngine::ParallelEngine(const NetSpec& spec, std::span<const float> initial, int chunk_size,

@@ -50,6 +50,7 @@ void ParallelEngine::activate(int l, Activations& buf, std::size_t row, int K) c
   float* z = buf.a[l + 1].data() + row * n_out;
   const std::size_t n = std::size_t(K) * n_out;
   if (l < L - 1) return hidden_forward(z, n);
+  if (spec_.regression()) return;  // linear outputs
   if (spec_.loss == Loss::xent)
     k::softmax_forward(z, buf.logits.data() + row * n_out, buf.log_norm.data() + row, K, n_out);
   else
@@ -87,6 +88,7 @@ double ParallelEngine::output_delta(Activations& buf, std::size_t row, int K) co
   const float* a_out = buf.a[L].data() + row * n_out;
   float* dz_out = buf.dz[L - 1].data() + row * n_out;
   const int* labels = buf.labels.data() + row;
+  if (spec_.regression()) return k::linear_output_backward(a_out, buf.targets.data() + row * n_out, dz_out, K, n_out);
   return spec_.loss == Loss::xent ? k::xent_output_backward(a_out, buf.logits.data() + row * n_out,
                                                             buf.log_norm.data() + row, labels, dz_out, K, n_out)
                                   : k::mse_output_backward(a_out, labels, dz_out, K, n_out, spec_.blog_derivative);
@@ -262,6 +264,10 @@ void ParallelEngine::chunk_pass(Activations& buf, const Dataset& data, Indices b
   const int K = chunk_row(c_end, B) - static_cast<int>(row);
   const auto start = now_if(profile_);
   for (int e = 0; e < K; ++e) buf.labels[row + e] = data.labels[batch[row + e]];
+  if (spec_.regression()) {
+    const int T = spec_.classes();
+    for (int e = 0; e < K; ++e) std::copy_n(data.target(batch[row + e]), T, buf.targets.data() + (row + e) * T);
+  }
   if (spec_.num_layers() == 1) activate(0, buf, row, K);
   for (int l = 1; l < spec_.num_layers(); ++l) {
     linear(l, buf.a[l].data() + row * spec_.sizes[l], buf, row, K);

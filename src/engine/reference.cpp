@@ -32,13 +32,15 @@ void ReferenceEngine::restore(const EngineState& state) {
 }
 
 double ReferenceEngine::activate(double z, bool output) const {
+  if (output && spec_.regression()) return z;
   if (output || spec_.hidden == Activation::sigmoid) return sigmoid(z);
   if (spec_.hidden == Activation::tanh) return std::tanh(z);
   return z > 0 ? z : 0.0;
 }
 
-// Layer l: z = W a + b, a' = f(z) with f the hidden activation, or at the output sigmoid (mse)
-// or softmax (xent). Shapes: W [out][in], a [in], a' [out]. `logits` gets the output layer's z.
+// Layer l: z = W a + b, a' = f(z) with f the hidden activation, or at the output sigmoid (mse),
+// softmax (xent) or the identity (regression). Shapes: W [out][in], a [in], a' [out]. `logits` gets the output layer's
+// z.
 std::vector<double> ReferenceEngine::input_of(const std::uint8_t* image) const {
   std::vector<double> x(spec_.inputs());
   for (int i = 0; i < spec_.inputs(); ++i) x[i] = image[i] * spec_.input_scale;
@@ -48,6 +50,13 @@ std::vector<double> ReferenceEngine::input_of(const std::uint8_t* image) const {
 std::vector<double> ReferenceEngine::input_of(const Dataset& data, std::uint32_t e) const {
   if (!data.float_inputs) return input_of(data.image(e));
   return std::vector<double>(data.row(e), data.row(e) + spec_.inputs());
+}
+
+std::vector<double> ReferenceEngine::target_of(const Dataset& data, std::uint32_t e) const {
+  if (spec_.regression()) return std::vector<double>(data.target(e), data.target(e) + spec_.classes());
+  std::vector<double> t(spec_.classes(), 0.0);
+  t[data.labels[e]] = 1.0;
+  return t;
 }
 
 void ReferenceEngine::forward(const std::vector<double>& w, std::vector<double> input,
@@ -77,39 +86,37 @@ void ReferenceEngine::forward(const std::vector<double>& w, std::vector<double> 
 // The derivative of a unit's output with respect to its input, in terms of its output a.
 // The blog's post applies σ to a again.
 double ReferenceEngine::activation_slope(double a, bool output) const {
+  if (output && spec_.regression()) return 1.0;
   if (output || spec_.hidden == Activation::sigmoid)
     return spec_.blog_derivative ? sigmoid(a) * (1.0 - sigmoid(a)) : a * (1.0 - a);
   if (spec_.hidden == Activation::tanh) return 1.0 - a * a;
   return a > 0 ? 1.0 : 0.0;
 }
 
-// mse: ½‖a − t‖²; xent: −log softmax(z)_label = logsumexp(z) − z_label, computed stably.
-double ReferenceEngine::loss_of(const std::vector<double>& out, const std::vector<double>& logits, int label) const {
+// mse: ½‖a − t‖²; xent: −log softmax(z)_label = logsumexp(z) − z_label, computed stably (the
+// label is the target's 1).
+double ReferenceEngine::loss_of(const std::vector<double>& out, const std::vector<double>& logits,
+                                const std::vector<double>& target) const {
   double loss = 0;
   if (spec_.loss == Loss::xent) {
     const double m = *std::max_element(logits.begin(), logits.end());
     double sum = 0;
     for (double z : logits) sum += std::exp(z - m);
-    return m + std::log(sum) - logits[label];
+    return m + std::log(sum) - logits[std::max_element(target.begin(), target.end()) - target.begin()];
   }
-  for (std::size_t j = 0; j < out.size(); ++j) {
-    const double target = static_cast<int>(j) == label ? 1.0 : 0.0;
-    loss += 0.5 * (out[j] - target) * (out[j] - target);
-  }
+  for (std::size_t j = 0; j < out.size(); ++j) loss += 0.5 * (out[j] - target[j]) * (out[j] - target[j]);
   return loss;
 }
 
-// δ_L = (a_L − t)·σ'(a_L) for mse, softmax − t for xent; δ_l = (W_{l+1}ᵀ δ_{l+1})·f'(a_l);
-// dW_l += δ_l ⊗ a_{l−1}; db_l += δ_l.
+// δ_L = (a_L − t)·σ'(a_L) for mse (σ' = 1 for linear outputs), softmax − t for xent;
+// δ_l = (W_{l+1}ᵀ δ_{l+1})·f'(a_l); dW_l += δ_l ⊗ a_{l−1}; db_l += δ_l.
 double ReferenceEngine::backward(const std::vector<std::vector<double>>& acts, const std::vector<double>& logits,
-                                 int label, std::vector<double>& grad) const {
+                                 const std::vector<double>& target, std::vector<double>& grad) const {
   const int L = spec_.num_layers();
   const std::vector<double>& out = acts[L];
   std::vector<double> delta(out.size());
-  for (std::size_t j = 0; j < out.size(); ++j) {
-    const double target = static_cast<int>(j) == label ? 1.0 : 0.0;
-    delta[j] = spec_.loss == Loss::xent ? out[j] - target : (out[j] - target) * activation_slope(out[j], true);
-  }
+  for (std::size_t j = 0; j < out.size(); ++j)
+    delta[j] = spec_.loss == Loss::xent ? out[j] - target[j] : (out[j] - target[j]) * activation_slope(out[j], true);
   for (int l = L - 1; l >= 0; --l) {
     const LayerSlot& s = layout_.layers[l];
     for (int j = 0; j < s.out; ++j) {
@@ -124,7 +131,7 @@ double ReferenceEngine::backward(const std::vector<std::vector<double>>& acts, c
     }
     delta = std::move(previous);
   }
-  return loss_of(out, logits, label);
+  return loss_of(out, logits, target);
 }
 
 std::vector<double> ReferenceEngine::mean_gradient(const Dataset& data, Indices batch, double* loss_sum) const {
@@ -134,7 +141,7 @@ std::vector<double> ReferenceEngine::mean_gradient(const Dataset& data, Indices 
   double loss = 0;
   for (std::uint32_t e : batch) {
     forward(w_, input_of(data, e), acts, logits);
-    loss += backward(acts, logits, data.labels[e], grad);
+    loss += backward(acts, logits, target_of(data, e), grad);
   }
   for (double& g : grad) g /= static_cast<double>(batch.size());
   if (loss_sum) *loss_sum += loss;
@@ -191,7 +198,16 @@ double ReferenceEngine::example_loss(const std::vector<double>& w, const std::ui
   std::vector<std::vector<double>> acts;
   std::vector<double> logits;
   forward(w, input_of(image), acts, logits);
-  return loss_of(acts.back(), logits, label);
+  std::vector<double> target(spec_.classes(), 0.0);
+  target[label] = 1.0;
+  return loss_of(acts.back(), logits, target);
+}
+
+double ReferenceEngine::example_loss(const std::vector<double>& w, const Dataset& data, std::uint32_t e) const {
+  std::vector<std::vector<double>> acts;
+  std::vector<double> logits;
+  forward(w, input_of(data, e), acts, logits);
+  return loss_of(acts.back(), logits, target_of(data, e));
 }
 
 }  // namespace ptrain

@@ -57,7 +57,8 @@ bool whole_label(std::string_view s, std::uint8_t& out) {
 class CsvReader {
  public:
   CsvReader(const std::string& name, const CsvFormat& format, CsvLabels want, std::uint64_t expect_features,
-            int classes, LabelCoding& coding, AlignedVector<float>& features, std::vector<std::uint8_t>& labels)
+            int classes, LabelCoding& coding, AlignedVector<float>& features, std::vector<std::uint8_t>& labels,
+            std::vector<float>* targets)
       : name_(name),
         format_(format),
         want_(want),
@@ -66,7 +67,10 @@ class CsvReader {
         coding_(coding),
         features_(features),
         labels_(labels),
+        targets_(targets),
         first_label_(labels.size()) {
+    if (regression() && !targets_ && want_ == CsvLabels::required)
+      throw std::logic_error("append_csv: target columns named without a place for the targets");
     csv_init(&parser_, CSV_STRICT | CSV_STRICT_FINI);
     const std::string lower = lower_case(std::filesystem::path(name).filename().string());
     tab_separated_ = lower.ends_with(".tsv") || lower.ends_with(".tsv.gz");
@@ -130,8 +134,15 @@ class CsvReader {
     if (!first_.empty()) data_row(first_, first_line_);  // a file of one row has no header
     if (error_) std::rethrow_exception(error_);
     if (rows_ == 0) throw DataError(name_ + ": no rows of data");
-    if (has_labels_ && want_ == CsvLabels::required) decide_labels();
-    return {rows_, width_ - (has_labels_ ? 1 : 0), has_labels_, note_};
+    if (has_labels_ && want_ == CsvLabels::required && !regression()) decide_labels();
+    CsvShape shape{
+        rows_, width_ - label_columns(), has_labels_, has_labels_ ? static_cast<int>(target_at_.size()) : 0, {}, note_};
+    if (header_.size() == width_) {
+      if (want_ == CsvLabels::none)
+        for (const std::string& h : header_) shape.names.emplace_back(trimmed(h));
+      for (std::size_t c : target_at_) shape.names.emplace_back(trimmed(header_[c]));
+    }
+    return shape;
   }
 
  private:
@@ -251,46 +262,88 @@ class CsvReader {
       return fail(line, std::to_string(row.size()) + " values, but line " + std::to_string(width_line_) + " has " +
                             std::to_string(width_));
     for (std::size_t c = 0; c < row.size(); ++c) {
+      if (has_labels_ && !target_slot_.empty() && target_slot_[c] >= 0) {
+        if (want_ == CsvLabels::ignored) continue;
+        float v = 0;
+        if (!number_at(row[c], line, c, "target", v)) return;
+        row_targets_[target_slot_[c]] = v;
+        continue;
+      }
       if (c == label_at_) {
         label(row[c], line);
         continue;
       }
-      double v;
-      if (trimmed(row[c]).empty()) return fail(line, "column " + column_name(c) + ": a missing value");
-      if (!parse_number(row[c], v))
-        return fail(line, "column " + column_name(c) + ": '" + std::string(trimmed(row[c]).substr(0, 40)) +
-                              "' is not a number");
-      if (!rounds_to_finite_float32(v))
-        return fail(line,
-                    "column " + column_name(c) + ": " + std::string(trimmed(row[c])) + " is not a finite float32");
-      features_.push_back(static_cast<float>(v));
+      float v = 0;
+      if (!number_at(row[c], line, c, "value", v)) return;
+      features_.push_back(v);
+    }
+    if (has_labels_ && regression() && want_ != CsvLabels::ignored) {
+      targets_->insert(targets_->end(), row_targets_.begin(), row_targets_.end());
+      labels_.push_back(0);
     }
     ++rows_;
   }
+
+  // Field c of a row as a finite float32, or false once the row's problem is kept.
+  bool number_at(const std::string& field, std::uint64_t line, std::size_t c, const char* what, float& out) {
+    double v;
+    if (trimmed(field).empty()) return fail(line, "column " + column_name(c) + ": a missing " + what), false;
+    if (!parse_number(field, v))
+      return fail(line,
+                  "column " + column_name(c) + ": '" + std::string(trimmed(field).substr(0, 40)) + "' is not a number"),
+             false;
+    if (!rounds_to_finite_float32(v))
+      return fail(line, "column " + column_name(c) + ": " + std::string(trimmed(field)) + " is not a finite float32"),
+             false;
+    out = static_cast<float>(v);
+    return true;
+  }
+
+  bool regression() const { return !format_.target_columns.empty() && want_ != CsvLabels::none; }
+  std::size_t label_columns() const { return !has_labels_ ? 0 : regression() ? target_at_.size() : 1; }
 
   // The first data row sets the width, whether there is a label column, and which it is.
   void shape_from(std::size_t width, std::uint64_t line) {
     width_ = width;
     width_line_ = line;
-    has_labels_ = !(want_ == CsvLabels::ignored && expect_features_ == width);
-    if (has_labels_) label_at_ = label_column();
+    has_labels_ = want_ != CsvLabels::none && !(want_ == CsvLabels::ignored && expect_features_ == width);
+    if (has_labels_ && regression())
+      target_columns();
+    else if (has_labels_)
+      label_at_ = column_of(format_.label_column, "--label-column");
     if (error_) return;
-    const std::size_t features = width - (has_labels_ ? 1 : 0);
-    if (features == 0) return fail(line, "one column, the labels: there are no features");
+    const std::size_t features = width - label_columns();
+    if (features == 0)
+      return fail(line, regression() ? "every column is a target: there are no features"
+                                     : "one column, the labels: there are no features");
+    const char* labels = regression() ? "the target columns" : "a label column";
     if (expect_features_ != 0 && features != expect_features_)
       fail(line, std::to_string(width) + " columns, but " + std::to_string(expect_features_) + " features" +
-                     (want_ == CsvLabels::ignored ? " (and optionally a label column)" : " and a label column") +
+                     (want_ == CsvLabels::ignored ? " (and optionally " + std::string(labels) + ")"
+                                                  : " and " + std::string(labels)) +
                      " are expected");
   }
 
-  std::size_t label_column() {
-    const std::string& want = format_.label_column;
+  // Regression: where each named target column is; a column named twice is refused.
+  void target_columns() {
+    target_slot_.assign(width_, -1);
+    for (const std::string& want : format_.target_columns) {
+      const std::size_t c = column_of(want, "--target-columns");
+      if (error_) return;
+      if (target_slot_[c] >= 0) return fail(width_line_, "--target-columns names column " + column_name(c) + " twice");
+      target_slot_[c] = static_cast<int>(target_at_.size());
+      target_at_.push_back(c);
+    }
+    row_targets_.assign(target_at_.size(), 0.0f);
+  }
+
+  std::size_t column_of(const std::string& want, const std::string& option) {
     if (want == "last" || want.empty()) return width_ - 1;
     if (want == "first") return 0;
     if (std::all_of(want.begin(), want.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       const std::size_t n = want.size() > 9 ? 0 : std::stoul(want);
       if (n >= 1 && n <= width_) return n - 1;
-      fail(width_line_, "--label-column " + want + ": the rows have " + std::to_string(width_) + " columns (1 to " +
+      fail(width_line_, option + " " + want + ": the rows have " + std::to_string(width_) + " columns (1 to " +
                             std::to_string(width_) + ")");
       return 0;
     }
@@ -302,7 +355,7 @@ class CsvReader {
       names += trimmed(header_[c]);
     }
     fail(width_line_,
-         "--label-column '" + want + "': " +
+         option + " '" + want + "': " +
              (header_.empty()            ? std::string("the file has no header row to name it")
               : header_.size() != width_ ? "the header row has " + std::to_string(header_.size()) + " names for " +
                                                std::to_string(width_) + " columns"
@@ -427,7 +480,11 @@ class CsvReader {
   LabelCoding& coding_;
   AlignedVector<float>& features_;
   std::vector<std::uint8_t>& labels_;
+  std::vector<float>* targets_;  // regression only
   std::size_t first_label_;
+  std::vector<std::size_t> target_at_;  // regression: the target columns, in the order named
+  std::vector<int> target_slot_;        // each column's place among them (−1: not a target)
+  std::vector<float> row_targets_;      // the row's targets as they are read
 
   csv_parser parser_{};
   std::exception_ptr error_;
@@ -454,20 +511,21 @@ bool csv_name(const std::string& path) {
 
 CsvShape append_csv_text(std::string_view text, const std::string& name, const CsvFormat& format, CsvLabels want,
                          std::uint64_t expect_features, int classes, LabelCoding& coding,
-                         AlignedVector<float>& features, std::vector<std::uint8_t>& labels) {
-  CsvReader reader(name, format, want, expect_features, classes, coding, features, labels);
+                         AlignedVector<float>& features, std::vector<std::uint8_t>& labels,
+                         std::vector<float>* targets) {
+  CsvReader reader(name, format, want, expect_features, classes, coding, features, labels, targets);
   reader.feed(text);
   return reader.finish();
 }
 
 CsvShape append_csv(const std::string& path, const CsvFormat& format, CsvLabels want, std::uint64_t expect_features,
-                    int classes, LabelCoding& coding, AlignedVector<float>& features,
-                    std::vector<std::uint8_t>& labels) {
+                    int classes, LabelCoding& coding, AlignedVector<float>& features, std::vector<std::uint8_t>& labels,
+                    std::vector<float>* targets) {
   if (const std::string problem = input_problem(path); !problem.empty()) throw DataError(path + ": " + problem);
   std::error_code ec;
   const std::uint64_t total = std::filesystem::file_size(path, ec);
   CompressedFile in(path);  // plain, or gzip's data (by its magic, whatever the name says)
-  CsvReader reader(path, format, want, expect_features, classes, coding, features, labels);
+  CsvReader reader(path, format, want, expect_features, classes, coding, features, labels, targets);
   std::string chunk(kReadChunk, '\0');
   while (const std::size_t got = in.read(chunk.data(), chunk.size())) {
     reader.feed(std::string_view(chunk.data(), got));

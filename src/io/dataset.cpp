@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -112,18 +113,108 @@ IdxShape append_idx_or_npy(const std::string& image_path, const std::string& lab
   return shape;
 }
 
+// A file of regression targets alone: .npy (N or N × T), IDX float32 (0x0D01 or 0x0D02), or
+// CSV (every column a target; the header, when there is one, names them).
+std::vector<float> read_target_file(const std::string& path, const CsvFormat& csv, std::uint64_t& count,
+                                    std::uint64_t& per_example, std::vector<std::string>& names) {
+  const FileKind kind = file_kind(path);
+  if (kind == FileKind::npy) {
+    const std::string bytes = read_whole_file(path);
+    std::vector<float> t = npy_targets(decode_npy(bytes, path), path, per_example);
+    count = t.size() / per_example;
+    return t;
+  }
+  if (kind == FileKind::csv) {
+    AlignedVector<float> values;
+    std::vector<std::uint8_t> no_labels;
+    LabelCoding unused;
+    const CsvShape s = append_csv(path, csv, CsvLabels::none, 0, kMaxClasses, unused, values, no_labels);
+    if (s.features > kMaxClasses)
+      throw DataError(path + ": " + std::to_string(s.features) + " target columns; at most " +
+                      std::to_string(kMaxClasses));
+    count = s.count;
+    per_example = s.features;
+    names = s.names;
+    return std::vector<float>(values.begin(), values.end());
+  }
+  if (kind == FileKind::npz) throw DataError(path + ": an .npz file holds its targets beside its features");
+  std::uint32_t n = 0, t = 0;
+  std::vector<float> targets = read_idx_targets(path, n, t);
+  count = n;
+  per_example = t;
+  return targets;
+}
+
+// Appends a regression's targets (count × per_example) to `d`: every file must give as many
+// targets an example as the first did.
+void append_targets(Dataset& d, std::span<const float> targets, std::uint64_t count, std::uint64_t per_example,
+                    std::uint64_t examples, const std::string& features_file, const std::string& targets_file) {
+  if (count != examples)
+    throw DataError(features_file + ": holds " + std::to_string(examples) + " examples but " + targets_file +
+                    " holds targets for " + std::to_string(count));
+  if (d.target_count != 0 && per_example != static_cast<std::uint64_t>(d.target_count))
+    throw DataError(targets_file + ": " + std::to_string(per_example) +
+                    " targets an example, but the training data has " + std::to_string(d.target_count));
+  d.target_count = static_cast<int>(per_example);
+  d.targets.insert(d.targets.end(), targets.begin(), targets.end());
+  d.labels.resize(d.labels.size() + examples, 0);
+}
+
+// One role's regression examples appended to `d`: features and targets from one CSV (its
+// target columns) or .npz (its two arrays), or features from one file and targets from
+// another (`label_path`, found beside an IDX or .npy file, or named by --train-targets).
+IdxShape append_regression_pair(const std::string& role, const std::string& image_path, const std::string& label_path,
+                                const ReadFormat& format, std::uint64_t expect_features, Dataset& d, bool& floats,
+                                std::vector<std::string>& names) {
+  const FileKind kind = file_kind(image_path);
+  floats = true;
+  std::uint64_t count = 0, per_example = 0;
+  std::vector<float> targets;
+  IdxShape shape;
+  if (kind == FileKind::csv && label_path == image_path) {
+    LabelCoding unused;
+    std::vector<std::uint8_t> labels;
+    const CsvShape s = append_csv(image_path, format.csv, CsvLabels::required, expect_features, kMaxClasses, unused,
+                                  d.features, labels, &targets);
+    shape = shape_of({s.count, s.features, 1}, image_path);
+    count = s.count;
+    per_example = static_cast<std::uint64_t>(s.targets);
+    names = s.names;
+  } else if (kind == FileKind::npz) {
+    const NpzArchive npz = NpzArchive::read(image_path);
+    const NpzKeys keys = npz_keys_for(npz, role, keys_for_role(format.npz_keys, role));
+    const NpzArray x(npz, keys.features), y(npz, keys.labels);
+    shape = shape_of(append_npy_features(x.array, x.name, d.features), image_path);
+    targets = npy_targets(y.array, y.name, per_example);
+    count = targets.size() / per_example;
+  } else {
+    const IdxInputs in = append_inputs(image_path, d, format, expect_features, CsvLabels::none);
+    shape = in;
+    floats = in.floats;
+    targets = read_target_file(label_path, format.csv, count, per_example, names);
+  }
+  append_targets(d, targets, count, per_example, shape.count, image_path, label_path);
+  return shape;
+}
+
 // Appends one role's examples to `d`; returns their shape. Every file holds one kind of
 // input (bytes or floats) and one kind of label (whole numbers or, in CSV, names).
 IdxShape append_pair(const std::string& role, const std::string& image_path, const std::string& label_path, int classes,
                      const ReadFormat& format, std::uint64_t expect_features, LabelCoding& coding, Dataset& d,
-                     std::vector<std::string>& notes) {
+                     std::vector<std::string>& notes, std::vector<std::string>& target_names) {
   const bool first = d.labels.empty() && d.pixels.empty() && d.features.empty();
+  std::vector<std::string> unused_names;
   const bool bytes_before = !first && !d.float_inputs;
   const FileKind kind = file_kind(image_path);
   if (kind != FileKind::csv && !coding.names.empty())
     throw DataError(image_path + ": holds whole-number labels but the training data's labels are names");
   IdxShape shape;
-  if (kind == FileKind::csv) {
+  if (format.regression()) {
+    bool floats = true;
+    shape = append_regression_pair(role, image_path, label_path, format, expect_features, d, floats,
+                                   first ? target_names : unused_names);
+    d.float_inputs = floats;
+  } else if (kind == FileKind::csv) {
     const CsvShape s =
         append_csv(image_path, format.csv, CsvLabels::required, expect_features, classes, coding, d.features, d.labels);
     shape = shape_of({s.count, s.features, 1}, image_path);
@@ -180,7 +271,8 @@ std::string recorded_path(const std::string& path) {
 
 }  // namespace
 
-IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& format, std::uint64_t expect_features) {
+IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& format, std::uint64_t expect_features,
+                        CsvLabels csv_labels) {
   const FileKind kind = file_kind(path);
   NpyShape s;
   if (kind == FileKind::idx) return append_idx_inputs(path, d.pixels, d.features);
@@ -194,7 +286,7 @@ IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& f
     LabelCoding unread;  // a label column, when there is one, is skipped unread
     std::vector<std::uint8_t> no_labels;
     const CsvShape c =
-        append_csv(path, format.csv, CsvLabels::ignored, expect_features, kMaxClasses, unread, d.features, no_labels);
+        append_csv(path, format.csv, csv_labels, expect_features, kMaxClasses, unread, d.features, no_labels);
     s = {c.count, c.features, 1};
   }
   const IdxShape shape = shape_of(s, path);
@@ -217,18 +309,19 @@ DataFiles mnist_folder_files(const std::string& dir) {
 }
 
 DataFiles role_files(const std::string& train, const std::string& test, const std::string& val,
-                     const ReadFormat& format) {
+                     const ReadFormat& format, const RoleTargets& targets) {
   DataFiles f;
   f.format = format;
-  auto labels_of = [](const std::string& path) {
+  auto labels_of = [](const std::string& path, const std::string& named) {
+    if (!named.empty()) return named;
     // A missing file is called that, whatever its name would say of its labels.
     if (const std::string problem = input_problem(path); !problem.empty()) throw DataError(path + ": " + problem);
     return holds_labels(path) ? path : labels_beside(path);
   };
   f.train_images = train;
-  f.train_labels = labels_of(train);
-  if (!test.empty()) f.test_images = test, f.test_labels = labels_of(test);
-  if (!val.empty()) f.val_images = val, f.val_labels = labels_of(val);
+  f.train_labels = labels_of(train, targets.train);
+  if (!test.empty()) f.test_images = test, f.test_labels = labels_of(test, targets.test);
+  if (!val.empty()) f.val_images = val, f.val_labels = labels_of(val, targets.val);
   return f;
 }
 
@@ -271,14 +364,14 @@ MnistData load_data_files(const DataFiles& files, int classes, const LabelCoding
     if (!p->empty() && file_kind(*p) == FileKind::idx) hint += idx_size_hint(*p);
   m.all.pixels.reserve(hint);
   const IdxShape train = append_pair(files.train_role, files.train_images, files.train_labels, classes, files.format, 0,
-                                     m.coding, m.all, m.notes);
+                                     m.coding, m.all, m.notes, m.target_names);
   m.train_file_count = train.count;
   m.rows = train.rows;
   m.cols = train.cols;
   auto add = [&](const char* role, const std::string& images, const std::string& labels, std::size_t& count) {
     if (images.empty()) return;
-    const IdxShape s =
-        append_pair(role, images, labels, classes, files.format, train.rows * train.cols, m.coding, m.all, m.notes);
+    const IdxShape s = append_pair(role, images, labels, classes, files.format, train.rows * train.cols, m.coding,
+                                   m.all, m.notes, m.target_names);
     if (s.rows != train.rows || s.cols != train.cols)
       throw DataError(images + ": its images are " + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
                       " but the training images are " + std::to_string(train.rows) + "x" + std::to_string(train.cols));
@@ -314,6 +407,17 @@ std::map<std::string, std::string> data_metadata(const MnistData& data, const Da
     if (!files.val_images.empty()) m["data_val"] = recorded_path(files.val_images);
   }
   const ReadFormat& f = files.format;
+  if (f.regression()) {
+    const std::string_view targets(reinterpret_cast<const char*>(data.all.targets.data()),
+                                   data.all.targets.size() * sizeof(float));
+    m["data_labels_hash"] = hash_hex(bytes_hash(targets));
+    m["csv_target_columns"] = encoded_names(f.csv.target_columns).dump();
+    if (!data.target_names.empty()) m["target_names"] = encoded_names(data.target_names).dump();
+    for (auto [images, labels, key] : {std::tuple{&files.train_images, &files.train_labels, "data_train_targets"},
+                                       std::tuple{&files.test_images, &files.test_labels, "data_test_targets"},
+                                       std::tuple{&files.val_images, &files.val_labels, "data_val_targets"}})
+      if (!labels->empty() && *labels != *images && files.folder.empty()) m[key] = recorded_path(*labels);
+  }
   if (f.csv.header != CsvHeader::detect) m["csv_header"] = name_of(f.csv.header);
   if (f.csv.label_column != "last") m["csv_label_column"] = encode_name(f.csv.label_column);
   if (!f.npz_keys.features.empty()) m["npz_keys"] = encode_name(f.npz_keys.features + "," + f.npz_keys.labels);
@@ -332,7 +436,27 @@ ReadFormat recorded_format(const std::map<std::string, std::string>& metadata) {
     f.csv.label_column = recorded_name(metadata, it->second);
   if (auto it = metadata.find("npz_keys"); it != metadata.end())
     f.npz_keys = parse_npz_keys(recorded_name(metadata, it->second));
+  if (auto it = metadata.find("task"); it != metadata.end() && it->second == name_of(Task::regression)) {
+    f.task = Task::regression;
+    f.csv.target_columns = recorded_names(metadata, "csv_target_columns", "the model's metadata");
+    if (f.csv.target_columns.empty()) f.csv.target_columns = {"last"};
+  }
   return f;
+}
+
+std::vector<std::string> recorded_names(const std::map<std::string, std::string>& metadata, const std::string& key,
+                                        const std::string& path) {
+  std::vector<std::string> out;
+  auto it = metadata.find(key);
+  if (it == metadata.end()) return out;
+  const nlohmann::json names = nlohmann::json::parse(it->second, nullptr, false);
+  if (!names.is_array() || names.size() > kMaxClasses)
+    throw DataError(path + ": metadata " + key + " must be a JSON array of at most 256 names");
+  for (const auto& n : names) {
+    if (!n.is_string()) throw DataError(path + ": metadata " + key + " must be a JSON array of names");
+    out.push_back(recorded_name(metadata, n.get<std::string>()));
+  }
+  return out;
 }
 
 LabelCoding recorded_coding(const std::map<std::string, std::string>& metadata, const std::string& path) {
@@ -374,7 +498,8 @@ DataFiles recorded_files(const std::map<std::string, std::string>& metadata) {
     return it == metadata.end() ? std::string() : recorded_name(metadata, it->second);
   };
   if (!get("data_train").empty())
-    return role_files(get("data_train"), get("data_test"), get("data_val"), recorded_format(metadata));
+    return role_files(get("data_train"), get("data_test"), get("data_val"), recorded_format(metadata),
+                      {get("data_train_targets"), get("data_test_targets"), get("data_val_targets")});
   if (!get("data_dir").empty()) return mnist_folder_files(get("data_dir"));
   return {};
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "ptrain/core/config.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/io/file_checks.hpp"
 
@@ -163,6 +164,25 @@ void read_payload(IdxSource& src, std::uint64_t header, std::uint64_t payload, c
   if (src.gzip() && src.read(&extra, 1) != 0) throw mismatch("the data goes on past that");
 }
 
+// `count` rows of `values` big-endian float32 values each, appended to `out`; every one finite.
+template <class Floats>
+void read_float_rows(IdxSource& src, std::uint64_t header, std::uint64_t count, std::uint64_t values, Floats& out) {
+  std::vector<std::uint8_t> raw;
+  read_payload(src, header, 4 * count * values,
+               std::to_string(count) + " rows of " + std::to_string(values) + " float32 values", raw);
+  const std::size_t start = out.size();
+  out.resize(start + raw.size() / 4);
+  for (std::size_t i = 0; i < raw.size() / 4; ++i) {
+    const std::uint32_t bits = big_endian(raw.data() + 4 * i);
+    float v;
+    std::memcpy(&v, &bits, sizeof v);
+    if (!std::isfinite(v))
+      throw DataError(src.path() + ": value " + std::to_string(i % values) + " of example " +
+                      std::to_string(i / values) + " is not a finite number");
+    out[start + i] = v;
+  }
+}
+
 }  // namespace
 
 IdxShape append_idx_images(const std::string& path, AlignedVector<std::uint8_t>& pixels) {
@@ -207,21 +227,28 @@ IdxInputs append_idx_inputs(const std::string& path, AlignedVector<std::uint8_t>
   const std::uint64_t values = std::uint64_t{in.rows} * in.cols;
   if (values == 0 || values > (1u << 24))
     throw DataError(path + ": " + std::to_string(values) + " values an example: must be 1 to 16777216");
-  std::vector<std::uint8_t> raw;
-  read_payload(src, 4u * (dims + 1), 4 * in.count * values,
-               std::to_string(in.count) + " rows of " + std::to_string(values) + " float32 values", raw);
-  const std::size_t start = features.size();
-  features.resize(start + raw.size() / 4);
-  for (std::size_t i = 0; i < raw.size() / 4; ++i) {
-    const std::uint32_t bits = big_endian(raw.data() + 4 * i);
-    float v;
-    std::memcpy(&v, &bits, sizeof v);
-    if (!std::isfinite(v))
-      throw DataError(path + ": value " + std::to_string(i % values) + " of example " + std::to_string(i / values) +
-                      " is not a finite number");
-    features[start + i] = v;
-  }
+  read_float_rows(src, 4u * (dims + 1), in.count, values, features);
   return in;
+}
+
+std::vector<float> read_idx_targets(const std::string& path, std::uint32_t& count, std::uint32_t& per_example) {
+  std::uint32_t magic = 0;
+  {
+    IdxSource probe(path);
+    unsigned char raw[4];
+    if (probe.read(raw, 4) == 4) magic = big_endian(raw);
+  }
+  IdxSource src(path);
+  const int dims = magic == kIdxFloatRowsMagic ? 2 : 1;
+  auto h = read_header(src, dims + 1, dims == 2 ? kIdxFloatRowsMagic : kIdxFloatValuesMagic, "float32 targets");
+  count = h[1];
+  per_example = dims == 2 ? h[2] : 1;
+  if (per_example == 0 || per_example > kMaxClasses)
+    throw DataError(path + ": " + std::to_string(per_example) + " targets an example: must be 1 to " +
+                    std::to_string(kMaxClasses));
+  std::vector<float> targets;
+  read_float_rows(src, 4u * (dims + 1), count, per_example, targets);
+  return targets;
 }
 
 std::uint64_t idx_size_hint(const std::string& path) {

@@ -43,27 +43,54 @@ std::vector<float> split_numbers(const std::string& text, const std::string& key
 // A standard deviation this small relative to the mean is float32 rounding, not signal.
 constexpr double kConstantBelow = 1e-6;
 
-}  // namespace
-
-InputTransform InputTransform::standardize(const Dataset& data, const std::vector<std::uint32_t>& rows) {
-  const int n = data.image_size;
+// Each column's mean and 1 / standard deviation over `rows` of `n` values each (row(e) gives
+// example e's), as --standardize computes them for features and for targets alike.
+template <class RowOf>
+void standardize_columns(int n, const std::vector<std::uint32_t>& rows, RowOf row, std::vector<float>& shift,
+                         std::vector<float>& factor) {
   std::vector<double> sum(n, 0.0), sum_sq(n, 0.0);
   for (std::uint32_t e : rows)
-    for (int i = 0; i < n; ++i) sum[i] += data.row(e)[i];
-  InputTransform t;
-  t.shift.resize(n);
-  t.factor.resize(n);
+    for (int i = 0; i < n; ++i) sum[i] += row(e)[i];
+  shift.resize(n);
+  factor.resize(n);
   const double count = static_cast<double>(std::max<std::size_t>(rows.size(), 1));
-  for (int i = 0; i < n; ++i) t.shift[i] = static_cast<float>(sum[i] / count);
+  for (int i = 0; i < n; ++i) shift[i] = static_cast<float>(sum[i] / count);
   for (std::uint32_t e : rows)  // a second pass about the mean: no cancellation
     for (int i = 0; i < n; ++i) {
-      const double d = data.row(e)[i] - sum[i] / count;
+      const double d = row(e)[i] - sum[i] / count;
       sum_sq[i] += d * d;
     }
   for (int i = 0; i < n; ++i) {
     const double sd = std::sqrt(sum_sq[i] / count), mean = sum[i] / count;
-    t.factor[i] = sd >= kConstantBelow * std::max(std::abs(mean), 1.0) ? static_cast<float>(1.0 / sd) : 1.0f;
+    factor[i] = sd >= kConstantBelow * std::max(std::abs(mean), 1.0) ? static_cast<float>(1.0 / sd) : 1.0f;
   }
+}
+
+// Shift and factor from a model's metadata keys `shift_key` and `factor_key`, `n` of each.
+bool read_transform(const std::map<std::string, std::string>& metadata, const std::string& shift_key,
+                    const std::string& factor_key, int n, const std::string& path, std::vector<float>& shift,
+                    std::vector<float>& factor) {
+  auto s = metadata.find(shift_key), f = metadata.find(factor_key);
+  if (s == metadata.end() && f == metadata.end()) return false;
+  if (s == metadata.end() || f == metadata.end())
+    throw DataError(path + ": metadata has one of " + shift_key + " and " + factor_key + " without the other");
+  shift = split_numbers(s->second, shift_key, path);
+  factor = split_numbers(f->second, factor_key, path);
+  if (static_cast<int>(shift.size()) != n || static_cast<int>(factor.size()) != n)
+    throw DataError(path + ": metadata " + shift_key + "/" + factor_key + " hold " + std::to_string(shift.size()) +
+                    "/" + std::to_string(factor.size()) + " values for " + std::to_string(n) +
+                    (shift_key == "input_shift" ? " inputs" : " targets"));
+  for (float v : factor)
+    if (v == 0) throw DataError(path + ": metadata " + factor_key + " holds a zero");
+  return true;
+}
+
+}  // namespace
+
+InputTransform InputTransform::standardize(const Dataset& data, const std::vector<std::uint32_t>& rows) {
+  InputTransform t;
+  standardize_columns(
+      data.image_size, rows, [&](std::uint32_t e) { return data.row(e); }, t.shift, t.factor);
   return t;
 }
 
@@ -95,17 +122,41 @@ void InputTransform::add_to(std::map<std::string, std::string>& metadata) const 
 
 InputTransform InputTransform::from(const std::map<std::string, std::string>& metadata, int features,
                                     const std::string& path) {
-  auto shift = metadata.find("input_shift"), factor = metadata.find("input_factor");
-  if (shift == metadata.end() && factor == metadata.end()) return {};
-  if (shift == metadata.end() || factor == metadata.end())
-    throw DataError(path + ": metadata has one of input_shift and input_factor without the other");
-  InputTransform t{split_numbers(shift->second, "input_shift", path),
-                   split_numbers(factor->second, "input_factor", path)};
-  if (static_cast<int>(t.shift.size()) != features || static_cast<int>(t.factor.size()) != features)
-    throw DataError(path + ": metadata input_shift/input_factor hold " + std::to_string(t.shift.size()) + "/" +
-                    std::to_string(t.factor.size()) + " values for " + std::to_string(features) + " inputs");
-  for (float f : t.factor)
-    if (f == 0) throw DataError(path + ": metadata input_factor holds a zero");
+  InputTransform t;
+  read_transform(metadata, "input_shift", "input_factor", features, path, t.shift, t.factor);
+  return t;
+}
+
+TargetTransform TargetTransform::standardize(const Dataset& data, const std::vector<std::uint32_t>& rows) {
+  TargetTransform t;
+  standardize_columns(
+      data.target_count, rows, [&](std::uint32_t e) { return data.target(e); }, t.shift, t.factor);
+  return t;
+}
+
+void TargetTransform::apply(Dataset& data) const {
+  if (empty()) return;
+  if (data.target_view) {
+    data.targets.assign(data.target_view, data.target_view + data.size() * static_cast<std::size_t>(data.target_count));
+    data.target_view = nullptr;
+  }
+  const std::size_t n = shift.size();
+  for (std::size_t j = 0; j < data.targets.size(); ++j) {
+    const std::size_t i = j % n;
+    data.targets[j] = (data.targets[j] - shift[i]) * factor[i];
+  }
+}
+
+void TargetTransform::add_to(std::map<std::string, std::string>& metadata) const {
+  if (empty()) return;
+  metadata["target_shift"] = joined(shift);
+  metadata["target_factor"] = joined(factor);
+}
+
+TargetTransform TargetTransform::from(const std::map<std::string, std::string>& metadata, int targets,
+                                      const std::string& path) {
+  TargetTransform t;
+  read_transform(metadata, "target_shift", "target_factor", targets, path, t.shift, t.factor);
   return t;
 }
 
@@ -122,6 +173,21 @@ void check_feature_range(const Dataset& data, const std::string& name) {
                        " is " + value +
                        " as the net sees it, beyond 1.8e19, whose square (gradients, Adam's moments) overflows "
                        "float32; --standardize or --scale brings features into range");
+    }
+}
+
+void check_target_range(const Dataset& data, const std::string& name) {
+  const float limit = std::sqrt(std::numeric_limits<float>::max());
+  const std::size_t n = static_cast<std::size_t>(data.target_count);
+  const float* values = data.target_view ? data.target_view : data.targets.data();
+  for (std::size_t j = 0; j < data.size() * n; ++j)
+    if (!(std::abs(values[j]) <= limit)) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%.3g", static_cast<double>(values[j]));
+      throw UsageError(name + ": target " + std::to_string(j % n + 1) + " of example " + std::to_string(j / n) +
+                       " is " + value +
+                       ", beyond 1.8e19, whose square (the loss) overflows float32; --standardize "
+                       "brings targets into range");
     }
 }
 

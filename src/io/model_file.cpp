@@ -160,7 +160,7 @@ void verify_ptrain_file(const ModelFile& m, std::string_view payload, const std:
   const std::string format = metadata_text(m, "format", file);
   if (format != "ptrain") bad(file, "metadata format '" + format + "' is not ptrain's");
   const std::string version = metadata_text(m, "format_version", file);
-  if (version != "1" && version != "2" && version != kModelFormatVersion)
+  if (version != "1" && version != "2" && version != "3" && version != kModelFormatVersion)
     bad(file, "format_version '" + version + "' is not one this ptrain reads (1 to " + kModelFormatVersion + ")");
   auto layers = m.metadata.find("layers");
   if (layers != m.metadata.end() && layers->second != format_sizes(m.sizes, ','))

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "ptrain/core/config.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/core/float32_range.hpp"
 #include "ptrain/io/file_checks.hpp"
@@ -243,6 +244,25 @@ std::vector<std::uint8_t> npy_labels(const NpyArray& a, const std::string& name,
                       " is outside 0-" + std::to_string(classes - 1));
   }
   return labels;
+}
+
+std::vector<float> npy_targets(const NpyArray& a, const std::string& name, std::uint64_t& per_example) {
+  if (a.shape.size() != 1 && a.shape.size() != 2)
+    throw DataError(name + ": targets must be a 1-D array (one each) or 2-D (N × targets); this one has " +
+                    std::to_string(a.shape.size()) + " dimensions");
+  per_example = a.shape.size() == 2 ? a.shape[1] : 1;
+  if (per_example == 0 || per_example > kMaxClasses)
+    throw DataError(name + ": " + std::to_string(per_example) + " targets an example: must be 1 to " +
+                    std::to_string(kMaxClasses));
+  std::vector<float> targets(a.count());
+  for (std::uint64_t i = 0; i < a.count(); ++i) {
+    const double v = a.value(i);
+    if (!rounds_to_finite_float32(v))
+      throw DataError(name + ": target " + std::to_string(i % per_example) + " of example " +
+                      std::to_string(i / per_example) + " is " + std::to_string(v) + ", not a finite float32");
+    targets[i] = static_cast<float>(v);
+  }
+  return targets;
 }
 
 std::vector<std::uint8_t> read_npy_labels(const std::string& path, int classes) {

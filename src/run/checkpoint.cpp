@@ -117,6 +117,7 @@ ModelFile make_model_file(const TrainConfig& cfg, const Engine& engine, const Ru
   if (checkpoint && position.batches_in_epoch > 0 && std::isfinite(position.epoch_loss_sum))
     m.metadata["epoch_loss_sum"] = round_trip_text(position.epoch_loss_sum);
   InputTransform{cfg.input_shift, cfg.input_factor}.add_to(m.metadata);
+  TargetTransform{cfg.target_shift, cfg.target_factor}.add_to(m.metadata);
   m.metadata.insert(cfg.data_record.begin(), cfg.data_record.end());
   return m;
 }

@@ -17,6 +17,7 @@
 #include "ptrain/run/loaded_model.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/run/metrics.hpp"
+#include "ptrain/run/regression_scores.hpp"
 #include "ptrain/run/run_files.hpp"
 #include "ptrain/io/model_file.hpp"
 #include "ptrain/io/name_encoding.hpp"
@@ -59,8 +60,10 @@ struct TestSet {
 // was trained on, or the default folder.
 DataFiles test_files(const InferenceConfig& cfg, const LoadedModel& m) {
   const ReadFormat format = inference_format(cfg, m.file.metadata);
+  if (!cfg.test_targets.empty() && !m.spec().regression())
+    throw UsageError("--test-targets applies to a regression's model; " + cfg.model + " classifies");
   if (!cfg.test_file.empty()) {
-    DataFiles whole = role_files(cfg.test_file, "", "", format);
+    DataFiles whole = role_files(cfg.test_file, "", "", format, {cfg.test_targets, "", ""});
     whole.train_role = "test";
     return whole;
   }
@@ -82,6 +85,10 @@ TestSet load_test_set(const InferenceConfig& cfg, const LoadedModel& m) {
   t.mnist = load_data_files(files, m.spec().classes(), m.coding);
   require_input_kind(m, t.mnist.all.float_inputs, files.name());
   m.transform.apply(t.mnist.all);
+  m.target_transform.apply(t.mnist.all);  // as the net was trained on them; scores map both back
+  if (m.spec().regression() && t.mnist.all.target_count != m.spec().classes())
+    throw UsageError(cfg.model + " predicts " + std::to_string(m.spec().classes()) + " targets but " + t.name +
+                     " has " + std::to_string(t.mnist.all.target_count) + " an example");
   if (t.mnist.all.image_size != m.spec().inputs())
     throw UsageError(cfg.model + " takes " + std::to_string(m.spec().inputs()) + " inputs but the images in " + t.name +
                      " have " + std::to_string(t.mnist.all.image_size) + " pixels");
@@ -119,6 +126,32 @@ void draw(std::ostream& out, const std::uint8_t* pixels, int width, int height) 
 
 }  // namespace
 
+namespace {
+
+// A regression's eval: RMSE, MAE and R² averaged over the targets, then per target.
+void eval_regression(const InferenceConfig& cfg, const LoadedModel& m, const TestSet& t, std::ostream& terminal) {
+  const std::vector<std::uint32_t>& test = t.split.test;
+  ThreadLimit threads(cfg.threads);
+  const RegressionScores s =
+      *threads.run([&] { return regression_scores(*m.engine, t.mnist.all, test, m.target_transform); });
+  std::ostringstream out;
+  out << "model " << cfg.model << ": net " << m.spec().describe() << ", " << t.kind << " of " << t.name << ", "
+      << test.size() << " test examples\n"
+      << std::setprecision(4) << "test RMSE " << s.mean_rmse << "  MAE " << s.mean_mae << "  R² " << std::fixed
+      << s.mean_r2 << std::defaultfloat << "\n\ntarget        RMSE         MAE      R²  name\n";
+  for (std::size_t j = 0; j < s.r2.size(); ++j)
+    out << std::setw(6) << j + 1 << "  " << std::setw(10) << s.rmse[j] << "  " << std::setw(10) << s.mae[j] << "  "
+        << std::fixed << std::setw(6) << s.r2[j] << std::defaultfloat << "  " << m.target_names[j] << "\n";
+  nlohmann::json report{{"test_rmse", s.mean_rmse},  {"test_mae", s.mean_mae},
+                        {"test_r2", s.mean_r2},      {"test_examples", test.size()},
+                        {"per_target_rmse", s.rmse}, {"per_target_mae", s.mae},
+                        {"per_target_r2", s.r2},     {"target_names", encoded_names(m.target_names)}};
+  write_json_file(cfg.metrics_path, report);
+  terminal << terminal_text(out.str());
+}
+
+}  // namespace
+
 void run_eval(const InferenceConfig& cfg, std::ostream& terminal) {
   check_eval_files(cfg);
   std::ostringstream out;  // printed whole, names escaped
@@ -126,6 +159,7 @@ void run_eval(const InferenceConfig& cfg, std::ostream& terminal) {
   TestSet t = load_test_set(cfg, m);
   const std::vector<std::uint32_t>& test = t.split.test;
   if (test.empty()) throw DataError(t.name + ": the test set is empty");
+  if (m.spec().regression()) return eval_regression(cfg, m, t, terminal);
   ThreadLimit threads(cfg.threads);
   const std::vector<float> scores = threads.run([&] { return m.engine->outputs(t.mnist.all, test); });
   const int classes = m.spec().classes();
@@ -169,6 +203,21 @@ void run_eval(const InferenceConfig& cfg, std::ostream& terminal) {
 
 namespace {
 
+// A regression's predictions as CSV: index, then one column per target headed by its name, in
+// the targets' units (7 significant digits: float32's).
+void prediction_rows(std::ostream& csv, const LoadedModel& m, const std::vector<float>& outputs, std::size_t count) {
+  const int targets = m.spec().classes();
+  const std::vector<double> values = outputs_in_units(outputs, targets, m.target_transform);
+  csv << "index";
+  for (const std::string& name : m.target_names) csv << "," << csv_field(name);
+  csv << "\n" << std::setprecision(7);
+  for (std::size_t e = 0; e < count; ++e) {
+    csv << e;
+    for (int j = 0; j < targets; ++j) csv << "," << values[e * targets + j];
+    csv << "\n";
+  }
+}
+
 // Every example of a file through the model, all threads: a CSV row each (index, predicted
 // class — its name when the labels were names —, every class's score, 6 significant digits), to
 // --output atomically or to `out`.
@@ -195,14 +244,18 @@ void predict_file(const InferenceConfig& cfg, const LoadedModel& m, std::ostream
   const double seconds = seconds_between(start, ProfileClock::now());
   const int classes = m.spec().classes();
   std::ostringstream csv;
-  csv << "index,predicted";
-  for (int c = 0; c < classes; ++c) csv << ",score_" << c;
-  csv << "\n" << std::setprecision(6);
-  for (std::size_t e = 0; e < all.size(); ++e) {
-    const float* s = scores.data() + e * classes;
-    csv << e << "," << csv_field(class_name(m, argmax(s, classes)));
-    for (int c = 0; c < classes; ++c) csv << "," << s[c];
-    csv << "\n";
+  if (m.spec().regression()) {
+    prediction_rows(csv, m, scores, all.size());
+  } else {
+    csv << "index,predicted";
+    for (int c = 0; c < classes; ++c) csv << ",score_" << c;
+    csv << "\n" << std::setprecision(6);
+    for (std::size_t e = 0; e < all.size(); ++e) {
+      const float* s = scores.data() + e * classes;
+      csv << e << "," << csv_field(class_name(m, argmax(s, classes)));
+      for (int c = 0; c < classes; ++c) csv << "," << s[c];
+      csv << "\n";
+    }
   }
   if (cfg.output.empty()) {  // the CSV's bytes as they are, unless a terminal shows them
     out << (cfg.terminal ? terminal_text(csv.str()) : csv.str());
@@ -228,6 +281,7 @@ void run_predict(const InferenceConfig& cfg, std::ostream& terminal) {
   int width = 0, height = 0;
   std::string source;
   std::optional<int> truth;
+  std::vector<double> truth_targets;  // regression: the example's targets, in their units
   if (!cfg.image.empty()) {
     require_input_kind(m, false, cfg.image);
     GreyImage img = read_pgm(cfg.image);
@@ -257,6 +311,8 @@ void run_predict(const InferenceConfig& cfg, std::ostream& terminal) {
     else
       one.pixels.assign(t.mnist.all.image(i), t.mnist.all.image(i) + one.image_size);
     truth = t.mnist.all.labels[i];
+    for (int j = 0; j < t.mnist.all.target_count; ++j)
+      truth_targets.push_back(m.target_transform.in_units(t.mnist.all.target(i)[j], j));
     const int side = static_cast<int>(std::lround(std::sqrt(one.image_size)));
     width = side * side == one.image_size ? side : one.image_size;
     height = one.image_size / width;
@@ -269,6 +325,16 @@ void run_predict(const InferenceConfig& cfg, std::ostream& terminal) {
   const int classes = m.spec().classes();
   out << source << " (" << width << "x" << height << "):\n";
   if (!one.float_inputs) draw(out, one.pixels.data(), width, height);
+  if (m.spec().regression()) {
+    const std::vector<double> values = outputs_in_units(scores, classes, m.target_transform);
+    for (int j = 0; j < classes; ++j) {
+      out << "predicted " << m.target_names[j] << " " << std::setprecision(7) << values[j];
+      if (!truth_targets.empty()) out << " (target " << truth_targets[j] << ")";
+      out << "\n";
+    }
+    terminal << terminal_text(out.str());
+    return;
+  }
   out << "predicted " << class_name(m, argmax(scores.data(), classes));
   if (truth) out << " (label " << class_name(m, *truth) << ")";
   out << "\nscores ";

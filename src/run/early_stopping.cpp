@@ -21,7 +21,8 @@ double finite_number(const std::string& key, const std::string& text) {
 }  // namespace
 
 bool EarlyStopping::observe(int epoch, double value) {
-  const bool gain = !best_ || (on_ == StopOn::accuracy ? value > *best_ + min_delta_ : value < *best_ - min_delta_);
+  const bool higher_is_better = on_ != StopOn::loss;  // accuracy, R²
+  const bool gain = !best_ || (higher_is_better ? value > *best_ + min_delta_ : value < *best_ - min_delta_);
   if (gain) {
     best_ = value;
     best_epoch_ = epoch;
@@ -37,6 +38,8 @@ std::string EarlyStopping::best_text() const {
   char value[32];
   if (on_ == StopOn::accuracy)
     std::snprintf(value, sizeof value, "val accuracy %.2f%%", *best_);
+  else if (on_ == StopOn::r2)
+    std::snprintf(value, sizeof value, "val R² %.4f", *best_);
   else
     std::snprintf(value, sizeof value, "val loss %.4f", *best_);
   return "best epoch " + std::to_string(best_epoch_) + " (" + value + ")";

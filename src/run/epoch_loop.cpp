@@ -74,6 +74,13 @@ std::optional<double> mean_loss(Engine& engine, const NetSpec& spec, const Datas
   for (std::size_t e = 0; e < examples.size(); ++e) {
     const float* a = out.data() + e * classes;
     const int label = data.labels[examples[e]];
+    if (spec.regression()) {
+      for (int j = 0; j < classes; ++j) {
+        const double d = double{a[j]} - data.target(examples[e])[j];
+        sum += 0.5 * d * d;
+      }
+      continue;
+    }
     if (spec.loss == Loss::xent) {
       sum -= std::log(std::max(double{a[label]}, 1e-300));
       continue;
@@ -138,11 +145,20 @@ EpochReport EpochLoop::run_epoch(int epoch, const EpochHooks& hooks) {
   return report;
 }
 
+// A classification's validation accuracy (and loss when it judges by it); a regression's loss
+// and scores, every rank computing them whole.
 void EpochLoop::validate_and_judge(EpochReport& report) const {
-  report.val_accuracy = threads_.run([&] { return accuracy_percent(engine_, data_.val_set, data_.val, cluster_); });
-  if (best_ && cfg_.early_stop_on == StopOn::loss)
+  if (cfg_.spec.regression()) {
+    const TargetTransform units{cfg_.target_shift, cfg_.target_factor};
     report.val_loss = threads_.run([&] { return mean_loss(engine_, cfg_.spec, data_.val_set, data_.val); });
-  const std::optional<double> judged = cfg_.early_stop_on == StopOn::accuracy ? report.val_accuracy : report.val_loss;
+    report.val_scores = threads_.run([&] { return regression_scores(engine_, data_.val_set, data_.val, units); });
+  } else {
+    report.val_accuracy = threads_.run([&] { return accuracy_percent(engine_, data_.val_set, data_.val, cluster_); });
+    if (best_ && cfg_.early_stop_on == StopOn::loss)
+      report.val_loss = threads_.run([&] { return mean_loss(engine_, cfg_.spec, data_.val_set, data_.val); });
+  }
+  std::optional<double> judged = cfg_.early_stop_on == StopOn::accuracy ? report.val_accuracy : report.val_loss;
+  if (cfg_.early_stop_on == StopOn::r2 && report.val_scores) judged = report.val_scores->mean_r2;
   report.best = best_ && judged && best_->observe(report.epoch, *judged);
 }
 

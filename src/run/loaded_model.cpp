@@ -9,6 +9,21 @@
 #include "ptrain/run/engine_factory.hpp"
 
 namespace ptrain {
+namespace {
+
+// The targets' names the model records, else "target" (one) or "target_1", … (several).
+std::vector<std::string> target_names_of(const std::map<std::string, std::string>& metadata, int targets,
+                                         const std::string& path) {
+  std::vector<std::string> names = recorded_names(metadata, "target_names", path);
+  if (!names.empty() && static_cast<int>(names.size()) != targets)
+    throw DataError(path + ": metadata target_names names " + std::to_string(names.size()) + " targets for " +
+                    std::to_string(targets) + " outputs");
+  if (names.empty() && targets == 1) names = {"target"};
+  for (int j = static_cast<int>(names.size()); j < targets; ++j) names.push_back("target_" + std::to_string(j + 1));
+  return names;
+}
+
+}  // namespace
 
 LoadedModel describe_model(ModelFile file, const std::string& path) {
   LoadedModel m;
@@ -23,6 +38,10 @@ LoadedModel describe_model(ModelFile file, const std::string& path) {
     throw DataError(path + ": metadata input_scale must be a positive number");
   m.transform = InputTransform::from(m.file.metadata, m.spec().inputs(), path);
   m.coding = recorded_coding(m.file.metadata, path);
+  m.target_transform = TargetTransform::from(m.file.metadata, m.spec().classes(), path);
+  if (m.spec().regression()) m.target_names = target_names_of(m.file.metadata, m.spec().classes(), path);
+  if (!m.spec().regression() && (!m.target_transform.empty() || m.file.metadata.count("target_names")))
+    throw DataError(path + ": metadata has a regression's targets but its task is " + name_of(m.spec().task));
   if (!m.coding.names.empty() && static_cast<int>(m.coding.names.size()) != m.spec().classes())
     throw DataError(path + ": metadata class_names names " + std::to_string(m.coding.names.size()) +
                     " classes but the net has " + std::to_string(m.spec().classes()) + " outputs");

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "ptrain/core/errors.hpp"
 #include "ptrain/core/recipe.hpp"
@@ -116,8 +117,44 @@ void add_format_options(po::options_description& desc, bool train) {
      "counted from 1, or its name in the header; labels are whole numbers 0-255, or names (the classes then in "
      "sorted order, kept in the model)" + model).c_str())
     ("npz-keys", po::value<std::string>(), (".npz: the FEATURES,LABELS arrays to read, '{role}' standing for train, "
-     "test or val (default: x_{role},y_{role}, else x,y)" + model).c_str());
+     "test or val (default: x_{role},y_{role}, else x,y)" + model).c_str())
+    ("target-columns", po::value<std::string>(), ("CSV, --task regression: the real-valued targets' columns, "
+     "comma-separated, each as --label-column names one (default: last)" + model).c_str());
   // clang-format on
+}
+
+// --train-targets, --test-targets, --val-targets: a regression's targets in files of their own.
+void add_target_file_options(po::options_description& desc, bool train) {
+  if (train)
+    desc.add_options()("train-targets", po::value<std::string>(),
+                       "--task regression: the targets of --train's examples in a FILE of their own (CSV, every "
+                       "column a target; .npy, N or N×T; IDX float32), row for row");
+  desc.add_options()("test-targets", po::value<std::string>(),
+                     "--task regression: the targets of --test's examples in a FILE of their own");
+  if (train)
+    desc.add_options()("val-targets", po::value<std::string>(),
+                       "--task regression: the targets of --val's examples in a FILE of their own");
+}
+
+// The target options' words, each refused alone (an empty name, a file without its role).
+void read_target_options(const po::variables_map& vm, std::string* target_columns, RoleTargets& targets) {
+  if (target_columns && vm.count("target-columns")) {
+    *target_columns = text(vm, "target-columns");
+    if (vm.count("label-column"))
+      throw UsageError(
+          "--label-column and --target-columns contradict each other: a classification's labels are "
+          "one column, a regression's targets are --target-columns");
+    for (const std::string& column : split_words(*target_columns))
+      if (column.empty()) throw UsageError("--target-columns '" + *target_columns + "': an empty column name");
+  }
+  for (auto [option, path, role] :
+       {std::tuple{"train-targets", &targets.train, "train"}, std::tuple{"test-targets", &targets.test, "test"},
+        std::tuple{"val-targets", &targets.val, "val"}}) {
+    if (!vm.count(option)) continue;
+    *path = text(vm, option);
+    if (path->empty()) throw UsageError(std::string("--") + option + ": an empty path");
+    if (!vm.count(role)) throw UsageError(std::string("--") + option + " goes with --" + role + " FILE");
+  }
 }
 
 // --header, --label-column and --npz-keys, checked as they are read.
@@ -187,6 +224,7 @@ po::options_description train_options() {
     ("scale", po::value<std::string>(), "float features: multiply every feature by X (kept in the model likewise)");
   // clang-format on
   add_format_options(desc, true);
+  add_target_file_options(desc, true);
   add_data_options(desc);
   return desc;
 }
@@ -219,7 +257,8 @@ void read_role_files(const po::variables_map& vm, TrainConfig& c) {
 // Options that decide what a new run makes of its data; a resume's checkpoint fixed all of it.
 // (--hidden, --standardize, --scale and --init-from are refused with their own reasons, recipe
 // options are checked against the checkpoint, run options apply to any run.)
-constexpr const char* kNewRunOnly[] = {"classes", "header", "label-column", "npz-keys"};
+constexpr const char* kNewRunOnly[] = {"classes",        "header",        "label-column", "npz-keys",
+                                       "target-columns", "train-targets", "test-targets", "val-targets"};
 
 void refuse_new_run_options_on_resume(const po::variables_map& vm) {
   for (const char* option : kNewRunOnly)
@@ -261,6 +300,20 @@ void read_recipe(const po::variables_map& vm, TrainConfig& c) {
   if (given(vm, "early-stop") && c.early_stop == 0)
     throw UsageError("--early-stop 0: the patience must be at least 1 epoch (without --early-stop every epoch runs)");
   check_early_stop_options(c);
+}
+
+// A regression's defaults and what it cannot have; a classification has no targets.
+void read_task_options(const po::variables_map& vm, TrainConfig& c) {
+  if (!c.resume.empty()) return;  // the checkpoint's task decides, and its checks run there
+  apply_task_defaults(c);
+  check_task_options(c);
+  if (c.spec.regression() && vm.count("classes"))
+    throw UsageError("--classes counts a classification's classes; a regression has one output per target");
+  if (c.spec.regression() && c.train_file.empty())
+    throw UsageError("--task regression needs --train FILE: --data-dir's MNIST folder holds classes, not targets");
+  if (!c.spec.regression())
+    for (const char* option : {"target-columns", "train-targets", "test-targets", "val-targets"})
+      if (vm.count(option)) throw UsageError(std::string("--") + option + " applies to --task regression");
 }
 
 void read_files(const po::variables_map& vm, TrainConfig& c) {
@@ -318,7 +371,11 @@ CommandLine parse_train(int argc, const char* const* argv) {
     throw UsageError(std::string(c.resume.empty() ? "--init-from applies the transform its model keeps"
                                                   : "--resume applies the transform its checkpoint keeps") +
                      "; --standardize and --scale are not needed");
+  RoleTargets targets;
+  read_target_options(vm, &c.target_columns, targets);
+  c.train_targets = targets.train, c.test_targets = targets.test, c.val_targets = targets.val;
   read_recipe(vm, c);
+  read_task_options(vm, c);
   if (given(vm, "hidden") && (!c.resume.empty() || !c.init_from.empty()))
     throw UsageError(std::string("--hidden shapes a new net, but ") + (c.resume.empty() ? "--init-from" : "--resume") +
                      " brings its own");
@@ -357,6 +414,7 @@ po::options_description inference_options(bool predict) {
                      "a FILE to test on whole (CSV, .npz, or IDX or .npy with its labels file beside it), instead "
                      "of the model's test set");
   add_format_options(desc, false);
+  if (!predict) add_target_file_options(desc, false);
   return desc;
 }
 
@@ -400,6 +458,11 @@ CommandLine parse_inference(CommandKind kind, int argc, const char* const* argv)
   if (vm.count("header")) u.csv_header = header;
   if (vm.count("label-column")) u.label_column = label_column;
   if (vm.count("npz-keys")) u.npz_keys = npz_keys;
+  std::string target_columns;
+  RoleTargets targets;
+  read_target_options(vm, &target_columns, targets);
+  if (vm.count("target-columns")) u.target_columns = target_columns;
+  u.test_targets = targets.test;
   if (vm.count("metrics")) u.metrics_path = text(vm, "metrics");
   if (vm.count("metrics") && u.metrics_path.empty()) throw UsageError("--metrics: an empty path");
   if (predict) {

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/text_parsers.hpp"
 #include "ptrain/io/dataset.hpp"
 #include "ptrain/io/file_checks.hpp"
 #include "ptrain/run/checkpoint.hpp"
@@ -37,8 +38,11 @@ DataFiles run_data_files(const TrainConfig& cfg) {
   ReadFormat format;
   format.csv.header = cfg.csv_header;
   format.csv.label_column = cfg.label_column;
+  format.task = cfg.spec.task;
+  if (format.regression()) format.csv.target_columns = split_words(cfg.target_columns);
   if (!cfg.npz_keys.empty()) format.npz_keys = parse_npz_keys(cfg.npz_keys);
-  return role_files(cfg.train_file, cfg.test_file, cfg.val_file, format);
+  return role_files(cfg.train_file, cfg.test_file, cfg.val_file, format,
+                    {cfg.train_targets, cfg.test_targets, cfg.val_targets});
 }
 
 ReadFormat inference_format(const InferenceConfig& cfg, const std::map<std::string, std::string>& metadata) {
@@ -46,6 +50,7 @@ ReadFormat inference_format(const InferenceConfig& cfg, const std::map<std::stri
   if (cfg.csv_header) format.csv.header = *cfg.csv_header;
   if (cfg.label_column) format.csv.label_column = *cfg.label_column;
   if (cfg.npz_keys) format.npz_keys = parse_npz_keys(*cfg.npz_keys);
+  if (cfg.target_columns) format.csv.target_columns = split_words(*cfg.target_columns);
   return format;
 }
 

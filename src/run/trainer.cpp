@@ -23,6 +23,7 @@
 #include "ptrain/run/loaded_model.hpp"
 #include "ptrain/run/progress.hpp"
 #include "ptrain/run/rank_agreement.hpp"
+#include "ptrain/run/regression_scores.hpp"
 #include "ptrain/run/run_files.hpp"
 #include "ptrain/run/schedule.hpp"
 #include "ptrain/run/stop_signal.hpp"
@@ -38,6 +39,27 @@ std::string counted(long long n, const std::string& noun) {
 }
 
 const char* const kDrift = "the MPI reduction did not give every rank the same sum";
+
+// A number in the targets' units, whatever their scale: 4 significant digits.
+std::string significant(double v) {
+  std::ostringstream s;
+  s << std::setprecision(4) << v;
+  return s.str();
+}
+
+// "test RMSE 3.21  MAE 2.4  R² 0.8512" (averaged over the targets), or "n/a" for no test set.
+std::string test_scores_text(const std::optional<RegressionScores>& s) {
+  if (!s) return "test R² n/a";
+  return "test RMSE " + significant(s->mean_rmse) + "  MAE " + significant(s->mean_mae) + "  R² " +
+         fixed(s->mean_r2, 4);
+}
+
+// Per-target lists beside the means, for several targets: "val_per_target_rmse", ….
+void add_per_target(nlohmann::json& record, const std::string& prefix, const RegressionScores& s) {
+  record[prefix + "per_target_rmse"] = s.rmse;
+  record[prefix + "per_target_mae"] = s.mae;
+  record[prefix + "per_target_r2"] = s.r2;
+}
 
 // ", momentum 0.9", ", adam (β₁ 0.9, β₂ 0.999, ε 1e-08)", ", weight decay 0.01": what is not plain SGD.
 std::string optimizer_text(const TrainConfig& cfg) {
@@ -58,11 +80,15 @@ std::string run_header(const TrainConfig& cfg, const std::string& data_name, con
        << kernels::simd::instruction_set() << " (" << kernels::simd::library_version() << "), engine "
        << engine.describe() << (cfg.subnormals == Subnormals::keep ? ", subnormals kept (IEEE)" : "") << "\n"
        << "data " << data_name << ": " << data.size() << (data.float_inputs ? " examples of " : " images of ")
-       << data.image_size << (data.float_inputs ? " features; split " : " pixels; split ") << name_of(cfg.split)
+       << data.image_size << (data.float_inputs ? " features" : " pixels")
+       << (cfg.spec.regression() ? ", " + counted(data.target_count, "target") : "") << "; split " << name_of(cfg.split)
        << ": train " << split.train.size() << ", validation " << split.val.size() << ", test " << split.test.size()
        << "\n"
        << "net " << cfg.spec.describe() << ", " << name_of(cfg.spec.hidden) << " hidden units, "
-       << (cfg.spec.loss == Loss::mse ? "sigmoid outputs, loss ½‖a−t‖²" : "softmax outputs, cross-entropy loss")
+       << (cfg.spec.regression()        ? "linear outputs, loss ½‖a−t‖²"
+           : cfg.spec.loss == Loss::mse ? "sigmoid outputs, loss ½‖a−t‖²"
+                                        : "softmax outputs, cross-entropy loss")
+       << (cfg.spec.regression() && !cfg.target_shift.empty() ? " (targets standardised)" : "")
        << (cfg.spec.blog_derivative ? " (blog preset)" : "") << ", " << name_of(cfg.init) << " init"
        << "; batch " << cfg.batch_size << ", lr " << cfg.lr << schedule_text(cfg) << optimizer_text(cfg) << ", "
        << counted(cfg.epochs, "epoch") << ", seed " << cfg.seed;
@@ -86,6 +112,7 @@ class TrainingRun {
   void set_up();
   void load_data();
   void transform_features();
+  void transform_targets();
   void fit_validation_to_files();
   void shape_net_from_data();
   void check_net_fits_data() const;
@@ -154,6 +181,7 @@ void TrainingRun::set_up() {
     split_ = cfg_.split == SplitKind::standard ? standard_split(*mnist_, cfg_.val_size)
                                                : seed_split(mnist_->all.size(), cfg_.seed);
     transform_features();
+    transform_targets();
     if (split_.train.empty() && cfg_.epochs > 0)
       throw DataError(files_.name() + ": the seed split of its " + std::to_string(mnist_->all.size()) +
                       " images leaves no training images (70% of them, rounded down)");
@@ -263,10 +291,31 @@ void TrainingRun::transform_features() {
   cfg_.input_factor = t.factor;
 }
 
+// A regression's targets go through the resumed checkpoint's transform, or --standardize's (from
+// the training rows), or the --init-from model's.
+void TrainingRun::transform_targets() {
+  Dataset& d = mnist_->all;
+  if (!cfg_.spec.regression()) return;
+  TargetTransform t;
+  if (!cfg_.resume.empty())
+    t = TargetTransform::from(start_.metadata, d.target_count, cfg_.resume);
+  else if (cfg_.standardize)
+    t = TargetTransform::standardize(d, split_.train);
+  else if (!cfg_.init_from.empty())
+    t = TargetTransform::from(start_.init_metadata, d.target_count, cfg_.init_from);
+  t.apply(d);
+  check_target_range(d, files_.name());
+  cfg_.target_shift = t.shift;
+  cfg_.target_factor = t.factor;
+}
+
 // The input layer from the images' size, the output layer from --classes or the largest label,
 // --hidden between.
 void TrainingRun::shape_net_from_data() {
   const Dataset& d = mnist_->all;
+  cfg_.spec.sizes = {d.image_size};
+  cfg_.spec.sizes.insert(cfg_.spec.sizes.end(), cfg_.hidden.begin(), cfg_.hidden.end());
+  if (cfg_.spec.regression()) return cfg_.spec.sizes.push_back(d.target_count);
   const int named = static_cast<int>(mnist_->coding.names.size());
   if (named != 0 && cfg_.classes != 0 && cfg_.classes != named)
     throw UsageError("--classes is " + std::to_string(cfg_.classes) + " but the labels of " + files_.name() + " name " +
@@ -281,8 +330,6 @@ void TrainingRun::shape_net_from_data() {
                     ": every label is 0; a classifier needs two classes or more (--classes C "
                     "fixes how many)");
   check_labels_below(classes, "--classes " + std::to_string(classes));
-  cfg_.spec.sizes = {d.image_size};
-  cfg_.spec.sizes.insert(cfg_.spec.sizes.end(), cfg_.hidden.begin(), cfg_.hidden.end());
   cfg_.spec.sizes.push_back(classes);
 }
 
@@ -329,6 +376,15 @@ void TrainingRun::check_net_fits_data() const {
   if (mnist_->all.image_size != cfg_.spec.inputs())
     throw UsageError(source + " starts with " + std::to_string(cfg_.spec.inputs()) + " inputs but the images in " +
                      files_.name() + " have " + std::to_string(mnist_->all.image_size) + " pixels");
+  if (cfg_.spec.regression() != (mnist_->all.target_count > 0))
+    throw UsageError(source + " is a " + name_of(cfg_.spec.task) + "'s but the run reads its data as a " +
+                     name_of(mnist_->all.target_count > 0 ? Task::regression : Task::classification) + "'s");
+  if (cfg_.spec.regression()) {
+    if (mnist_->all.target_count != cfg_.spec.classes())
+      throw UsageError(source + " ends in " + std::to_string(cfg_.spec.classes()) + " outputs but " + files_.name() +
+                       " has " + counted(mnist_->all.target_count, "target") + " an example");
+    return;
+  }
   if (cfg_.classes != 0 && cfg_.classes != cfg_.spec.classes())
     throw UsageError("--classes is " + std::to_string(cfg_.classes) + " but " + source + " ends in " +
                      std::to_string(cfg_.spec.classes()) + " outputs");
@@ -479,15 +535,28 @@ void TrainingRun::report_epoch(const EpochReport& report) {
   const EpochResult& r = report.training;
   const double rate = r.seconds > 0 ? static_cast<double>(r.examples) / r.seconds : 0.0;
   std::ostringstream line;
-  line << "epoch " << std::setw(3) << epoch << "/" << cfg_.epochs << "  loss " << fixed(r.mean_loss, 4) << "  val "
-       << percent(report.val_accuracy) << (report.val_loss ? "  val loss " + fixed(*report.val_loss, 4) : "") << "  "
-       << fixed(rate, 0) << " examples/s  " << fixed(report.seconds, 2) << " s" << (report.best ? "  best" : "");
-  nlohmann::json record{{"epoch", epoch},
-                        {"train_loss", r.mean_loss},
-                        {"val_accuracy", json_or_null(report.val_accuracy)},
-                        {"examples_per_sec", rate},
-                        {"seconds", report.seconds}};
-  if (report.val_loss) record["val_loss"] = *report.val_loss;
+  line << "epoch " << std::setw(3) << epoch << "/" << cfg_.epochs << "  loss " << fixed(r.mean_loss, 4);
+  if (cfg_.spec.regression())
+    line << "  val loss " << (report.val_loss ? fixed(*report.val_loss, 4) : "n/a") << "  R² "
+         << (report.val_scores ? fixed(report.val_scores->mean_r2, 4) : "n/a") << "  RMSE "
+         << (report.val_scores ? significant(report.val_scores->mean_rmse) : "n/a");
+  else
+    line << "  val " << percent(report.val_accuracy)
+         << (report.val_loss ? "  val loss " + fixed(*report.val_loss, 4) : "");
+  line << "  " << fixed(rate, 0) << " examples/s  " << fixed(report.seconds, 2) << " s"
+       << (report.best ? "  best" : "");
+  nlohmann::json record{
+      {"epoch", epoch}, {"train_loss", r.mean_loss}, {"examples_per_sec", rate}, {"seconds", report.seconds}};
+  if (cfg_.spec.regression()) {
+    record["val_loss"] = json_or_null(report.val_loss);
+    const std::optional<RegressionScores>& v = report.val_scores;
+    record["val_rmse"] = json_or_null(v ? std::optional<double>(v->mean_rmse) : std::nullopt);
+    record["val_r2"] = json_or_null(v ? std::optional<double>(v->mean_r2) : std::nullopt);
+    if (v && v->r2.size() > 1) add_per_target(record, "val_", *v);
+  } else {
+    record["val_accuracy"] = json_or_null(report.val_accuracy);
+  }
+  if (report.val_loss && !cfg_.spec.regression()) record["val_loss"] = *report.val_loss;
   if (best_) record["best_epoch"] = best_->best_epoch();
   if (cfg_.profile) {
     nlohmann::json phases;
@@ -531,8 +600,14 @@ void TrainingRun::stop_for(const Interrupted& stop) {
 
 // Test accuracy, the ranks' final agreement, the model, the final line and record.
 void TrainingRun::finish() {
+  const bool regression = cfg_.spec.regression();
   const std::optional<double> test =
-      threads_->run([&] { return accuracy_percent(*engine_, mnist_->all, split_.test, &cluster_); });
+      regression ? std::nullopt
+                 : threads_->run([&] { return accuracy_percent(*engine_, mnist_->all, split_.test, &cluster_); });
+  const TargetTransform units{cfg_.target_shift, cfg_.target_factor};
+  const std::optional<RegressionScores> scores =
+      regression ? threads_->run([&] { return regression_scores(*engine_, mnist_->all, split_.test, units); })
+                 : std::nullopt;
   const std::vector<std::uint64_t> hashes = ranks_.equal_weights(engine_->parameters(), "at the end", kDrift);
   all_or_none(cluster_, [&] {
     if (!cluster_.leader()) return;
@@ -540,8 +615,9 @@ void TrainingRun::finish() {
       save_loadable_model(cfg_.save_path, make_model_file(cfg_, *engine_, position_, false),
                           "--save " + cfg_.save_path);
     const double total = seconds_since(run_start_);
-    std::string result = "test accuracy " + percent(test) + "  total " + fixed(total, 2) + " s  weights_hash " +
-                         hash_hex(hashes[0]) + (cfg_.save_path.empty() ? "" : "  saved " + cfg_.save_path);
+    std::string result = (regression ? test_scores_text(scores) : "test accuracy " + percent(test)) + "  total " +
+                         fixed(total, 2) + " s  weights_hash " + hash_hex(hashes[0]) +
+                         (cfg_.save_path.empty() ? "" : "  saved " + cfg_.save_path);
     if (best_ && best_->best()) {
       result += "\n" + best_->best_text() + best_file_text();
       result += "; " + (stopped_early_ ? best_->stop_text(stopped_early_) : "ran all " + counted(cfg_.epochs, "epoch"));
@@ -552,13 +628,23 @@ void TrainingRun::finish() {
     progress_.result(result);
     nlohmann::json rank_hashes = nlohmann::json::array();
     for (std::uint64_t h : hashes) rank_hashes.push_back(hash_hex(h));
-    metrics_->write({{"test_accuracy", json_or_null(test)},
-                     {"total_seconds", total},
-                     {"weights_hash", hash_hex(hashes[0])},
-                     {"ranks", cluster_.size()},
-                     {"rank_hashes", rank_hashes},
-                     {"best_epoch", best_ && best_->best() ? nlohmann::json(best_->best_epoch()) : nlohmann::json()},
-                     {"stopped_early_after", stopped_early_ ? nlohmann::json(stopped_early_) : nlohmann::json()}});
+    nlohmann::json record{
+        {"total_seconds", total},
+        {"weights_hash", hash_hex(hashes[0])},
+        {"ranks", cluster_.size()},
+        {"rank_hashes", rank_hashes},
+        {"best_epoch", best_ && best_->best() ? nlohmann::json(best_->best_epoch()) : nlohmann::json()},
+        {"stopped_early_after", stopped_early_ ? nlohmann::json(stopped_early_) : nlohmann::json()}};
+    if (regression) {
+      for (auto [key, value] :
+           {std::pair{"test_rmse", &RegressionScores::mean_rmse}, std::pair{"test_mae", &RegressionScores::mean_mae},
+            std::pair{"test_r2", &RegressionScores::mean_r2}})
+        record[key] = scores ? nlohmann::json((*scores).*value) : nlohmann::json();
+      if (scores && scores->r2.size() > 1) add_per_target(record, "test_", *scores);
+    } else {
+      record["test_accuracy"] = json_or_null(test);
+    }
+    metrics_->write(record);
   });
 }
 

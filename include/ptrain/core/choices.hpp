@@ -31,9 +31,13 @@ enum class SplitKind { seed, standard };
 enum class LrDecay { none, cosine, step };
 // blog: the post's arithmetic (raw 0–255 pixels, sigmoid's derivative taken twice, lr 0.1).
 enum class Preset { none, blog };
-// What "best" means for early stopping and --save-best: the highest validation accuracy, or the
-// lowest validation loss (the loss optimised, averaged over the validation examples).
-enum class StopOn { accuracy, loss };
+// What "best" means for early stopping and --save-best: the highest validation accuracy, the
+// lowest validation loss (the loss optimised, averaged over the validation examples), or
+// (regression) the highest validation R².
+enum class StopOn { accuracy, loss, r2 };
+// classification: an output a class (sigmoid or softmax units, one-hot targets). regression: an
+// output a real-valued target (linear units, loss ½‖a − t‖²).
+enum class Task { classification, regression };
 
 // PyTorch's definitions. sgd: g + λw, with momentum v = μv + g + λw, w −= lr·v. adam: bias-
 // corrected moments m, v of g + λw; w −= lr/(1−β₁ᵗ)·m/(√v/√(1−β₂ᵗ) + ε). adamw: the same moments
@@ -94,8 +98,13 @@ struct Names<CsvHeader> {
 
 template <>
 struct Names<StopOn> {
-  static constexpr NameTable<StopOn, 2> table{"early-stop-on",
-                                              {{{StopOn::accuracy, "accuracy"}, {StopOn::loss, "loss"}}}};
+  static constexpr NameTable<StopOn, 3> table{
+      "early-stop-on", {{{StopOn::accuracy, "accuracy"}, {StopOn::loss, "loss"}, {StopOn::r2, "r2"}}}};
+};
+template <>
+struct Names<Task> {
+  static constexpr NameTable<Task, 2> table{
+      "task", {{{Task::classification, "classification"}, {Task::regression, "regression"}}}};
 };
 template <>
 struct Names<Optimizer> {

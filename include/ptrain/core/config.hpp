@@ -20,6 +20,8 @@ inline constexpr double kPixelScale = 1.0 / 255.0;
 inline constexpr int kDefaultChunkSize = 8;
 // The learning rate --preset blog uses when --lr is not given (the post names none).
 inline constexpr double kBlogLr = 0.1;
+// A regression's default learning rate (Adam's, as scikit-learn's MLPRegressor's).
+inline constexpr double kRegressionLr = 0.001;
 
 // All hardware threads (at least 1), and the MNIST folder of this checkout: the defaults of
 // --threads and --data-dir.
@@ -34,7 +36,9 @@ struct NetSpec {
   bool blog_derivative = false;
   Activation hidden = Activation::sigmoid;
   Loss loss = Loss::mse;
+  Task task = Task::classification;  // regression: linear outputs, one per target
 
+  bool regression() const { return task == Task::regression; }
   int num_layers() const { return static_cast<int>(sizes.size()) - 1; }
   int inputs() const { return sizes.front(); }
   int classes() const { return sizes.back(); }
@@ -72,7 +76,12 @@ struct TrainConfig {
   // Float features only: --standardize (from the training rows) or --scale X (0: neither).
   bool standardize = false;
   double feature_scale = 0;
-  std::vector<float> input_shift, input_factor;  // the transform applied, for the model file
+  std::vector<float> input_shift, input_factor;    // the transform applied, for the model file
+  std::vector<float> target_shift, target_factor;  // regression with --standardize: the targets' transform
+  // Regression: the CSV target columns (--target-columns, label_column's words, comma
+  // separated), and files of targets by role when they are not in the features' files.
+  std::string target_columns = "last";
+  std::string train_targets, test_targets, val_targets;
 
   // How the run is carried out: none of these changes the weights.
   std::string data_dir = default_data_dir();
@@ -110,10 +119,12 @@ struct InferenceConfig {
   std::optional<CsvHeader> csv_header;  // default: how the model's own files were read
   std::optional<std::string> label_column;
   std::optional<std::string> npz_keys;
-  bool data_dir_given = false;          // else the model's own data files, when it records them
-  std::optional<SplitKind> split;       // default: the model's own
-  std::optional<std::size_t> val_size;  // default: the model's own
-  std::optional<std::uint64_t> seed;    // default: the model's own, so its split is the training run's
+  std::optional<std::string> target_columns;  // default: the model's own
+  std::string test_targets;                   // eval --test: its targets in a file of their own
+  bool data_dir_given = false;                // else the model's own data files, when it records them
+  std::optional<SplitKind> split;             // default: the model's own
+  std::optional<std::size_t> val_size;        // default: the model's own
+  std::optional<std::uint64_t> seed;          // default: the model's own, so its split is the training run's
   int threads = hardware_threads();
   std::string metrics_path;            // eval: a JSON object
   std::string image;                   // predict: a PGM file

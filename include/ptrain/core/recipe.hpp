@@ -48,6 +48,14 @@ void adopt_net_arithmetic(TrainConfig& cfg, const std::map<std::string, std::str
 // (cfg.explicit_options) for another optimizer is a UsageError.
 void check_optimizer_options(const TrainConfig& cfg);
 
+// A regression's defaults, as scikit-learn's MLPRegressor's, for every one of --activation
+// (relu), --init (xavier), --optimizer (adam), --lr (kRegressionLr) and --early-stop-on (loss)
+// not given explicitly; nothing for a classification.
+void apply_task_defaults(TrainConfig& cfg);
+// A UsageError for what a task cannot have: xent, --preset blog or accuracy for a regression,
+// r2 for a classification.
+void check_task_options(const TrainConfig& cfg);
+
 // Sets a preset's arithmetic on cfg.spec.
 void set_preset(TrainConfig& cfg, Preset preset);
 // --preset blog's learning rate (kBlogLr) when --lr is not among cfg.explicit_options.

@@ -18,6 +18,9 @@ std::string format_sizes(const std::vector<int>& sizes, char separator);
 
 // Parses "784,112,16,10"; throws UsageError naming the problem.
 std::vector<int> parse_layers(const std::string& text);
+// "a,b,,c" → {"a", "b", "", "c"}: a comma-separated list as it is written (--target-columns).
+std::vector<std::string> split_words(const std::string& text);
+
 // --hidden: sizes, or "none" for a net with no hidden layer.
 std::vector<int> parse_hidden(const std::string& text);
 

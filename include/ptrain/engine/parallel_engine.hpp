@@ -106,6 +106,7 @@ class ParallelEngine final : public Engine {
     std::vector<AlignedVector<float>> dz;  // dz[l]: rows × sizes[l+1], ∂loss/∂z of layer l
     std::vector<float> logits, log_norm;   // xent: the output layer's z, and log Σ exp(z) per row
     std::vector<int> labels;               // the rows' labels
+    std::vector<float> targets;            // regression: the rows' targets, rows × outputs
     std::vector<double> chunk_loss;        // each chunk's summed loss, indexed by chunk, never by thread
     std::size_t rows = 0;
     void resize(const std::vector<int>& sizes, std::size_t rows);

@@ -24,6 +24,8 @@ class ReferenceEngine final : public Engine {
   // The loss of one example (½‖a − t‖² or cross-entropy) under parameters `w` (canonical order):
   // the function whose finite differences the gradient tests take.
   double example_loss(const std::vector<double>& w, const std::uint8_t* image, int label) const;
+  // The same for example e of `data` (float features, real-valued targets).
+  double example_loss(const std::vector<double>& w, const Dataset& data, std::uint32_t e) const;
 
  private:
   // acts[0] is the input, acts[l+1] the output of layer l; logits the last layer's z.
@@ -32,12 +34,15 @@ class ReferenceEngine final : public Engine {
   // Example e's inputs: its bytes × input_scale, or its float features as they are.
   std::vector<double> input_of(const Dataset& data, std::uint32_t e) const;
   std::vector<double> input_of(const std::uint8_t* image) const;
+  // Example e's targets: its label one-hot, or its real-valued targets (regression).
+  std::vector<double> target_of(const Dataset& data, std::uint32_t e) const;
   // Adds this example's gradient to `grad`; returns its loss.
-  double backward(const std::vector<std::vector<double>>& acts, const std::vector<double>& logits, int label,
-                  std::vector<double>& grad) const;
+  double backward(const std::vector<std::vector<double>>& acts, const std::vector<double>& logits,
+                  const std::vector<double>& target, std::vector<double>& grad) const;
   double activate(double z, bool output) const;
   double activation_slope(double a, bool output) const;
-  double loss_of(const std::vector<double>& out, const std::vector<double>& logits, int label) const;
+  double loss_of(const std::vector<double>& out, const std::vector<double>& logits,
+                 const std::vector<double>& target) const;
   // PyTorch's SGD, Adam or AdamW on every parameter, from the batch's mean gradient.
   void update(const std::vector<double>& grad, double lr);
 

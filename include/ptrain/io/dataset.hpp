@@ -22,16 +22,23 @@ namespace ptrain {
 // read) or floats (features, used as they are: any scaling was applied when they were loaded).
 // Both on huge pages where they fill one (AlignedVector): a batch draws its examples from all
 // over the set, on 4 KiB pages a TLB miss each (ptrain --profile's forward phase shows it).
+//
+// A regression's examples have real-valued targets (target_count of them each) and labels of 0:
+// the labels still count the examples and group them (one group), so splits and indices work
+// alike for both tasks.
 struct Dataset {
   AlignedVector<std::uint8_t> pixels;  // size() × image_size, when !float_inputs
   AlignedVector<float> features;       // size() × image_size, when float_inputs
   std::vector<std::uint8_t> labels;
-  int image_size = 0;  // inputs per example
+  std::vector<float> targets;  // size() × target_count, for regression
+  int target_count = 0;        // 0: classification
+  int image_size = 0;          // inputs per example
   bool float_inputs = false;
   // Or the examples where a caller keeps them (a NumPy array), read in place: the caller keeps
   // them alive and unchanged while the data set is used; pixels and features then stay empty.
   const std::uint8_t* pixel_view = nullptr;
   const float* feature_view = nullptr;
+  const float* target_view = nullptr;
 
   std::size_t size() const { return labels.size(); }
   const std::uint8_t* image(std::size_t i) const {
@@ -39,6 +46,9 @@ struct Dataset {
   }
   const float* row(std::size_t i) const {
     return (feature_view ? feature_view : features.data()) + i * static_cast<std::size_t>(image_size);
+  }
+  const float* target(std::size_t i) const {
+    return (target_view ? target_view : targets.data()) + i * static_cast<std::size_t>(target_count);
   }
 
   // Asks for the images' cache lines (into L2) without waiting: called a step ahead, their
@@ -59,16 +69,21 @@ struct MnistData {
   std::size_t train_file_count = 0;
   std::size_t test_file_count = 0;
   std::size_t val_file_count = 0;
-  std::uint32_t rows = 0, cols = 0;  // each image's shape
-  std::vector<std::string> notes;    // warnings from the readers, for the run to print
+  std::uint32_t rows = 0, cols = 0;       // each image's shape
+  std::vector<std::string> notes;         // warnings from the readers, for the run to print
+  std::vector<std::string> target_names;  // regression: the targets' names, when the training file names them
 };
 
 // How the data files are read beyond their formats: a CSV's header and label column, an .npz's
 // arrays ("{role}" in a name becomes train, test or validation's "val"; empty: by role, as
 // npz_keys_for says). A model records them, so eval, predict and resume read alike.
+// A regression reads real-valued targets where a classification reads labels: a CSV's target
+// columns (csv.target_columns), an .npz's labels array, or a targets file.
 struct ReadFormat {
   CsvFormat csv;
   NpzKeys npz_keys;
+  Task task = Task::classification;
+  bool regression() const { return task == Task::regression; }
 };
 
 // Where a run's data comes from: files by role. Either a folder with MNIST's four names
@@ -89,13 +104,21 @@ DataFiles mnist_folder_files(const std::string& dir);
 // A features file's inputs appended to `d` (pixels or features), for prediction: IDX (bytes or
 // float32), .npy or .npz (told apart by their magic bytes), CSV (by its name; a label column
 // there is skipped, and none need be there). `expect_features` (0: any) is the model's inputs.
-IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& format, std::uint64_t expect_features);
+// `csv_labels` says whether a CSV's label (or target) columns may be there (skipped unread) or
+// are not (a features file whose targets are in a file of their own).
+IdxInputs append_inputs(const std::string& path, Dataset& d, const ReadFormat& format, std::uint64_t expect_features,
+                        CsvLabels csv_labels = CsvLabels::ignored);
 
 // Files named by role; each IDX or .npy labels file is found beside its features file by name
 // (EMNIST's and MNIST's convention: "images" → "labels", "idx3" → "idx1"; NumPy's: x → y), a
 // DataError when it cannot be named.
+// A regression's targets files by role (--train-targets, …), when they are not the features'
+// files or beside them; empty: found as labels are.
+struct RoleTargets {
+  std::string train, test, val;
+};
 DataFiles role_files(const std::string& train, const std::string& test, const std::string& val,
-                     const ReadFormat& format = {});
+                     const ReadFormat& format = {}, const RoleTargets& targets = {});
 
 // Reads every pair; labels must be below `classes`; every features file must have one shape.
 // `coding` is a model's, when it brings one; else the training file decides it.
@@ -114,6 +137,10 @@ std::map<std::string, std::string> data_metadata(const MnistData& data, const Da
 // The files a model's metadata records (empty when it recorded none), and how they were read.
 DataFiles recorded_files(const std::map<std::string, std::string>& metadata);
 ReadFormat recorded_format(const std::map<std::string, std::string>& metadata);
+// A JSON array of percent-encoded names a model records under `key` (empty when absent); a
+// DataError naming `path` when malformed.
+std::vector<std::string> recorded_names(const std::map<std::string, std::string>& metadata, const std::string& key,
+                                        const std::string& path);
 // Class names as a JSON array, each percent-encoded (name_encoding.hpp): what model files and
 // JSON reports hold.
 nlohmann::json encoded_names(const std::vector<std::string>& names);

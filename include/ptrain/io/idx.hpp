@@ -12,6 +12,7 @@ namespace ptrain {
 
 inline constexpr std::uint32_t kIdxImagesMagic = 2051;         // 0x00000803: ubyte, 3 dimensions
 inline constexpr std::uint32_t kIdxLabelsMagic = 2049;         // 0x00000801: ubyte, 1 dimension
+inline constexpr std::uint32_t kIdxFloatValuesMagic = 0x0D01;  // float32, 1 dimension: N (one target each)
 inline constexpr std::uint32_t kIdxFloatRowsMagic = 0x0D02;    // float32 (big-endian), 2 dimensions: N × features
 inline constexpr std::uint32_t kIdxFloatImagesMagic = 0x0D03;  // float32, 3 dimensions: N × rows × columns
 
@@ -40,6 +41,10 @@ IdxInputs append_idx_inputs(const std::string& path, AlignedVector<std::uint8_t>
 
 // About how many bytes the file holds once decompressed: a capacity hint, never trusted.
 std::uint64_t idx_size_hint(const std::string& path);
+
+// Regression targets: float32 values (0x0D01, N: one each) or rows (0x0D02, N × T: T each),
+// every one finite; `count` and `per_example` get N and T.
+std::vector<float> read_idx_targets(const std::string& path, std::uint32_t& count, std::uint32_t& per_example);
 
 // Labels must be below `classes`.
 std::vector<std::uint8_t> read_idx_labels(const std::string& path, int classes);

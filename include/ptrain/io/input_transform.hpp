@@ -34,9 +34,29 @@ struct InputTransform {
   static InputTransform from(const std::map<std::string, std::string>& metadata, int features, const std::string& path);
 };
 
+// A regression's targets under --standardize: t ← (t − shift)·factor per target for training
+// (mean and 1 / standard deviation over the training rows), and the net's outputs back in the
+// targets' own units as a / factor + shift (in_units). Kept in the model ("target_shift",
+// "target_factor") like the features' transform.
+struct TargetTransform {
+  std::vector<float> shift, factor;  // one per target; both empty: none
+
+  bool empty() const { return shift.empty(); }
+  double in_units(double output, int target) const {
+    return empty() ? output : output / double{factor[target]} + shift[target];
+  }
+  static TargetTransform standardize(const Dataset& data, const std::vector<std::uint32_t>& rows);
+  void apply(Dataset& data) const;
+  void add_to(std::map<std::string, std::string>& metadata) const;
+  static TargetTransform from(const std::map<std::string, std::string>& metadata, int targets, const std::string& path);
+};
+
 // Features as the net will see them (transformed): a UsageError naming `name`, the example and
 // the feature when one is infinite or above √(float32's largest), 1.8e19, where its square, which
 // gradients and Adam's second moment compute, overflows.
 void check_feature_range(const Dataset& data, const std::string& name);
+
+// The same for a regression's targets as the net trains on them.
+void check_target_range(const Dataset& data, const std::string& name);
 
 }  // namespace ptrain

@@ -19,8 +19,10 @@ namespace ptrain {
 
 // 2: with payload_hash (a checksum of all tensor data) beside weights_hash. 3: names (paths,
 // class names, column and array names) percent-encoded, so any bytes can be stored
-// (name_encoding.hpp). Versions 1 and 2 are still read.
-inline constexpr const char* kModelFormatVersion = "3";
+// (name_encoding.hpp). 4: the task ("task": classification or regression; a regression's
+// outputs are real-valued targets, which a reader of 3 would take for class scores, so it must
+// refuse the file). Versions 1 to 3 are still read, as classifications.
+inline constexpr const char* kModelFormatVersion = "4";
 
 // Written by ptrain (metadata format = ptrain): checked on load against its own checksums.
 inline bool is_ptrain_file(const std::map<std::string, std::string>& metadata) { return metadata.count("format") != 0; }

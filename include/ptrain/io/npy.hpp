@@ -45,4 +45,8 @@ NpyShape append_npy_features(const NpyArray& a, const std::string& name, Aligned
 std::vector<std::uint8_t> read_npy_labels(const std::string& path, int classes);
 std::vector<std::uint8_t> npy_labels(const NpyArray& a, const std::string& name, int classes);
 
+// Regression targets: a 1-D array (one target each) or N × T, of any dtype read here, each
+// value a finite float32; `per_example` gets T.
+std::vector<float> npy_targets(const NpyArray& a, const std::string& name, std::uint64_t& per_example);
+
 }  // namespace ptrain

@@ -18,6 +18,7 @@
 #include "ptrain/io/dataset.hpp"
 #include "ptrain/run/checkpoint.hpp"
 #include "ptrain/run/early_stopping.hpp"
+#include "ptrain/run/regression_scores.hpp"
 
 namespace ptrain {
 
@@ -43,7 +44,8 @@ EpochResult train_epoch(Engine& engine, const Dataset& data, const std::vector<s
 std::optional<double> accuracy_percent(Engine& engine, const Dataset& data, const std::vector<std::uint32_t>& examples,
                                        Cluster* cluster = nullptr);
 
-// The loss the net optimises (½‖a − t‖², or cross-entropy), averaged over `examples`; nullopt
+// The loss the net optimises (½‖a − t‖², or cross-entropy; a regression's against its targets as
+// trained, standardised or not), averaged over `examples`; nullopt
 // for an empty set. Every rank computes it whole, in one order, so every rank decides alike.
 std::optional<double> mean_loss(Engine& engine, const NetSpec& spec, const Dataset& data,
                                 const std::vector<std::uint32_t>& examples);
@@ -53,9 +55,10 @@ struct EpochReport {
   int epoch = 0;
   EpochResult training;
   std::optional<double> val_accuracy;
-  std::optional<double> val_loss;  // when early stopping or --save-best judge by the loss
-  bool best = false;               // the best validation value so far
-  bool stop_early = false;         // early stopping ends the run after this epoch
+  std::optional<double> val_loss;  // when early stopping or --save-best judge by the loss; always for regression
+  std::optional<RegressionScores> val_scores;  // regression
+  bool best = false;                           // the best validation value so far
+  bool stop_early = false;                     // early stopping ends the run after this epoch
   double shuffle_seconds = 0, eval_seconds = 0, seconds = 0;
 };
 

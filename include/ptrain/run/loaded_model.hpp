@@ -15,8 +15,10 @@ namespace ptrain {
 struct LoadedModel {
   std::string path;
   ModelFile file;
-  InputTransform transform;  // what float features go through, as in training
-  LabelCoding coding;        // the classes' names, when the labels were names
+  InputTransform transform;               // what float features go through, as in training
+  LabelCoding coding;                     // the classes' names, when the labels were names
+  TargetTransform target_transform;       // regression: the outputs back in the targets' units
+  std::vector<std::string> target_names;  // regression: one per output ("target" or "target_1", … when unnamed)
   TrainConfig recipe;
   std::unique_ptr<Engine> engine;
   const NetSpec& spec() const { return recipe.spec; }
