@@ -13,6 +13,7 @@
 
 #include "ptrain/core/config.hpp"
 #include "ptrain/core/errors.hpp"
+#include "ptrain/core/float32_range.hpp"
 #include "ptrain/core/float_mode.hpp"
 #include "ptrain/core/recipe.hpp"
 #include "ptrain/core/text_parsers.hpp"
@@ -68,6 +69,26 @@ void set_labels(Dataset& d, const py::array& y, const char* name) {
   }
 }
 
+// A regression's targets, N or N × T real numbers, each a finite float32.
+void set_targets(Dataset& d, const py::array& y, const char* name) {
+  const auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(y);
+  const std::size_t n = d.labels.size();
+  if (!a || (a.ndim() != 1 && a.ndim() != 2) || static_cast<std::size_t>(a.shape(0)) != n)
+    throw UsageError(std::string(name) + " must be 1-D or 2-D (examples × targets) with a row per example (" +
+                     std::to_string(n) + ")");
+  const py::ssize_t per = a.ndim() == 2 ? a.shape(1) : 1;
+  if (per < 1 || per > kMaxClasses) throw UsageError(std::string(name) + ": 1 to 256 targets an example");
+  d.target_count = static_cast<int>(per);
+  d.targets.resize(n * static_cast<std::size_t>(per));
+  for (std::size_t i = 0; i < d.targets.size(); ++i) {
+    const double v = a.data()[i];
+    if (!rounds_to_finite_float32(v))
+      throw UsageError(std::string(name) + ": target " + std::to_string(i % per) + " of example " +
+                       std::to_string(i / per) + " is not a finite float32");
+    d.targets[i] = static_cast<float>(v);
+  }
+}
+
 // The command line's option texts into a configuration; recipe options by the recipe table.
 TrainConfig config_of(const std::map<std::string, std::string>& options) {
   TrainConfig c;
@@ -91,6 +112,7 @@ TrainConfig config_of(const std::map<std::string, std::string>& options) {
       recipe_field(option).adopt(c, text);
   }
   apply_preset_lr(c);
+  apply_task_defaults(c);
   return c;
 }
 
@@ -114,6 +136,10 @@ py::dict record_of(const EpochRecord& r) {
   d["train_loss"] = r.train_loss;
   d["val_accuracy"] = r.val_accuracy ? py::cast(*r.val_accuracy) : py::none();
   d["val_loss"] = r.val_loss ? py::cast(*r.val_loss) : py::none();
+  if (r.val_r2 || r.val_rmse) {
+    d["val_r2"] = r.val_r2 ? py::cast(*r.val_r2) : py::none();
+    d["val_rmse"] = r.val_rmse ? py::cast(*r.val_rmse) : py::none();
+  }
   d["examples_per_sec"] = r.examples_per_sec;
   d["seconds"] = r.seconds;
   return d;
@@ -183,6 +209,7 @@ void bind_model(py::module_& m) {
              }
            })
       .def_property_readonly("classes", [](const Trainable& t) { return t.model.classes(); })
+      .def_property_readonly("task", [](const Trainable& t) { return name_of(t.model.config().spec.task); })
       .def_property_readonly("inputs", [](const Trainable& t) { return t.model.inputs(); })
       .def_property_readonly("weights_hash", [](const Trainable& t) { return t.model.weights_hash(); })
       .def_property_readonly("history", [](const Trainable& t) {
@@ -196,15 +223,17 @@ void bind_functions(py::module_& m) {
   m.def("make", [](const py::array& X, const py::array& y, const py::object& X_val, const py::object& y_val,
                    const std::map<std::string, std::string>& options) {
     std::vector<py::object> keep;  // the arrays read in place, alive while this model trains
+    TrainConfig cfg = config_of(options);
+    const auto set_y = cfg.spec.regression() ? set_targets : set_labels;
     Dataset train = examples_of(X, "X", keep);
-    set_labels(train, y, "y");
+    set_y(train, y, "y");
     std::optional<Dataset> val;
     if (!X_val.is_none()) {
       val = examples_of(X_val.cast<py::array>(), "X_val", keep);
       if (y_val.is_none()) throw UsageError("X_val needs y_val");
-      set_labels(*val, y_val.cast<py::array>(), "y_val");
+      set_y(*val, y_val.cast<py::array>(), "y_val");
     }
-    return Trainable{ArrayModel(config_of(options), std::move(train), std::move(val)), std::move(keep)};
+    return Trainable{ArrayModel(std::move(cfg), std::move(train), std::move(val)), std::move(keep)};
   });
   m.def("load", [](const std::string& path) {
     try {

@@ -10,7 +10,9 @@
 X is 2-D (examples × features) or 3-D (examples × rows × columns). uint8 arrays are bytes,
 scaled by 1/255 as the command line scales images; other dtypes are float32 features. C-contiguous
 uint8 and float32 arrays are read where they are, without a copy (keep them unchanged while
-training runs); other dtypes and layouts are converted once. y holds whole numbers 0-255.
+training runs); other dtypes and layouts are converted once. y holds whole numbers 0-255, or,
+with ``task="regression"``, real-valued targets: N or N × T floats (``predict`` then returns
+them in the targets' units, the same shape).
 """
 from . import _ptrain
 
@@ -45,17 +47,27 @@ class Model:
     def n_classes(self):
         return self._core.classes
 
+    @property
+    def task(self):
+        """"classification" or "regression"."""
+        return self._core.task
+
     def predict_proba(self, X):
         """The output layer's activations, examples × classes: softmax probabilities with
         ``loss="xent"``; with the default ``loss="mse"``, sigmoid outputs normalised to sum to 1."""
         import numpy as np
+        if self.task == "regression":
+            raise AttributeError("a regression model has no class probabilities; use predict")
         out = self._core.outputs(np.asarray(X))
         sums = out.sum(axis=1, keepdims=True)
         return out / np.where(sums > 0, sums, 1)
 
     def predict(self, X):
+        """The classes (argmax of the outputs), or a regression's targets in their units:
+        examples × targets (a column each, float32)."""
         import numpy as np
-        return np.asarray(self._core.outputs(np.asarray(X))).argmax(axis=1)
+        out = np.asarray(self._core.outputs(np.asarray(X)))
+        return out if self.task == "regression" else out.argmax(axis=1)
 
     def save(self, path):
         """Writes the model file (safetensors, as ``ptrain --save`` does), replacing it atomically."""
@@ -78,34 +90,38 @@ class Model:
         self._history = state["history"]
 
 
-def train(X, y, *, hidden=(112, 16), activation="sigmoid", loss="mse", init="blog", optimizer="sgd", lr=None,
-          batch_size=32, epochs=10, momentum=0.0, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8,
-          lr_decay="none", step_size=10, gamma=0.1, warmup_epochs=0, early_stop=0, early_stop_on="accuracy",
+def train(X, y, *, task="classification", hidden=(112, 16), activation=None, loss="mse", init=None, optimizer=None,
+          lr=None, batch_size=32, epochs=10, momentum=0.0, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8,
+          lr_decay="none", step_size=10, gamma=0.1, warmup_epochs=0, early_stop=0, early_stop_on=None,
           min_delta=0.0, preset="none", standardize=False, scale=None, classes=None, threads=None, seed=42,
           X_val=None, y_val=None, callback=None):
     """Trains a network on X, y and returns the Model. The options are the command line's
     (``ptrain --help``), with the same defaults and the same checks: a bad value is a
-    ValueError with the command line's message; ``lr=None`` is the recipe's default (3.0, or
-    0.1 with ``preset="blog"``). The epochs are the command line's own loop: early stopping
-    judges ``early_stop_on`` ("accuracy" or "loss" on X_val, y_val) and the model keeps the
-    last epoch's weights. ``callback(record)`` runs after each epoch with that epoch's history
-    dict; returning False stops training. The GIL is released while training; Ctrl-C stops
-    after the step in progress with a KeyboardInterrupt whose ``model`` attribute holds the
-    model as it stands."""
+    ValueError with the command line's message. ``None`` is the task's default, as on the
+    command line: a classification's sigmoid units, blog init, SGD at lr 3.0 (0.1 with
+    ``preset="blog"``) judged by accuracy; a regression's ReLU units, xavier init, Adam at 0.001
+    judged by loss (``standardize=True`` then standardises the targets too). The epochs are the
+    command line's own loop: early stopping judges ``early_stop_on`` ("accuracy", "loss" or,
+    for regression, "r2" on X_val, y_val) and the model keeps the last epoch's weights.
+    ``callback(record)`` runs after each epoch with that epoch's history dict; returning False
+    stops training. The GIL is released while training; Ctrl-C stops after the step in progress
+    with a KeyboardInterrupt whose ``model`` attribute holds the model as it stands."""
     import numpy as np
-    options = {"hidden": _text(tuple(hidden)), "activation": activation, "loss": loss, "init": init,
-               "optimizer": optimizer, "batch-size": _text(batch_size), "epochs": _text(epochs), "seed": _text(seed),
-               "lr-decay": lr_decay, "preset": preset}
+    options = {"task": task, "hidden": _text(tuple(hidden)), "loss": loss, "batch-size": _text(batch_size),
+               "epochs": _text(epochs), "seed": _text(seed), "lr-decay": lr_decay, "preset": preset}
+    for option, value in (("activation", activation), ("init", init), ("optimizer", optimizer),
+                          ("early-stop-on", early_stop_on)):
+        if value is not None:
+            options[option] = value
     if lr is not None:
         options["lr"] = _text(float(lr))
-    if early_stop or early_stop_on != "accuracy":
-        options["early-stop-on"] = early_stop_on
     if momentum:
         options["momentum"] = _text(float(momentum))
     if weight_decay:
         options["weight-decay"] = _text(float(weight_decay))
-    if optimizer != "sgd":
-        options.update({"beta1": _text(float(beta1)), "beta2": _text(float(beta2)), "eps": _text(float(eps))})
+    for option, value, default in (("beta1", beta1, 0.9), ("beta2", beta2, 0.999), ("eps", eps, 1e-8)):
+        if float(value) != default:
+            options[option] = _text(float(value))
     if lr_decay == "step":
         options.update({"step-size": _text(step_size), "gamma": _text(float(gamma))})
     if warmup_epochs:

@@ -259,3 +259,81 @@ def test_names_in_a_model_file_decode_with_pythons_own_unquote(tmp_path):
         meta = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))["__metadata__"]
     assert [unquote_to_bytes(n) for n in json.loads(meta["class_names"])] == sorted(names)
     assert unquote_to_bytes(meta["data_train"]) == folder + b"/set.csv"
+
+
+def saved_weights(model, path):
+    """The model's tensors as NumPy reads them from its safetensors file."""
+    import struct
+    model.save(path)
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], np.float32).reshape(v["shape"])
+            for k, v in header.items() if k.startswith("layers.")}
+
+
+def regression_data(n, features, targets, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype(np.float32)
+    w = rng.normal(size=(features, targets))
+    y = np.sin(x) @ w + 0.5 * x[:, :1] * x[:, 1:2] + 0.05 * rng.normal(size=(n, targets)) + 3.0
+    return x, y
+
+
+def test_a_regression_step_is_numpys_gradient_step(tmp_path):
+    """One SGD step on the whole batch, ReLU hidden units, linear outputs, ½‖a−t‖², two targets:
+    the weights after it are the ones NumPy computes from the weights before it."""
+    x, y = regression_data(40, 5, 2, 11)
+    recipe = dict(task="regression", hidden=(7,), optimizer="sgd", lr=0.05, batch_size=40, seed=3, threads=2)
+    w = saved_weights(ptrain.train(x, y, epochs=0, **recipe), tmp_path / "before.st")
+    after = saved_weights(ptrain.train(x, y, epochs=1, **recipe), tmp_path / "after.st")
+    W0, b0, W1, b1 = (w[k].astype(np.float64) for k in ("layers.0.weight", "layers.0.bias", "layers.1.weight",
+                                                         "layers.1.bias"))
+    z = x @ W0.T + b0
+    h = np.maximum(z, 0)
+    a = h @ W1.T + b1
+    d1 = (a - y) / len(x)
+    d0 = (d1 @ W1) * (z > 0)
+    want = {"layers.1.weight": W1 - 0.05 * d1.T @ h, "layers.1.bias": b1 - 0.05 * d1.sum(0),
+            "layers.0.weight": W0 - 0.05 * d0.T @ x, "layers.0.bias": b0 - 0.05 * d0.sum(0)}
+    for k, v in want.items():
+        np.testing.assert_allclose(after[k], v, rtol=1e-4, atol=1e-6, err_msg=k)
+
+
+def test_regression_matches_the_command_line_and_predicts_in_the_targets_units(tmp_path):
+    x, y = regression_data(300, 6, 3, 5)
+    for name, a in {"x_train": x, "y_train": y, "x_test": x[:50], "y_test": y[:50]}.items():
+        np.save(tmp_path / f"{name}.npy", a)
+    out = cli("--task", "regression", "--train", str(tmp_path / "x_train.npy"), "--test",
+              str(tmp_path / "x_test.npy"), "--val-size", "0", "--hidden", "16", "--epochs", "5", "--seed", "4",
+              "--quiet")
+    same = ptrain.train(x, y, task="regression", hidden=(16,), epochs=5, seed=4, threads=3)
+    assert same.weights_hash == hash_of(out)
+    # Standardised targets: the predictions come back in the targets' own units.
+    model = ptrain.train(x, y, task="regression", hidden=(32,), epochs=200, standardize=True, seed=4)
+    p = model.predict(x)
+    assert model.task == "regression" and p.shape == (300, 3) and p.dtype == np.float32
+    r2 = 1 - ((p - y) ** 2).sum(0) / ((y - y.mean(0)) ** 2).sum(0)
+    rmse = np.sqrt(((p - y) ** 2).mean(0))
+    assert r2.mean() > 0.9
+    # The command line evaluates the Python model with the same figures (scikit-learn's
+    # definitions, computed here by NumPy).
+    model.save(tmp_path / "m.st")
+    report = tmp_path / "eval.json"
+    cli("eval", "--model", str(tmp_path / "m.st"), "--test", str(tmp_path / "x_train.npy"), "--metrics", str(report))
+    figures = json.loads(report.read_text())
+    np.testing.assert_allclose(figures["per_target_r2"], r2, rtol=1e-4)
+    np.testing.assert_allclose(figures["per_target_rmse"], rmse, rtol=1e-4)
+    assert abs(figures["test_r2"] - r2.mean()) < 1e-4
+
+
+def test_regression_refusals_are_the_command_lines():
+    x, y = regression_data(50, 4, 1, 1)
+    with pytest.raises(ValueError, match="--loss xent"):
+        ptrain.train(x, y[:, 0], task="regression", loss="xent")
+    with pytest.raises(ValueError, match="not a finite float32"):
+        ptrain.train(x, np.where(np.arange(50) == 7, np.inf, y[:, 0]), task="regression")
+    with pytest.raises(ValueError, match="r2 applies to --task regression"):
+        ptrain.train(x, (y[:, 0] > 3).astype(int), early_stop=2, early_stop_on="r2", X_val=x, y_val=y[:, 0] > 3)
+    with pytest.raises(AttributeError, match="no class probabilities"):
+        ptrain.train(x, y, task="regression", epochs=1).predict_proba(x)

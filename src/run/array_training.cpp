@@ -16,6 +16,7 @@
 #include "ptrain/run/engine_factory.hpp"
 #include "ptrain/run/epoch_loop.hpp"
 #include "ptrain/run/loaded_model.hpp"
+#include "ptrain/run/regression_scores.hpp"
 #include "ptrain/run/schedule.hpp"
 
 namespace ptrain {
@@ -40,6 +41,9 @@ int classes_of(const TrainConfig& cfg, const Dataset& train) {
 }
 
 void check_validation(const Dataset& train, const Dataset& val, int classes) {
+  if (val.target_count != train.target_count)
+    throw UsageError("the validation examples have " + std::to_string(val.target_count) +
+                     " targets each, the training examples " + std::to_string(train.target_count));
   if (val.image_size != train.image_size || val.float_inputs != train.float_inputs)
     throw UsageError("the validation examples have " + std::to_string(val.image_size) + " features of " +
                      (val.float_inputs ? "float32" : "bytes") + ", the training examples " +
@@ -55,9 +59,12 @@ void check_validation(const Dataset& train, const Dataset& val, int classes) {
 ArrayModel::ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> val)
     : cfg_(std::move(cfg)), train_(std::move(train)), val_(std::move(val)), float_inputs_(train_.float_inputs) {
   if (train_.size() == 0 || train_.image_size <= 0) throw UsageError("no training examples");
+  check_task_options(cfg_);
+  if (cfg_.spec.regression() != (train_.target_count > 0))
+    throw std::logic_error("ArrayModel: the data's targets and the task disagree");
   cfg_.spec.sizes = {train_.image_size};
   cfg_.spec.sizes.insert(cfg_.spec.sizes.end(), cfg_.hidden.begin(), cfg_.hidden.end());
-  cfg_.spec.sizes.push_back(classes_of(cfg_, train_));
+  cfg_.spec.sizes.push_back(cfg_.spec.regression() ? train_.target_count : classes_of(cfg_, train_));
   if (val_) check_validation(train_, *val_, classes());
   check_optimizer_options(cfg_);
   check_early_stop_options(cfg_);
@@ -73,6 +80,11 @@ ArrayModel::ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> va
   transform_.apply(train_);
   check_feature_range(train_, "the training examples");
   if (val_) transform_.apply(*val_);
+  if (cfg_.spec.regression() && cfg_.standardize)
+    target_transform_ = TargetTransform::standardize(train_, all_of(train_));
+  target_transform_.apply(train_);
+  check_target_range(train_, "the training targets");
+  if (val_) target_transform_.apply(*val_);
   record_inputs();
   EngineSetup setup;
   setup.kind = cfg_.engine;
@@ -96,6 +108,7 @@ void ArrayModel::fit(const std::function<void()>& after_step,
     rec.train_loss = report.training.mean_loss;
     rec.val_accuracy = report.val_accuracy;
     rec.val_loss = report.val_loss;
+    if (report.val_scores) rec.val_r2 = report.val_scores->mean_r2, rec.val_rmse = report.val_scores->mean_rmse;
     rec.seconds = report.seconds;
     rec.examples_per_sec =
         report.training.seconds > 0 ? static_cast<double>(report.training.examples) / report.training.seconds : 0.0;
@@ -119,12 +132,17 @@ std::vector<float> ArrayModel::outputs(Dataset data) const {
   transform_.apply(data);
   ThreadLimit threads(cfg_.threads);
   const std::vector<std::uint32_t> rows = all_of(data);
-  return threads.run([&] { return engine_->outputs(data, rows); });
+  std::vector<float> out = threads.run([&] { return engine_->outputs(data, rows); });
+  if (target_transform_.empty()) return out;
+  const std::vector<double> in_units = outputs_in_units(out, classes(), target_transform_);
+  return std::vector<float>(in_units.begin(), in_units.end());
 }
 
 void ArrayModel::record_inputs() {
   cfg_.input_shift = transform_.shift;
   cfg_.input_factor = transform_.factor;
+  cfg_.target_shift = target_transform_.shift;
+  cfg_.target_factor = target_transform_.factor;
   cfg_.data_record = {{"input_kind", float_inputs_ ? "float32" : "bytes"},
                       {"image_shape", std::to_string(inputs()) + "x1"}};
 }
@@ -145,6 +163,7 @@ ArrayModel ArrayModel::load(const std::string& path) {
   auto kind = loaded.file.metadata.find("input_kind");
   m.float_inputs_ = kind != loaded.file.metadata.end() && kind->second == "float32";
   m.transform_ = loaded.transform;
+  m.target_transform_ = loaded.target_transform;
   m.record_inputs();
   m.engine_ = std::move(loaded.engine);
   return m;

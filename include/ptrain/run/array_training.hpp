@@ -21,15 +21,16 @@ struct EpochRecord {
   int epoch = 0;
   double train_loss = 0;
   std::optional<double> val_accuracy;
-  std::optional<double> val_loss;  // when early stopping judges by the loss
+  std::optional<double> val_loss;          // when early stopping judges by the loss; always for regression
+  std::optional<double> val_r2, val_rmse;  // regression, in the targets' units
   double examples_per_sec = 0, seconds = 0;
 };
 
 class ArrayModel {
  public:
   // Shapes the net from the data as the command line does (cfg.hidden, cfg.classes or the
-  // largest label + 1), applies --standardize/--scale's transform from the training rows, and
-  // draws the initial weights. A UsageError or DataError, with the command line's words, when the
+  // largest label + 1, or for a regression the targets' count), applies --standardize/--scale's transform from the
+  // training rows, and draws the initial weights. A UsageError or DataError, with the command line's words, when the
   // recipe or the data is wrong.
   ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> val);
 
@@ -47,7 +48,8 @@ class ArrayModel {
   }
 
   // The output layer's activations (softmax probabilities with the xent loss) for data.size()
-  // examples (its labels are not read), rows × classes.
+  // examples (its labels are not read), rows × classes; a regression's predictions in the
+  // targets' units (mapped back through the targets' transform), rows × targets.
   std::vector<float> outputs(Dataset data) const;
   int classes() const { return cfg_.spec.classes(); }
   int inputs() const { return cfg_.spec.inputs(); }
@@ -69,6 +71,7 @@ class ArrayModel {
   std::optional<Dataset> val_;
   bool float_inputs_ = false;
   InputTransform transform_;
+  TargetTransform target_transform_;  // regression with standardize
   std::shared_ptr<Engine> engine_;
   std::vector<EpochRecord> history_;
   RunPosition position_;
