@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <thread>
 
 #include "cli_support.hpp"
@@ -93,6 +94,28 @@ TEST_F(MpiTest, ExactReduceOnACsvWithNamedLabelsGivesTheOneProcessWeights) {
   const nlohmann::json a = read_metrics(path("csv_one.jsonl")).back(), b = read_metrics(path("csv_exact.jsonl")).back();
   EXPECT_EQ(b["weights_hash"], a["weights_hash"]);
   EXPECT_EQ(b["test_accuracy"], a["test_accuracy"]);
+  expect_ranks_agree(b, 2);
+}
+
+// A regression with two targets: the same weights and test R² as one process.
+TEST_F(MpiTest, ExactReduceOnARegressionGivesTheOneProcessWeights) {
+  std::ofstream csv(dir() / "regression.csv");
+  csv << "a,b,c,y1,y2\n";
+  for (int r = 0; r < 300; ++r) {
+    const double a = (r * 37 % 101) / 50.0 - 1, b = (r * 53 % 97) / 48.0 - 1, c = (r * 11 % 89) / 44.0 - 1;
+    csv << a << "," << b << "," << c << "," << 3 * a - b * c + 7 << "," << a * b + c << "\n";
+  }
+  csv.close();
+  const std::string args = "--task regression --train " + (dir() / "regression.csv").string() +
+                           " --target-columns y1,y2 --standardize --hidden 16 --epochs 3 --batch-size 16 "
+                           "--threads 1 --metrics ";
+  Result one = run(args + path("reg_one.jsonl"));
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  Result spread = run(args + path("reg_exact.jsonl") + " --exact-reduce", mpirun(2));
+  ASSERT_EQ(spread.exit_code, 0) << spread.err;
+  const nlohmann::json a = read_metrics(path("reg_one.jsonl")).back(), b = read_metrics(path("reg_exact.jsonl")).back();
+  EXPECT_EQ(b["weights_hash"], a["weights_hash"]);
+  EXPECT_EQ(b["test_r2"], a["test_r2"]);
   expect_ranks_agree(b, 2);
 }
 

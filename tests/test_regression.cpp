@@ -183,6 +183,19 @@ TEST_F(Regression, StandardizedTargetsAreTheTrainingRowsMeanAndSpread) {
   }
 }
 
+// --init-from a regression's model carries the task and, unless given, its defaults.
+TEST_F(Regression, InitFromARegressionsModelContinuesARegression) {
+  const std::string model = path("one-target.st");
+  ASSERT_EQ(run(args("--train " + path("all.csv") + " --epochs 1 --save " + model)).exit_code, 0);
+  const Result r = run("--train " + path("all.csv") + " --init-from " + model + " --epochs 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("linear outputs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("lr 0.001, adam"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("test RMSE"), std::string::npos) << r.out;
+  expect_error(run("--train " + path("all.csv") + " --init-from " + model + " --loss xent"), 2,
+               "--loss xent contradicts --init-from");
+}
+
 TEST_F(Regression, WhatARegressionCannotHaveIsRefused) {
   const std::string csv = " --train " + path("all.csv");
   std::ofstream(path("missing.csv")) << "a,b,y\n1,2,3\n4,5,6\n7,8,\n";

@@ -86,6 +86,8 @@ StartPoint start_point(TrainConfig& cfg, FoundCheckpoint resume) {
     else
       cfg.spec.sizes = m.sizes;  // the model's net: the data must fit it
     adopt_net_arithmetic(cfg, m.metadata, cfg.init_from);
+    apply_task_defaults(cfg);  // a regression's model brings a regression's defaults
+    check_task_options(cfg);
     start.state.params = std::move(m.params);
     start.init_metadata = std::move(m.metadata);
     start.note = "weights from " + cfg.init_from;
