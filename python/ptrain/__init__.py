@@ -29,7 +29,8 @@ def _text(value):
 
 class Model:
     """A trained network: ``predict``, ``predict_proba``, ``save``; ``history`` holds one dict
-    per epoch (epoch, train_loss, val_accuracy, examples_per_sec, seconds)."""
+    per epoch (epoch, train_loss, val_accuracy, val_loss, examples_per_sec, seconds; a
+    regression's also val_r2 and val_rmse)."""
 
     def __init__(self, core):
         self._core = core

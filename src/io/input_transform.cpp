@@ -66,6 +66,19 @@ void standardize_columns(int n, const std::vector<std::uint32_t>& rows, RowOf ro
   }
 }
 
+// `count` values, x ← (x − shift[i])·factor[i] in column i, in place; values viewed in a caller's
+// memory (`view`) stay as they are: the transformed ones are a copy.
+template <class Values>
+void shift_and_scale(Values& values, const float*& view, std::size_t count, const std::vector<float>& shift,
+                     const std::vector<float>& factor) {
+  if (view) {
+    values.assign(view, view + count);
+    view = nullptr;
+  }
+  const std::size_t n = shift.size();
+  for (std::size_t j = 0; j < values.size(); ++j) values[j] = (values[j] - shift[j % n]) * factor[j % n];
+}
+
 // Shift and factor from a model's metadata keys `shift_key` and `factor_key`, `n` of each.
 bool read_transform(const std::map<std::string, std::string>& metadata, const std::string& shift_key,
                     const std::string& factor_key, int n, const std::string& path, std::vector<float>& shift,
@@ -102,16 +115,8 @@ InputTransform InputTransform::scale(int features, double x) {
 
 void InputTransform::apply(Dataset& data) const {
   if (empty()) return;
-  if (data.feature_view) {  // the caller's rows stay as they are: the transformed ones are a copy
-    data.features.assign(data.feature_view,
-                         data.feature_view + data.size() * static_cast<std::size_t>(data.image_size));
-    data.feature_view = nullptr;
-  }
-  const std::size_t n = shift.size();
-  for (std::size_t j = 0; j < data.features.size(); ++j) {
-    const std::size_t i = j % n;
-    data.features[j] = (data.features[j] - shift[i]) * factor[i];
-  }
+  shift_and_scale(data.features, data.feature_view, data.size() * static_cast<std::size_t>(data.image_size), shift,
+                  factor);
 }
 
 void InputTransform::add_to(std::map<std::string, std::string>& metadata) const {
@@ -136,15 +141,8 @@ TargetTransform TargetTransform::standardize(const Dataset& data, const std::vec
 
 void TargetTransform::apply(Dataset& data) const {
   if (empty()) return;
-  if (data.target_view) {
-    data.targets.assign(data.target_view, data.target_view + data.size() * static_cast<std::size_t>(data.target_count));
-    data.target_view = nullptr;
-  }
-  const std::size_t n = shift.size();
-  for (std::size_t j = 0; j < data.targets.size(); ++j) {
-    const std::size_t i = j % n;
-    data.targets[j] = (data.targets[j] - shift[i]) * factor[i];
-  }
+  shift_and_scale(data.targets, data.target_view, data.size() * static_cast<std::size_t>(data.target_count), shift,
+                  factor);
 }
 
 void TargetTransform::add_to(std::map<std::string, std::string>& metadata) const {

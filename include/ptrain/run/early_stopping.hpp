@@ -1,8 +1,9 @@
 #pragma once
 // The best validation epoch so far, and whether to stop (Keras's EarlyStopping): an epoch is a
-// gain when its validation accuracy beats the best by more than --min-delta (or its loss falls
-// below the best by more); after --early-stop epochs in a row without a gain the run stops.
-// The state travels in checkpoints, so a resumed run judges epochs as the whole run would.
+// gain when its validation accuracy (or a regression's R²) beats the best by more than
+// --min-delta, or its loss falls below the best by more; after --early-stop epochs in a row
+// without a gain the run stops. The state travels in checkpoints, so a resumed run judges
+// epochs as the whole run would.
 #include <map>
 #include <optional>
 #include <string>
