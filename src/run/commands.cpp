@@ -137,8 +137,7 @@ void eval_regression(const InferenceConfig& cfg, const LoadedModel& m, const Tes
   std::ostringstream out;
   out << "model " << cfg.model << ": net " << m.spec().describe() << ", " << t.kind << " of " << t.name << ", "
       << test.size() << " test examples\n"
-      << std::setprecision(4) << "test RMSE " << s.mean_rmse << "  MAE " << s.mean_mae << "  R² " << std::fixed
-      << s.mean_r2 << std::defaultfloat << "\n\ntarget        RMSE         MAE      R²  name\n";
+      << "test " << scores_text(s) << std::setprecision(4) << "\n\ntarget        RMSE         MAE      R²  name\n";
   for (std::size_t j = 0; j < s.r2.size(); ++j)
     out << std::setw(6) << j + 1 << "  " << std::setw(10) << s.rmse[j] << "  " << std::setw(10) << s.mae[j] << "  "
         << std::fixed << std::setw(6) << s.r2[j] << std::defaultfloat << "  " << m.target_names[j] << "\n";

@@ -1,8 +1,23 @@
 #include "ptrain/run/regression_scores.hpp"
 
 #include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "ptrain/run/progress.hpp"
 
 namespace ptrain {
+
+std::string significant_digits(double v) {
+  std::ostringstream s;
+  s << std::setprecision(4) << v;
+  return s.str();
+}
+
+std::string scores_text(const RegressionScores& s) {
+  return "RMSE " + significant_digits(s.mean_rmse) + "  MAE " + significant_digits(s.mean_mae) + "  R² " +
+         fixed(s.mean_r2, 4);
+}
 
 RegressionScores score_regression(const std::vector<double>& predicted, const std::vector<double>& truth, int targets) {
   const std::size_t n = truth.size() / static_cast<std::size_t>(targets);

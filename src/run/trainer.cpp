@@ -40,18 +40,9 @@ std::string counted(long long n, const std::string& noun) {
 
 const char* const kDrift = "the MPI reduction did not give every rank the same sum";
 
-// A number in the targets' units, whatever their scale: 4 significant digits.
-std::string significant(double v) {
-  std::ostringstream s;
-  s << std::setprecision(4) << v;
-  return s.str();
-}
-
 // "test RMSE 3.21  MAE 2.4  R² 0.8512" (averaged over the targets), or "n/a" for no test set.
 std::string test_scores_text(const std::optional<RegressionScores>& s) {
-  if (!s) return "test R² n/a";
-  return "test RMSE " + significant(s->mean_rmse) + "  MAE " + significant(s->mean_mae) + "  R² " +
-         fixed(s->mean_r2, 4);
+  return s ? "test " + scores_text(*s) : "test R² n/a";
 }
 
 // Per-target lists beside the means, for several targets: "val_per_target_rmse", ….
@@ -539,7 +530,7 @@ void TrainingRun::report_epoch(const EpochReport& report) {
   if (cfg_.spec.regression())
     line << "  val loss " << (report.val_loss ? fixed(*report.val_loss, 4) : "n/a") << "  R² "
          << (report.val_scores ? fixed(report.val_scores->mean_r2, 4) : "n/a") << "  RMSE "
-         << (report.val_scores ? significant(report.val_scores->mean_rmse) : "n/a");
+         << (report.val_scores ? significant_digits(report.val_scores->mean_rmse) : "n/a");
   else
     line << "  val " << percent(report.val_accuracy)
          << (report.val_loss ? "  val loss " + fixed(*report.val_loss, 4) : "");

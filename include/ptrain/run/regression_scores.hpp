@@ -5,6 +5,7 @@
 // mean_absolute_error and r2_score (multioutput='uniform_average') define them.
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "ptrain/engine/engine.hpp"
@@ -16,6 +17,11 @@ struct RegressionScores {
   std::vector<double> rmse, mae, r2;  // per target
   double mean_rmse = 0, mean_mae = 0, mean_r2 = 0;
 };
+
+// A number in the targets' units, whatever their scale: 4 significant digits.
+std::string significant_digits(double v);
+// "RMSE 3.196  MAE 2.339  R² 0.9036": the means, as the run's end and eval print them.
+std::string scores_text(const RegressionScores& s);
 
 // From predictions and truths, both N × T row-major in the targets' units. A target whose truth
 // is constant has R² 1 when predicted exactly, else 0 (scikit-learn's force_finite rule).
