@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <type_traits>
 
 #include "ptrain/core/config.hpp"
 #include "ptrain/core/errors.hpp"
@@ -18,9 +19,12 @@
 #include "ptrain/core/recipe.hpp"
 #include "ptrain/core/text_parsers.hpp"
 #include "ptrain/run/array_training.hpp"
+#include "exit_gate.hpp"
 
 namespace py = pybind11;
 using namespace ptrain;
+using ptrain_python::ExitGate;
+using ptrain_python::InterpreterExiting;
 
 namespace {
 
@@ -118,16 +122,41 @@ TrainConfig config_of(const std::map<std::string, std::string>& options) {
 
 // Between steps: a pending Ctrl-C becomes a KeyboardInterrupt after the step in progress.
 // Taking the GIL after every step costs a large share of a small net's step (perf/python_vs_cli.py),
-// so it is looked at every 5 ms: a stop still falls between two whole steps. Python's signal
-// handlers run with the interpreter's own flush bits, not training's.
-void check_signals(unsigned python_flush_bits) {
+// so it is looked at every 5 ms: a stop still falls between two whole steps. Whether the
+// interpreter is exiting is looked at every step. Python's signal handlers run with the
+// interpreter's own flush bits, not training's.
+void check_signals(PyThreadState* saved, unsigned python_flush_bits) {
   static thread_local auto last = std::chrono::steady_clock::now();
+  if (ExitGate::instance().shut()) throw InterpreterExiting{};
   const auto now = std::chrono::steady_clock::now();
   if (now - last < std::chrono::milliseconds(5)) return;
   last = now;
   FlushBitsScope as_python(python_flush_bits);
-  py::gil_scoped_acquire gil;
+  ExitGate::Visit in_python(saved);
   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+}
+
+// Runs `work` without the GIL; an exception comes back into Python with it. When the
+// interpreter exits meanwhile, the thread parks instead of coming back (exit_gate.hpp).
+template <class Work>
+auto outside_python(Work&& work) {
+  ExitGate& gate = ExitGate::instance();
+  PyThreadState* saved = gate.leave();
+  try {
+    if constexpr (std::is_void_v<decltype(work(saved))>) {
+      work(saved);
+      gate.enter(saved);
+    } else {
+      auto result = work(saved);
+      gate.enter(saved);
+      return result;
+    }
+  } catch (const InterpreterExiting&) {
+    gate.park();
+  } catch (...) {
+    gate.enter(saved);
+    throw;
+  }
 }
 
 py::dict record_of(const EpochRecord& r) {
@@ -169,31 +198,30 @@ void bind_model(py::module_& m) {
       .def("fit",
            [](Trainable& t, const py::object& callback) {
              const unsigned python_flush_bits = flush_bits();
-             std::function<bool(const EpochRecord&)> after_epoch = [&](const EpochRecord& r) {
-               if (callback.is_none()) return true;
-               py::gil_scoped_acquire gil;
-               const py::object verdict = callback(record_of(r));
-               return verdict.is_none() || verdict.cast<bool>();
-             };
-             struct Release {  // however fit ends, the caller's arrays are no longer read
-               Trainable& t;
-               ~Release() {
-                 t.model.release_data();
-                 t.keep.clear();
-               }
-             } release_after{t};
-             py::gil_scoped_release release;
-             t.model.fit([&] { check_signals(python_flush_bits); }, after_epoch);
+             try {
+               outside_python([&](PyThreadState* saved) {
+                 std::function<bool(const EpochRecord&)> after_epoch = [&](const EpochRecord& r) {
+                   if (callback.is_none()) return !ExitGate::instance().shut();
+                   ExitGate::Visit in_python(saved);
+                   const py::object verdict = callback(record_of(r));
+                   return verdict.is_none() || verdict.cast<bool>();
+                 };
+                 t.model.fit([&] { check_signals(saved, python_flush_bits); }, after_epoch);
+               });
+             } catch (...) {  // however fit ends, the caller's arrays are no longer read
+               t.model.release_data();
+               t.keep.clear();
+               throw;
+             }
+             t.model.release_data();
+             t.keep.clear();
            })
       .def("outputs",
            [](const Trainable& t, const py::array& X) {
              std::vector<py::object> keep;
              Dataset d = examples_of(X, "X", keep);
-             std::vector<float> out;
-             {
-               py::gil_scoped_release release;
-               out = t.model.outputs(std::move(d));
-             }
+             const std::vector<float> out =
+                 outside_python([&](PyThreadState*) { return t.model.outputs(std::move(d)); });
              const py::ssize_t classes = t.model.classes();
              py::array_t<float> result({static_cast<py::ssize_t>(out.size()) / classes, classes});
              std::memcpy(result.mutable_data(), out.data(), out.size() * sizeof(float));
@@ -250,6 +278,8 @@ void bind_functions(py::module_& m) {
 PYBIND11_MODULE(_ptrain, m) {
   m.doc() = "ptrain's C++ core; use the ptrain package around it";
   translate_errors();
+  // Before finalisation, with the GIL: the gate shuts and waits for ptrain's threads.
+  py::module_::import("atexit").attr("register")(py::cpp_function([] { ExitGate::instance().shut_and_wait(); }));
   bind_model(m);
   bind_functions(m);
 }
