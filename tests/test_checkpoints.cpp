@@ -130,7 +130,7 @@ TEST_F(Checkpoints, EarlyStoppingKeepsTheBestEpochAndResumesExactly) {
                "--early-stop judges epochs on the validation set, and this run has none");
   expect_error(run(base() + " --min-delta 0.1"), 2, "--min-delta goes with --early-stop or --save-best");
   expect_error(run(base() + " --early-stop 2 --early-stop-on f1"), 2,
-               "--early-stop-on 'f1': expected accuracy, loss or r2");
+               "--early-stop-on 'f1': expected accuracy, loss, r2 or train-loss");
 }
 
 TEST_F(Checkpoints, CheckpointEveryNEpochsNamedByStep) {

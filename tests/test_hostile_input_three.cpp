@@ -404,10 +404,11 @@ TEST_F(HostileThree, EveryOptionIsPlacedForAResumeAndTheNewRunOnesAreRefused) {
       "checkpoint-dir", "keep-last", "resume",  "exact-reduce", "quiet",      "config",
       "data-dir",       "train",     "test",    "val"};
   const std::set<std::string> recipe{
-      "task",          "layers",     "engine",        "seed",         "preset",   "batch-size", "lr",
-      "split",         "val-size",   "activation",    "loss",         "init",     "momentum",   "optimizer",
-      "beta1",         "beta2",      "eps",           "weight-decay", "lr-decay", "step-size",  "gamma",
-      "warmup-epochs", "early-stop", "early-stop-on", "min-delta"};
+      "task",      "layers",          "engine",   "seed",          "preset",     "batch-size",
+      "lr",        "split",           "val-size", "activation",    "loss",       "init",
+      "momentum",  "optimizer",       "beta1",    "beta2",         "eps",        "weight-decay",
+      "lr-decay",  "step-size",       "gamma",    "warmup-epochs", "early-stop", "early-stop-on",
+      "min-delta", "early-stop-rule", "shuffle"};
   const std::vector<std::pair<std::string, std::string>> new_run_only{{"hidden", "8"},
                                                                       {"classes", "10"},
                                                                       {"standardize", ""},

@@ -139,6 +139,44 @@ TEST(EarlyStopping, CountsEpochsWithoutAGainBeyondMinDelta) {
   EXPECT_THROW(resumed.restore(metadata, "ck"), DataError);
 }
 
+// scikit-learn's MLP rule (_update_no_improvement_count), worked by hand: an epoch counts against
+// patience unless it beats the best so far by at least tol; any better epoch becomes the best.
+TEST(EarlyStopping, SklearnRuleComparesWithTheBestEpochAndCreeps) {
+  TrainConfig cfg;
+  cfg.early_stop = 3;  // n_iter_no_change 2: stop when the count exceeds it
+  cfg.early_stop_on = StopOn::train_loss;
+  cfg.early_stop_rule = StopRule::sklearn;
+  cfg.min_delta = 0.1;
+  EarlyStopping sk(cfg);
+  EXPECT_TRUE(sk.observe(1, 1.0));
+  EXPECT_TRUE(sk.observe(2, 0.8));   // below 1.0 − 0.1: a gain, count 0
+  EXPECT_TRUE(sk.observe(3, 0.75));  // better, not by tol: the best creeps to 0.75, count 1
+  EXPECT_TRUE(sk.observe(4, 0.69));  // above 0.75 − 0.1: count 2, best 0.69
+  EXPECT_EQ(sk.waited(), 2);
+  EXPECT_FALSE(sk.should_stop());
+  EXPECT_TRUE(sk.observe(5, 0.68));  // count 3: stop, with the best at epoch 5
+  EXPECT_TRUE(sk.should_stop());
+  EXPECT_EQ(sk.best_epoch(), 5);
+  EXPECT_EQ(sk.best_text(), "best epoch 5 (train loss 0.6800)");
+  // Keras's rule on the same losses: 0.69 is more than 0.1 below the last gain (0.8), so a gain;
+  // 0.68 is not, and only gains become the best.
+  cfg.early_stop_rule = StopRule::keras;
+  EarlyStopping keras(cfg);
+  for (auto [epoch, loss] : {std::pair{1, 1.0}, {2, 0.8}, {3, 0.75}, {4, 0.69}}) keras.observe(epoch, loss);
+  EXPECT_EQ(keras.best_epoch(), 4);
+  EXPECT_FALSE(keras.observe(5, 0.68));
+  EXPECT_EQ(keras.waited(), 1);
+  EXPECT_EQ(keras.best_epoch(), 4);
+  // Higher is better for accuracy: a tie with best + tol counts as a gain under sklearn's rule.
+  cfg.early_stop_rule = StopRule::sklearn;
+  cfg.early_stop_on = StopOn::accuracy;
+  cfg.min_delta = 0.5;
+  EarlyStopping acc(cfg);
+  acc.observe(1, 90.0);
+  acc.observe(2, 90.5);
+  EXPECT_EQ(acc.waited(), 0);
+}
+
 TEST(Training, WeightsHashIsFnv1a64OfTheFloatBytes) {
   // FNV-1a 64 of no bytes is its offset basis; of 1.0f (bytes 00 00 80 3f) computed by hand.
   EXPECT_EQ(hash_hex(weights_hash({})), "cbf29ce484222325");

@@ -78,6 +78,9 @@ const RecipeField kRecipe[] = {
   {"val-size", "val_size", "validation images for --split standard (0 allowed)",
    [](const TrainConfig& c) { return std::to_string(c.val_size); },
    [](TrainConfig& c, const std::string& t) { c.val_size = static_cast<std::size_t>(parse_integer("val-size", t, 0, 1'000'000'000)); }},
+  {"shuffle", "shuffle", "epoch: every epoch trains in its own seeded order; none: in the data's order",
+   [](const TrainConfig& c) { return name_of(c.shuffle); },
+   [](TrainConfig& c, const std::string& t) { c.shuffle = parse_choice<Shuffle>(t); }, "epoch"},
   {"activation", "activation", "hidden units: sigmoid, tanh or relu",
    [](const TrainConfig& c) { return name_of(c.spec.hidden); },
    [](TrainConfig& c, const std::string& t) { c.spec.hidden = parse_choice<Activation>(t); }},
@@ -136,9 +139,13 @@ const RecipeField kRecipe[] = {
    "0"},
   {"early-stop-on", "early_stop_on", "what --early-stop and --save-best call best: accuracy (validation, highest; "
    "classification's default), loss (validation, lowest; regression's default) or r2 (validation R², highest; "
-   "regression only)",
+   "regression only) or train-loss (the epoch's mean training loss, lowest; no validation needed)",
    [](const TrainConfig& c) { return name_of(c.early_stop_on); },
    [](TrainConfig& c, const std::string& t) { c.early_stop_on = parse_choice<StopOn>(t); }, "accuracy"},
+  {"early-stop-rule", "early_stop_rule", "when an epoch is a gain: keras (it beats the last gain by more than "
+   "--min-delta) or sklearn (it beats the best epoch so far by at least --min-delta; scikit-learn's MLP rule)",
+   [](const TrainConfig& c) { return name_of(c.early_stop_rule); },
+   [](TrainConfig& c, const std::string& t) { c.early_stop_rule = parse_choice<StopRule>(t); }, "keras"},
   {"min-delta", "min_delta", "a gain must exceed this: percentage points of accuracy, loss, or R²",
    [](const TrainConfig& c) { return round_trip_text(c.min_delta); },
    [](TrainConfig& c, const std::string& t) { c.min_delta = parse_bounded("min-delta", t, 0, 1e6, true, "a number from 0 to 1e6"); },
@@ -258,7 +265,7 @@ void apply_preset_lr(TrainConfig& cfg) {
 }
 
 void check_early_stop_options(const TrainConfig& cfg) {
-  for (const char* option : {"early-stop-on", "min-delta"})
+  for (const char* option : {"early-stop-on", "early-stop-rule", "min-delta"})
     if (cfg.explicit_options.count(option) && cfg.early_stop == 0 && cfg.save_best_path.empty() && cfg.resume.empty())
       throw UsageError(std::string("--") + option + " goes with --early-stop or --save-best");
 }

@@ -21,16 +21,23 @@ double finite_number(const std::string& key, const std::string& text) {
 }  // namespace
 
 bool EarlyStopping::observe(int epoch, double value) {
-  const bool higher_is_better = on_ != StopOn::loss;  // accuracy, R²
-  const bool gain = !best_ || (higher_is_better ? value > *best_ + min_delta_ : value < *best_ - min_delta_);
-  if (gain) {
+  const bool higher_is_better = on_ == StopOn::accuracy || on_ == StopOn::r2;
+  const bool sklearn = rule_ == StopRule::sklearn;
+  bool counts = true, better = true;  // a gain; a better value than the best
+  if (best_ && higher_is_better) {
+    counts = sklearn ? value >= *best_ + min_delta_ : value > *best_ + min_delta_;
+    better = value > *best_;
+  } else if (best_) {
+    counts = sklearn ? value <= *best_ - min_delta_ : value < *best_ - min_delta_;
+    better = value < *best_;
+  }
+  waited_ = counts ? 0 : waited_ + 1;
+  const bool becomes_best = sklearn ? better : counts;
+  if (becomes_best) {
     best_ = value;
     best_epoch_ = epoch;
-    waited_ = 0;
-  } else {
-    ++waited_;
   }
-  return gain;
+  return becomes_best;
 }
 
 std::string EarlyStopping::best_text() const {
@@ -40,6 +47,8 @@ std::string EarlyStopping::best_text() const {
     std::snprintf(value, sizeof value, "val accuracy %.2f%%", *best_);
   else if (on_ == StopOn::r2)
     std::snprintf(value, sizeof value, "val R² %.4f", *best_);
+  else if (on_ == StopOn::train_loss)
+    std::snprintf(value, sizeof value, "train loss %.4f", *best_);
   else
     std::snprintf(value, sizeof value, "val loss %.4f", *best_);
   return "best epoch " + std::to_string(best_epoch_) + " (" + value + ")";

@@ -112,7 +112,8 @@ EpochReport EpochLoop::run_epoch(int epoch, const EpochHooks& hooks) {
   const auto start = ProfileClock::now();
   EpochReport report;
   report.epoch = epoch;
-  const std::vector<std::uint32_t> order = epoch_order(data_.train, cfg_.seed, epoch);
+  const std::vector<std::uint32_t> order =
+      cfg_.shuffle == Shuffle::none ? data_.train : epoch_order(data_.train, cfg_.seed, epoch);
   report.shuffle_seconds = seconds_since(start);
   const std::size_t first_batch = position_.batches_in_epoch;
   if (first_batch == 0) position_.epoch_loss_sum = 0;
@@ -159,6 +160,7 @@ void EpochLoop::validate_and_judge(EpochReport& report) const {
   }
   std::optional<double> judged = cfg_.early_stop_on == StopOn::accuracy ? report.val_accuracy : report.val_loss;
   if (cfg_.early_stop_on == StopOn::r2 && report.val_scores) judged = report.val_scores->mean_r2;
+  if (cfg_.early_stop_on == StopOn::train_loss) judged = report.training.mean_loss;
   report.best = best_ && judged && best_->observe(report.epoch, *judged);
 }
 

@@ -177,7 +177,7 @@ void TrainingRun::set_up() {
       throw DataError(files_.name() + ": the seed split of its " + std::to_string(mnist_->all.size()) +
                       " images leaves no training images (70% of them, rounded down)");
     if (cfg_.early_stop > 0 || !cfg_.save_best_path.empty()) {
-      if (split_.val.empty())
+      if (split_.val.empty() && cfg_.early_stop_on != StopOn::train_loss)
         throw UsageError(std::string(cfg_.early_stop > 0 ? "--early-stop" : "--save-best") +
                          " judges epochs on the validation set, and this run has none (" + why_no_validation() + ")");
       best_.emplace(cfg_);

@@ -33,8 +33,15 @@ enum class LrDecay { none, cosine, step };
 enum class Preset { none, blog };
 // What "best" means for early stopping and --save-best: the highest validation accuracy, the
 // lowest validation loss (the loss optimised, averaged over the validation examples), or
-// (regression) the highest validation R².
-enum class StopOn { accuracy, loss, r2 };
+// (regression) the highest validation R², or the lowest mean training loss of the epoch (no
+// validation needed: scikit-learn's MLP rule without early_stopping).
+enum class StopOn { accuracy, loss, r2, train_loss };
+// When an epoch is a gain. keras: it beats the value of the last gain by more than min_delta
+// (Keras's EarlyStopping). sklearn: it beats the best epoch so far by at least min_delta, and
+// any better epoch becomes the best (scikit-learn's MLP _no_improvement_count).
+enum class StopRule { keras, sklearn };
+// The order each epoch trains in: epoch: its own seeded shuffle; none: the data's order.
+enum class Shuffle { epoch, none };
 // classification: an output a class (sigmoid or softmax units, one-hot targets). regression: an
 // output a real-valued target (linear units, loss ½‖a − t‖²).
 enum class Task { classification, regression };
@@ -98,8 +105,20 @@ struct Names<CsvHeader> {
 
 template <>
 struct Names<StopOn> {
-  static constexpr NameTable<StopOn, 3> table{
-      "early-stop-on", {{{StopOn::accuracy, "accuracy"}, {StopOn::loss, "loss"}, {StopOn::r2, "r2"}}}};
+  static constexpr NameTable<StopOn, 4> table{"early-stop-on",
+                                              {{{StopOn::accuracy, "accuracy"},
+                                                {StopOn::loss, "loss"},
+                                                {StopOn::r2, "r2"},
+                                                {StopOn::train_loss, "train-loss"}}}};
+};
+template <>
+struct Names<StopRule> {
+  static constexpr NameTable<StopRule, 2> table{"early-stop-rule",
+                                                {{{StopRule::keras, "keras"}, {StopRule::sklearn, "sklearn"}}}};
+};
+template <>
+struct Names<Shuffle> {
+  static constexpr NameTable<Shuffle, 2> table{"shuffle", {{{Shuffle::epoch, "epoch"}, {Shuffle::none, "none"}}}};
 };
 template <>
 struct Names<Task> {

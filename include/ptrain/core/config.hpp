@@ -66,6 +66,8 @@ struct TrainConfig {
   int warmup_epochs = 0;  // linear warm-up in front of the schedule
   int early_stop = 0;     // patience in epochs without a gain; 0: run every epoch
   StopOn early_stop_on = StopOn::accuracy;
+  StopRule early_stop_rule = StopRule::keras;
+  Shuffle shuffle = Shuffle::epoch;
   double min_delta = 0;  // a gain must exceed this (percentage points of accuracy, or loss)
   int epochs = 10;       // part of the recipe only under a cosine decay, which spans them
 
@@ -106,6 +108,7 @@ struct TrainConfig {
   std::map<std::string, std::string> data_record;  // what the data was (data_metadata()), for model files
   bool exact_reduce = false;                       // MPI: the ranks combine gradients in one process's order
   double rank_timeout = 120;                       // MPI: seconds a rank waits for the others before giving up
+  bool restore_best = false;                       // Python: the model ends with the best judged epoch's weights
   bool quiet = false;                              // only errors and the final result
   bool progress_bar = false;                       // redraw a progress line (stdout is a terminal)
   std::set<std::string> explicit_options;          // given on the command line or in --config

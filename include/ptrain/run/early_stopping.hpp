@@ -1,9 +1,10 @@
 #pragma once
-// The best validation epoch so far, and whether to stop (Keras's EarlyStopping): an epoch is a
-// gain when its validation accuracy (or a regression's R²) beats the best by more than
-// --min-delta, or its loss falls below the best by more; after --early-stop epochs in a row
-// without a gain the run stops. The state travels in checkpoints, so a resumed run judges
-// epochs as the whole run would.
+// The best epoch so far, and whether to stop. By Keras's rule (EarlyStopping) an epoch is a gain
+// when its validation accuracy (or a regression's R²) beats the best by more than --min-delta,
+// or its loss falls below the best by more, and only a gain becomes the best; by scikit-learn's
+// (MLP's _no_improvement_count) a gain beats the best by at least --min-delta, and any better
+// epoch becomes the best. After --early-stop epochs in a row without a gain the run stops. The state travels in
+// checkpoints, so a resumed run judges epochs as the whole run would.
 #include <map>
 #include <optional>
 #include <string>
@@ -15,7 +16,7 @@ namespace ptrain {
 class EarlyStopping {
  public:
   explicit EarlyStopping(const TrainConfig& cfg)
-      : patience_(cfg.early_stop), on_(cfg.early_stop_on), min_delta_(cfg.min_delta) {}
+      : patience_(cfg.early_stop), on_(cfg.early_stop_on), rule_(cfg.early_stop_rule), min_delta_(cfg.min_delta) {}
 
   // Records epoch `epoch`'s validation value; true when it is the best so far.
   bool observe(int epoch, double value);
@@ -36,6 +37,7 @@ class EarlyStopping {
  private:
   int patience_;
   StopOn on_;
+  StopRule rule_;
   double min_delta_;
   std::optional<double> best_;
   int best_epoch_ = 0, waited_ = 0;
