@@ -9,8 +9,10 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "ptrain/core/config.hpp"
 #include "ptrain/core/errors.hpp"
@@ -108,6 +110,8 @@ TrainConfig config_of(const std::map<std::string, std::string>& options) {
       c.threads = static_cast<int>(parse_integer("threads", text, 1, 4096));
     else if (option == "chunk-size")
       c.chunk_size = static_cast<int>(parse_integer("chunk-size", text, 1, 4096));
+    else if (option == "restore-best")
+      c.restore_best = text == "1";
     else if (option == "standardize")
       c.standardize = text == "1";
     else if (option == "scale")
@@ -157,6 +161,22 @@ auto outside_python(Work&& work) {
     gate.enter(saved);
     throw;
   }
+}
+
+// Training (and validation) examples with their labels or targets.
+std::pair<Dataset, std::optional<Dataset>> examples_and_answers(const py::array& X, const py::array& y,
+                                                                const py::object& X_val, const py::object& y_val,
+                                                                bool regression, std::vector<py::object>& keep) {
+  const auto set_y = regression ? set_targets : set_labels;
+  Dataset train = examples_of(X, "X", keep);
+  set_y(train, y, "y");
+  std::optional<Dataset> val;
+  if (!X_val.is_none()) {
+    val = examples_of(X_val.cast<py::array>(), "X_val", keep);
+    if (y_val.is_none()) throw UsageError("X_val needs y_val");
+    set_y(*val, y_val.cast<py::array>(), "y_val");
+  }
+  return {std::move(train), std::move(val)};
 }
 
 py::dict record_of(const EpochRecord& r) {
@@ -227,15 +247,34 @@ void bind_model(py::module_& m) {
              std::memcpy(result.mutable_data(), out.data(), out.size() * sizeof(float));
              return result;
            })
-      .def("save",
-           [](const Trainable& t, const std::string& path) {
-             try {
-               t.model.save(path);
-             } catch (const DataError& e) {  // a file's problem
-               PyErr_SetString(PyExc_OSError, e.what());
-               throw py::error_already_set();
-             }
+      .def("continue_with",
+           [](Trainable& t, const py::array& X, const py::array& y, const py::object& X_val, const py::object& y_val,
+              int epochs, bool judge) {
+             if (epochs < 1) throw UsageError("epochs must be at least 1");
+             std::vector<py::object> keep;
+             auto [train, val] = examples_and_answers(X, y, X_val, y_val, t.model.config().spec.regression(), keep);
+             t.model.continue_with(std::move(train), std::move(val), epochs, judge);
+             t.keep = std::move(keep);
            })
+      .def(
+          "save",
+          [](const Trainable& t, const std::string& path, bool with_state) {
+            try {
+              t.model.save(path, with_state);
+            } catch (const DataError& e) {  // a file's problem
+              PyErr_SetString(PyExc_OSError, e.what());
+              throw py::error_already_set();
+            }
+          },
+          py::arg("path"), py::arg("with_state") = false)
+      .def_property_readonly("sizes", [](const Trainable& t) { return t.model.config().spec.sizes; })
+      .def_property_readonly("parameters",
+                             [](const Trainable& t) {
+                               const std::vector<float> p = t.model.parameters();
+                               py::array_t<float> out(static_cast<py::ssize_t>(p.size()));
+                               std::memcpy(out.mutable_data(), p.data(), p.size() * sizeof(float));
+                               return out;
+                             })
       .def_property_readonly("classes", [](const Trainable& t) { return t.model.classes(); })
       .def_property_readonly("task", [](const Trainable& t) { return name_of(t.model.config().spec.task); })
       .def_property_readonly("inputs", [](const Trainable& t) { return t.model.inputs(); })
@@ -252,15 +291,7 @@ void bind_functions(py::module_& m) {
                    const std::map<std::string, std::string>& options) {
     std::vector<py::object> keep;  // the arrays read in place, alive while this model trains
     TrainConfig cfg = config_of(options);
-    const auto set_y = cfg.spec.regression() ? set_targets : set_labels;
-    Dataset train = examples_of(X, "X", keep);
-    set_y(train, y, "y");
-    std::optional<Dataset> val;
-    if (!X_val.is_none()) {
-      val = examples_of(X_val.cast<py::array>(), "X_val", keep);
-      if (y_val.is_none()) throw UsageError("X_val needs y_val");
-      set_y(*val, y_val.cast<py::array>(), "y_val");
-    }
+    auto [train, val] = examples_and_answers(X, y, X_val, y_val, cfg.spec.regression(), keep);
     return Trainable{ArrayModel(std::move(cfg), std::move(train), std::move(val)), std::move(keep)};
   });
   m.def("load", [](const std::string& path) {
@@ -277,6 +308,7 @@ void bind_functions(py::module_& m) {
 
 PYBIND11_MODULE(_ptrain, m) {
   m.doc() = "ptrain's C++ core; use the ptrain package around it";
+  m.attr("__version__") = PTRAIN_VERSION;
   translate_errors();
   // Before finalisation, with the GIL: the gate shuts and waits for ptrain's threads.
   py::module_::import("atexit").attr("register")(py::cpp_function([] { ExitGate::instance().shut_and_wait(); }));

@@ -16,7 +16,8 @@ them in the targets' units, the same shape).
 """
 from . import _ptrain
 
-__all__ = ["Model", "train", "load"]
+__all__ = ["Model", "train", "load", "__version__"]
+__version__ = _ptrain.__version__
 
 
 def _text(value):
@@ -46,7 +47,39 @@ class Model:
 
     @property
     def n_classes(self):
+        """The output layer's width: the classes, or a regression's targets."""
         return self._core.classes
+
+    @property
+    def sizes(self):
+        """The layer sizes, inputs first, outputs last."""
+        return list(self._core.sizes)
+
+    @property
+    def layers(self):
+        """Each layer's (weight, bias) as float32 arrays: weight is outputs × inputs, as PyTorch's
+        nn.Linear keeps it (scikit-learn's coefs_ are its transpose)."""
+        flat, sizes, at, out = self._core.parameters, self.sizes, 0, []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            weight = flat[at:at + n_in * n_out].reshape(n_out, n_in)
+            at += n_in * n_out
+            out.append((weight, flat[at:at + n_out]))
+            at += n_out
+        return out
+
+    def fit_more(self, X, y, epochs, *, X_val=None, y_val=None, callback=None, early_stopping=True):
+        """Trains ``epochs`` more epochs on X, y (the same features and classes or targets), carrying
+        on from the weights, the optimizer's state and the epoch count: on the same examples,
+        ``train(..., epochs=a)`` then ``fit_more(..., epochs=b)`` gives the weights of
+        ``train(..., epochs=a + b)``. Early stopping, when the model has it, goes on judging
+        X_val, y_val as before; ``early_stopping=False`` trains these epochs unjudged, and nothing
+        stops them. Returns self."""
+        import numpy as np
+        self._history = None
+        self._core.continue_with(np.asarray(X), np.asarray(y), None if X_val is None else np.asarray(X_val),
+                                 None if y_val is None else np.asarray(y_val), int(epochs), bool(early_stopping))
+        _fit(self, callback)
+        return self
 
     @property
     def task(self):
@@ -70,15 +103,18 @@ class Model:
         out = np.asarray(self._core.outputs(np.asarray(X)))
         return out if self.task == "regression" else out.argmax(axis=1)
 
-    def save(self, path):
-        """Writes the model file (safetensors, as ``ptrain --save`` does), replacing it atomically."""
-        self._core.save(str(path))
+    def save(self, path, *, with_state=False):
+        """Writes the model file (safetensors, as ``ptrain --save`` does), replacing it atomically;
+        the history goes with it. ``with_state`` adds the optimizer's state (momentum, Adam's
+        moments), so that a model loaded from the file trains on exactly as this one would."""
+        self._core.save(str(path), bool(with_state))
 
-    # Pickled as the model file's bytes (history included), so copies and joblib work.
+    # Pickled as the model file's bytes with the optimizer's state (history included), so copies
+    # and joblib work and a copy trains on as the original would.
     def __getstate__(self):
         import os, tempfile
         with tempfile.TemporaryDirectory() as d:
-            self.save(os.path.join(d, "m.st"))
+            self.save(os.path.join(d, "m.st"), with_state=True)
             with open(os.path.join(d, "m.st"), "rb") as f:
                 return {"file": f.read(), "history": self.history}
 
@@ -94,8 +130,9 @@ class Model:
 def train(X, y, *, task="classification", hidden=(112, 16), activation=None, loss="mse", init=None, optimizer=None,
           lr=None, batch_size=32, epochs=10, momentum=0.0, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8,
           lr_decay="none", step_size=10, gamma=0.1, warmup_epochs=0, early_stop=0, early_stop_on=None,
-          min_delta=0.0, preset="none", standardize=False, scale=None, classes=None, threads=None, seed=42,
-          X_val=None, y_val=None, callback=None):
+          min_delta=0.0, early_stop_rule="keras", restore_best=False, shuffle=True, preset="none",
+          standardize=False, scale=None, classes=None, threads=None, seed=42, X_val=None, y_val=None,
+          callback=None):
     """Trains a network on X, y and returns the Model. The options are the command line's
     (``ptrain --help``), with the same defaults and the same checks: a bad value is a
     ValueError with the command line's message. ``None`` is the task's default, as on the
@@ -103,7 +140,10 @@ def train(X, y, *, task="classification", hidden=(112, 16), activation=None, los
     ``preset="blog"``) judged by accuracy; a regression's ReLU units, xavier init, Adam at 0.001
     judged by loss (``standardize=True`` then standardises the targets too). The epochs are the
     command line's own loop: early stopping judges ``early_stop_on`` ("accuracy", "loss" or,
-    for regression, "r2" on X_val, y_val) and the model keeps the last epoch's weights.
+    for regression, "r2" on X_val, y_val; "train-loss" needs no validation) by
+    ``early_stop_rule`` ("keras" or "sklearn", as ``--early-stop-rule``), and the model keeps the
+    last epoch's weights, or with ``restore_best=True`` the best epoch's. ``shuffle=False``
+    trains every epoch in the data's order.
     ``callback(record)`` runs after each epoch with that epoch's history dict; returning False
     stops training. The GIL is released while training; Ctrl-C stops after the step in progress
     with a KeyboardInterrupt whose ``model`` attribute holds the model as it stands."""
@@ -131,6 +171,12 @@ def train(X, y, *, task="classification", hidden=(112, 16), activation=None, los
         options["early-stop"] = _text(early_stop)
     if min_delta:
         options["min-delta"] = _text(float(min_delta))
+    if early_stop_rule != "keras":
+        options["early-stop-rule"] = early_stop_rule
+    if restore_best:
+        options["restore-best"] = "1"
+    if not shuffle:
+        options["shuffle"] = "none"
     if standardize:
         options["standardize"] = "1"
     if scale is not None:
@@ -141,9 +187,12 @@ def train(X, y, *, task="classification", hidden=(112, 16), activation=None, los
         options["threads"] = _text(threads)
     core = _ptrain.make(np.asarray(X), np.asarray(y), None if X_val is None else np.asarray(X_val),
                         None if y_val is None else np.asarray(y_val), options)
-    model = Model(core)
+    return _fit(Model(core), callback)
+
+
+def _fit(model, callback):
     try:
-        core.fit(callback)
+        model._core.fit(callback)
     except KeyboardInterrupt as stop:
         stop.model = model
         raise

@@ -14,6 +14,7 @@
 #include "ptrain/io/dataset.hpp"
 #include "ptrain/io/input_transform.hpp"
 #include "ptrain/run/checkpoint.hpp"
+#include "ptrain/run/early_stopping.hpp"
 
 namespace ptrain {
 
@@ -38,7 +39,16 @@ class ArrayModel {
   // keeps the weights of the last whole step); `after_epoch` gets each epoch's record and returns
   // false to stop early. Early stopping (cfg.early_stop, judged by cfg.early_stop_on) needs a
   // validation set. The epoch loop is the command line's (epoch_loop.hpp).
+  // With cfg.restore_best the model ends with the weights of the best epoch early stopping judged
+  // (the optimizer's state stays the last epoch's).
   void fit(const std::function<void()>& after_step, const std::function<bool(const EpochRecord&)>& after_epoch);
+
+  // Makes the next fit train `more_epochs` epochs on these examples (the same features, classes
+  // or targets; the model's transforms applied), after the epochs done: with the same examples
+  // the same weights as one fit of all the epochs (the epoch orders and the optimizer's state
+  // carry on). Early stopping's judgement carries on too, unless `judge` is false: then those
+  // epochs are not judged, and nothing stops them (scikit-learn's partial_fit).
+  void continue_with(Dataset train, std::optional<Dataset> val, int more_epochs, bool judge = true);
 
   // Lets go of the training and validation examples (after fit: they may live in the caller's
   // memory, which need not outlive the call).
@@ -59,13 +69,17 @@ class ArrayModel {
   std::vector<float> parameters() const { return engine_->parameters(); }
   std::string weights_hash() const;
 
-  void save(const std::string& path) const;         // a model file, atomically
-  static ArrayModel load(const std::string& path);  // any ptrain model file
+  // A model file, atomically, with the history; `with_state` adds the optimizer's state, as a
+  // checkpoint keeps it, so that a model loaded from it trains on exactly as this one would.
+  void save(const std::string& path, bool with_state = false) const;
+  static ArrayModel load(const std::string& path);  // any ptrain model file or checkpoint
 
  private:
   ArrayModel() = default;
   // What a model file records of the inputs (their kind and shape, the transform), from these.
   void record_inputs();
+  // Applies the model's transforms to examples and checks them against its net.
+  void adopt_examples(Dataset& d, const char* what) const;
   TrainConfig cfg_;
   Dataset train_;
   std::optional<Dataset> val_;
@@ -75,6 +89,9 @@ class ArrayModel {
   std::shared_ptr<Engine> engine_;
   std::vector<EpochRecord> history_;
   RunPosition position_;
+  std::optional<EarlyStopping> stopping_;  // while cfg.early_stop, across fits
+  std::vector<double> best_params_;        // cfg.restore_best: the best epoch's weights
+  bool judge_ = true;                      // whether the next fit's epochs are judged
 };
 
 }  // namespace ptrain
