@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ptrain builds, tests and measures with (python3, gnuplot and
 # scikit-learn, whose data sets README trains on, for perf/; pybind11 and pytest for the Python
-# module; Open MPI for mpirun and its tests; clang-format-14 for the style test); does nothing when
+# module, pip, venv, setuptools and wheel to install it with pip; Open MPI for mpirun and its tests; clang-format-14 for the style test); does nothing when
 # all are there.
 set -euo pipefail
 
 packages=(g++ make cmake libtbb-dev libxsimd-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
           libzip-dev libcsv-dev python3-sklearn python3-dev pybind11-dev python3-pytest python3-pandas
-          libgtest-dev libbenchmark-dev python3 gnuplot-nox libopenmpi-dev openmpi-bin clang-format-14)
+          libgtest-dev libbenchmark-dev python3 gnuplot-nox libopenmpi-dev openmpi-bin clang-format-14
+          python3-pip python3-venv python3-setuptools python3-wheel)
 
 missing=()
 for p in "${packages[@]}"; do
