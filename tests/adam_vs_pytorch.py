@@ -41,7 +41,7 @@ def read_safetensors(path):
     return out
 
 
-def torch_step(weights, x, y, optimizer, lr, decay, layers):
+def torch_step(weights, x, y, optimizer, lr, decay, layers, nesterov=False):
     params = []
     for l in range(layers):
         params.append(torch.tensor(weights[f"layers.{l}.weight"], dtype=torch.float32, requires_grad=True))
@@ -51,7 +51,7 @@ def torch_step(weights, x, y, optimizer, lr, decay, layers):
     elif optimizer == "adamw":
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=decay)
     else:
-        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=decay)
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=decay, nesterov=nesterov)
     a = torch.tensor(x)
     for l in range(layers):
         a = a @ params[2 * l].T + params[2 * l + 1]
@@ -82,14 +82,16 @@ def main():
         init = os.path.join(d, "init.st")
         subprocess.run([ptrain, *files, "--hidden", "16", "--init", "he", "--epochs", "0", "--save", init], check=True,
                        capture_output=True)
-        for optimizer, lr, decay in [("adam", 0.01, 0.0), ("adam", 0.01, 0.05), ("adamw", 0.01, 0.05), ("sgd", 0.1, 0.01)]:
-            stepped = os.path.join(d, f"{optimizer}.st")
+        for optimizer, lr, decay, nesterov in [("adam", 0.01, 0.0, False), ("adam", 0.01, 0.05, False),
+                                               ("adamw", 0.01, 0.05, False), ("sgd", 0.1, 0.01, False),
+                                               ("sgd", 0.1, 0.01, True)]:
+            stepped = os.path.join(d, f"{optimizer}-{nesterov}.st")
             extra = ["--optimizer", optimizer, "--lr", str(lr), "--weight-decay", str(decay)]
             if optimizer == "sgd":
-                extra += ["--momentum", "0.9"]
+                extra += ["--momentum", "0.9", "--momentum-kind", "nesterov" if nesterov else "classical"]
             subprocess.run([ptrain, *files, "--init-from", init, "--epochs", "1", "--save", stepped, *extra], check=True,
                            capture_output=True)
-            want = torch_step(read_safetensors(init), x, y, optimizer, lr, decay, 2)
+            want = torch_step(read_safetensors(init), x, y, optimizer, lr, decay, 2, nesterov)
             got = read_safetensors(stepped)
             start = read_safetensors(init)
             here = 0.0
@@ -103,7 +105,8 @@ def main():
                 if diff > 2e-6 or not moved > 20 * diff:
                     print(f"FAIL {optimizer} decay {decay} {name}: max |ptrain - torch| {diff:.3g}, step {moved:.3g}")
                     sys.exit(1)
-            print(f"{optimizer:5s} lr {lr} weight decay {decay}: max |ptrain - torch| over all weights {here:.2e}")
+            kind = " nesterov" if nesterov else ""
+            print(f"{optimizer:5s}{kind} lr {lr} weight decay {decay}: max |ptrain - torch| over all weights {here:.2e}")
     print(f"one step of each from the same weights and batch agrees with torch {torch.__version__} to {worst:.2e}")
 
 

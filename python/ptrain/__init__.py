@@ -128,7 +128,7 @@ class Model:
 
 
 def train(X, y, *, task="classification", hidden=(112, 16), activation=None, loss="mse", init=None, optimizer=None,
-          lr=None, batch_size=32, epochs=10, momentum=0.0, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8,
+          lr=None, batch_size=32, epochs=10, momentum=0.0, nesterov=False, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8,
           lr_decay="none", step_size=10, gamma=0.1, warmup_epochs=0, early_stop=0, early_stop_on=None,
           min_delta=0.0, early_stop_rule="keras", restore_best=False, shuffle=True, preset="none",
           standardize=False, scale=None, classes=None, threads=None, seed=42, X_val=None, y_val=None,
@@ -158,6 +158,8 @@ def train(X, y, *, task="classification", hidden=(112, 16), activation=None, los
         options["lr"] = _text(float(lr))
     if momentum:
         options["momentum"] = _text(float(momentum))
+    if nesterov:
+        options["momentum-kind"] = "nesterov"
     if weight_decay:
         options["weight-decay"] = _text(float(weight_decay))
     for option, value, default in (("beta1", beta1, 0.9), ("beta2", beta2, 0.999), ("eps", eps, 1e-8)):

@@ -31,8 +31,9 @@ _DIFFERENCES = """
       ``loss_``; ptrain's ``loss_curve_`` is the data's loss alone.
     - ``solver`` also takes "adamw"; "lbfgs" is not offered, and neither is
       ``activation="identity"``.
-    - With ``solver="sgd"``, momentum is classical (``nesterovs_momentum`` must be False) and
-      ``learning_rate`` must be "constant". ``momentum`` must be below 1.
+    - With ``solver="sgd"``, ``learning_rate`` must be "constant" ("invscaling" and "adaptive"
+      are not built yet), and ``momentum`` must be below 1. Nesterov's momentum is PyTorch's
+      form, w −= lr·(μv + g): the peer's at a constant learning rate (it keeps lr inside v).
     - ``random_state``: an int is ptrain's seed itself (``ptrain.train(seed=...)``). None or a
       RandomState draws the seed from it, so two fits differ as the peer's do.
     - ``warm_start`` and ``partial_fit`` carry on the optimizer's state (momentum, Adam's
@@ -119,9 +120,6 @@ class _PtrainEstimator(BaseEstimator):
         if self.learning_rate != "constant":
             raise ValueError(f"The 'learning_rate' parameter of {type(self).__name__} must be 'constant' with "
                              f"solver='sgd' in ptrain; got {self.learning_rate!r}")
-        if self.nesterovs_momentum and self.momentum > 0:
-            raise ValueError(f"The 'nesterovs_momentum' parameter of {type(self).__name__} must be False with "
-                             "solver='sgd' and momentum > 0: ptrain's momentum is classical")
 
     def _recipe(self, n_samples, early_stopping):
         """ptrain.train's options for these parameters, epochs and callback aside."""
@@ -136,7 +134,7 @@ class _PtrainEstimator(BaseEstimator):
                       optimizer=self.solver, lr=float(self.learning_rate_init), batch_size=batch,
                       weight_decay=float(self.alpha) / batch, shuffle=bool(self.shuffle), early_stop_rule="sklearn")
         if self.solver == "sgd":
-            recipe["momentum"] = float(self.momentum)
+            recipe.update(momentum=float(self.momentum), nesterov=bool(self.nesterovs_momentum))
         else:
             recipe.update(beta1=float(self.beta_1), beta2=float(self.beta_2), eps=float(self.epsilon))
         patience = _MAX_PATIENCE if np.isinf(self.n_iter_no_change) else min(int(self.n_iter_no_change) + 1,

@@ -22,7 +22,7 @@ def digits():
 
 
 @parametrize_with_checks([
-    PtrainClassifier(solver="sgd", nesterovs_momentum=False, learning_rate_init=0.05, early_stopping=True,
+    PtrainClassifier(solver="sgd", learning_rate_init=0.05, early_stopping=True,
                      hidden_layer_sizes=(7, 5), random_state=0),
     PtrainClassifier(activation="tanh", batch_size=7, alpha=0.01, shuffle=False, max_iter=50),
     PtrainRegressor(solver="adamw", activation="logistic", early_stopping=True, n_iter_no_change=np.inf,
@@ -39,7 +39,6 @@ def test_estimator_checks_under_other_settings(estimator, check):
     (dict(validation_fraction=1.0), "validation_fraction"), (dict(beta_2=1.0), "beta_2"),
     (dict(random_state="seven"), "random_state"), (dict(hidden_layer_sizes=(4, 0)), "hidden_layer_sizes"),
     (dict(solver="sgd", learning_rate="invscaling"), "learning_rate"),
-    (dict(solver="sgd", momentum=0.9), "nesterovs_momentum"),
 ])
 @pytest.mark.parametrize("Estimator", [PtrainClassifier, PtrainRegressor])
 def test_invalid_parameters_are_refused_by_name(Estimator, params, name):
@@ -197,3 +196,17 @@ def test_package_has_a_version_and_docstrings():
                                                                                           "score"):
                 assert getattr(cls, name).__doc__, f"{cls.__name__}.{name}"
     assert "Differences from scikit-learn's MLPClassifier" in PtrainClassifier.__doc__
+
+
+def test_sgd_takes_nesterovs_momentum_by_default_as_the_peer_does(digits):
+    X, y = digits
+    recipe = dict(hidden=(16,), activation="relu", init="xavier", optimizer="sgd", lr=0.001, batch_size=200,
+                  epochs=2, seed=3, loss="xent", weight_decay=0.0001 / 200, momentum=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = lambda **more: PtrainClassifier(hidden_layer_sizes=(16,), solver="sgd", max_iter=2, random_state=3,
+                                              **more).fit(X, y).model_.weights_hash
+        nesterov, classical = fit(), fit(nesterovs_momentum=False)
+    X32 = X.astype(np.float32)
+    assert nesterov == ptrain.train(X32, y, nesterov=True, **recipe).weights_hash
+    assert classical == ptrain.train(X32, y, **recipe).weights_hash != nesterov

@@ -92,7 +92,10 @@ const RecipeField kRecipe[] = {
    "blog: uniform [-0.5, 0.5), biases 1; xavier: uniform ±√(6/(in+out)); he: uniform ±√(6/in); biases 0 for both",
    [](const TrainConfig& c) { return name_of(c.init); },
    [](TrainConfig& c, const std::string& t) { c.init = parse_choice<Init>(t); }},
-  {"momentum", "momentum", "classical momentum μ in [0, 1): v = μv + g, w -= lr·v", text_of_momentum, adopt_momentum},
+  {"momentum", "momentum", "momentum μ in [0, 1): v = μv + g, w -= lr·v", text_of_momentum, adopt_momentum},
+  {"momentum-kind", "momentum_kind", "classical (w -= lr·v) or nesterov (w -= lr·(μv + g)), as PyTorch's SGD",
+   [](const TrainConfig& c) { return name_of(c.momentum_kind); },
+   [](TrainConfig& c, const std::string& t) { c.momentum_kind = parse_choice<MomentumKind>(t); }, "classical"},
   {"optimizer", "optimizer", "sgd, adam or adamw (PyTorch's definitions; adam and adamw keep two moments per weight)",
    [](const TrainConfig& c) { return name_of(c.optimizer); },
    [](TrainConfig& c, const std::string& t) { c.optimizer = parse_choice<Optimizer>(t); }, "sgd"},
@@ -246,9 +249,10 @@ void check_task_options(const TrainConfig& cfg) {
 
 void check_optimizer_options(const TrainConfig& cfg) {
   const auto given = [&](const char* option) { return cfg.explicit_options.count(option) != 0; };
-  if (cfg.optimizer != Optimizer::sgd && given("momentum"))
-    throw UsageError("--momentum applies to --optimizer sgd; " + name_of(cfg.optimizer) +
-                     " keeps its own moving average of the gradient (--beta1)");
+  for (const char* option : {"momentum", "momentum-kind"})
+    if (cfg.optimizer != Optimizer::sgd && given(option))
+      throw UsageError(std::string("--") + option + " applies to --optimizer sgd; " + name_of(cfg.optimizer) +
+                       " keeps its own moving average of the gradient (--beta1)");
   if (cfg.optimizer == Optimizer::sgd)
     for (const char* option : {"beta1", "beta2", "eps"})
       if (given(option)) throw UsageError(std::string("--") + option + " applies to --optimizer adam or adamw");

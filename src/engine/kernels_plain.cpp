@@ -193,10 +193,11 @@ void sgd_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, 
 
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
                               int in, int K, float inv_batch, float lr, float momentum, float decay, int j_begin,
-                              int j_end) {
+                              int j_end, bool nesterov) {
   auto step = [&](float& w, float& v, double sum) {
-    v = static_cast<float>(double{momentum} * v + (sum * inv_batch + double{decay} * w));
-    w = static_cast<float>(w - double{lr} * v);
+    const double g = sum * inv_batch + double{decay} * w;
+    v = static_cast<float>(double{momentum} * v + g);
+    w = static_cast<float>(w - double{lr} * (nesterov ? double{momentum} * v + g : double{v}));
   };
   for (int j = j_begin; j < j_end; ++j) {
     double sb = 0;
@@ -212,16 +213,17 @@ void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float*
 
 void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt,
                                      float* b, float* Vt, float* Vb, int out, int in, int K, float inv_batch, float lr,
-                                     float momentum, float decay, int j_begin, int j_end) {
+                                     float momentum, float decay, int j_begin, int j_end, bool nesterov) {
   const std::vector<float> A = converted(images, pixel_table(pixel_scale).data(), in, K);
-  sgd_momentum_rank_k_step(dZ, A.data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr, momentum, decay, j_begin, j_end);
+  sgd_momentum_rank_k_step(dZ, A.data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr, momentum, decay, j_begin, j_end,
+                           nesterov);
 }
 
 void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt, float* Vb,
                                    int out, int in, int K, float inv_batch, float lr, float momentum, float decay,
-                                   int j_begin, int j_end) {
+                                   int j_begin, int j_end, bool nesterov) {
   sgd_momentum_rank_k_step(dZ, gathered(rows, in, K).data(), Wt, b, Vt, Vb, out, in, K, inv_batch, lr, momentum, decay,
-                           j_begin, j_end);
+                           j_begin, j_end, nesterov);
 }
 
 namespace {
@@ -324,17 +326,19 @@ void narrow_sgd_step_rows(const float* dZ, const float* const* rows, float* W, f
 
 void narrow_momentum_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W,
                                  float* b, float* V, float* Vb, int out, int in, int K, float inv_batch, float lr,
-                                 float momentum, float decay) {
+                                 float momentum, float decay, bool nesterov) {
   InputMajorCopies t(out, in, {W, V});
   sgd_momentum_rank_k_step_pixels(dZ, images, pixel_scale, t[0], b, t[1], Vb, out, in, K, inv_batch, lr, momentum,
-                                  decay, 0, out);
+                                  decay, 0, out, nesterov);
   t.done();
 }
 
 void narrow_momentum_step_rows(const float* dZ, const float* const* rows, float* W, float* b, float* V, float* Vb,
-                               int out, int in, int K, float inv_batch, float lr, float momentum, float decay) {
+                               int out, int in, int K, float inv_batch, float lr, float momentum, float decay,
+                               bool nesterov) {
   InputMajorCopies t(out, in, {W, V});
-  sgd_momentum_rank_k_step_rows(dZ, rows, t[0], b, t[1], Vb, out, in, K, inv_batch, lr, momentum, decay, 0, out);
+  sgd_momentum_rank_k_step_rows(dZ, rows, t[0], b, t[1], Vb, out, in, K, inv_batch, lr, momentum, decay, 0, out,
+                                nesterov);
   t.done();
 }
 
@@ -357,10 +361,11 @@ void sgd_step(const float* dW, float* W, std::size_t n, float scale) {
 }
 
 void sgd_momentum_step(const float* dW, float* W, float* V, std::size_t n, float inv_batch, float lr, float momentum,
-                       float decay) {
+                       float decay, bool nesterov) {
   for (std::size_t i = 0; i < n; ++i) {
-    V[i] = static_cast<float>(double{momentum} * V[i] + (double{dW[i]} * inv_batch + double{decay} * W[i]));
-    W[i] = static_cast<float>(W[i] - double{lr} * V[i]);
+    const double g = double{dW[i]} * inv_batch + double{decay} * W[i];
+    V[i] = static_cast<float>(double{momentum} * V[i] + g);
+    W[i] = static_cast<float>(W[i] - double{lr} * (nesterov ? double{momentum} * V[i] + g : double{V[i]}));
   }
 }
 

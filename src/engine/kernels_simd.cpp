@@ -557,23 +557,24 @@ void rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, float* b,
       [&](int j, float sum) { b[j] = std::fma(-scale, sum, b[j]); });
 }
 
-// The same with classical momentum: v ← μ·v + (g·(1/B) [+ λ·w]), w ← w + (−lr)·v.
+// The same with momentum: v ← μ·v + (g·(1/B) [+ λ·w]), w ← w + (−lr)·v; Nesterov's steps by
+// μ·v + g instead of v.
 template <class O>
 void momentum_rank_k_step(const O& o, StepTiles at, const float* dZ, float* Wt, float* b, float* Vt, float* Vb, int out,
-                          int K, float inv_batch, float lr, float momentum, float decay) {
-  auto step = [momentum, inv_batch, lr, decay](float* w, float* vel, const auto& g) {
+                          int K, float inv_batch, float lr, float momentum, float decay, bool nesterov) {
+  auto step = [momentum, inv_batch, lr, decay, nesterov](float* w, float* vel, const auto& g) {
     using Vec = std::decay_t<decltype(g)>;
     Vec grad = g * Vec(inv_batch);
     if (decay != 0) grad = fma(Vec(decay), load<Vec>(w), grad);
     const Vec v = fma(Vec(momentum), load<Vec>(vel), grad);
     v.store_unaligned(vel);
-    fma(Vec(-lr), v, load<Vec>(w)).store_unaligned(w);
+    fma(Vec(-lr), nesterov ? fma(Vec(momentum), v, grad) : v, load<Vec>(w)).store_unaligned(w);
   };
   auto step_one = [&](float& w, float& vel, float g) {
     float grad = g * inv_batch;
     if (decay != 0) grad = std::fma(decay, w, grad);
     vel = std::fma(momentum, vel, grad);
-    w = std::fma(-lr, vel, w);
+    w = std::fma(-lr, nesterov ? std::fma(momentum, vel, grad) : vel, w);
   };
   const std::size_t stride = at.stride;
   outer_product(
@@ -717,24 +718,24 @@ void sgd_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, 
 
 void sgd_momentum_rank_k_step_rows(const float* dZ, const float* const* rows, float* Wt, float* b, float* Vt, float* Vb,
                                    int out, int in, int K, float inv_batch, float lr, float momentum, float decay,
-                                   int j_begin, int j_end) {
+                                   int j_begin, int j_end, bool nesterov) {
   momentum_rank_k_step(row_gradient_operands(dZ, rows, out, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, Vt, Vb,
-                       out, K, inv_batch, lr, momentum, decay);
+                       out, K, inv_batch, lr, momentum, decay, nesterov);
 }
 
 void sgd_momentum_rank_k_step(const float* dZ, const float* A, float* Wt, float* b, float* Vt, float* Vb, int out,
                               int in, int K, float inv_batch, float lr, float momentum, float decay, int j_begin,
-                              int j_end) {
+                              int j_end, bool nesterov) {
   momentum_rank_k_step(weight_gradient_operands(dZ, A, out, in, K), input_major(out, in, j_begin, j_end), dZ, Wt, b, Vt,
-                       Vb, out, K, inv_batch, lr, momentum, decay);
+                       Vb, out, K, inv_batch, lr, momentum, decay, nesterov);
 }
 
 void sgd_momentum_rank_k_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* Wt,
                                      float* b, float* Vt, float* Vb, int out, int in, int K, float inv_batch, float lr,
-                                     float momentum, float decay, int j_begin, int j_end) {
+                                     float momentum, float decay, int j_begin, int j_end, bool nesterov) {
   with_pixel_operands(dZ, images, pixel_scale, out, in, K, j_end - j_begin, [&](const auto& o) {
     momentum_rank_k_step(o, input_major(out, in, j_begin, j_end), dZ, Wt, b, Vt, Vb, out, K, inv_batch, lr, momentum,
-                         decay);
+                         decay, nesterov);
   });
 }
 
@@ -795,15 +796,16 @@ void narrow_sgd_step_rows(const float* dZ, const float* const* rows, float* W, f
 
 void narrow_momentum_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W,
                                  float* b, float* V, float* Vb, int out, int in, int K, float inv_batch, float lr,
-                                 float momentum, float decay) {
+                                 float momentum, float decay, bool nesterov) {
   momentum_rank_k_step(narrow_pixels(dZ, images, pixel_scale, out, K), output_major(out, in), dZ, W, b, V, Vb, out, K,
-                       inv_batch, lr, momentum, decay);
+                       inv_batch, lr, momentum, decay, nesterov);
 }
 
 void narrow_momentum_step_rows(const float* dZ, const float* const* rows, float* W, float* b, float* V, float* Vb,
-                               int out, int in, int K, float inv_batch, float lr, float momentum, float decay) {
+                               int out, int in, int K, float inv_batch, float lr, float momentum, float decay,
+                               bool nesterov) {
   momentum_rank_k_step(narrow_rows(dZ, rows, out, K), output_major(out, in), dZ, W, b, V, Vb, out, K, inv_batch, lr,
-                       momentum, decay);
+                       momentum, decay, nesterov);
 }
 
 void narrow_adam_step_pixels(const float* dZ, const std::uint8_t* const* images, float pixel_scale, float* W, float* b,
@@ -820,7 +822,7 @@ void narrow_adam_step_rows(const float* dZ, const float* const* rows, float* W, 
 void sgd_step(const float* dW, float* W, std::size_t n, float scale) { axpy(-scale, dW, W, n); }
 
 void sgd_momentum_step(const float* dW, float* W, float* V, std::size_t n, float inv_batch, float lr, float momentum,
-                       float decay) {
+                       float decay, bool nesterov) {
   const vfloat vinv(inv_batch), vminus_lr(-lr), vmu(momentum), vdecay(decay);
   std::size_t i = 0;
   for (; i + kWidth <= n; i += kWidth) {
@@ -828,13 +830,13 @@ void sgd_momentum_step(const float* dW, float* W, float* V, std::size_t n, float
     if (decay != 0) grad = fma(vdecay, load<vfloat>(W + i), grad);
     const vfloat v = fma(vmu, load<vfloat>(V + i), grad);
     v.store_unaligned(V + i);
-    fma(vminus_lr, v, load<vfloat>(W + i)).store_unaligned(W + i);
+    fma(vminus_lr, nesterov ? fma(vmu, v, grad) : v, load<vfloat>(W + i)).store_unaligned(W + i);
   }
   for (; i < n; ++i) {
     float grad = dW[i] * inv_batch;
     if (decay != 0) grad = std::fma(decay, W[i], grad);
     V[i] = std::fma(momentum, V[i], grad);
-    W[i] = std::fma(-lr, V[i], W[i]);
+    W[i] = std::fma(-lr, nesterov ? std::fma(momentum, V[i], grad) : V[i], W[i]);
   }
 }
 

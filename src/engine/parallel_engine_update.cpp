@@ -117,20 +117,21 @@ void ParallelEngine::stateful_step(const UpdateBlock& u, const StepConstants& c)
     return;
   }
   const float inv_batch = c.inv_batch, lr_f = c.lr, mu = c.momentum, decay = c.weight_decay;
+  const bool nesterov = rule_.nesterov;
   if (u.output_major && u.images)
     k::narrow_momentum_step_pixels(u.dZ, u.images, pixel_scale_, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu,
-                                   decay);
+                                   decay, nesterov);
   else if (u.output_major)
-    k::narrow_momentum_step_rows(u.dZ, u.rows, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu, decay);
+    k::narrow_momentum_step_rows(u.dZ, u.rows, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu, decay, nesterov);
   else if (u.images)
     k::sgd_momentum_rank_k_step_pixels(u.dZ, u.images, pixel_scale_, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu,
-                                       decay, u.j_begin, u.j_end);
+                                       decay, u.j_begin, u.j_end, nesterov);
   else if (u.rows)
     k::sgd_momentum_rank_k_step_rows(u.dZ, u.rows, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu, decay, u.j_begin,
-                                     u.j_end);
+                                     u.j_end, nesterov);
   else
-    k::sgd_momentum_rank_k_step(u.dZ, u.A, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu, decay, u.j_begin,
-                                u.j_end);
+    k::sgd_momentum_rank_k_step(u.dZ, u.A, w, b, mw, mb, u.out, u.in, B, inv_batch, lr_f, mu, decay, u.j_begin, u.j_end,
+                                nesterov);
 }
 
 void ParallelEngine::reduce_and_update(int B, double lr) { update_phase(B, lr, false); }
@@ -230,7 +231,7 @@ void ParallelEngine::apply_gradient_sum(const AlignedVector<float>& sum, int B, 
       k::sgd_step(sum.data() + offset, params_.data() + offset, n, c.scale);
     else
       k::sgd_momentum_step(sum.data() + offset, params_.data() + offset, velocity_.data() + offset, n, c.inv_batch,
-                           c.lr, c.momentum, c.weight_decay);
+                           c.lr, c.momentum, c.weight_decay, rule_.nesterov);
   };
   for_each_update_block(0, 0, [&](const UpdateBlock& u) {
     const std::size_t width = u.j_end - u.j_begin;

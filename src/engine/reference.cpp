@@ -165,7 +165,7 @@ void ReferenceEngine::update(const std::vector<double>& grad, double lr) {
         w_[i] -= lr * g;
       } else {
         v_[i] = rule_.momentum * v_[i] + g;
-        w_[i] -= lr * v_[i];
+        w_[i] -= lr * (rule_.nesterov ? rule_.momentum * v_[i] + g : v_[i]);
       }
     }
     return;

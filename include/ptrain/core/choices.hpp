@@ -40,6 +40,9 @@ enum class StopOn { accuracy, loss, r2, train_loss };
 // (Keras's EarlyStopping). sklearn: it beats the best epoch so far by at least min_delta, and
 // any better epoch becomes the best (scikit-learn's MLP _no_improvement_count).
 enum class StopRule { keras, sklearn };
+// SGD's momentum: classical (v = μv + g, w −= lr·v) or Nesterov's (the same v, w −= lr·(μv + g)),
+// PyTorch's definitions of both.
+enum class MomentumKind { classical, nesterov };
 // The order each epoch trains in: epoch: its own seeded shuffle; none: the data's order.
 enum class Shuffle { epoch, none };
 // classification: an output a class (sigmoid or softmax units, one-hot targets). regression: an
@@ -115,6 +118,11 @@ template <>
 struct Names<StopRule> {
   static constexpr NameTable<StopRule, 2> table{"early-stop-rule",
                                                 {{{StopRule::keras, "keras"}, {StopRule::sklearn, "sklearn"}}}};
+};
+template <>
+struct Names<MomentumKind> {
+  static constexpr NameTable<MomentumKind, 2> table{
+      "momentum-kind", {{{MomentumKind::classical, "classical"}, {MomentumKind::nesterov, "nesterov"}}}};
 };
 template <>
 struct Names<Shuffle> {

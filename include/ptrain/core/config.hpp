@@ -56,7 +56,8 @@ struct TrainConfig {
   SplitKind split = SplitKind::seed;
   std::size_t val_size = 5000;  // --split standard only
   Init init = Init::blog;
-  double momentum = 0;  // classical momentum μ, 0 ≤ μ < 1 (sgd)
+  double momentum = 0;  // momentum μ, 0 ≤ μ < 1 (sgd)
+  MomentumKind momentum_kind = MomentumKind::classical;
   Optimizer optimizer = Optimizer::sgd;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam, adamw
   double weight_decay = 0;                        // λ ≥ 0

@@ -26,13 +26,15 @@ enum class Precision { float32, float64 };
 struct UpdateRule {
   Optimizer optimizer = Optimizer::sgd;
   double momentum = 0;                            // sgd
+  bool nesterov = false;                          // sgd: step by μ·v + g instead of v (PyTorch's)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam, adamw
   double weight_decay = 0;
   bool adam() const { return optimizer != Optimizer::sgd; }
   // SGD keeps a velocity with momentum or weight decay (v = μv + g + λw; μ = 0 leaves g + λw).
   bool sgd_velocity() const { return !adam() && (momentum != 0 || weight_decay != 0); }
   static UpdateRule of(const TrainConfig& c) {
-    return {c.optimizer, c.momentum, c.beta1, c.beta2, c.eps, c.weight_decay};
+    return {c.optimizer, c.momentum,    c.momentum_kind == MomentumKind::nesterov, c.beta1, c.beta2,
+            c.eps,       c.weight_decay};
   }
 };
 
