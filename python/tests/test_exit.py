@@ -31,8 +31,11 @@ WORKERS = {
 
 def python(script):
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(ptrain.__file__)))
+    # SIGINT's default disposition: a shell's background job (CI under nohup … &) ignores it, and
+    # Python then installs no KeyboardInterrupt handler.
     return subprocess.Popen([sys.executable, "-c", SETUP + script], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.mark.parametrize("work", sorted(WORKERS))
