@@ -30,10 +30,51 @@ using ptrain_python::InterpreterExiting;
 
 namespace {
 
+// A CSR matrix as the package hands it over: (values float32, columns int32, offsets int64,
+// features), read in place; every offset and column checked, every stored value finite.
+Dataset sparse_examples_of(const py::tuple& csr, const char* name, std::vector<py::object>& keep) {
+  constexpr auto kInPlace = py::array::c_style | py::array::forcecast;
+  if (csr.size() != 4) throw UsageError(std::string(name) + ": a sparse matrix in CSR form is expected");
+  const auto values = py::array_t<float, kInPlace>::ensure(csr[0]);
+  const auto columns = py::array_t<std::int32_t, kInPlace>::ensure(csr[1]);
+  const auto offsets = py::array_t<std::int64_t, kInPlace>::ensure(csr[2]);
+  const long long features = csr[3].cast<long long>();
+  if (!values || !columns || !offsets || offsets.size() < 1 || features < 1 || features > (1 << 24) ||
+      columns.size() != values.size())
+    throw UsageError(std::string(name) + ": a sparse matrix of 1 to 16777216 columns, in CSR form, is expected");
+  keep.insert(keep.end(), {values, columns, offsets});
+  const std::size_t n = static_cast<std::size_t>(offsets.size()) - 1, stored = static_cast<std::size_t>(values.size());
+  const std::int64_t* at = offsets.data();
+  for (std::size_t i = 0; i < n; ++i)
+    if (at[i] < 0 || at[i] > at[i + 1] || static_cast<std::size_t>(at[i + 1]) > stored)
+      throw UsageError(std::string(name) + ": the sparse matrix's row pointers are malformed at row " +
+                       std::to_string(i));
+  if (at[0] != 0 || static_cast<std::size_t>(at[n]) != stored)
+    throw UsageError(std::string(name) + ": the sparse matrix's row pointers do not span its values");
+  for (std::size_t k = 0; k < stored; ++k) {
+    if (columns.data()[k] < 0 || columns.data()[k] >= features)
+      throw UsageError(std::string(name) + ": a sparse entry's column " + std::to_string(columns.data()[k]) +
+                       " is outside 0-" + std::to_string(features - 1));
+    if (!std::isfinite(values.data()[k]))
+      throw UsageError(std::string(name) + ": stored value " + std::to_string(k) + " is not a finite float32");
+  }
+  Dataset d;
+  d.image_size = static_cast<int>(features);
+  d.labels.assign(n, 0);
+  d.float_inputs = true;
+  d.sparse_values = values.data();
+  d.sparse_columns = columns.data();
+  d.sparse_offsets = at;
+  return d;
+}
+
 // X as the library reads examples: uint8 is bytes (scaled by 1/255 like images), anything else
-// float32 rows; 2-D (N × F) or 3-D (N × R × C, flattened). C-contiguous uint8 and float32 arrays
-// are read in place (`keep` holds them while the data set lives); others are converted once.
-Dataset examples_of(const py::array& X, const char* name, std::vector<py::object>& keep) {
+// float32 rows; 2-D (N × F) or 3-D (N × R × C, flattened); or a CSR tuple (above). C-contiguous
+// uint8 and float32 arrays are read in place (`keep` holds them while the data set lives);
+// others are converted once.
+Dataset examples_of(const py::object& X_object, const char* name, std::vector<py::object>& keep) {
+  if (py::isinstance<py::tuple>(X_object)) return sparse_examples_of(X_object.cast<py::tuple>(), name, keep);
+  const py::array X = X_object.cast<py::array>();
   if (X.ndim() != 2 && X.ndim() != 3)
     throw UsageError(std::string(name) + " must be 2-D (examples × features) or 3-D (examples × rows × columns)");
   Dataset d;
@@ -164,7 +205,7 @@ auto outside_python(Work&& work) {
 }
 
 // Training (and validation) examples with their labels or targets.
-std::pair<Dataset, std::optional<Dataset>> examples_and_answers(const py::array& X, const py::array& y,
+std::pair<Dataset, std::optional<Dataset>> examples_and_answers(const py::object& X, const py::array& y,
                                                                 const py::object& X_val, const py::object& y_val,
                                                                 bool regression, std::vector<py::object>& keep) {
   const auto set_y = regression ? set_targets : set_labels;
@@ -172,7 +213,7 @@ std::pair<Dataset, std::optional<Dataset>> examples_and_answers(const py::array&
   set_y(train, y, "y");
   std::optional<Dataset> val;
   if (!X_val.is_none()) {
-    val = examples_of(X_val.cast<py::array>(), "X_val", keep);
+    val = examples_of(X_val, "X_val", keep);
     if (y_val.is_none()) throw UsageError("X_val needs y_val");
     set_y(*val, y_val.cast<py::array>(), "y_val");
   }
@@ -182,6 +223,7 @@ std::pair<Dataset, std::optional<Dataset>> examples_and_answers(const py::array&
 py::dict record_of(const EpochRecord& r) {
   py::dict d;
   d["epoch"] = r.epoch;
+  d["lr"] = r.lr;
   d["train_loss"] = r.train_loss;
   d["val_accuracy"] = r.val_accuracy ? py::cast(*r.val_accuracy) : py::none();
   d["val_loss"] = r.val_loss ? py::cast(*r.val_loss) : py::none();
@@ -237,7 +279,7 @@ void bind_model(py::module_& m) {
              t.keep.clear();
            })
       .def("outputs",
-           [](const Trainable& t, const py::array& X) {
+           [](const Trainable& t, const py::object& X) {
              std::vector<py::object> keep;
              Dataset d = examples_of(X, "X", keep);
              const std::vector<float> out =
@@ -248,7 +290,7 @@ void bind_model(py::module_& m) {
              return result;
            })
       .def("continue_with",
-           [](Trainable& t, const py::array& X, const py::array& y, const py::object& X_val, const py::object& y_val,
+           [](Trainable& t, const py::object& X, const py::array& y, const py::object& X_val, const py::object& y_val,
               int epochs, bool judge) {
              if (epochs < 1) throw UsageError("epochs must be at least 1");
              std::vector<py::object> keep;
@@ -287,7 +329,7 @@ void bind_model(py::module_& m) {
 }
 
 void bind_functions(py::module_& m) {
-  m.def("make", [](const py::array& X, const py::array& y, const py::object& X_val, const py::object& y_val,
+  m.def("make", [](const py::object& X, const py::array& y, const py::object& X_val, const py::object& y_val,
                    const std::map<std::string, std::string>& options) {
     std::vector<py::object> keep;  // the arrays read in place, alive while this model trains
     TrainConfig cfg = config_of(options);

@@ -548,7 +548,8 @@ TEST_F(Cli, BadOptionsAreExit2WithOneLine) {
   expect_error(run("--early-stop -2" + d), 2, "--early-stop -2: must be between 0");
   expect_error(run("--early-stop 3 --min-delta -1" + d), 2, "--min-delta -1: must be a number from 0");
   expect_error(run(d + " --save-best \"\""), 2, "--save-best: an empty path");
-  expect_error(run("--lr-decay linear" + d), 2, "--lr-decay 'linear': expected none, cosine or step");
+  expect_error(run("--lr-decay linear" + d), 2,
+               "--lr-decay 'linear': expected none, cosine, step, invscaling or adaptive");
   expect_error(run("--split random" + d), 2, "--split 'random'");
   expect_error(run("--preset fast" + d), 2, "--preset 'fast'");
   expect_error(run("--val-size 10" + d), 2, "--val-size applies only to --split standard");

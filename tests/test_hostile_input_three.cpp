@@ -408,7 +408,7 @@ TEST_F(HostileThree, EveryOptionIsPlacedForAResumeAndTheNewRunOnesAreRefused) {
       "lr",        "split",           "val-size", "activation",    "loss",       "init",
       "momentum",  "optimizer",       "beta1",    "beta2",         "eps",        "weight-decay",
       "lr-decay",  "step-size",       "gamma",    "warmup-epochs", "early-stop", "early-stop-on",
-      "min-delta", "early-stop-rule", "shuffle",  "momentum-kind"};
+      "min-delta", "early-stop-rule", "shuffle",  "momentum-kind", "power-t"};
   const std::vector<std::pair<std::string, std::string>> new_run_only{{"hidden", "8"},
                                                                       {"classes", "10"},
                                                                       {"standardize", ""},

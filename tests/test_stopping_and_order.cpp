@@ -1,7 +1,7 @@
 // The recipe options scikit-learn's estimators need, from the command line: scikit-learn's
 // training-loss stopping rule (no validation set), checked against the rule worked over the
-// run's own per-epoch losses, and --shuffle none, checked against a shuffled run on rows this
-// test put in that run's order itself.
+// run's own per-epoch losses, its adaptive learning rate against its rule worked by hand, and --shuffle none, checked
+// against a shuffled run on rows this test put in that run's order itself.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -97,11 +97,52 @@ TEST_F(StoppingAndOrder, ShuffleNoneTrainsInTheFilesOrder) {
   EXPECT_NE(hash(run(on(path("in-order.csv")) + "--epochs 1")), hash(shuffled));  // shuffled again: others
 }
 
+// --lr-decay adaptive against scikit-learn's SGDOptimizer.trigger_stopping worked by hand: with a
+// min-delta no epoch can meet, the count runs out every second epoch after the first and each
+// time cuts the rate by 5, until a rate at most 1e-6 stops the run. A resume from a checkpoint
+// between cuts carries them on: the same rates, the same weights.
+TEST_F(StoppingAndOrder, AdaptiveCutsTheRateAsScikitLearnsAndResumesWithItsCuts) {
+  const std::string recipe = on(path("rows.csv")) +
+                             "--lr 0.004 --epochs 40 --lr-decay adaptive --early-stop 2 --early-stop-on train-loss "
+                             "--early-stop-rule sklearn --min-delta 1000 ";
+  const std::string straight = path("adaptive.jsonl"), resumed = path("adaptive-resumed.jsonl");
+  const std::string ck = path("ck-adaptive");
+  const Result r = run(recipe + "--checkpoint-every 1 --keep-last 0 --checkpoint-dir " + ck + " --metrics " + straight);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<double> rates, want;
+  for (const nlohmann::json& record : test::read_metrics(straight))
+    if (record.contains("lr")) rates.push_back(record["lr"]);
+  double lr = 0.004;
+  for (int epoch = 1, count = 0; epoch <= 40; ++epoch) {  // n_iter_no_change = 1: a count of 2 exceeds it
+    want.push_back(lr);
+    count = epoch == 1 ? 0 : count + 1;
+    if (count <= 1) continue;
+    if (lr <= 1e-6) break;
+    lr /= 5;
+    count = 0;
+  }
+  ASSERT_EQ(rates.size(), want.size()) << r.out;  // 0.004/5^5 = 1.28e-6 is cut once more: stop at epoch 15
+  for (std::size_t e = 0; e < want.size(); ++e) EXPECT_DOUBLE_EQ(rates[e], want[e]) << "epoch " << e + 1;
+  EXPECT_NE(r.out.find("no gain: lr now 0.0008"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the rate cut 6 times to its floor"), std::string::npos) << r.out;
+  const std::string rows = path("rows.csv");
+  const Result again = run("--train " + rows + " --test " + rows + " --val-size 0 --epochs 40 --resume " + ck +
+                           "/checkpoint-000000000060.safetensors --metrics " + resumed);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(test::read_metrics(resumed).back()["weights_hash"], test::read_metrics(straight).back()["weights_hash"]);
+  EXPECT_DOUBLE_EQ(test::read_metrics(resumed).front()["lr"].get<double>(), want[6]);  // epoch 7, after two cuts
+}
+
 TEST_F(StoppingAndOrder, RefusalsNameTheOption) {
   test::expect_error(run(on(path("rows.csv")) + "--shuffle sometimes"), 2, "--shuffle 'sometimes'");
   test::expect_error(run(on(path("rows.csv")) + "--early-stop-rule pytorch"), 2, "--early-stop-rule 'pytorch'");
   test::expect_error(run(on(path("rows.csv")) + "--early-stop-rule sklearn"), 2, "--early-stop-rule goes with");
   test::expect_error(run(on(path("rows.csv")) + "--early-stop 2"), 2, "--early-stop judges epochs on the validation");
+  test::expect_error(run(on(path("rows.csv")) + "--lr-decay adaptive"), 2, "give --early-stop N");
+  test::expect_error(run(on(path("rows.csv")) + "--power-t 0.5"), 2, "--power-t applies to --lr-decay invscaling");
+  test::expect_error(run(on(path("rows.csv")) + "--lr-decay invscaling --power-t -1"), 2, "--power-t -1: must be");
+  test::expect_error(run(on(path("rows.csv")) + "--lr-decay invscaling --power-t 20 --epochs 2"), 2,
+                     "the step epoch 2 takes");
 }
 
 }  // namespace

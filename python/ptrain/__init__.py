@@ -30,7 +30,7 @@ def _text(value):
 
 class Model:
     """A trained network: ``predict``, ``predict_proba``, ``save``; ``history`` holds one dict
-    per epoch (epoch, train_loss, val_accuracy, val_loss, examples_per_sec, seconds; a
+    per epoch (epoch, lr, train_loss, val_accuracy, val_loss, examples_per_sec, seconds; a
     regression's also val_r2 and val_rmse)."""
 
     def __init__(self, core):
@@ -76,7 +76,7 @@ class Model:
         stops them. Returns self."""
         import numpy as np
         self._history = None
-        self._core.continue_with(np.asarray(X), np.asarray(y), None if X_val is None else np.asarray(X_val),
+        self._core.continue_with(_examples(X), np.asarray(y), _examples(X_val),
                                  None if y_val is None else np.asarray(y_val), int(epochs), bool(early_stopping))
         _fit(self, callback)
         return self
@@ -92,7 +92,7 @@ class Model:
         import numpy as np
         if self.task == "regression":
             raise AttributeError("a regression model has no class probabilities; use predict")
-        out = self._core.outputs(np.asarray(X))
+        out = self._core.outputs(_examples(X))
         sums = out.sum(axis=1, keepdims=True)
         return out / np.where(sums > 0, sums, 1)
 
@@ -100,7 +100,7 @@ class Model:
         """The classes (argmax of the outputs), or a regression's targets in their units:
         examples × targets (a column each, float32)."""
         import numpy as np
-        out = np.asarray(self._core.outputs(np.asarray(X)))
+        out = np.asarray(self._core.outputs(_examples(X)))
         return out if self.task == "regression" else out.argmax(axis=1)
 
     def save(self, path, *, with_state=False):
@@ -127,13 +127,28 @@ class Model:
         self._history = state["history"]
 
 
+def _examples(X):
+    """X as the core reads it: a NumPy array, or a SciPy sparse matrix as its CSR arrays, which
+    the core densifies a batch at a time (never the whole matrix)."""
+    import numpy as np
+    if X is None:
+        return None
+    if type(X).__module__.startswith("scipy.sparse"):
+        X = X.tocsr()
+        return (X.data.astype(np.float32, copy=False), X.indices.astype(np.int32, copy=False),
+                X.indptr.astype(np.int64, copy=False), X.shape[1])
+    return np.asarray(X)
+
+
 def train(X, y, *, task="classification", hidden=(112, 16), activation=None, loss="mse", init=None, optimizer=None,
           lr=None, batch_size=32, epochs=10, momentum=0.0, nesterov=False, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8,
-          lr_decay="none", step_size=10, gamma=0.1, warmup_epochs=0, early_stop=0, early_stop_on=None,
+          lr_decay="none", step_size=10, gamma=0.1, power_t=0.5, warmup_epochs=0, early_stop=0, early_stop_on=None,
           min_delta=0.0, early_stop_rule="keras", restore_best=False, shuffle=True, preset="none",
           standardize=False, scale=None, classes=None, threads=None, seed=42, X_val=None, y_val=None,
           callback=None):
-    """Trains a network on X, y and returns the Model. The options are the command line's
+    """Trains a network on X, y and returns the Model. X is a NumPy array (uint8: bytes scaled
+    by 1/255, as images; else float32 features) or a SciPy sparse matrix, read as CSR and
+    densified a batch at a time, never whole (X_val and predict's X alike). The options are the command line's
     (``ptrain --help``), with the same defaults and the same checks: a bad value is a
     ValueError with the command line's message. ``None`` is the task's default, as on the
     command line: a classification's sigmoid units, blog init, SGD at lr 3.0 (0.1 with
@@ -143,7 +158,10 @@ def train(X, y, *, task="classification", hidden=(112, 16), activation=None, los
     for regression, "r2" on X_val, y_val; "train-loss" needs no validation) by
     ``early_stop_rule`` ("keras" or "sklearn", as ``--early-stop-rule``), and the model keeps the
     last epoch's weights, or with ``restore_best=True`` the best epoch's. ``shuffle=False``
-    trains every epoch in the data's order.
+    trains every epoch in the data's order. ``lr_decay`` is "none", "cosine", "step" (with
+    ``step_size`` and ``gamma``), "invscaling" (lr/((e−1)·N + 1)^power_t for N training rows:
+    scikit-learn's) or "adaptive" (lr/5 each time early stopping's patience runs out, stopping
+    once the rate is at most 1e-6: scikit-learn's; it needs ``early_stop``).
     ``callback(record)`` runs after each epoch with that epoch's history dict; returning False
     stops training. The GIL is released while training; Ctrl-C stops after the step in progress
     with a KeyboardInterrupt whose ``model`` attribute holds the model as it stands."""
@@ -167,6 +185,8 @@ def train(X, y, *, task="classification", hidden=(112, 16), activation=None, los
             options[option] = _text(float(value))
     if lr_decay == "step":
         options.update({"step-size": _text(step_size), "gamma": _text(float(gamma))})
+    if lr_decay == "invscaling":
+        options["power-t"] = _text(float(power_t))
     if warmup_epochs:
         options["warmup-epochs"] = _text(warmup_epochs)
     if early_stop:
@@ -187,7 +207,7 @@ def train(X, y, *, task="classification", hidden=(112, 16), activation=None, los
         options["classes"] = _text(classes)
     if threads is not None:
         options["threads"] = _text(threads)
-    core = _ptrain.make(np.asarray(X), np.asarray(y), None if X_val is None else np.asarray(X_val),
+    core = _ptrain.make(_examples(X), np.asarray(y), _examples(X_val),
                         None if y_val is None else np.asarray(y_val), options)
     return _fit(Model(core), callback)
 

@@ -21,6 +21,7 @@ from . import train
 __all__ = ["PtrainClassifier", "PtrainRegressor"]
 
 _ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid"}
+_SCHEDULES = {"constant": "none", "invscaling": "invscaling", "adaptive": "adaptive"}  # sgd only, as the peer's
 _MAX_PATIENCE = 1_000_000  # the command line's largest --early-stop: never reached
 
 _DIFFERENCES = """
@@ -31,14 +32,19 @@ _DIFFERENCES = """
       ``loss_``; ptrain's ``loss_curve_`` is the data's loss alone.
     - ``solver`` also takes "adamw"; "lbfgs" is not offered, and neither is
       ``activation="identity"``.
-    - With ``solver="sgd"``, ``learning_rate`` must be "constant" ("invscaling" and "adaptive"
-      are not built yet), and ``momentum`` must be below 1. Nesterov's momentum is PyTorch's
-      form, w −= lr·(μv + g): the peer's at a constant learning rate (it keeps lr inside v).
+    - With ``solver="sgd"``, ``momentum`` must be below 1, and momentum is PyTorch's form: v
+      sums gradients, w −= lr·v (Nesterov's: w −= lr·(μv + g)). At a constant learning rate
+      that is the peer's step; under "invscaling" or "adaptive" a past gradient moves w at
+      today's rate, where the peer's v keeps the rate it was taken at.
+    - ``learning_rate="invscaling"`` counts the examples seen as epochs × this fit's rows, the
+      same as the peer's count unless ``partial_fit`` is given batches of different sizes.
+      ``partial_fit`` never judges its epoch, so under "adaptive" it never cuts the rate.
     - ``random_state``: an int is ptrain's seed itself (``ptrain.train(seed=...)``). None or a
       RandomState draws the seed from it, so two fits differ as the peer's do.
     - ``warm_start`` and ``partial_fit`` carry on the optimizer's state (momentum, Adam's
       moments) as well as the weights: on the same examples, fits of a and b epochs give the
-      weights of one fit of a + b. The peer starts a new optimizer for each warm ``fit``.
+      weights of one fit of a + b, the learning rate's schedule and cuts included. The peer
+      starts a new optimizer, at ``learning_rate_init``, for each warm ``fit``.
       Between warm fits only ``max_iter``, ``verbose`` and ``n_threads`` may change. A pickled
       estimator carries the optimizer's state too, and goes on exactly as the original would.
     - ``n_threads`` is ptrain's own; results do not depend on it.
@@ -114,16 +120,8 @@ class _PtrainEstimator(BaseEstimator):
     _task = "classification"
     _validation_name = "accuracy"  # what history's validation figure is called
 
-    def _check_sgd_options(self):
-        if self.solver != "sgd":
-            return
-        if self.learning_rate != "constant":
-            raise ValueError(f"The 'learning_rate' parameter of {type(self).__name__} must be 'constant' with "
-                             f"solver='sgd' in ptrain; got {self.learning_rate!r}")
-
     def _recipe(self, n_samples, early_stopping):
         """ptrain.train's options for these parameters, epochs and callback aside."""
-        self._check_sgd_options()
         hidden = self.hidden_layer_sizes
         hidden = (hidden,) if np.isscalar(hidden) else tuple(hidden)
         if not all(isinstance(h, numbers.Integral) and h >= 1 for h in hidden):
@@ -134,7 +132,10 @@ class _PtrainEstimator(BaseEstimator):
                       optimizer=self.solver, lr=float(self.learning_rate_init), batch_size=batch,
                       weight_decay=float(self.alpha) / batch, shuffle=bool(self.shuffle), early_stop_rule="sklearn")
         if self.solver == "sgd":
-            recipe.update(momentum=float(self.momentum), nesterov=bool(self.nesterovs_momentum))
+            recipe.update(momentum=float(self.momentum), nesterov=bool(self.nesterovs_momentum),
+                          lr_decay=_SCHEDULES[self.learning_rate])
+            if self.learning_rate == "invscaling":
+                recipe.update(power_t=float(self.power_t))
         else:
             recipe.update(beta1=float(self.beta_1), beta2=float(self.beta_2), eps=float(self.epsilon))
         patience = _MAX_PATIENCE if np.isinf(self.n_iter_no_change) else min(int(self.n_iter_no_change) + 1,
@@ -152,7 +153,14 @@ class _PtrainEstimator(BaseEstimator):
         if not self.verbose:
             return None
 
+        rates = []
+
         def show(record):
+            if rates and record["lr"] < rates[-1]:  # adaptive cut it after the epoch before
+                what = "Validation score" if self._early_stopping_used else "Training loss"
+                print("%s did not improve more than tol=%f for %d consecutive epochs. Setting learning rate to %f"
+                      % (what, self.tol, self.n_iter_no_change, record["lr"]))
+            rates.append(record["lr"])
             print("Iteration %d, loss = %.8f" % (record["epoch"], record["train_loss"]))
             score = self._validation_score(record)
             if score is not None:
@@ -243,7 +251,7 @@ class _PtrainEstimator(BaseEstimator):
                           "converged yet." % self.max_iter, ConvergenceWarning)
 
     def _check_X(self, X, reset):
-        return self._validate_data(X, dtype=np.float32, reset=reset)
+        return self._validate_data(X, accept_sparse="csr", dtype=np.float32, reset=reset)
 
 
 class PtrainClassifier(ClassifierMixin, _PtrainEstimator):
@@ -288,7 +296,7 @@ class PtrainClassifier(ClassifierMixin, _PtrainEstimator):
         return self._fit(X, y, incremental=True)
 
     def _fit(self, X, y, incremental):
-        X, y = self._validate_data(X, y, dtype=np.float32, reset=not hasattr(self, "model_") or not (
+        X, y = self._validate_data(X, y, accept_sparse="csr", dtype=np.float32, reset=not hasattr(self, "model_") or not (
             incremental or self.warm_start))
         check_classification_targets(y)
         if hasattr(self, "model_") and (incremental or self.warm_start):
@@ -365,7 +373,8 @@ class PtrainRegressor(RegressorMixin, _PtrainEstimator):
 
     def _fit(self, X, y, incremental):
         carry_on = hasattr(self, "model_") and (incremental or self.warm_start)
-        X, y = self._validate_data(X, y, dtype=np.float32, multi_output=True, y_numeric=True, reset=not carry_on)
+        X, y = self._validate_data(X, y, accept_sparse="csr", dtype=np.float32, multi_output=True, y_numeric=True,
+                                   reset=not carry_on)
         if y.ndim == 2 and y.shape[1] == 1:
             warnings.warn("A column-vector y was passed when a 1d array was expected; it is raveled, as "
                           "MLPRegressor does", DataConversionWarning, stacklevel=3)

@@ -1,6 +1,9 @@
 """What a scikit-learn user relies on without reading the docs, checked against scikit-learn
 itself (its rules, its MLPs, its estimator checks under non-default settings) or NumPy."""
+import os
 import pickle
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -38,7 +41,7 @@ def test_estimator_checks_under_other_settings(estimator, check):
     (dict(learning_rate_init=0), "learning_rate_init"), (dict(batch_size=0), "batch_size"),
     (dict(validation_fraction=1.0), "validation_fraction"), (dict(beta_2=1.0), "beta_2"),
     (dict(random_state="seven"), "random_state"), (dict(hidden_layer_sizes=(4, 0)), "hidden_layer_sizes"),
-    (dict(solver="sgd", learning_rate="invscaling"), "learning_rate"),
+    (dict(solver="sgd", power_t=-1), "power_t"), (dict(solver="sgd", learning_rate="linear"), "learning_rate"),
 ])
 @pytest.mark.parametrize("Estimator", [PtrainClassifier, PtrainRegressor])
 def test_invalid_parameters_are_refused_by_name(Estimator, params, name):
@@ -210,3 +213,87 @@ def test_sgd_takes_nesterovs_momentum_by_default_as_the_peer_does(digits):
     X32 = X.astype(np.float32)
     assert nesterov == ptrain.train(X32, y, nesterov=True, **recipe).weights_hash
     assert classical == ptrain.train(X32, y, **recipe).weights_hash != nesterov
+
+
+def test_invscaling_rates_are_the_peers(digits):
+    """Epoch e's rate is the one the peer's optimizer holds after e − 1 epochs."""
+    X, y = digits
+    params = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate="invscaling", learning_rate_init=0.2,
+                  power_t=0.3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = PtrainClassifier(max_iter=3, **params).fit(X, y)
+        theirs = [MLPClassifier(max_iter=e, **params).fit(X, y)._optimizer.learning_rate for e in (1, 2)]
+    rates = [record["lr"] for record in ours.model_.history]
+    assert rates[0] == 0.2
+    np.testing.assert_allclose(rates[1:], theirs, rtol=1e-15)
+
+
+def test_adaptive_cuts_the_rate_and_stops_where_the_peer_does(digits, capsys):
+    """With a tol no epoch meets, the count runs out every second epoch: the rate is cut by 5
+    until it reaches 1e-6, and the fit stops there with no ConvergenceWarning."""
+    X, y = digits
+    params = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate="adaptive", learning_rate_init=0.01,
+                  tol=1e6, n_iter_no_change=1, max_iter=100, random_state=0, verbose=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        theirs = MLPClassifier(**params).fit(X, y)
+        their_lines = [line for line in capsys.readouterr().out.splitlines() if "Setting learning rate" in line]
+        ours = PtrainClassifier(**params).fit(X, y)
+        our_lines = [line for line in capsys.readouterr().out.splitlines() if "Setting learning rate" in line]
+    assert ours.n_iter_ == theirs.n_iter_ == 15
+    assert our_lines == their_lines and len(our_lines) == 6
+    rates = [record["lr"] for record in ours.model_.history]
+    np.testing.assert_allclose(sorted(set(rates), reverse=True), 0.01 / 5.0 ** np.arange(7), rtol=1e-15)
+
+
+@pytest.mark.parametrize("form", ["csr", "csc", "coo"])
+def test_sparse_input_trains_and_predicts_as_its_dense_form(digits, form):
+    """A batch's densified rows are the very floats of the dense matrix: the same weights."""
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = digits  # about half of the digits' pixels are 0
+    Xs = sparse.csr_matrix(X).asformat(form)
+    params = dict(hidden_layer_sizes=(16,), max_iter=4, early_stopping=True, n_iter_no_change=2, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense, on_sparse = PtrainClassifier(**params).fit(X, y), PtrainClassifier(**params).fit(Xs, y)
+        on_sparse.partial_fit(Xs, y)
+        dense.partial_fit(X, y)
+        reg_dense = PtrainRegressor(**params).fit(X, y.astype(float))
+        reg_sparse = PtrainRegressor(**params).fit(Xs, y.astype(float))
+    assert on_sparse.model_.weights_hash == dense.model_.weights_hash
+    np.testing.assert_array_equal(on_sparse.predict_proba(Xs), dense.predict_proba(X))
+    assert reg_sparse.model_.weights_hash == reg_dense.model_.weights_hash
+    np.testing.assert_array_equal(reg_sparse.predict(Xs), reg_dense.predict(X))
+
+
+def test_a_sparse_matrix_is_never_densified_whole(tmp_path):
+    """5,000 × 200,000 would be 4 GB dense; the fit and predict stay far below it."""
+    pytest.importorskip("scipy.sparse")
+    script = tmp_path / "fit.py"
+    script.write_text(
+        "import resource, numpy as np, scipy.sparse as sp, warnings\n"
+        "from ptrain.sklearn import PtrainClassifier\n"
+        "rng = np.random.default_rng(0)\n"
+        "rows, columns = np.repeat(np.arange(5000), 10), rng.integers(0, 200000, 50000)\n"
+        "X = sp.csr_matrix((rng.random(50000, dtype=np.float32), (rows, columns)), shape=(5000, 200000))\n"
+        "y = rng.integers(0, 2, 5000)\n"
+        "warnings.simplefilter('ignore')\n"
+        "clf = PtrainClassifier(hidden_layer_sizes=(4,), max_iter=1, batch_size=100, random_state=0).fit(X, y)\n"
+        "assert clf.predict(X).shape == (5000,)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) < 1024, f"peak {done.stdout.split()[-1]} MiB"
+
+
+def test_sparse_input_is_refused_where_it_would_be_densified():
+    sparse = pytest.importorskip("scipy.sparse")
+    X = sparse.random(30, 5, density=0.3, format="csr", random_state=0)
+    y = np.arange(30) % 2
+    with pytest.raises(ValueError, match="standardize and scale apply to dense features"):
+        ptrain.train(X, y, standardize=True)
+    model = ptrain.train(X.toarray(), y, standardize=True, epochs=1)
+    with pytest.raises(ValueError, match="pass them dense"):
+        model.predict(X)

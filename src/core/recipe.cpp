@@ -117,7 +117,9 @@ const RecipeField kRecipe[] = {
      c.weight_decay = parse_bounded("weight-decay", t, 0, 1e6, true, "a number from 0 to 1e6");
    }, "0"},
   {"lr-decay", "lr_decay", "none; after any --warmup-epochs W, epoch e is the schedule's epoch s = e − W of "
-   "S = epochs − W; cosine: lr·½(1 + cos(π(s−1)/S)); step: lr·gamma every --step-size of them (PyTorch's StepLR)",
+   "S = epochs − W; cosine: lr·½(1 + cos(π(s−1)/S)); step: lr·gamma every --step-size of them (PyTorch's StepLR); "
+   "invscaling: lr/((s−1)·N + 1)^power_t for N training examples (scikit-learn's); adaptive: lr/5 each time "
+   "--early-stop's patience runs out, stopping once it is at most 1e-6 (scikit-learn's)",
    [](const TrainConfig& c) { return name_of(c.lr_decay); },
    [](TrainConfig& c, const std::string& t) { c.lr_decay = parse_choice<LrDecay>(t); }},
   {"step-size", "step_size", "--lr-decay step: epochs between decays",
@@ -131,6 +133,10 @@ const RecipeField kRecipe[] = {
      if (c.gamma > 1) throw UsageError("--gamma " + t + ": must be a number in (0, 1]");
    },
    "0.1"},
+  {"power-t", "power_t", "--lr-decay invscaling: the exponent, ≥ 0",
+   [](const TrainConfig& c) { return round_trip_text(c.power_t); },
+   [](TrainConfig& c, const std::string& t) { c.power_t = parse_bounded("power-t", t, 0, 1e3, true, "a number from 0 to 1000"); },
+   "0.5"},
   {"warmup-epochs", "warmup_epochs", "epochs of linear warm-up before the schedule: epoch e ≤ N trains at lr·e/(N+1)",
    [](const TrainConfig& c) { return std::to_string(c.warmup_epochs); },
    [](TrainConfig& c, const std::string& t) {
@@ -279,6 +285,10 @@ void check_schedule(const TrainConfig& cfg) {
   for (const char* option : {"step-size", "gamma"})
     if (given(option) && cfg.lr_decay != LrDecay::step)
       throw UsageError(std::string("--") + option + " applies to --lr-decay step");
+  if (given("power-t") && cfg.lr_decay != LrDecay::invscaling)
+    throw UsageError("--power-t applies to --lr-decay invscaling");
+  if (cfg.lr_decay == LrDecay::adaptive && cfg.early_stop == 0)
+    throw UsageError("--lr-decay adaptive cuts the rate when --early-stop's patience runs out; give --early-stop N");
   if (cfg.epochs > 0 && cfg.warmup_epochs >= cfg.epochs)
     throw UsageError("--warmup-epochs " + std::to_string(cfg.warmup_epochs) +
                      " leaves no epochs after the warm-up (--epochs " + std::to_string(cfg.epochs) + ")");

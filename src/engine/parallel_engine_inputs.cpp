@@ -1,5 +1,6 @@
-// The batch's inputs as the first layer reads them (InputTable): the images' rows where they lie,
-// their prefetches, and the transposed copy the narrow owners' forward reads.
+// The batch's inputs as the first layer reads them (InputTable): the images' rows where they lie
+// (a sparse set's rows densified, the batch's alone), their prefetches, and the transposed copy
+// the narrow owners' forward reads.
 #include "parallel_engine_detail.hpp"
 
 namespace ptrain {
@@ -9,12 +10,17 @@ using namespace parallel_engine_detail;
 void ParallelEngine::InputTable::point_at(const Dataset& data, Indices examples, bool transposed) {
   images.resize(data.float_inputs ? 0 : examples.size());
   rows.resize(data.float_inputs ? examples.size() : 0);
-  for (std::size_t e = 0; e < examples.size(); ++e)
-    if (data.float_inputs)
-      rows[e] = data.row(examples[e]);
-    else
-      images[e] = data.image(examples[e]);
   in = data.image_size;
+  dense.resize(data.sparse() ? examples.size() * std::size_t(in) : 0);
+  for (std::size_t e = 0; e < examples.size(); ++e)
+    if (data.sparse()) {
+      data.dense_row(examples[e], dense.data() + e * std::size_t(in));
+      rows[e] = dense.data() + e * std::size_t(in);
+    } else if (data.float_inputs) {
+      rows[e] = data.row(examples[e]);
+    } else {
+      images[e] = data.image(examples[e]);
+    }
   const std::size_t room = transposed ? std::size_t(in) * examples.size() : 0;
   bytes_t.resize(data.float_inputs ? 0 : room);
   rows_t.resize(data.float_inputs ? room : 0);

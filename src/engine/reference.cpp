@@ -49,6 +49,11 @@ std::vector<double> ReferenceEngine::input_of(const std::uint8_t* image) const {
 
 std::vector<double> ReferenceEngine::input_of(const Dataset& data, std::uint32_t e) const {
   if (!data.float_inputs) return input_of(data.image(e));
+  if (data.sparse()) {
+    std::vector<float> row(spec_.inputs());
+    data.dense_row(e, row.data());
+    return std::vector<double>(row.begin(), row.end());
+  }
   return std::vector<double>(data.row(e), data.row(e) + spec_.inputs());
 }
 

@@ -115,6 +115,10 @@ InputTransform InputTransform::scale(int features, double x) {
 
 void InputTransform::apply(Dataset& data) const {
   if (empty()) return;
+  if (data.sparse())  // shifting would fill in every zero: the matrix made dense
+    throw UsageError(
+        "these examples are a sparse matrix, and the model standardizes or scales its inputs; pass them "
+        "dense");
   shift_and_scale(data.features, data.feature_view, data.size() * static_cast<std::size_t>(data.image_size), shift,
                   factor);
 }
@@ -158,11 +162,29 @@ TargetTransform TargetTransform::from(const std::map<std::string, std::string>& 
   return t;
 }
 
+namespace {
+
+// check_feature_range over a sparse matrix's stored entries (a zero is in range).
+void check_sparse_range(const Dataset& data, const std::string& name, float limit) {
+  for (std::size_t i = 0; i < data.size(); ++i)
+    for (std::int64_t k = data.sparse_offsets[i]; k < data.sparse_offsets[i + 1]; ++k)
+      if (!(std::abs(data.sparse_values[k]) <= limit)) {
+        char value[32];
+        std::snprintf(value, sizeof value, "%.3g", static_cast<double>(data.sparse_values[k]));
+        throw UsageError(name + ": feature " + std::to_string(data.sparse_columns[k] + 1) + " of example " +
+                         std::to_string(i) + " is " + value +
+                         ", beyond 1.8e19, whose square (gradients, Adam's moments) overflows float32");
+      }
+}
+
+}  // namespace
+
 void check_feature_range(const Dataset& data, const std::string& name) {
   const float limit = std::sqrt(std::numeric_limits<float>::max());
   const std::size_t n = static_cast<std::size_t>(data.image_size);
   const float* values = data.feature_view ? data.feature_view : data.features.data();
   if (!data.float_inputs || n == 0) return;
+  if (data.sparse()) return check_sparse_range(data, name, limit);
   for (std::size_t j = 0; j < data.size() * n; ++j)
     if (!(std::abs(values[j]) <= limit)) {
       char value[32];

@@ -44,20 +44,6 @@ int classes_of(const TrainConfig& cfg, const Dataset& train) {
   return classes;
 }
 
-void check_validation(const Dataset& train, const Dataset& val, int classes) {
-  if (val.target_count != train.target_count)
-    throw UsageError("the validation examples have " + std::to_string(val.target_count) +
-                     " targets each, the training examples " + std::to_string(train.target_count));
-  if (val.image_size != train.image_size || val.float_inputs != train.float_inputs)
-    throw UsageError("the validation examples have " + std::to_string(val.image_size) + " features of " +
-                     (val.float_inputs ? "float32" : "bytes") + ", the training examples " +
-                     std::to_string(train.image_size) + " of " + (train.float_inputs ? "float32" : "bytes"));
-  for (std::size_t i = 0; i < val.labels.size(); ++i)
-    if (val.labels[i] >= classes)
-      throw UsageError("validation label " + std::to_string(val.labels[i]) + " at index " + std::to_string(i) +
-                       " is outside 0-" + std::to_string(classes - 1));
-}
-
 constexpr long long kMaxCount = std::numeric_limits<long long>::max();
 
 // The history as model-file metadata: a JSON array of the records, absent values null.
@@ -66,6 +52,7 @@ std::string history_json(const std::vector<EpochRecord>& history) {
   const auto optional = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
   for (const EpochRecord& r : history)
     all.push_back({{"epoch", r.epoch},
+                   {"lr", r.lr},
                    {"train_loss", r.train_loss},
                    {"val_accuracy", optional(r.val_accuracy)},
                    {"val_loss", optional(r.val_loss)},
@@ -85,6 +72,7 @@ std::vector<EpochRecord> history_from_json(const std::string& text, const std::s
     for (const nlohmann::json& r : nlohmann::json::parse(text)) {
       EpochRecord rec;
       rec.epoch = r.at("epoch").get<int>();
+      rec.lr = r.value("lr", 0.0);  // absent from files written before the rate was recorded
       rec.train_loss = r.at("train_loss").get<double>();
       rec.val_accuracy = optional(r.at("val_accuracy"));
       rec.val_loss = optional(r.at("val_loss"));
@@ -111,13 +99,17 @@ ArrayModel::ArrayModel(TrainConfig cfg, Dataset train, std::optional<Dataset> va
   cfg_.spec.sizes = {train_.image_size};
   cfg_.spec.sizes.insert(cfg_.spec.sizes.end(), cfg_.hidden.begin(), cfg_.hidden.end());
   cfg_.spec.sizes.push_back(cfg_.spec.regression() ? train_.target_count : classes_of(cfg_, train_));
-  if (val_) check_validation(train_, *val_, classes());
+  if (val_) check_examples(*val_, "the validation examples");
   check_optimizer_options(cfg_);
   check_early_stop_options(cfg_);
   check_schedule(cfg_);
-  check_float32_range(cfg_);
+  check_float32_range(cfg_, train_.size());
   if (cfg_.early_stop > 0 && cfg_.early_stop_on != StopOn::train_loss && (!val_ || val_->size() == 0))
     throw UsageError("early stopping judges epochs on validation examples; pass X_val and y_val");
+  if (train_.sparse() && (cfg_.standardize || cfg_.feature_scale > 0))
+    throw UsageError(
+        "standardize and scale apply to dense features: they would fill a sparse X's zeros in; scale "
+        "it before (scikit-learn's MaxAbsScaler keeps it sparse)");
   if (float_inputs_ && cfg_.standardize) transform_ = InputTransform::standardize(train_, all_of(train_));
   if (float_inputs_ && cfg_.feature_scale > 0)
     transform_ = InputTransform::scale(train_.image_size, cfg_.feature_scale);
@@ -151,6 +143,7 @@ void ArrayModel::fit(const std::function<void()>& after_step,
   hooks.after_epoch = [&](const EpochReport& report) {
     EpochRecord rec;
     rec.epoch = report.epoch;
+    rec.lr = report.lr;
     rec.train_loss = report.training.mean_loss;
     rec.val_accuracy = report.val_accuracy;
     rec.val_loss = report.val_loss;
@@ -175,7 +168,7 @@ void ArrayModel::fit(const std::function<void()>& after_step,
   }
 }
 
-void ArrayModel::adopt_examples(Dataset& d, const char* what) const {
+void ArrayModel::check_examples(const Dataset& d, const char* what) const {
   if (d.image_size != inputs() || d.float_inputs != float_inputs_)
     throw UsageError(std::string(what) + " have " + std::to_string(d.image_size) + " features of " +
                      (d.float_inputs ? "float32" : "bytes") + "; the model takes " + std::to_string(inputs()) + " of " +
@@ -187,6 +180,10 @@ void ArrayModel::adopt_examples(Dataset& d, const char* what) const {
     if (d.labels[i] >= classes())
       throw UsageError(std::string(what) + ": label " + std::to_string(d.labels[i]) + " at index " + std::to_string(i) +
                        " is outside the model's classes 0-" + std::to_string(classes() - 1));
+}
+
+void ArrayModel::adopt_examples(Dataset& d, const char* what) const {
+  check_examples(d, what);
   transform_.apply(d);
   check_feature_range(d, what);
   target_transform_.apply(d);
@@ -205,7 +202,7 @@ void ArrayModel::continue_with(Dataset train, std::optional<Dataset> val, int mo
   TrainConfig next = cfg_;
   next.epochs = position_.epochs_done + more_epochs;
   check_schedule(next);
-  check_float32_range(next);
+  check_float32_range(next, train.size());
   cfg_.epochs = next.epochs;
   train_ = std::move(train);
   val_ = std::move(val);
@@ -243,6 +240,7 @@ void ArrayModel::save(const std::string& path, bool with_state) const {
     EngineState state = engine_->state();
     file.velocity = std::move(state.velocity);
     file.second_moment = std::move(state.second_moment);
+    if (stopping_) stopping_->save(file.metadata);
   }
   file.metadata["history"] = history_json(history_);
   save_loadable_model(path, file, "save " + path);
@@ -274,6 +272,10 @@ ArrayModel ArrayModel::load(const std::string& path) {
   const std::uint64_t state_steps = loaded.file.velocity.empty() ? 0 : m.position_.steps;
   m.engine_->restore({loaded.file.params, loaded.file.velocity, loaded.file.second_moment, state_steps});
   if (auto it = metadata.find("history"); it != metadata.end()) m.history_ = history_from_json(it->second, path);
+  if (m.cfg_.early_stop > 0 && metadata.count("best_value")) {
+    m.stopping_.emplace(m.cfg_);
+    m.stopping_->restore(metadata, path);
+  }
   return m;
 }
 

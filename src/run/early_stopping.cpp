@@ -6,6 +6,7 @@
 
 #include "ptrain/core/errors.hpp"
 #include "ptrain/core/text_parsers.hpp"
+#include "ptrain/run/schedule.hpp"
 
 namespace ptrain {
 namespace {
@@ -32,6 +33,10 @@ bool EarlyStopping::observe(int epoch, double value) {
     better = value < *best_;
   }
   waited_ = counts ? 0 : waited_ + 1;
+  if (should_stop() && adaptive_lr_ > 0 && adaptive_lr_ / std::pow(kAdaptiveCut, cuts_) > kAdaptiveFloor) {
+    ++cuts_;
+    waited_ = 0;
+  }
   const bool becomes_best = sklearn ? better : counts;
   if (becomes_best) {
     best_ = value;
@@ -55,8 +60,9 @@ std::string EarlyStopping::best_text() const {
 }
 
 std::string EarlyStopping::stop_text(int epoch) const {
+  const std::string floor = adaptive_lr_ > 0 ? ", the rate cut " + std::to_string(cuts_) + " times to its floor" : "";
   return "stopped early after epoch " + std::to_string(epoch) + ": " + std::to_string(waited_) + " epoch" +
-         (waited_ == 1 ? "" : "s") + " without a gain";
+         (waited_ == 1 ? "" : "s") + " without a gain" + floor;
 }
 
 void EarlyStopping::save(std::map<std::string, std::string>& metadata) const {
@@ -64,6 +70,7 @@ void EarlyStopping::save(std::map<std::string, std::string>& metadata) const {
   metadata["best_epoch"] = std::to_string(best_epoch_);
   metadata["best_value"] = round_trip_text(*best_);
   metadata["epochs_without_gain"] = std::to_string(waited_);
+  if (cuts_ > 0) metadata["lr_cuts"] = std::to_string(cuts_);
 }
 
 void EarlyStopping::restore(const std::map<std::string, std::string>& metadata, const std::string& path) {
@@ -73,8 +80,10 @@ void EarlyStopping::restore(const std::map<std::string, std::string>& metadata, 
     best_ = finite_number("best_value", it->second);
     best_epoch_ = static_cast<int>(parse_integer("best_epoch", metadata.at("best_epoch"), 1, 1'000'000));
     waited_ = static_cast<int>(parse_integer("epochs_without_gain", metadata.at("epochs_without_gain"), 0, 1'000'000));
+    auto cuts = metadata.find("lr_cuts");
+    cuts_ = cuts == metadata.end() ? 0 : static_cast<int>(parse_integer("lr_cuts", cuts->second, 0, 1'000));
   } catch (const std::exception& e) {
-    throw DataError(path + ": metadata best_value, best_epoch and epochs_without_gain must go together: " + e.what());
+    throw DataError(path + ": metadata best_value, best_epoch, epochs_without_gain and lr_cuts: " + e.what());
   }
 }
 

@@ -119,8 +119,10 @@ EpochReport EpochLoop::run_epoch(int epoch, const EpochHooks& hooks) {
   if (first_batch == 0) position_.epoch_loss_sum = 0;
   if (hooks.before_epoch)
     hooks.before_epoch(epoch, std::min(order.size(), first_batch * cfg_.batch_size), order.size());
+  const int cuts = best_ ? best_->lr_cuts() : 0;
+  report.lr = epoch_lr(cfg_, epoch, {data_.train.size(), cuts});
   report.training = threads_.run([&] {
-    return train_epoch(engine_, data_.train_set, order, cfg_.batch_size, epoch_lr(cfg_, epoch), first_batch,
+    return train_epoch(engine_, data_.train_set, order, cfg_.batch_size, report.lr, first_batch,
                        [&](std::size_t done, double loss) {
                          ++position_.steps;
                          ++position_.batches_in_epoch;
@@ -142,6 +144,7 @@ EpochReport EpochLoop::run_epoch(int epoch, const EpochHooks& hooks) {
   validate_and_judge(report);
   report.eval_seconds = seconds_since(eval_start);
   report.stop_early = best_ && best_->should_stop() && epoch < cfg_.epochs;
+  report.lr_cut = best_ && best_->lr_cuts() > cuts;
   report.seconds = seconds_since(start);
   return report;
 }

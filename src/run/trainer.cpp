@@ -165,7 +165,6 @@ void TrainingRun::set_up() {
     if (cluster_.leader()) check_train_files(cfg_, resume.path);  // every path before any long work
     metrics_.emplace(cluster_.leader() ? cfg_.metrics_path : "");
     start_ = start_point(cfg_, std::move(resume));
-    check_float32_range(cfg_);
     if (cfg_.checkpoint_every > 0 && cluster_.leader())
       checkpoints_.emplace(cfg_.checkpoint_dir, cfg_.run_id, cfg_.keep_last);
     load_data();
@@ -173,6 +172,7 @@ void TrainingRun::set_up() {
                                                : seed_split(mnist_->all.size(), cfg_.seed);
     transform_features();
     transform_targets();
+    check_float32_range(cfg_, split_.train.size());  // invscaling's rates depend on the examples
     if (split_.train.empty() && cfg_.epochs > 0)
       throw DataError(files_.name() + ": the seed split of its " + std::to_string(mnist_->all.size()) +
                       " images leaves no training images (70% of them, rounded down)");
@@ -534,10 +534,13 @@ void TrainingRun::report_epoch(const EpochReport& report) {
   else
     line << "  val " << percent(report.val_accuracy)
          << (report.val_loss ? "  val loss " + fixed(*report.val_loss, 4) : "");
-  line << "  " << fixed(rate, 0) << " examples/s  " << fixed(report.seconds, 2) << " s"
-       << (report.best ? "  best" : "");
-  nlohmann::json record{
-      {"epoch", epoch}, {"train_loss", r.mean_loss}, {"examples_per_sec", rate}, {"seconds", report.seconds}};
+  line << "  " << fixed(rate, 0) << " examples/s  " << fixed(report.seconds, 2) << " s" << (report.best ? "  best" : "")
+       << (report.lr_cut ? "  no gain: lr now " + significant_digits(report.lr / kAdaptiveCut) : "");
+  nlohmann::json record{{"epoch", epoch},
+                        {"lr", report.lr},
+                        {"train_loss", r.mean_loss},
+                        {"examples_per_sec", rate},
+                        {"seconds", report.seconds}};
   if (cfg_.spec.regression()) {
     record["val_loss"] = json_or_null(report.val_loss);
     const std::optional<RegressionScores>& v = report.val_scores;

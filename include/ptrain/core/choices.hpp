@@ -27,8 +27,10 @@ enum class EngineKind { scalar, parallel };
 enum class SplitKind { seed, standard };
 // After any warm-up (epoch e ≤ W trains at lr·e/(W+1)), epoch e is the schedule's epoch
 // s = e − W of S = epochs − W. cosine: lr·½(1 + cos(π(s−1)/S)). step: lr·γ^⌊(s−1)/step_size⌋
-// (PyTorch's StepLR).
-enum class LrDecay { none, cosine, step };
+// (PyTorch's StepLR). invscaling: lr/((s−1)·N + 1)^power_t for N training examples an epoch
+// (scikit-learn's, which counts the examples seen). adaptive: lr/5^k after k cuts, one each time
+// early stopping's patience runs out while the rate is above 1e-6 (scikit-learn's).
+enum class LrDecay { none, cosine, step, invscaling, adaptive };
 // blog: the post's arithmetic (raw 0–255 pixels, sigmoid's derivative taken twice, lr 0.1).
 enum class Preset { none, blog };
 // What "best" means for early stopping and --save-best: the highest validation accuracy, the
@@ -92,8 +94,12 @@ struct Names<SplitKind> {
 };
 template <>
 struct Names<LrDecay> {
-  static constexpr NameTable<LrDecay, 3> table{
-      "lr-decay", {{{LrDecay::none, "none"}, {LrDecay::cosine, "cosine"}, {LrDecay::step, "step"}}}};
+  static constexpr NameTable<LrDecay, 5> table{"lr-decay",
+                                               {{{LrDecay::none, "none"},
+                                                 {LrDecay::cosine, "cosine"},
+                                                 {LrDecay::step, "step"},
+                                                 {LrDecay::invscaling, "invscaling"},
+                                                 {LrDecay::adaptive, "adaptive"}}}};
 };
 template <>
 struct Names<Preset> {

@@ -64,6 +64,7 @@ struct TrainConfig {
   LrDecay lr_decay = LrDecay::none;
   int step_size = 10;     // --lr-decay step: epochs between decays
   double gamma = 0.1;     // --lr-decay step: the factor each time
+  double power_t = 0.5;   // --lr-decay invscaling: the exponent
   int warmup_epochs = 0;  // linear warm-up in front of the schedule
   int early_stop = 0;     // patience in epochs without a gain; 0: run every epoch
   StopOn early_stop_on = StopOn::accuracy;

@@ -167,6 +167,7 @@ class ParallelEngine final : public Engine {
     std::vector<const float*> rows;
     AlignedVector<std::uint8_t> bytes_t;
     AlignedVector<float> rows_t;
+    AlignedVector<float> dense;  // a sparse set's rows of this batch, densified
     int in = 0;
     void point_at(const Dataset& data, Indices examples, bool transposed);
     void transpose(int r_begin, int r_end, int c_begin, int c_end);   // a block into the transposed copy

@@ -1,6 +1,7 @@
 #pragma once
 // Images kept as bytes (55 MB for all of MNIST) and converted to floats per chunk, plus the
 // index lists that split them into train, validation and test sets.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -39,8 +40,21 @@ struct Dataset {
   const std::uint8_t* pixel_view = nullptr;
   const float* feature_view = nullptr;
   const float* target_view = nullptr;
+  // Or float features as a CSR matrix the caller keeps (SciPy's): example i's non-zeros are
+  // sparse_values[k] at column sparse_columns[k], k in [sparse_offsets[i], sparse_offsets[i + 1]).
+  // Never densified whole: the engines densify a batch's rows as they read them (dense_row).
+  const float* sparse_values = nullptr;
+  const std::int32_t* sparse_columns = nullptr;
+  const std::int64_t* sparse_offsets = nullptr;
 
   std::size_t size() const { return labels.size(); }
+  bool sparse() const { return sparse_offsets != nullptr; }
+  // Example i's features into out[0, image_size): zeros, plus each stored entry (a column stored
+  // twice is summed, as SciPy reads it).
+  void dense_row(std::size_t i, float* out) const {
+    std::fill(out, out + image_size, 0.0f);
+    for (std::int64_t k = sparse_offsets[i]; k < sparse_offsets[i + 1]; ++k) out[sparse_columns[k]] += sparse_values[k];
+  }
   const std::uint8_t* image(std::size_t i) const {
     return (pixel_view ? pixel_view : pixels.data()) + i * static_cast<std::size_t>(image_size);
   }
@@ -54,7 +68,7 @@ struct Dataset {
   // Asks for the images' cache lines (into L2) without waiting: called a step ahead, their
   // memory latency hides behind that step's arithmetic.
   void prefetch(std::span<const std::uint32_t> examples) const {
-    if (image_size <= 0) return;
+    if (image_size <= 0 || sparse()) return;  // a sparse row is read in order when densified
     const std::size_t bytes = std::size_t(image_size) * (float_inputs ? sizeof(float) : 1);
     for (std::uint32_t e : examples)
       prefetch_bytes<2>(float_inputs ? static_cast<const void*>(row(e)) : static_cast<const void*>(image(e)), bytes);

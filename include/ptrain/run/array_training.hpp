@@ -20,6 +20,7 @@ namespace ptrain {
 
 struct EpochRecord {
   int epoch = 0;
+  double lr = 0;  // the rate the epoch trained at
   double train_loss = 0;
   std::optional<double> val_accuracy;
   std::optional<double> val_loss;          // when early stopping judges by the loss; always for regression
@@ -69,8 +70,9 @@ class ArrayModel {
   std::vector<float> parameters() const { return engine_->parameters(); }
   std::string weights_hash() const;
 
-  // A model file, atomically, with the history; `with_state` adds the optimizer's state, as a
-  // checkpoint keeps it, so that a model loaded from it trains on exactly as this one would.
+  // A model file, atomically, with the history; `with_state` adds the optimizer's state and
+  // early stopping's (with adaptive's cuts), as a checkpoint keeps them, so that a model loaded
+  // from it trains on exactly as this one would.
   void save(const std::string& path, bool with_state = false) const;
   static ArrayModel load(const std::string& path);  // any ptrain model file or checkpoint
 
@@ -78,7 +80,9 @@ class ArrayModel {
   ArrayModel() = default;
   // What a model file records of the inputs (their kind and shape, the transform), from these.
   void record_inputs();
-  // Applies the model's transforms to examples and checks them against its net.
+  // Whether examples fit the model's net: its inputs, and its classes or targets.
+  void check_examples(const Dataset& d, const char* what) const;
+  // Checks examples, then applies the model's transforms to them.
   void adopt_examples(Dataset& d, const char* what) const;
   TrainConfig cfg_;
   Dataset train_;

@@ -53,12 +53,14 @@ std::optional<double> mean_loss(Engine& engine, const NetSpec& spec, const Datas
 // What one epoch produced.
 struct EpochReport {
   int epoch = 0;
+  double lr = 0;  // the rate the epoch trained at
   EpochResult training;
   std::optional<double> val_accuracy;
   std::optional<double> val_loss;  // when early stopping or --save-best judge by the loss; always for regression
   std::optional<RegressionScores> val_scores;  // regression
   bool best = false;                           // the best validation value so far
   bool stop_early = false;                     // early stopping ends the run after this epoch
+  bool lr_cut = false;                         // adaptive: the next epoch trains at a fifth of this rate
   double shuffle_seconds = 0, eval_seconds = 0, seconds = 0;
 };
 
