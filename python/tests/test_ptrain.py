@@ -209,6 +209,8 @@ def test_ctrl_c_stops_after_a_step_and_other_threads_run():
     ticker = threading.Thread(target=tick)
     ticker.start()
     timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    # Python's own handler, even where pytest started with SIGINT ignored (a shell's background job)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt) as caught:
@@ -217,6 +219,7 @@ def test_ctrl_c_stops_after_a_step_and_other_threads_run():
         stop.set()
         ticker.join()
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     model = caught.value.model
     assert np.isfinite(model.predict_proba(x[:5])).all()
     assert len(ticks) > 20
