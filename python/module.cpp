@@ -309,6 +309,17 @@ void bind_model(py::module_& m) {
             }
           },
           py::arg("path"), py::arg("with_state") = false)
+      .def(
+          "export_onnx",
+          [](const Trainable& t, const std::string& path) {
+            try {
+              t.model.export_onnx(path);
+            } catch (const DataError& e) {  // a file's problem
+              PyErr_SetString(PyExc_OSError, e.what());
+              throw py::error_already_set();
+            }
+          },
+          py::arg("path"))
       .def_property_readonly("sizes", [](const Trainable& t) { return t.model.config().spec.sizes; })
       .def_property_readonly("parameters",
                              [](const Trainable& t) {

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ptrain builds, tests and measures with (python3, gnuplot and
 # scikit-learn, whose data sets README trains on, for perf/; pybind11 and pytest for the Python
-# module, pip, venv, setuptools and wheel to install it with pip; Open MPI for mpirun and its tests; clang-format-14 for the style test); does nothing when
-# all are there.
+# module, pip, venv, setuptools and wheel to install it with pip; Open MPI for mpirun and its tests; clang-format-14 for the style test;
+# libonnx-dev and libprotobuf-dev to write ONNX files, python3-onnx's checker and OpenCV's DNN
+# module to test them); does nothing when all are there.
 set -euo pipefail
 
 packages=(g++ make cmake libtbb-dev libxsimd-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
           libzip-dev libcsv-dev python3-sklearn python3-dev pybind11-dev python3-pytest python3-pandas
           libgtest-dev libbenchmark-dev python3 gnuplot-nox libopenmpi-dev openmpi-bin clang-format-14
-          python3-pip python3-venv python3-setuptools python3-wheel)
+          python3-pip python3-venv python3-setuptools python3-wheel libonnx-dev libprotobuf-dev python3-onnx
+          python3-opencv)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -111,6 +111,14 @@ class Model:
 
     # Pickled as the model file's bytes with the optimizer's state (history included), so copies
     # and joblib work and a copy trains on as the original would.
+    def export_onnx(self, path):
+        """Writes the model as an ONNX file, as ``ptrain export`` does: a float32 input
+        "input" [N, features] taking X as ``predict`` takes it (uint8 models: the raw 0–255
+        values), every transform inside the graph; outputs "probabilities" [N, classes] (this
+        model's ``predict_proba``) and "label" [N], or a regression's "predictions" [N, targets].
+        OpenCV's DNN module, ONNX Runtime and other runtimes read it."""
+        self._core.export_onnx(str(path))
+
     def __getstate__(self):
         import os, tempfile
         with tempfile.TemporaryDirectory() as d:

@@ -20,6 +20,7 @@
 #include "ptrain/run/engine_factory.hpp"
 #include "ptrain/run/epoch_loop.hpp"
 #include "ptrain/run/loaded_model.hpp"
+#include "ptrain/run/onnx_export.hpp"
 #include "ptrain/run/regression_scores.hpp"
 #include "ptrain/run/schedule.hpp"
 
@@ -233,8 +234,7 @@ void ArrayModel::record_inputs() {
 
 std::string ArrayModel::weights_hash() const { return hash_hex(ptrain::weights_hash(engine_->parameters())); }
 
-void ArrayModel::save(const std::string& path, bool with_state) const {
-  check_output_file({"save", path});
+ModelFile ArrayModel::model_file(bool with_state) const {
   ModelFile file = make_model_file(cfg_, *engine_, RunPosition{position_.epochs_done, 0, position_.steps}, false);
   if (with_state) {
     EngineState state = engine_->state();
@@ -243,7 +243,17 @@ void ArrayModel::save(const std::string& path, bool with_state) const {
     if (stopping_) stopping_->save(file.metadata);
   }
   file.metadata["history"] = history_json(history_);
-  save_loadable_model(path, file, "save " + path);
+  return file;
+}
+
+void ArrayModel::save(const std::string& path, bool with_state) const {
+  check_output_file({"save", path});
+  save_loadable_model(path, model_file(with_state), "save " + path);
+}
+
+void ArrayModel::export_onnx(const std::string& path) const {
+  check_output_file({"export_onnx", path});
+  ptrain::export_onnx(describe_model(model_file(false), path), path, "export_onnx " + path);
 }
 
 ArrayModel ArrayModel::load(const std::string& path) {

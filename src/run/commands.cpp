@@ -17,6 +17,7 @@
 #include "ptrain/run/loaded_model.hpp"
 #include "ptrain/core/errors.hpp"
 #include "ptrain/run/metrics.hpp"
+#include "ptrain/run/onnx_export.hpp"
 #include "ptrain/run/regression_scores.hpp"
 #include "ptrain/run/run_files.hpp"
 #include "ptrain/io/model_file.hpp"
@@ -340,6 +341,18 @@ void run_predict(const InferenceConfig& cfg, std::ostream& terminal) {
   for (int c = 0; c < classes; ++c) out << " " << c << ":" << std::fixed << std::setprecision(4) << scores[c];
   out << "\n";
   terminal << terminal_text(out.str());
+}
+
+void run_export(const InferenceConfig& cfg, std::ostream& out) {
+  check_export_files(cfg);
+  const LoadedModel model = describe_model(load_model_file(cfg.model), cfg.model);
+  export_onnx(model, cfg.output, "--output " + cfg.output);
+  const NetSpec& spec = model.spec();
+  out << "exported " << cfg.model << " (" << spec.describe() << ", " << name_of(spec.task) << ") to " << cfg.output
+      << ": input [N, " << spec.inputs() << "] float32; "
+      << (spec.regression() ? "predictions [N, " + std::to_string(spec.classes()) + "]"
+                            : "probabilities [N, " + std::to_string(spec.classes()) + "], label [N]")
+      << "\n";
 }
 
 }  // namespace ptrain

@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
         cl.inference.terminal = isatty(STDOUT_FILENO) == 1;
         ptrain::run_predict(cl.inference, std::cout);
         break;
+      case ptrain::CommandKind::export_onnx:
+        ptrain::run_export(cl.inference, std::cout);
+        break;
       case ptrain::CommandKind::train:
         // Under mpirun stdout is a pipe to mpirun even when it looks like a terminal.
         cl.train.progress_bar = isatty(STDOUT_FILENO) == 1 && cluster->size() == 1;

@@ -173,6 +173,7 @@ po::options_description train_options() {
       "Usage: ptrain [train] [options]      train (the default command)\n"
       "       ptrain eval --model FILE      accuracy, per-class accuracy, confusion matrix\n"
       "       ptrain predict --model FILE (IMAGE.pgm | --index N | --input IMAGES)\n"
+      "       ptrain export --model FILE --output FILE.onnx   the model for other runtimes (ONNX)\n"
       "Options");
   const TrainConfig defaults;
   desc.add_options()("help,h", "show this help and exit")("version", "show the version and exit");
@@ -480,6 +481,29 @@ CommandLine parse_inference(CommandKind kind, int argc, const char* const* argv)
   return cl;
 }
 
+// `ptrain export --model FILE --output FILE.onnx`: both paths, nothing else.
+CommandLine parse_export(int argc, const char* const* argv) {
+  po::options_description desc("Usage: ptrain export --model FILE --output FILE.onnx\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "show this help and exit")
+    ("model", po::value<std::string>(), "the model file or checkpoint (safetensors)")
+    ("output", po::value<std::string>(), "the ONNX file to write (replaced whole, atomically): a float32 input "
+     "[N, features] taking the features as ptrain reads them (an image model's raw pixels 0-255), every transform "
+     "inside the graph; outputs probabilities and label, or a regression's predictions");
+  // clang-format on
+  const po::variables_map vm = parse(desc, argc, argv, nullptr);
+  CommandLine cl = command(CommandKind::export_onnx, desc, vm);
+  if (cl.kind == CommandKind::help) return cl;
+  if (!vm.count("model")) throw UsageError("export needs --model FILE");
+  if (!vm.count("output")) throw UsageError("export needs --output FILE.onnx");
+  cl.inference.model = text(vm, "model");
+  cl.inference.output = text(vm, "output");
+  if (cl.inference.model.empty()) throw UsageError("--model: an empty path");
+  if (cl.inference.output.empty()) throw UsageError("--output: an empty path");
+  return cl;
+}
+
 }  // namespace
 
 CommandLine parse_command_line(int argc, const char* const* argv) {
@@ -488,14 +512,16 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   auto shifted = [&](CommandKind kind) {
     std::vector<const char*> rest{argv[0]};
     rest.insert(rest.end(), argv + 2, argv + argc);
-    return kind == CommandKind::train ? parse_train(static_cast<int>(rest.size()), rest.data())
-                                      : parse_inference(kind, static_cast<int>(rest.size()), rest.data());
+    const int count = static_cast<int>(rest.size());
+    if (kind == CommandKind::export_onnx) return parse_export(count, rest.data());
+    return kind == CommandKind::train ? parse_train(count, rest.data()) : parse_inference(kind, count, rest.data());
   };
   if (first == "train") return shifted(CommandKind::train);
   if (first == "eval") return shifted(CommandKind::eval);
   if (first == "predict") return shifted(CommandKind::predict);
+  if (first == "export") return shifted(CommandKind::export_onnx);
   if (!first.empty() && first[0] != '-')
-    throw UsageError("unknown command '" + first + "'; expected train, eval or predict");
+    throw UsageError("unknown command '" + first + "'; expected train, eval, predict or export");
   return parse_train(argc, argv);
 }
 

@@ -92,4 +92,11 @@ void check_predict_files(const InferenceConfig& cfg) {
   refuse_shared_files({output}, inputs);
 }
 
+void check_export_files(const InferenceConfig& cfg) {
+  check_input_file({"--model", cfg.model});
+  const NamedPath output{"--output", cfg.output};
+  check_output_file(output);
+  refuse_shared_files({output}, {{"--model", cfg.model}});
+}
+
 }  // namespace ptrain

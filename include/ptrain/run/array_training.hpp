@@ -13,6 +13,7 @@
 #include "ptrain/engine/engine.hpp"
 #include "ptrain/io/dataset.hpp"
 #include "ptrain/io/input_transform.hpp"
+#include "ptrain/io/model_file.hpp"
 #include "ptrain/run/checkpoint.hpp"
 #include "ptrain/run/early_stopping.hpp"
 
@@ -75,9 +76,13 @@ class ArrayModel {
   // from it trains on exactly as this one would.
   void save(const std::string& path, bool with_state = false) const;
   static ArrayModel load(const std::string& path);  // any ptrain model file or checkpoint
+  // The model as an ONNX file (onnx_export.hpp), atomically.
+  void export_onnx(const std::string& path) const;
 
  private:
   ArrayModel() = default;
+  // The model file save writes: weights, recipe, transforms, history (and with_state, save's).
+  ModelFile model_file(bool with_state) const;
   // What a model file records of the inputs (their kind and shape, the transform), from these.
   void record_inputs();
   // Whether examples fit the model's net: its inputs, and its classes or targets.

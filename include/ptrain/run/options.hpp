@@ -1,6 +1,6 @@
 #pragma once
 // The command line (Boost.Program_options): `ptrain [train] [options]`, `ptrain eval …`,
-// `ptrain predict …`, turned into the configuration of one command.
+// `ptrain predict …`, `ptrain export …`, turned into the configuration of one command.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -9,13 +9,13 @@
 
 namespace ptrain {
 
-enum class CommandKind { train, eval, predict, help, version };
+enum class CommandKind { train, eval, predict, export_onnx, help, version };
 
 struct CommandLine {
   CommandKind kind = CommandKind::train;
   std::string help_text;
   TrainConfig train;
-  InferenceConfig inference;  // eval and predict
+  InferenceConfig inference;  // eval, predict and export (its model and output)
 };
 
 // Throws UsageError with one line naming the bad option and value.

@@ -23,4 +23,7 @@ void check_eval_files(const InferenceConfig& cfg);
 // predict's --output against --model, --config and --input.
 void check_predict_files(const InferenceConfig& cfg);
 
+// export: a readable --model, and an --output that can be written and is not the model.
+void check_export_files(const InferenceConfig& cfg);
+
 }  // namespace ptrain
