@@ -261,8 +261,7 @@ ArrayModel ArrayModel::load(const std::string& path) {
   ArrayModel m;
   m.cfg_ = loaded.recipe;
   const auto& metadata = loaded.file.metadata;
-  auto kind = metadata.find("input_kind");
-  m.float_inputs_ = kind != metadata.end() && kind->second == "float32";
+  m.float_inputs_ = loaded.float_inputs;
   m.transform_ = loaded.transform;
   m.target_transform_ = loaded.target_transform;
   m.record_inputs();

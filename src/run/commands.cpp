@@ -43,8 +43,7 @@ std::string csv_field(const std::string& s) {
 
 // A model trained on float32 features takes those, one trained on bytes takes bytes.
 void require_input_kind(const LoadedModel& m, bool floats, const std::string& path) {
-  auto kind = m.file.metadata.find("input_kind");
-  const bool model_floats = kind != m.file.metadata.end() && kind->second == "float32";
+  const bool model_floats = m.float_inputs;
   if (floats != model_floats)
     throw DataError(path + ": holds " + (floats ? "float32 values" : "bytes") + " but " + m.path + " was trained on " +
                     (model_floats ? "float32 values" : "bytes"));

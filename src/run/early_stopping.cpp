@@ -33,7 +33,7 @@ bool EarlyStopping::observe(int epoch, double value) {
     better = value < *best_;
   }
   waited_ = counts ? 0 : waited_ + 1;
-  if (should_stop() && adaptive_lr_ > 0 && adaptive_lr_ / std::pow(kAdaptiveCut, cuts_) > kAdaptiveFloor) {
+  if (should_stop() && adaptive_lr_ > 0 && adaptive_lr(adaptive_lr_, cuts_) > kAdaptiveFloor) {
     ++cuts_;
     waited_ = 0;
   }

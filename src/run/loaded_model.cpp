@@ -38,6 +38,8 @@ LoadedModel describe_model(ModelFile file, const std::string& path) {
     throw DataError(path + ": metadata input_scale must be a positive number");
   m.transform = InputTransform::from(m.file.metadata, m.spec().inputs(), path);
   m.coding = recorded_coding(m.file.metadata, path);
+  auto kind = m.file.metadata.find("input_kind");
+  m.float_inputs = kind != m.file.metadata.end() && kind->second == "float32";
   m.target_transform = TargetTransform::from(m.file.metadata, m.spec().classes(), path);
   if (m.spec().regression()) m.target_names = target_names_of(m.file.metadata, m.spec().classes(), path);
   if (!m.spec().regression() && (!m.target_transform.empty() || m.file.metadata.count("target_names")))

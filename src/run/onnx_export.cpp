@@ -72,9 +72,7 @@ class GraphWriter {
 std::string transformed_input(GraphWriter& g, const LoadedModel& m) {
   const int F = m.spec().inputs();
   std::string x = "input";
-  auto kind = m.file.metadata.find("input_kind");
-  const bool bytes = kind == m.file.metadata.end() || kind->second != "float32";
-  if (bytes && m.spec().input_scale != 1.0)
+  if (!m.float_inputs && m.spec().input_scale != 1.0)
     x = g.node("Mul", {x, g.constant("input_scale", {1}, {static_cast<float>(m.spec().input_scale)})}, "scaled");
   if (!m.transform.empty()) {
     x = g.node("Sub", {x, g.constant("input_shift", {F}, m.transform.shift)}, "shifted");

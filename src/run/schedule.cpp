@@ -21,7 +21,7 @@ double scheduled_lr(const TrainConfig& cfg, int s, int S, const RateState& state
     case LrDecay::invscaling:  // examples seen before the epoch, + 1
       return cfg.lr / std::pow(static_cast<double>(s - 1) * static_cast<double>(state.train_examples) + 1, cfg.power_t);
     case LrDecay::adaptive:
-      return cfg.lr / std::pow(kAdaptiveCut, state.cuts);
+      return adaptive_lr(cfg.lr, state.cuts);
     case LrDecay::none:
       break;
   }

@@ -17,6 +17,7 @@ struct LoadedModel {
   ModelFile file;
   InputTransform transform;               // what float features go through, as in training
   LabelCoding coding;                     // the classes' names, when the labels were names
+  bool float_inputs = false;              // trained on float32 features (metadata input_kind), else bytes
   TargetTransform target_transform;       // regression: the outputs back in the targets' units
   std::vector<std::string> target_names;  // regression: one per output ("target" or "target_1", … when unnamed)
   TrainConfig recipe;

@@ -2,6 +2,7 @@
 // The learning rate epoch by epoch: a linear warm-up, then none, a cosine decay, PyTorch's
 // StepLR or scikit-learn's invscaling and adaptive (choices.hpp's LrDecay says how each is
 // defined). Constant within an epoch.
+#include <cmath>
 #include <cstddef>
 #include <string>
 
@@ -19,6 +20,8 @@ struct RateState {
 // Adaptive stops cutting, and the run stops, once the rate is at most this (scikit-learn's).
 inline constexpr double kAdaptiveFloor = 1e-6;
 inline constexpr double kAdaptiveCut = 5;
+// Adaptive's rate after `cuts` cuts.
+inline double adaptive_lr(double lr, int cuts) { return lr / std::pow(kAdaptiveCut, cuts); }
 
 // The learning rate of epoch `epoch` (1-based).
 double epoch_lr(const TrainConfig& cfg, int epoch, const RateState& state);
