@@ -38,6 +38,14 @@ class MpiTest : public CliTest {
     return lines.empty() ? nlohmann::json::object() : lines.back();
   }
 
+  // Every epoch's training loss, as the metrics record it (JSON keeps a double's every bit).
+  std::vector<double> epoch_losses(const std::string& name) {
+    std::vector<double> losses;
+    for (const nlohmann::json& line : read_metrics(path(name + ".jsonl")))
+      if (line.contains("epoch")) losses.push_back(line["train_loss"].get<double>());
+    return losses;
+  }
+
   static void expect_ranks_agree(const nlohmann::json& final, int ranks) {
     ASSERT_EQ(final["ranks"], ranks);
     ASSERT_EQ(final["rank_hashes"].size(), std::size_t(ranks));
@@ -56,6 +64,8 @@ TEST_F(MpiTest, ExactReduceGivesTheOneProcessWeights) {
                                         "exact" + std::to_string(ranks));
     EXPECT_EQ(spread["weights_hash"], one["weights_hash"]) << ranks << " ranks";
     EXPECT_EQ(spread["test_accuracy"], one["test_accuracy"]);
+    // The chunks' losses travel with the rows as raw bytes: the epochs' losses are one process's.
+    EXPECT_EQ(epoch_losses("exact" + std::to_string(ranks)), epoch_losses("one")) << ranks << " ranks";
     expect_ranks_agree(spread, ranks);
   }
 }
@@ -134,6 +144,10 @@ TEST_F(MpiTest, FastReduceMatchesOneProcessUpToRounding) {
     double worst = 0;
     for (std::size_t i = 0; i < a.params.size(); ++i) worst = std::max(worst, std::abs(a.params[i] - b.params[i]));
     EXPECT_LT(worst, 1e-3) << "momentum " << momentum << ": more than rounding apart";
+    // The ranks' losses are added too.
+    const std::vector<double> losses = epoch_losses("fast"), oracle = epoch_losses("one_f");
+    ASSERT_EQ(losses.size(), oracle.size());
+    for (std::size_t e = 0; e < losses.size(); ++e) EXPECT_NEAR(losses[e], oracle[e], 1e-4 * oracle[e]) << e;
   }
 }
 

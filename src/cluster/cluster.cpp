@@ -13,11 +13,6 @@ void Cluster::gather(std::span<const float> mine, std::span<float> all, std::spa
   std::copy(mine.begin(), mine.end(), all.begin());
 }
 
-void Cluster::gather(std::span<const double> mine, std::span<double> all, std::span<const int> counts) {
-  (void)counts;
-  std::copy(mine.begin(), mine.end(), all.begin());
-}
-
 void Cluster::abort(int exit_code) { std::_Exit(exit_code); }
 
 int exit_code_of(const std::exception_ptr& failure) {

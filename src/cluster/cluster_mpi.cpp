@@ -134,9 +134,6 @@ class MpiCluster final : public Cluster {
   void gather(std::span<const float> mine, std::span<float> all, std::span<const int> counts) override {
     gather_typed(mine.data(), mine.size(), all.data(), counts, MPI_FLOAT);
   }
-  void gather(std::span<const double> mine, std::span<double> all, std::span<const int> counts) override {
-    gather_typed(mine.data(), mine.size(), all.data(), counts, MPI_DOUBLE);
-  }
   std::vector<std::uint64_t> gather(std::uint64_t mine) override {
     std::vector<std::uint64_t> all(size_);
     Waiting w(*this);

@@ -1,8 +1,20 @@
 #include "ptrain/cluster/distributed_engine.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace ptrain {
+namespace {
+
+constexpr int kFloatsPerDouble = sizeof(double) / sizeof(float);
+
+void append_bytes(std::span<const double> values, std::vector<float>& out) {
+  const std::size_t at = out.size();
+  out.resize(at + values.size() * kFloatsPerDouble);
+  std::memcpy(out.data() + at, values.data(), values.size_bytes());
+}
+
+}  // namespace
 
 DistributedEngine::DistributedEngine(std::unique_ptr<ParallelEngine> engine, Cluster& cluster, Reduce mode)
     : engine_(std::move(engine)), cluster_(cluster), mode_(mode) {}
@@ -37,19 +49,19 @@ double DistributedEngine::exact_step(const Dataset& data, Indices batch, double 
   const auto bufs = engine_->exchanged_rows();
   int per_row = 0;
   for (const auto& b : bufs) per_row += b.second;
+  // One collective a step, not two: each rank's rows, then its chunks' losses as raw bytes (a
+  // double is two floats' bytes; MPI moves them unchanged between like machines).
+  std::span<double> losses = engine_->chunk_losses();
   rows_out_.clear();
   for (const auto& [buf, width] : bufs)
     rows_out_.insert(rows_out_.end(), buf + std::size_t(mine.r_begin) * width, buf + std::size_t(mine.r_end) * width);
-  std::vector<int> row_counts(ranks), loss_counts(ranks);
-  for (int r = 0; r < ranks; ++r) {
-    row_counts[r] = (shares[r].r_end - shares[r].r_begin) * per_row;
-    loss_counts[r] = shares[r].c_end - shares[r].c_begin;
-  }
-  rows_in_.resize(std::size_t(B) * per_row);
-  losses_in_.resize(n_chunks);
-  std::span<double> losses = engine_->chunk_losses();
-  cluster_.gather(rows_out_, rows_in_, row_counts);
-  cluster_.gather(losses.subspan(mine.c_begin, loss_counts[me]), losses_in_, loss_counts);
+  append_bytes(losses.subspan(mine.c_begin, mine.c_end - mine.c_begin), rows_out_);
+  std::vector<int> counts(ranks);
+  for (int r = 0; r < ranks; ++r)
+    counts[r] =
+        (shares[r].r_end - shares[r].r_begin) * per_row + (shares[r].c_end - shares[r].c_begin) * kFloatsPerDouble;
+  rows_in_.resize(std::size_t(B) * per_row + std::size_t(n_chunks) * kFloatsPerDouble);
+  cluster_.gather(rows_out_, rows_in_, counts);
   // The other ranks' rows go into the batch buffers, where phases 1 and 2 would have left them.
   const float* in = rows_in_.data();
   for (int r = 0; r < ranks; ++r) {
@@ -59,8 +71,10 @@ double DistributedEngine::exact_step(const Dataset& data, Indices batch, double 
       if (r != me) std::copy_n(in, n, buf + std::size_t(s.r_begin) * width);
       in += n;
     }
+    const std::size_t n_losses = std::size_t(s.c_end - s.c_begin);
+    std::memcpy(losses.data() + s.c_begin, in, n_losses * sizeof(double));
+    in += n_losses * kFloatsPerDouble;
   }
-  std::copy(losses_in_.begin(), losses_in_.end(), losses.begin());
   record_exchange(start);
 
   engine_->reduce_and_update(B, lr);

@@ -31,7 +31,6 @@ class Cluster {
   virtual void sum(std::span<double> values) { (void)values; }
   // Each rank's `mine` (counts[r] elements from rank r), concatenated in rank order into `all`.
   virtual void gather(std::span<const float> mine, std::span<float> all, std::span<const int> counts);
-  virtual void gather(std::span<const double> mine, std::span<double> all, std::span<const int> counts);
   // One value from each rank, in rank order.
   virtual std::vector<std::uint64_t> gather(std::uint64_t mine) { return {mine}; }
 

@@ -6,7 +6,8 @@
 //  - fast: each rank sums its own examples' gradients densely (351 KiB for the default net) and
 //    MPI_Allreduce adds the ranks' sums; the rounding depends on the number of ranks;
 //  - exact: the ranks exchange their examples' factored gradients (hidden activations and dZ,
-//    about 1 KiB per example; each rank reads the inputs from its own copy of the images) and every rank runs phase 3
+//    about 1 KiB per example; each rank reads the inputs from its own copy of the images) and
+//    their chunks' losses, in one MPI_Allgatherv, and every rank runs phase 3
 //    over the whole batch in example order, as one process does: the weights are bitwise those
 //    of a one-process run.
 #include <memory>
@@ -51,8 +52,7 @@ class DistributedEngine final : public Engine {
   std::unique_ptr<ParallelEngine> engine_;
   Cluster& cluster_;
   Reduce mode_;
-  std::vector<float> rows_out_, rows_in_;  // exact: this rank's packed rows, and every rank's
-  std::vector<double> losses_in_;          // exact: every chunk's loss
+  std::vector<float> rows_out_, rows_in_;  // exact: this rank's rows and chunk losses, and every rank's
   AlignedVector<float> gradient_;          // fast: padded like the parameters; this rank's sum, then all
 };
 
