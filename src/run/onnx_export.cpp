@@ -83,10 +83,9 @@ std::string transformed_input(GraphWriter& g, const LoadedModel& m) {
 
 // Each layer, z = x Wᵀ + b (Gemm with W as stored, [out, in]), then the hidden units' activation;
 // returns the output layer's z.
-std::string layers(GraphWriter& g, const LoadedModel& m, std::string x) {
+std::string layers(GraphWriter& g, const LoadedModel& m, const std::vector<float>& params, std::string x) {
   const std::vector<int>& sizes = m.spec().sizes;
   const ParamLayout layout(sizes, 1);
-  const std::vector<float> params(m.file.params.begin(), m.file.params.end());
   const char* activation = m.spec().hidden == Activation::relu   ? "Relu"
                            : m.spec().hidden == Activation::tanh ? "Tanh"
                                                                  : "Sigmoid";
@@ -131,8 +130,7 @@ void regression_outputs(GraphWriter& g, const LoadedModel& m, const std::string&
   g.output("predictions", onnx::TensorProto::FLOAT, T);
 }
 
-void add_metadata(onnx::ModelProto& model, const LoadedModel& m) {
-  const std::vector<float> params(m.file.params.begin(), m.file.params.end());
+void add_metadata(onnx::ModelProto& model, const LoadedModel& m, const std::vector<float>& params) {
   nlohmann::json recipe = nlohmann::json::object();
   for (const auto& [key, value] : recipe_metadata(m.recipe)) recipe[key] = value;
   std::vector<std::pair<std::string, std::string>> props{{"ptrain_version", PTRAIN_VERSION},
@@ -161,12 +159,14 @@ std::string onnx_bytes(const LoadedModel& m) {
   graph.set_name("ptrain");
   GraphWriter g(graph);
   g.input("input", m.spec().inputs());
-  const std::string z = layers(g, m, transformed_input(g, m));
+  // The float32 weights the file holds (and its weights_hash reads), converted once.
+  const std::vector<float> params(m.file.params.begin(), m.file.params.end());
+  const std::string z = layers(g, m, params, transformed_input(g, m));
   if (m.spec().regression())
     regression_outputs(g, m, z);
   else
     classifier_outputs(g, m, z);
-  add_metadata(model, m);
+  add_metadata(model, m, params);
   std::string bytes;
   if (!model.SerializeToString(&bytes)) throw DataError(m.path + ": the ONNX graph could not be serialised");
   return bytes;
