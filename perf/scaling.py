@@ -28,16 +28,21 @@ PHASES = ["data", "forward", "backward", "sync", "exchange", "reduce_update", "e
 
 
 def machine_name():
-    model = platform.processor() or "unknown CPU"
+    """The CPU's model name, with its family and widest vector unit: a guest's model name can be
+    as bare as "AMD EPYC", which names no generation."""
+    model, details = platform.processor() or "unknown CPU", []
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
+            fields = dict(line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines() if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        model = fields.get("model name", model)
+        flags = fields.get("flags", "").split()
+        details.append(f"family {fields['cpu family']}" if "cpu family" in fields else "")
+        details.append("AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "")
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} hardware threads"
+    details = ", ".join(d for d in details if d)
+    return f"{model}{f' ({details})' if details else ''}, {os.cpu_count()} hardware threads"
 
 
 def thread_counts(maximum):
