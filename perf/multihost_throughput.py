@@ -14,7 +14,6 @@ repeat, so a slow spell of a shared machine hits every point alike. Each run tra
 subset of MNIST sized so every point takes at least 16 steps; the second epoch is measured.
 """
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -29,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from peak import fma_peak_gflops, peak_fraction  # noqa: E402
-from scaling import machine_name  # noqa: E402
+from scaling import machine_name, write_csv  # noqa: E402
 
 MULTIHOST = os.path.join(ROOT, "tools", "multihost.sh")
 NETS = {"default": [784, 112, 16, 10], "wide": [784, 1024, 1024, 10]}
@@ -169,13 +168,6 @@ def rows_of(args, points, rates, exchange):
         print(f"{row['net']:>17} batch {batch:4d}  {mode:21s} {link if two_hosts else '':7s} {rate:9.0f} examples/s  "
               f"×{row['vs_1_process_1_thread']:.2f} of 1 thread  model {row['model_examples_per_sec']}")
     return rows
-
-
-def write_csv(rows, path):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
 
 
 def plot(rows, stem, machine, links):
