@@ -132,7 +132,11 @@ class MpiCluster final : public Cluster {
     MPI_Allreduce(MPI_IN_PLACE, v.data(), count(v.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
   }
   void gather(std::span<const float> mine, std::span<float> all, std::span<const int> counts) override {
-    gather_typed(mine.data(), mine.size(), all.data(), counts, MPI_FLOAT);
+    std::vector<int> offsets(size_, 0);
+    for (int r = 1; r < size_; ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
+    Waiting w(*this);
+    MPI_Allgatherv(mine.data(), count(mine.size()), MPI_FLOAT, all.data(), counts.data(), offsets.data(), MPI_FLOAT,
+                   MPI_COMM_WORLD);
   }
   std::vector<std::uint64_t> gather(std::uint64_t mine) override {
     std::vector<std::uint64_t> all(size_);
@@ -161,13 +165,6 @@ class MpiCluster final : public Cluster {
   static int count(std::size_t n) {
     if (n > static_cast<std::size_t>(INT32_MAX)) throw DataError("MPI message of " + std::to_string(n) + " elements");
     return static_cast<int>(n);
-  }
-
-  void gather_typed(const void* mine, std::size_t n, void* all, std::span<const int> counts, MPI_Datatype type) {
-    std::vector<int> offsets(size_, 0);
-    for (int r = 1; r < size_; ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
-    Waiting w(*this);
-    MPI_Allgatherv(mine, count(n), type, all, counts.data(), offsets.data(), type, MPI_COMM_WORLD);
   }
 
   // Wakes a few times per timeout; a collective that has waited longer than the timeout means
