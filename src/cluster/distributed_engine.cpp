@@ -8,7 +8,9 @@ namespace {
 
 constexpr int kFloatsPerDouble = sizeof(double) / sizeof(float);
 
+// A rank may hold no chunk of a short batch: memcpy must not see its null pointers then.
 void append_bytes(std::span<const double> values, std::vector<float>& out) {
+  if (values.empty()) return;
   const std::size_t at = out.size();
   out.resize(at + values.size() * kFloatsPerDouble);
   std::memcpy(out.data() + at, values.data(), values.size_bytes());
@@ -72,7 +74,7 @@ double DistributedEngine::exact_step(const Dataset& data, Indices batch, double 
       in += n;
     }
     const std::size_t n_losses = std::size_t(s.c_end - s.c_begin);
-    std::memcpy(losses.data() + s.c_begin, in, n_losses * sizeof(double));
+    if (n_losses > 0) std::memcpy(losses.data() + s.c_begin, in, n_losses * sizeof(double));
     in += n_losses * kFloatsPerDouble;
   }
   record_exchange(start);
