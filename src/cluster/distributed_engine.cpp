@@ -74,7 +74,7 @@ double DistributedEngine::exact_step(const Dataset& data, Indices batch, double 
       in += n;
     }
     const std::size_t n_losses = std::size_t(s.c_end - s.c_begin);
-    if (n_losses > 0) std::memcpy(losses.data() + s.c_begin, in, n_losses * sizeof(double));
+    if (r != me && n_losses > 0) std::memcpy(losses.data() + s.c_begin, in, n_losses * sizeof(double));
     in += n_losses * kFloatsPerDouble;
   }
   record_exchange(start);
