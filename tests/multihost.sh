@@ -64,7 +64,7 @@ for r in resumed2 resumed1; do
 done
 
 # The pid of `what` (ptrain or orted) on host $1.
-pid_on() { ip netns pids "ptrain-$1" | xargs -r ps -o pid=,comm= -p | awk -v w="$2" '$2 == w {print $1; exit}'; }
+pid_on() { "$hosts" pids "$1" | xargs -r ps -o pid=,comm= -p | awk -v w="$2" '$2 == w {print $1; exit}'; }
 
 # A long exact run over 3 hosts, hurt by `inject` once its first checkpoint is written.
 fault() {
